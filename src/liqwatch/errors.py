@@ -1,0 +1,78 @@
+"""The liqwatch error tree, classified by what the caller should do.
+
+    LiqwatchError
+    ├── ConfigError              fatal at start-up: fix the config or the command line (exit code 2)
+    ├── VenueError
+    │   ├── ParseError           a known message that does not parse: skip, count, keep the socket
+    │   ├── UnknownMessage       a message of a kind we do not handle: skip, count, keep the socket
+    │   ├── UnknownInstrument    a symbol with no contract spec: hold or count, never guess its size
+    │   ├── ConnectionLost       the socket or HTTP connection failed: reconnect with backoff
+    │   └── RateLimited          the venue said slow down (HTTP 418/429): back off as told
+    ├── StorageError             the store failed to open, read or write
+    └── AlertDeliveryError       an alert could not be delivered: retry with backoff, never block ingestion
+
+Messages name what happened, the offending value and the fix.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class LiqwatchError(Exception):
+    """Base class of every error liqwatch raises on purpose."""
+
+
+class ConfigError(LiqwatchError):
+    """The configuration or the command line is invalid; fatal at start-up."""
+
+
+class VenueError(LiqwatchError):
+    """Something about a venue's data or connection."""
+
+
+class ParseError(VenueError):
+    """A message of a known kind could not be parsed."""
+
+
+class UnknownMessage(VenueError):
+    """A message of a kind the venue module does not handle."""
+
+
+class UnknownInstrument(VenueError):
+    """A message names a symbol whose contract spec is not loaded."""
+
+    def __init__(self, venue: str, symbol: str) -> None:
+        super().__init__(
+            f"no contract spec for {venue} symbol {symbol!r}; load it with "
+            f"'liqwatch instruments import {venue} FILE' or let 'liqwatch up' fetch it from the venue"
+        )
+        self.venue = venue
+        self.symbol = symbol
+
+
+class ConnectionLost(VenueError):
+    """A connection failed or was closed; the caller reconnects."""
+
+
+class RateLimited(VenueError):
+    """The venue asked us to slow down."""
+
+    def __init__(self, message: str, retry_after_s: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class StorageError(LiqwatchError):
+    """The store failed."""
+
+
+class AlertDeliveryError(LiqwatchError):
+    """An alert could not be delivered."""
+
+
+def did_you_mean(value: str, choices: Iterable[str]) -> str:
+    """Return ' (did you mean 'x'?)' for the closest choice, or an empty string."""
+    close = difflib.get_close_matches(value, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""

@@ -1,0 +1,45 @@
+"""The canonical data model: instruments, events and their enumerations."""
+
+from liqwatch.model.enums import (
+    Channel,
+    ContractType,
+    FeedState,
+    InstrumentKind,
+    OpenInterestUnit,
+    OrderSide,
+    Origin,
+    PositionSide,
+    PriceKind,
+)
+from liqwatch.model.events import (
+    EVENT_TYPES,
+    Candle,
+    Event,
+    FeedStatus,
+    Liquidation,
+    MarkPrice,
+    OpenInterest,
+)
+from liqwatch.model.instruments import Instrument, InstrumentIndex, market_name
+
+__all__ = [
+    "EVENT_TYPES",
+    "Candle",
+    "Channel",
+    "ContractType",
+    "Event",
+    "FeedState",
+    "FeedStatus",
+    "Instrument",
+    "InstrumentIndex",
+    "InstrumentKind",
+    "Liquidation",
+    "MarkPrice",
+    "OpenInterest",
+    "OpenInterestUnit",
+    "OrderSide",
+    "Origin",
+    "PositionSide",
+    "PriceKind",
+    "market_name",
+]

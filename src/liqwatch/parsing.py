@@ -1,0 +1,68 @@
+"""The one place a venue's `parse_frame` is called: errors become counted skip reasons, never exceptions."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+
+import msgspec
+
+from liqwatch.errors import ParseError, UnknownInstrument, UnknownMessage
+from liqwatch.logs import log_once
+from liqwatch.model import Event, InstrumentIndex
+from liqwatch.recording import decompress
+from liqwatch.venues import VenueModule
+
+logger = logging.getLogger(__name__)
+
+SKIP_UNKNOWN_MESSAGE = "unknown_message"
+SKIP_MALFORMED = "malformed"
+SKIP_UNKNOWN_INSTRUMENT = "unknown_instrument"
+SKIP_INTERNAL = "parser_bug"
+
+
+class FrameCounters:
+    """Frames seen, events produced, and skipped frames by reason, for one venue or connection."""
+
+    __slots__ = ("events", "frames", "last_error", "skipped")
+
+    def __init__(self) -> None:
+        self.frames = 0
+        self.events = 0
+        self.skipped: Counter[str] = Counter()
+        self.last_error = ""
+
+    def as_dict(self) -> dict[str, object]:
+        """Return the counters as plain values."""
+        return {"frames": self.frames, "events": self.events, "skipped": dict(self.skipped), "last_error": self.last_error}
+
+
+def safe_parse(
+    venue: VenueModule, frame: bytes, instruments: InstrumentIndex, ts_recv: int, counters: FrameCounters
+) -> list[Event]:
+    """Parse one frame; count and log (once per kind) anything that does not parse, and return `[]` for it."""
+    counters.frames += 1
+    name = venue.SPEC.name
+    try:
+        if venue.SPEC.frame_encoding == "gzip":
+            frame = decompress(frame)
+        events = venue.parse_frame(frame, instruments, ts_recv)
+    except UnknownInstrument as exc:
+        reason, detail = SKIP_UNKNOWN_INSTRUMENT, str(exc)
+        log_once(logger, logging.INFO, f"{name}:{reason}:{exc.symbol}", "venue=%s %s", name, exc)
+    except UnknownMessage as exc:
+        reason, detail = SKIP_UNKNOWN_MESSAGE, str(exc)
+        log_once(logger, logging.INFO, f"{name}:{reason}:{str(exc)[:60]}", "venue=%s skipped: %s", name, exc)
+    except ParseError as exc:
+        reason, detail = SKIP_MALFORMED, str(exc)
+        log_once(logger, logging.WARNING, f"{name}:{reason}:{str(exc)[:60]}", "venue=%s skipped: %s", name, exc)
+    except (msgspec.MsgspecError, ValueError, TypeError, KeyError, IndexError, AttributeError, ZeroDivisionError) as exc:
+        # A parser bug must not take the feed down: count it loudly and keep the socket.
+        reason, detail = SKIP_INTERNAL, f"{type(exc).__name__}: {exc}"
+        log_once(logger, logging.ERROR, f"{name}:{reason}:{type(exc).__name__}", "venue=%s parser error (please report): %s", name, detail)
+    else:
+        counters.events += len(events)
+        return events
+    counters.skipped[reason] += 1
+    counters.last_error = detail[:300]
+    return []

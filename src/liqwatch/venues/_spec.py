@@ -1,0 +1,94 @@
+"""What a venue module declares (`VenueSpec`) and the functions it must provide (`VenueModule`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal, Protocol
+
+import msgspec
+
+from liqwatch.model import Channel, Event, Instrument, InstrumentIndex, Origin
+
+
+class VenueSpec(msgspec.Struct, frozen=True, kw_only=True):
+    """Declarative metadata of one venue."""
+
+    name: str  # liqwatch's name: binance-usdm, bybit, okx, …
+    title: str  # for people: "Binance USD-M"
+    recorded_prefixes: tuple[str, ...]  # file-name prefixes of recorded frames, e.g. ("BINANCE_FUTURES",)
+    ws_url: str
+    rest_url: str
+    channels: frozenset[Channel]
+    liquidations_complete: bool
+    coverage_note: str  # one line a trader reads next to this venue's totals
+    frame_encoding: Literal["text", "gzip"] = "text"
+    oi_origin: Origin = Origin.POLL
+    oi_poll_interval_s: float = 60.0
+    heartbeat_interval_s: float | None = None  # client-side ping period, None when the server pings
+    stale_after_s: float = 60.0  # no frame for this long → STALE and reconnect
+    max_streams_per_connection: int = 200
+    docs_url: str = ""
+
+
+class WsConnection(msgspec.Struct, frozen=True, kw_only=True):
+    """One websocket connection to open: where, and what to send after connecting."""
+
+    name: str
+    url: str
+    subscribe: tuple[bytes, ...] = ()
+
+
+class RestRequest(msgspec.Struct, frozen=True, kw_only=True):
+    """One REST request; `tag` tells the parser what it asked for."""
+
+    tag: str
+    path: str
+    params: tuple[tuple[str, str], ...] = ()
+    method: Literal["GET", "POST"] = "GET"
+    body: bytes | None = None
+
+
+class VenueModule(Protocol):
+    """The functions every `liqwatch.venues.<name>` module provides. All are pure."""
+
+    SPEC: VenueSpec
+
+    def instrument_requests(self) -> list[RestRequest]:
+        """Return the REST requests that list the venue's instruments."""
+        ...
+
+    def parse_instruments(self, payload: bytes) -> list[Instrument]:
+        """Parse one instruments REST response."""
+        ...
+
+    def ws_connections(
+        self, instruments: Sequence[Instrument], channels: frozenset[Channel], ws_url: str
+    ) -> list[WsConnection]:
+        """Return the websocket connections (URL + subscribe messages) covering these instruments."""
+        ...
+
+    def heartbeat(self, ts_ns: int) -> bytes | None:
+        """Return the client ping to send every `SPEC.heartbeat_interval_s`, or None."""
+        ...
+
+    def reply_to(self, frame: bytes) -> bytes | None:
+        """Return the answer a server-initiated ping needs, or None."""
+        ...
+
+    def parse_frame(self, frame: bytes, instruments: InstrumentIndex, ts_recv: int) -> list[Event]:
+        """Parse one (decompressed) frame; `[]` for control frames.
+
+        Raises:
+            UnknownMessage: a frame of a kind this module does not handle.
+            ParseError: a frame of a known kind that is malformed.
+            UnknownInstrument: the frame names a symbol with no loaded spec.
+        """
+        ...
+
+    def poll_requests(self, instruments: Sequence[Instrument]) -> list[RestRequest]:
+        """Return the REST requests for polled channels (open interest where no stream exists)."""
+        ...
+
+    def parse_poll(self, tag: str, payload: bytes, instruments: InstrumentIndex, ts_recv: int) -> list[Event]:
+        """Parse one polled REST response."""
+        ...

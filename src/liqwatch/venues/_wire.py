@@ -1,0 +1,156 @@
+"""Helpers every venue module shares: decoding with the error contract, instrument lookup, unit conversion."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+import msgspec
+
+from liqwatch.errors import ParseError, UnknownInstrument
+from liqwatch.model import (
+    ContractType,
+    Instrument,
+    InstrumentIndex,
+    InstrumentKind,
+    OpenInterest,
+    OpenInterestUnit,
+    Origin,
+    market_name,
+)
+
+T = TypeVar("T")
+
+
+def decode(decoder: msgspec.json.Decoder[T], frame: bytes | str, what: str) -> T:
+    """Decode a frame, mapping msgspec's errors to `ParseError` naming `what` was expected."""
+    try:
+        return decoder.decode(frame)
+    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        raise ParseError(f"malformed {what}: {exc}") from None
+
+
+def instrument(instruments: InstrumentIndex, venue: str, symbol: str) -> Instrument:
+    """Return the instrument or raise `UnknownInstrument` (never guess a contract size)."""
+    found = instruments.get(venue, symbol)
+    if found is None:
+        raise UnknownInstrument(venue, symbol)
+    return found
+
+
+def positive(value: float, field: str, what: str) -> float:
+    """Return a finite, strictly positive value or raise `ParseError`."""
+    if not (value > 0.0 and value < float("inf")):
+        raise ParseError(f"malformed {what}: {field} must be a positive finite number, was {value!r}")
+    return value
+
+
+def base_and_usd(inst: Instrument, contracts: float, price: float, settle_usd: float | None = None) -> tuple[float, float]:
+    """Convert a size in contracts at a price to (base units, USD notional).
+
+    LINEAR: base = contracts × size, usd = base × price. INVERSE: usd = contracts × size,
+    base = usd / price. QUANTO: settle = contracts × size × price; usd = settle × settle_usd
+    (the settle currency's USD price, required), base = usd / price.
+
+    Raises:
+        ParseError: a QUANTO conversion without `settle_usd`.
+    """
+    if inst.contract_type is ContractType.LINEAR:
+        base = contracts * inst.contract_size
+        return base, base * price
+    if inst.contract_type is ContractType.INVERSE:
+        usd = contracts * inst.contract_size
+        return usd / price, usd
+    if settle_usd is None:
+        raise ParseError(f"{inst.venue} {inst.symbol} is a quanto contract: its USD value needs the settle currency's price")
+    usd = contracts * inst.contract_size * price * settle_usd
+    return usd / price, usd
+
+
+def open_interest(
+    inst: Instrument,
+    *,
+    raw_value: float,
+    raw_unit: OpenInterestUnit,
+    two_sided: bool,
+    ts_event: int,
+    ts_recv: int,
+    origin: Origin,
+    price: float | None = None,
+    usd: float | None = None,
+) -> OpenInterest:
+    """Build a one-sided `OpenInterest` in base units (and USD where a price or USD value is known)."""
+    side_factor = 0.5 if two_sided else 1.0
+    if raw_unit is OpenInterestUnit.BASE:
+        base = raw_value * side_factor
+    elif raw_unit is OpenInterestUnit.CONTRACTS:
+        if inst.contract_type is ContractType.LINEAR:
+            base = raw_value * inst.contract_size * side_factor
+        elif price:
+            base, _ = base_and_usd(inst, raw_value * side_factor, price)
+        else:
+            base = float("nan")
+    else:  # USD
+        base = raw_value * side_factor / price if price else float("nan")
+    if usd is not None:
+        usd_value: float | None = usd * side_factor
+    elif raw_unit is OpenInterestUnit.USD:
+        usd_value = raw_value * side_factor
+    elif raw_unit is OpenInterestUnit.CONTRACTS and inst.contract_type is ContractType.INVERSE:
+        usd_value = raw_value * inst.contract_size * side_factor
+    elif price and base == base:
+        usd_value = base * price
+    else:
+        usd_value = None
+    if base != base and usd_value is not None and price:
+        base = usd_value / price
+    return OpenInterest(
+        venue=inst.venue,
+        symbol=inst.symbol,
+        market=inst.market,
+        coin=inst.coin,
+        ts_event=ts_event,
+        ts_recv=ts_recv,
+        open_interest=base,
+        open_interest_usd=usd_value,
+        reference_price=price,
+        raw_value=raw_value,
+        raw_unit=raw_unit,
+        raw_two_sided=two_sided,
+        origin=origin,
+    )
+
+
+def make_instrument(
+    *,
+    venue: str,
+    symbol: str,
+    base: str,
+    quote: str,
+    settle: str,
+    contract_type: ContractType,
+    contract_size: float,
+    ts_expiry: int | None = None,
+    category: str = "",
+    active: bool = True,
+) -> Instrument:
+    """Build an `Instrument`, deriving its kind and normalised market name."""
+    kind = InstrumentKind.FUTURE if ts_expiry else InstrumentKind.PERPETUAL
+    return Instrument(
+        venue=venue,
+        symbol=symbol,
+        market=market_name(base, quote, kind, ts_expiry),
+        kind=kind,
+        base=base,
+        quote=quote,
+        settle=settle,
+        contract_type=contract_type,
+        contract_size=contract_size,
+        ts_expiry=ts_expiry,
+        category=category,
+        active=active,
+    )
+
+
+def json_bytes(obj: Any) -> bytes:
+    """Encode a subscribe message (or any JSON value) to bytes."""
+    return msgspec.json.encode(obj)
