@@ -1,0 +1,479 @@
+"""OKX v5 SWAP and FUTURES: liquidation-orders, open-interest, mark-price, funding-rate and candle1m channels.
+
+Docs: https://www.okx.com/docs-v5/en/#public-data-websocket-liquidation-orders-channel
+Candles live on the `/ws/v5/business` endpoint since 2023-06-20 (OKX notice "Changes to V5 API WebSocket
+subscription parameter and URL"), so candle subscriptions get their own connection.
+Also parsed: REST `/api/v5/public/open-interest` and `/api/v5/public/liquidation-orders` bodies, and tardis'
+`{"arg":{"channel":"liquidations",...}}` lines (REST details injected into its stream).
+Skipped on purpose: the retired OKX v3 tables (`futures/liquidation`, `swap/ticker`, ...) → UnknownMessage.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import msgspec
+
+from liqwatch.errors import ParseError, UnknownMessage
+from liqwatch.model import (
+    Candle,
+    Channel,
+    ContractType,
+    Event,
+    Instrument,
+    InstrumentIndex,
+    Liquidation,
+    MarkPrice,
+    OpenInterestUnit,
+    Origin,
+    PositionSide,
+    PriceKind,
+)
+from liqwatch.model.time import ms_to_ns
+from liqwatch.venues import _wire
+from liqwatch.venues._spec import RestRequest, VenueSpec, WsConnection
+
+SPEC = VenueSpec(
+    name="okx",
+    title="OKX",
+    recorded_prefixes=("OKX",),
+    ws_url="wss://ws.okx.com:8443/ws/v5/public",
+    rest_url="https://www.okx.com",
+    channels=frozenset({Channel.LIQUIDATIONS, Channel.OPEN_INTEREST, Channel.MARK_PRICE, Channel.CANDLES}),
+    liquidations_complete=False,
+    coverage_note="partial: OKX says its liquidation-orders feed 'doesn't represent the total number of liquidations'",
+    oi_origin=Origin.STREAM,
+    heartbeat_interval_s=25.0,  # the server drops a connection silent for 30 s; send text `ping`
+    stale_after_s=60.0,
+    max_streams_per_connection=240,  # args per connection: few subscribe ops, far below 480 per hour
+    docs_url="https://www.okx.com/docs-v5/en/#public-data-websocket-liquidation-orders-channel",
+)
+VENUE = SPEC.name
+INST_TYPES = ("SWAP", "FUTURES")
+MAX_SUBSCRIBE_BYTES = 4096  # OKX caps a subscribe request at 64 KB; stay far below it
+
+
+class _Arg(msgspec.Struct, frozen=True):
+    channel: str = ""
+    inst_id: str = msgspec.field(name="instId", default="")
+    inst_type: str = msgspec.field(name="instType", default="")
+
+
+class _Envelope(msgspec.Struct, frozen=True):
+    """Any OKX JSON frame: a push {arg, data}, an event {event, code, msg}, or a REST body {code, msg, data}."""
+
+    arg: _Arg | None = None
+    event: str | None = None
+    code: str | None = None
+    msg: str = ""
+    data: msgspec.Raw = msgspec.Raw(b"")
+    table: str | None = None  # OKX v3
+    message: msgspec.Raw = msgspec.Raw(b"")  # tardis export wrapper {"localTimestamp", "message"}
+
+
+class _Detail(msgspec.Struct, frozen=True):
+    """One liquidation: `side` is the ORDER side, `posSide` the position (long/short/net)."""
+
+    side: str
+    size: float = msgspec.field(name="sz")
+    bankruptcy_price: float = msgspec.field(name="bkPx")
+    ts: int
+    pos_side: str = msgspec.field(name="posSide", default="")
+
+
+class _LiquidationGroup(msgspec.Struct, frozen=True):
+    inst_id: str = msgspec.field(name="instId")
+    details: list[_Detail]
+
+
+class _OpenInterestRow(msgspec.Struct, frozen=True):
+    inst_id: str = msgspec.field(name="instId")
+    oi: float  # contracts
+    oi_ccy: float = msgspec.field(name="oiCcy")  # base coin
+    ts: int
+    oi_usd: float | None = msgspec.field(name="oiUsd", default=None)
+
+
+class _MarkPriceRow(msgspec.Struct, frozen=True):
+    inst_id: str = msgspec.field(name="instId")
+    mark_price: float = msgspec.field(name="markPx")
+    ts: int
+
+
+class _FundingRow(msgspec.Struct, frozen=True):
+    inst_id: str = msgspec.field(name="instId")
+    funding_time: int = msgspec.field(name="fundingTime")  # the next settlement, ms
+    funding_rate: float | None = msgspec.field(name="fundingRate", default=None)
+    next_funding_time: int | None = msgspec.field(name="nextFundingTime", default=None)
+    ts: int | None = None
+
+
+class _RestRow(msgspec.Struct, frozen=True):
+    """A row of a REST body: open interest ({oi, oiCcy}) or liquidation orders ({details})."""
+
+    oi: msgspec.Raw = msgspec.Raw(b"")
+    details: msgspec.Raw = msgspec.Raw(b"")
+
+
+_ENVELOPE = msgspec.json.Decoder(_Envelope, strict=False)
+_LIQ_GROUPS = msgspec.json.Decoder(list[_LiquidationGroup], strict=False)
+_DETAILS = msgspec.json.Decoder(list[_Detail], strict=False)
+_OI_ROWS = msgspec.json.Decoder(list[_OpenInterestRow], strict=False)
+_MARK_ROWS = msgspec.json.Decoder(list[_MarkPriceRow], strict=False)
+_FUNDING_ROWS = msgspec.json.Decoder(list[_FundingRow], strict=False)
+_REST_ROWS = msgspec.json.Decoder(list[_RestRow], strict=False)
+_CANDLE_ROWS = msgspec.json.Decoder(list[list[str]], strict=False)
+
+
+class _InstrumentInfo(msgspec.Struct, frozen=True):
+    inst_id: str = msgspec.field(name="instId")
+    inst_type: str = msgspec.field(name="instType")
+    ct_type: str = msgspec.field(name="ctType", default="")
+    ct_val: str = msgspec.field(name="ctVal", default="")
+    ct_mult: str = msgspec.field(name="ctMult", default="1")
+    settle: str = msgspec.field(name="settleCcy", default="")
+    family: str = msgspec.field(name="instFamily", default="")
+    underlying: str = msgspec.field(name="uly", default="")
+    expiry: str = msgspec.field(name="expTime", default="")
+    state: str = "live"
+
+
+class _Instruments(msgspec.Struct, frozen=True):
+    """GET /api/v5/public/instruments?instType=SWAP|FUTURES."""
+
+    code: str
+    data: list[_InstrumentInfo]
+    msg: str = ""
+
+
+_INSTRUMENTS = msgspec.json.Decoder(_Instruments, strict=False)
+
+
+def instrument_requests() -> list[RestRequest]:
+    """Return one instruments request per instrument type (SWAP, FUTURES)."""
+    return [
+        RestRequest(tag="instruments", path="/api/v5/public/instruments", params=(("instType", t),))
+        for t in INST_TYPES
+    ]
+
+
+def parse_instruments(payload: bytes) -> list[Instrument]:
+    """Parse /api/v5/public/instruments: contract size = ctVal × ctMult (base coin if linear, USD if inverse)."""
+    body = _wire.decode(_INSTRUMENTS, payload, "OKX instruments")
+    if body.code != "0":
+        raise ParseError(f"OKX instruments request failed: code {body.code}, {body.msg!r}")
+    out = []
+    for i in body.data:
+        if i.inst_type not in INST_TYPES or i.ct_type not in ("linear", "inverse"):
+            continue
+        base, _, quote = (i.family or i.underlying).partition("-")
+        try:
+            size = float(i.ct_val) * float(i.ct_mult or "1")
+            expiry = ms_to_ns(int(i.expiry)) if i.inst_type == "FUTURES" and i.expiry else None
+        except ValueError:
+            raise ParseError(
+                f"malformed OKX instrument {i.inst_id}: ctVal {i.ct_val!r}, expTime {i.expiry!r}"
+            ) from None
+        if not (base and quote and size > 0):
+            raise ParseError(
+                f"malformed OKX instrument {i.inst_id}: instFamily {i.family!r}, ctVal {i.ct_val!r}"
+            )
+        out.append(
+            _wire.make_instrument(
+                venue=VENUE,
+                symbol=i.inst_id,
+                base=base,
+                quote=quote,
+                settle=i.settle,
+                contract_type=ContractType.LINEAR if i.ct_type == "linear" else ContractType.INVERSE,
+                contract_size=size,
+                ts_expiry=expiry,
+                category=i.inst_type,
+                active=i.state == "live",
+            )
+        )
+    return out
+
+
+def ws_connections(
+    instruments: Sequence[Instrument], channels: frozenset[Channel], ws_url: str
+) -> list[WsConnection]:
+    """Return public connections (liquidations by instType, OI/mark/funding by instId) and business ones (candles)."""
+    public: list[dict[str, str]] = []
+    if Channel.LIQUIDATIONS in channels:
+        public.extend({"channel": "liquidation-orders", "instType": t} for t in INST_TYPES)
+    for i in instruments:
+        if Channel.OPEN_INTEREST in channels:
+            public.append({"channel": "open-interest", "instId": i.symbol})
+        if Channel.MARK_PRICE in channels:
+            public.append({"channel": "mark-price", "instId": i.symbol})
+            if i.category == "SWAP":  # only perpetuals fund
+                public.append({"channel": "funding-rate", "instId": i.symbol})
+    business: list[dict[str, str]] = []
+    if Channel.CANDLES in channels:
+        business = [{"channel": "candle1m", "instId": i.symbol} for i in instruments]
+    return _connections("public", ws_url, public) + _connections(
+        "business", ws_url.replace("/public", "/business"), business
+    )
+
+
+def _connections(kind: str, url: str, args: list[dict[str, str]]) -> list[WsConnection]:
+    per = SPEC.max_streams_per_connection
+    return [
+        WsConnection(name=f"{VENUE}-{kind}-{n}", url=url, subscribe=_subscribe_messages(args[k : k + per]))
+        for n, k in enumerate(range(0, len(args), per))
+    ]
+
+
+def _subscribe_messages(args: list[dict[str, str]]) -> tuple[bytes, ...]:
+    """Pack args into {"op":"subscribe"} messages of at most MAX_SUBSCRIBE_BYTES each."""
+    messages: list[bytes] = []
+    batch: list[dict[str, str]] = []
+    for arg in args:
+        if batch and len(_wire.json_bytes({"op": "subscribe", "args": [*batch, arg]})) > MAX_SUBSCRIBE_BYTES:
+            messages.append(_wire.json_bytes({"op": "subscribe", "args": batch}))
+            batch = []
+        batch.append(arg)
+    if batch:
+        messages.append(_wire.json_bytes({"op": "subscribe", "args": batch}))
+    return tuple(messages)
+
+
+def heartbeat(ts_ns: int) -> bytes | None:
+    """Return the text ping OKX expects at least every 30 s."""
+    return b"ping"
+
+
+def reply_to(frame: bytes) -> bytes | None:
+    """OKX never pings the client."""
+    return None
+
+
+def parse_frame(frame: bytes, instruments: InstrumentIndex, ts_recv: int) -> list[Event]:
+    """Parse one frame: a channel push, an event (ack/error), `pong`, or a recorded REST body."""
+    if frame.strip() == b"pong":
+        return []
+    env = _wire.decode(_ENVELOPE, frame, "OKX frame")
+    if env.message:
+        return parse_frame(bytes(env.message), instruments, ts_recv)
+    if env.event is not None:
+        if env.event == "error":
+            raise ParseError(f"OKX returned an error: code {env.code}, {env.msg!r}")
+        if env.event in ("subscribe", "unsubscribe", "notice", "channel-conn-count"):
+            return []
+        raise UnknownMessage(f"OKX event {env.event!r} is not handled")
+    if env.arg is not None:
+        return _push(env.arg, env.data, instruments, ts_recv)
+    if env.code is not None:
+        return _rest(env.code, env.msg, env.data, instruments, ts_recv)
+    if env.table is not None:
+        raise UnknownMessage(f"OKX v3 table {env.table!r} is not supported (v3 was retired in 2022)")
+    raise UnknownMessage(f"unknown OKX frame: {frame[:120]!r}")
+
+
+def _push(arg: _Arg, data: msgspec.Raw, instruments: InstrumentIndex, ts_recv: int) -> list[Event]:
+    ch = arg.channel
+    if not data:
+        raise ParseError(f"malformed OKX {ch!r} push: no data")
+    out: list[Event] = []
+    if ch == "liquidation-orders":
+        for group in _wire.decode(_LIQ_GROUPS, data, "OKX liquidation-orders"):
+            out.extend(_liquidations(group.inst_id, group.details, instruments, ts_recv))
+    elif ch == "liquidations":  # tardis: REST liquidation-orders details under arg.instId
+        out.extend(
+            _liquidations(arg.inst_id, _wire.decode(_DETAILS, data, "OKX liquidations"), instruments, ts_recv)
+        )
+    elif ch == "open-interest":
+        rows = _wire.decode(_OI_ROWS, data, "OKX open-interest")
+        out.extend(_open_interest(r, instruments, ts_recv, Origin.STREAM) for r in rows)
+    elif ch == "mark-price":
+        out.extend(
+            _mark_price(r, instruments, ts_recv) for r in _wire.decode(_MARK_ROWS, data, "OKX mark-price")
+        )
+    elif ch == "funding-rate":
+        rows_f = _wire.decode(_FUNDING_ROWS, data, "OKX funding-rate")
+        out.extend(_funding(r, instruments, ts_recv) for r in rows_f if r.funding_rate is not None)
+    elif ch in _CANDLE_INTERVAL_S:
+        out.extend(_candles(arg.inst_id, _CANDLE_INTERVAL_S[ch], data, instruments, ts_recv))
+    else:
+        raise UnknownMessage(f"OKX channel {ch!r} is not handled")
+    return out
+
+
+def _rest(code: str, msg: str, data: msgspec.Raw, instruments: InstrumentIndex, ts_recv: int) -> list[Event]:
+    """Parse a REST body: /public/open-interest or /public/liquidation-orders."""
+    if code != "0":
+        raise ParseError(f"OKX REST error: code {code}, {msg!r}")
+    if not data:
+        raise ParseError("malformed OKX REST body: no data")
+    rows = _wire.decode(_REST_ROWS, data, "OKX REST body")
+    if any(r.details for r in rows):
+        out: list[Event] = []
+        for group in _wire.decode(_LIQ_GROUPS, data, "OKX liquidation-orders"):
+            out.extend(_liquidations(group.inst_id, group.details, instruments, ts_recv))
+        return out
+    if all(r.oi for r in rows):
+        return [
+            _open_interest(r, instruments, ts_recv, Origin.POLL)
+            for r in _wire.decode(_OI_ROWS, data, "OKX open-interest")
+        ]
+    raise UnknownMessage(f"OKX REST body of unknown kind: {bytes(data)[:120]!r}")
+
+
+def _liquidations(
+    inst_id: str, details: list[_Detail], instruments: InstrumentIndex, ts_recv: int
+) -> list[Event]:
+    inst = _wire.instrument(instruments, VENUE, inst_id)
+    out: list[Event] = []
+    for d in details:
+        # Docs: `side` is the liquidation ORDER side and `posSide` the position (long/short in hedge mode,
+        # `net` in one-way mode): a sell closes a long (shared/docs/venues.md §4).
+        if d.pos_side in ("long", "short"):
+            side = PositionSide(d.pos_side)
+        elif d.side == "sell":
+            side = PositionSide.LONG
+        elif d.side == "buy":
+            side = PositionSide.SHORT
+        else:
+            raise ParseError(f"malformed OKX liquidation: side must be buy or sell, was {d.side!r}")
+        _wire.positive(d.size, "sz", "OKX liquidation")
+        _wire.positive(d.bankruptcy_price, "bkPx", "OKX liquidation")
+        # linear: usd = sz × ctVal × bkPx; inverse: usd = sz × ctVal, base = usd / bkPx
+        base, usd = _wire.base_and_usd(inst, d.size, d.bankruptcy_price)
+        out.append(
+            Liquidation(
+                venue=VENUE,
+                symbol=inst.symbol,
+                market=inst.market,
+                coin=inst.coin,
+                ts_event=ms_to_ns(d.ts),
+                ts_recv=ts_recv,
+                position_side=side,
+                venue_side=d.side,
+                price=d.bankruptcy_price,
+                price_kind=PriceKind.BANKRUPTCY,
+                quantity=base,
+                contracts=d.size,
+                notional_usd=usd,
+                contract_type=inst.contract_type,
+                # pushes may come out of order and again after a reconnect: a stable key lets the store dedup
+                venue_event_id=f"{inst_id}|{d.ts}|{d.side}|{d.pos_side}|{d.size!r}|{d.bankruptcy_price!r}",
+            )
+        )
+    return out
+
+
+def _open_interest(
+    row: _OpenInterestRow, instruments: InstrumentIndex, ts_recv: int, origin: Origin
+) -> Event:
+    inst = _wire.instrument(instruments, VENUE, row.inst_id)
+    if not (row.oi >= 0 and row.oi_ccy >= 0):
+        raise ParseError(f"malformed OKX open interest of {row.inst_id}: oi {row.oi!r}, oiCcy {row.oi_ccy!r}")
+    usd = row.oi_usd
+    if usd is None and inst.contract_type is ContractType.INVERSE:
+        usd = row.oi * inst.contract_size  # inverse contracts are USD-sized
+    return _wire.open_interest(
+        inst,
+        raw_value=row.oi_ccy,  # oiCcy: base coin, one-sided (oi counts contracts)
+        raw_unit=OpenInterestUnit.BASE,
+        two_sided=False,
+        ts_event=ms_to_ns(row.ts),
+        ts_recv=ts_recv,
+        origin=origin,
+        usd=usd,
+    )
+
+
+def _mark_price(row: _MarkPriceRow, instruments: InstrumentIndex, ts_recv: int) -> Event:
+    inst = _wire.instrument(instruments, VENUE, row.inst_id)
+    return MarkPrice(
+        venue=VENUE,
+        symbol=inst.symbol,
+        market=inst.market,
+        coin=inst.coin,
+        ts_event=ms_to_ns(row.ts),
+        ts_recv=ts_recv,
+        mark_price=_wire.positive(row.mark_price, "markPx", "OKX mark-price"),
+    )
+
+
+def _funding(row: _FundingRow, instruments: InstrumentIndex, ts_recv: int) -> Event:
+    inst = _wire.instrument(instruments, VENUE, row.inst_id)
+    interval = None
+    if row.next_funding_time and row.next_funding_time > row.funding_time:
+        interval = (row.next_funding_time - row.funding_time) // 1000
+    return MarkPrice(
+        venue=VENUE,
+        symbol=inst.symbol,
+        market=inst.market,
+        coin=inst.coin,
+        ts_event=ms_to_ns(row.ts) if row.ts else ts_recv,  # older pushes carry no ts
+        ts_recv=ts_recv,
+        funding_rate=row.funding_rate,
+        funding_interval_s=interval,
+        ts_next_funding=ms_to_ns(row.funding_time) if row.funding_time else None,
+    )
+
+
+_CANDLE_INTERVAL_S = {"candle1m": 60, "candle3m": 180, "candle5m": 300, "candle15m": 900, "candle1H": 3600}
+
+
+def _candles(
+    inst_id: str, interval_s: int, data: msgspec.Raw | bytes, instruments: InstrumentIndex, ts_recv: int
+) -> list[Event]:
+    """Parse rows [ts, o, h, l, c, vol (contracts), volCcy (base), volCcyQuote?, confirm?]."""
+    inst = _wire.instrument(instruments, VENUE, inst_id)
+    out: list[Event] = []
+    for row in _wire.decode(_CANDLE_ROWS, data, "OKX candles"):
+        try:
+            ts = int(row[0])
+            o, h, low, c, contracts, base = (float(x) for x in row[1:7])
+            quote = float(row[7]) if len(row) > 7 and row[7] else None
+        except ValueError:
+            raise ParseError(f"malformed OKX candle row {row!r}") from None
+        if inst.contract_type is ContractType.INVERSE:
+            usd: float | None = contracts * inst.contract_size
+        else:
+            usd = quote if inst.quote_is_usd else None
+        out.append(
+            Candle(
+                venue=VENUE,
+                symbol=inst.symbol,
+                market=inst.market,
+                coin=inst.coin,
+                ts_event=ms_to_ns(ts),
+                ts_recv=ts_recv,
+                interval_s=interval_s,
+                open=o,
+                high=h,
+                low=low,
+                close=c,
+                volume=base,
+                volume_usd=usd,
+                closed=len(row) > 8 and row[8] == "1",
+            )
+        )
+    return out
+
+
+def poll_requests(instruments: Sequence[Instrument]) -> list[RestRequest]:
+    """Return a REST open-interest snapshot per instrument type (the stream is primary)."""
+    return [
+        RestRequest(tag="open_interest", path="/api/v5/public/open-interest", params=(("instType", t),))
+        for t in INST_TYPES
+    ]
+
+
+def parse_poll(tag: str, payload: bytes, instruments: InstrumentIndex, ts_recv: int) -> list[Event]:
+    """Parse a REST body: `open_interest`/`liquidations` ({code, data}) or `candles:<instId>` (market/candles)."""
+    if tag.startswith("candles:"):
+        env = _wire.decode(_ENVELOPE, payload, "OKX candles")
+        if env.code != "0" or not env.data:
+            raise ParseError(f"OKX candles request failed: code {env.code}, {env.msg!r}")
+        return _candles(tag.removeprefix("candles:"), 60, env.data, instruments, ts_recv)
+    if tag not in ("open_interest", "liquidations"):
+        raise UnknownMessage(f"OKX poll tag {tag!r} is not handled")
+    env = _wire.decode(_ENVELOPE, payload, f"OKX {tag}")
+    if env.code is None:
+        raise ParseError(f"malformed OKX {tag} body: no code")
+    return _rest(env.code, env.msg, env.data, instruments, ts_recv)
