@@ -1,0 +1,200 @@
+"""Feed: one venue module plus its transports → normalised events handed to `emit`.
+
+Loads instruments over REST (or starts from a cached index and refreshes in the background),
+opens one `ReconnectingWebSocket` per `venue.ws_connections(...)`, runs the OI poller when the
+venue polls, and parses every frame through `parsing.safe_parse` with per-connection counters.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Callable
+from functools import partial
+
+import aiohttp
+
+from liqwatch.errors import VenueError
+from liqwatch.logs import VenueLogger
+from liqwatch.model import Channel, Event, FeedStatus, Instrument, InstrumentIndex, Origin
+from liqwatch.parsing import SKIP_UNKNOWN_INSTRUMENT, FrameCounters, safe_parse
+from liqwatch.transport.poller import Poller
+from liqwatch.transport.rest import RestClient
+from liqwatch.transport.websocket import Backoff, ReconnectingWebSocket
+from liqwatch.venues import VenueModule
+
+logger = logging.getLogger(__name__)
+
+
+class Feed:
+    """Run one venue: instruments, websockets, OI poller; call `emit` with every batch of events."""
+
+    def __init__(
+        self,
+        venue: VenueModule,
+        *,
+        session: aiohttp.ClientSession,
+        ws_url: str,
+        rest_url: str,
+        channels: frozenset[Channel],
+        instruments: InstrumentIndex,
+        coins: frozenset[str] | None,
+        emit: Callable[[list[Event]], None],
+        stale_after_s: float | None = None,
+        backoff_base_s: float = 1.0,
+        backoff_cap_s: float = 60.0,
+        refresh_instruments_s: float = 3600.0,
+        oi_poll_interval_s: float | None = None,
+        rest_min_interval_s: float = 0.05,
+        max_held_frames: int = 1000,
+    ) -> None:
+        self.venue = venue
+        self.name = venue.SPEC.name
+        self._session = session
+        self.ws_url = ws_url
+        self.channels = channels & venue.SPEC.channels
+        self.instruments = instruments
+        self.coins = coins
+        self._emit = emit
+        self.stale_after_s = stale_after_s
+        self._backoff_base_s = backoff_base_s
+        self._backoff_cap_s = backoff_cap_s
+        self.refresh_instruments_s = refresh_instruments_s
+        self.rest = RestClient(
+            session, rest_url, self.name, min_interval_s=rest_min_interval_s,
+            backoff_base_s=backoff_base_s, backoff_cap_s=backoff_cap_s,
+        )
+        self.poller: Poller | None = None
+        self._oi_poll_interval_s = oi_poll_interval_s
+        self.sockets: list[ReconnectingWebSocket] = []
+        self.counters: dict[str, FrameCounters] = {}
+        self.held: deque[tuple[bytes, int]] = deque(maxlen=max_held_frames)
+        self.held_dropped = 0
+        self.instrument_loads = 0
+        self.instrument_errors = 0
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stopped = asyncio.Event()
+        self._log = VenueLogger(logger, {"venue": self.name, "conn": "feed"})
+
+    def selected(self) -> list[Instrument]:
+        """Return the active instruments of this venue that pass the coin filter."""
+        return [
+            i for i in self.instruments.for_venue(self.name)
+            if i.active and (self.coins is None or i.coin in self.coins)
+        ]
+
+    async def load_instruments(self) -> int:
+        """Fetch every instruments request once and add the results to the index.
+
+        Raises:
+            VenueError: a request or a response failed.
+        """
+        found: list[Instrument] = []
+        for request in self.venue.instrument_requests():
+            found.extend(self.venue.parse_instruments(await self.rest.get(request)))
+        self.instruments.update(found)
+        self.instrument_loads += 1
+        self._log.info("loaded %d instruments", len(found))
+        self._reparse_held()
+        return len(found)
+
+    async def _load_until_done(self) -> None:
+        backoff = Backoff(self._backoff_base_s, self._backoff_cap_s)
+        while True:
+            try:
+                await self.load_instruments()
+                return
+            except VenueError as exc:
+                self.instrument_errors += 1
+                delay = backoff.next_delay()
+                self._log.warning("instruments request failed: %s — retrying in %.1f s", exc, delay)
+                await asyncio.sleep(delay)
+
+    async def _refresh_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.refresh_instruments_s)
+            await self._load_until_done()
+
+    async def run(self) -> None:
+        """Run until `stop()`: never raises on network errors."""
+        if not self.instruments.for_venue(self.name):
+            await self._load_until_done()
+        else:
+            self._log.info("starting from %d cached instruments", len(self.instruments.for_venue(self.name)))
+        selected = self.selected()
+        tasks = [asyncio.create_task(self._refresh_forever(), name=f"{self.name}-instruments")]
+        for connection in self.venue.ws_connections(selected, self.channels, self.ws_url):
+            counters = FrameCounters()
+            self.counters[connection.name] = counters
+            socket = ReconnectingWebSocket(
+                self.venue, connection, session=self._session,
+                on_frame=partial(self._on_frame, counters), on_status=self._on_status,
+                stale_after_s=self.stale_after_s, backoff_base_s=self._backoff_base_s, backoff_cap_s=self._backoff_cap_s,
+            )
+            self.sockets.append(socket)
+            tasks.append(asyncio.create_task(socket.run(), name=f"{self.name}-{connection.name}"))
+        if Channel.OPEN_INTEREST in self.channels and self.venue.SPEC.oi_origin is Origin.POLL:
+            self.poller = Poller(
+                self.venue, self.rest, self.selected, self.instruments, self._emit, interval_s=self._oi_poll_interval_s
+            )
+            tasks.append(asyncio.create_task(self.poller.run(), name=f"{self.name}-poll"))
+        self._tasks = tasks
+        try:
+            await self._stopped.wait()
+        finally:
+            for socket in self.sockets:
+                await socket.stop()
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    def _on_status(self, status: FeedStatus) -> None:
+        self._emit([status])
+
+    def _on_frame(self, counters: FrameCounters, frame: bytes, ts_recv: int) -> None:
+        unknown_before = counters.skipped[SKIP_UNKNOWN_INSTRUMENT]
+        events = safe_parse(self.venue, frame, self.instruments, ts_recv, counters)
+        if counters.skipped[SKIP_UNKNOWN_INSTRUMENT] > unknown_before:
+            if len(self.held) == self.held.maxlen:
+                self.held_dropped += 1
+            self.held.append((frame, ts_recv))
+        if events:
+            self._emit(events)
+
+    def _reparse_held(self) -> None:
+        if not self.held:
+            return
+        held, self.held = list(self.held), deque(maxlen=self.held.maxlen)
+        scratch = FrameCounters()
+        events: list[Event] = []
+        for frame, ts_recv in held:
+            events.extend(safe_parse(self.venue, frame, self.instruments, ts_recv, scratch))
+        self._log.info("re-parsed %d held frames: %d events, %d still unknown", len(held), len(events), scratch.skipped[SKIP_UNKNOWN_INSTRUMENT])
+        if events:
+            self._emit(events)
+
+    def stop(self) -> None:
+        """Ask `run()` to close every connection and return."""
+        self._stopped.set()
+
+    def status(self) -> dict[str, object]:
+        """Return a snapshot per connection (state, last message age, rate, reconnects, skipped) and the poller."""
+        connections: dict[str, object] = {}
+        for socket in self.sockets:
+            counters = self.counters[socket.name]
+            connections[socket.name] = {
+                **socket.stats(),
+                "events": counters.events,
+                "skipped": dict(counters.skipped),
+                "last_error": counters.last_error,
+            }
+        return {
+            "venue": self.name,
+            "instruments": len(self.instruments.for_venue(self.name)),
+            "selected": len(self.selected()),
+            "held_frames": len(self.held),
+            "connections": connections,
+            "poller": self.poller.stats() if self.poller is not None else None,
+            "rest": self.rest.stats(),
+        }

@@ -1,0 +1,1 @@
+"""Network edge: websocket, REST and the interval poller."""

@@ -1,0 +1,118 @@
+"""Interval REST poller (open interest where no stream exists): ticks aligned to the wall clock, emits on change."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Sequence
+
+import msgspec
+
+from liqwatch.errors import ParseError, UnknownInstrument, UnknownMessage, VenueError
+from liqwatch.logs import VenueLogger, log_once
+from liqwatch.model import Event, Instrument, InstrumentIndex, OpenInterest
+from liqwatch.model.time import now_ns
+from liqwatch.parsing import (
+    SKIP_INTERNAL,
+    SKIP_MALFORMED,
+    SKIP_UNKNOWN_INSTRUMENT,
+    SKIP_UNKNOWN_MESSAGE,
+    FrameCounters,
+)
+from liqwatch.transport.rest import RestClient
+from liqwatch.venues import VenueModule
+
+logger = logging.getLogger(__name__)
+
+
+def seconds_to_next_tick(interval_s: float, now_s: float) -> float:
+    """Return the seconds until the next multiple of `interval_s` on the wall clock."""
+    return interval_s - (now_s % interval_s)
+
+
+class Poller:
+    """Run `venue.poll_requests` every interval and emit what `parse_poll` returns when it changed."""
+
+    def __init__(
+        self,
+        venue: VenueModule,
+        rest: RestClient,
+        instruments: Callable[[], Sequence[Instrument]],
+        index: InstrumentIndex,
+        emit: Callable[[list[Event]], None],
+        *,
+        interval_s: float | None = None,
+    ) -> None:
+        self.venue = venue
+        self._rest = rest
+        self._instruments = instruments
+        self._index = index
+        self._emit = emit
+        self.interval_s = interval_s if interval_s is not None else venue.SPEC.oi_poll_interval_s
+        self.counters = FrameCounters()
+        self.rounds = 0
+        self.request_errors = 0
+        self.last_error = ""
+        self._last: dict[tuple[str, str], float] = {}
+        self._log = VenueLogger(logger, {"venue": venue.SPEC.name, "conn": "poll"})
+
+    async def run(self) -> None:
+        """Poll once now, then on every wall-clock tick, forever."""
+        while True:
+            await self.poll_once()
+            await asyncio.sleep(seconds_to_next_tick(self.interval_s, time.time()))
+
+    async def poll_once(self) -> list[Event]:
+        """Run one round of requests; emit and return the changed events."""
+        self.rounds += 1
+        out: list[Event] = []
+        for request in self.venue.poll_requests(self._instruments()):
+            try:
+                payload = await self._rest.get(request)
+            except VenueError as exc:
+                self.request_errors += 1
+                self.last_error = str(exc)[:300]
+                log_once(logger, logging.WARNING, f"{self.venue.SPEC.name}:poll:{type(exc).__name__}", "poll failed: %s", exc)
+                continue
+            changed = self._changed(self._parse(request.tag, payload))
+            if changed:
+                out.extend(changed)
+                self._emit(changed)
+        return out
+
+    def _parse(self, tag: str, payload: bytes) -> list[Event]:
+        counters = self.counters
+        counters.frames += 1
+        try:
+            events = self.venue.parse_poll(tag, payload, self._index, now_ns())
+        except UnknownInstrument as exc:
+            reason, detail = SKIP_UNKNOWN_INSTRUMENT, str(exc)
+        except UnknownMessage as exc:
+            reason, detail = SKIP_UNKNOWN_MESSAGE, str(exc)
+        except ParseError as exc:
+            reason, detail = SKIP_MALFORMED, str(exc)
+        except (msgspec.MsgspecError, ValueError, TypeError, KeyError, IndexError, AttributeError, ZeroDivisionError) as exc:
+            reason, detail = SKIP_INTERNAL, f"{type(exc).__name__}: {exc}"
+        else:
+            counters.events += len(events)
+            return events
+        counters.skipped[reason] += 1
+        counters.last_error = detail[:300]
+        log_once(logger, logging.WARNING, f"{self.venue.SPEC.name}:poll:{reason}", "poll response skipped: %s", detail)
+        return []
+
+    def _changed(self, events: list[Event]) -> list[Event]:
+        out: list[Event] = []
+        for event in events:
+            if isinstance(event, OpenInterest):
+                key = (event.venue, event.symbol)
+                if self._last.get(key) == event.raw_value:
+                    continue
+                self._last[key] = event.raw_value
+            out.append(event)
+        return out
+
+    def stats(self) -> dict[str, object]:
+        """Return poll counters as plain values."""
+        return {"rounds": self.rounds, "request_errors": self.request_errors, "last_error": self.last_error, **self.counters.as_dict()}

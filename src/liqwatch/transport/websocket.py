@@ -1,0 +1,292 @@
+"""ReconnectingWebSocket: connect, subscribe, read forever; backoff with jitter, heartbeats, stale watchdog.
+
+Every state change is reported as a `FeedStatus` event. A bad frame never causes a reconnect: frames
+are handed to `on_frame`, whose errors are logged and counted, never raised into the read loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Callable
+
+import aiohttp
+
+from liqwatch.errors import ConnectionLost, ParseError
+from liqwatch.logs import VenueLogger, log_once
+from liqwatch.model import FeedState, FeedStatus
+from liqwatch.model.time import now_ns
+from liqwatch.recording import decompress
+from liqwatch.venues import VenueModule, WsConnection
+
+logger = logging.getLogger(__name__)
+
+# Every exception the network edge can raise; each is mapped to ConnectionLost by `map_exception`.
+NETWORK_ERRORS: tuple[type[BaseException], ...] = (aiohttp.ClientError, asyncio.TimeoutError, OSError)
+
+
+def map_exception(exc: BaseException, url: str) -> ConnectionLost:
+    """Return a `ConnectionLost` that says what happened to the connection to `url`."""
+    if isinstance(exc, aiohttp.WSServerHandshakeError):
+        return ConnectionLost(f"websocket handshake rejected by {url}: HTTP {exc.status} {exc.message}".rstrip())
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        reason = "connection refused" if isinstance(exc.os_error, ConnectionRefusedError) else "cannot connect"
+        return ConnectionLost(f"{reason} by {exc.host}:{exc.port} ({exc.os_error.strerror or exc.os_error})")
+    if isinstance(exc, asyncio.TimeoutError):
+        return ConnectionLost(f"no answer from {url} in time")
+    if isinstance(exc, aiohttp.ClientError):
+        return ConnectionLost(f"connection to {url} failed: {type(exc).__name__}: {exc}")
+    if isinstance(exc, OSError):
+        return ConnectionLost(f"connection to {url} failed: {exc.strerror or exc}")
+    return ConnectionLost(f"connection to {url} failed: {type(exc).__name__}: {exc}")
+
+
+class Backoff:
+    """Exponential backoff with full jitter: delay = uniform(0, min(cap, base × 2^attempt))."""
+
+    def __init__(self, base_s: float = 1.0, cap_s: float = 60.0, rng: random.Random | None = None) -> None:
+        self.base_s = base_s
+        self.cap_s = cap_s
+        self.attempt = 0
+        self._rng = rng or random.Random()
+
+    def next_delay(self) -> float:
+        """Return the next delay and grow the window."""
+        window = min(self.cap_s, self.base_s * (2 ** min(self.attempt, 30)))
+        self.attempt += 1
+        return self._rng.uniform(0.0, window)
+
+    def reset(self) -> None:
+        """Start again from the base delay."""
+        self.attempt = 0
+
+
+class RateMeter:
+    """Count events in one-second buckets over the last minute."""
+
+    def __init__(self) -> None:
+        self._buckets: dict[int, int] = {}
+
+    def add(self, now_s: float) -> None:
+        """Count one event at `now_s` (monotonic seconds)."""
+        sec = int(now_s)
+        self._buckets[sec] = self._buckets.get(sec, 0) + 1
+        if len(self._buckets) > 70:
+            self._prune(sec)
+
+    def per_minute(self, now_s: float) -> int:
+        """Return the number of events in the last 60 seconds."""
+        sec = int(now_s)
+        self._prune(sec)
+        return sum(self._buckets.values())
+
+    def _prune(self, sec: int) -> None:
+        for key in [k for k in self._buckets if k <= sec - 60]:
+            del self._buckets[key]
+
+
+def _as_message(payload: bytes) -> str | bytes:
+    # Text frame when the payload is ASCII (JSON, OKX's `ping`), binary otherwise.
+    try:
+        return payload.decode("ascii")
+    except UnicodeDecodeError:
+        return payload
+
+
+async def _send(ws: aiohttp.ClientWebSocketResponse, payload: bytes) -> None:
+    message = _as_message(payload)
+    if isinstance(message, str):
+        await ws.send_str(message)
+    else:
+        await ws.send_bytes(message)
+
+
+class _Stale(Exception):
+    pass
+
+
+class ReconnectingWebSocket:
+    """One websocket connection kept alive forever: resubscribes on every connect."""
+
+    def __init__(
+        self,
+        venue: VenueModule,
+        connection: WsConnection,
+        *,
+        session: aiohttp.ClientSession,
+        on_frame: Callable[[bytes, int], None],
+        on_status: Callable[[FeedStatus], None],
+        stale_after_s: float | None = None,
+        heartbeat_interval_s: float | None = None,
+        backoff_base_s: float = 1.0,
+        backoff_cap_s: float = 60.0,
+        stable_after_s: float = 30.0,
+        connect_timeout_s: float = 10.0,
+    ) -> None:
+        self.venue = venue
+        self.connection = connection
+        self.name = connection.name
+        self._session = session
+        self._on_frame = on_frame
+        self._on_status = on_status
+        self.stale_after_s = stale_after_s if stale_after_s is not None else venue.SPEC.stale_after_s
+        self.heartbeat_interval_s = (
+            heartbeat_interval_s if heartbeat_interval_s is not None else venue.SPEC.heartbeat_interval_s
+        )
+        self.backoff = Backoff(backoff_base_s, backoff_cap_s)
+        self.stable_after_s = stable_after_s
+        self.connect_timeout_s = connect_timeout_s
+        self.state = FeedState.DISCONNECTED
+        self.detail = "not started"
+        self.reconnects = 0
+        self.frames = 0
+        self.bytes = 0
+        self.last_frame_ns = 0
+        self.connects = 0
+        self.rate = RateMeter()
+        self._ws: aiohttp.ClientWebSocketResponse | None = None
+        self._connected_at: float | None = None
+        self._stopping = False
+        self._log = VenueLogger(logger, {"venue": venue.SPEC.name, "conn": connection.name})
+
+    def _set_state(self, state: FeedState, detail: str) -> None:
+        changed = state is not self.state or detail != self.detail
+        self.state, self.detail = state, detail
+        if not changed:
+            return
+        level = logging.INFO if state in (FeedState.CONNECTED, FeedState.CONNECTING) else logging.WARNING
+        self._log.log(level, "%s: %s", state.value, detail)
+        ts = now_ns()
+        status = FeedStatus(
+            venue=self.venue.SPEC.name, connection_id=self.name, state=state, detail=detail, ts_event=ts, ts_recv=ts
+        )
+        try:
+            self._on_status(status)
+        except Exception:
+            self._log.exception("status callback failed")
+
+    async def run(self) -> None:
+        """Connect, subscribe and read until `stop()`; never raises on network errors."""
+        first = True
+        while not self._stopping:
+            if not first:
+                self.reconnects += 1
+            first = False
+            self._set_state(FeedState.CONNECTING, f"connecting to {self.connection.url}")
+            self._connected_at = None
+            try:
+                await self._session_once()
+                reason = "server closed the connection"
+            except _Stale:
+                reason = f"no message for {self.stale_after_s:g} s"
+            except ConnectionLost as exc:
+                reason = str(exc)
+            connected_at = self._connected_at
+            if self._stopping:
+                break
+            if connected_at is not None and time.monotonic() - connected_at >= self.stable_after_s:
+                self.backoff.reset()
+            delay = self.backoff.next_delay()
+            self._set_state(FeedState.DISCONNECTED, f"{reason} — retrying in {delay:.1f} s")
+            await asyncio.sleep(delay)
+        self._set_state(FeedState.DISCONNECTED, "stopped")
+
+    async def _session_once(self) -> None:
+        url = self.connection.url
+        try:
+            async with self._session.ws_connect(
+                url,
+                autoping=True,
+                max_msg_size=0,
+                timeout=aiohttp.ClientWSTimeout(ws_close=5.0),
+                compress=0,
+            ) as ws:
+                self._ws = ws
+                self.connects += 1
+                for message in self.connection.subscribe:
+                    await _send(ws, message)
+                self._connected_at = time.monotonic()
+                self._set_state(FeedState.CONNECTED, f"connected to {url}, sent {len(self.connection.subscribe)} subscribe message(s)")
+                heartbeat = asyncio.create_task(self._heartbeat(ws)) if self.heartbeat_interval_s else None
+                try:
+                    await self._read(ws)
+                finally:
+                    if heartbeat is not None:
+                        heartbeat.cancel()
+                    self._ws = None
+        except _Stale:
+            raise
+        except NETWORK_ERRORS as exc:
+            raise map_exception(exc, url) from exc
+
+    async def _read(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        while True:
+            try:
+                msg = await ws.receive(timeout=self.stale_after_s)
+            except TimeoutError:
+                self._set_state(FeedState.STALE, f"no message for {self.stale_after_s:g} s; reconnecting")
+                await ws.close()
+                raise _Stale() from None
+            if msg.type is aiohttp.WSMsgType.TEXT:
+                frame = msg.data.encode()
+            elif msg.type is aiohttp.WSMsgType.BINARY:
+                frame = bytes(msg.data)
+            elif msg.type is aiohttp.WSMsgType.ERROR:
+                raise ConnectionLost(f"websocket error on {self.connection.url}: {ws.exception()}")
+            elif msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType.CLOSED):
+                code = ws.close_code
+                raise ConnectionLost(f"{self.connection.url} closed the connection (code {code})")
+            else:
+                continue
+            await self._handle(ws, frame)
+
+    async def _handle(self, ws: aiohttp.ClientWebSocketResponse, frame: bytes) -> None:
+        ts = now_ns()
+        self.frames += 1
+        self.bytes += len(frame)
+        self.last_frame_ns = ts
+        self.rate.add(time.monotonic())
+        try:
+            plain = decompress(frame) if self.venue.SPEC.frame_encoding == "gzip" else frame
+            reply = self.venue.reply_to(plain)
+        except ParseError:
+            reply = None
+        if reply is not None:
+            await _send(ws, reply)
+        try:
+            self._on_frame(frame, ts)
+        except Exception as exc:  # a consumer bug must not drop the socket
+            log_once(logger, logging.ERROR, f"{self.name}:on_frame:{type(exc).__name__}", "frame handler failed: %r", exc)
+
+    async def _heartbeat(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        assert self.heartbeat_interval_s is not None
+        while not ws.closed:
+            await asyncio.sleep(self.heartbeat_interval_s)
+            payload = self.venue.heartbeat(now_ns())
+            if payload is None:
+                return
+            try:
+                await _send(ws, payload)
+            except NETWORK_ERRORS:
+                return  # the read loop sees the close and reconnects
+
+    async def stop(self) -> None:
+        """Stop reconnecting and close the socket."""
+        self._stopping = True
+        if self._ws is not None:
+            await self._ws.close()
+
+    def stats(self) -> dict[str, object]:
+        """Return state and counters as plain values."""
+        age = (now_ns() - self.last_frame_ns) / 1e9 if self.last_frame_ns else None
+        return {
+            "state": self.state.value,
+            "detail": self.detail,
+            "last_message_age_s": age,
+            "messages_per_min": self.rate.per_minute(time.monotonic()),
+            "reconnects": self.reconnects,
+            "frames": self.frames,
+            "bytes": self.bytes,
+        }
