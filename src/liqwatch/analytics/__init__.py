@@ -1,0 +1,1 @@
+"""Analytics over stored and live events."""

@@ -1,0 +1,77 @@
+"""The store interface every backend implements, and the query results it returns."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+import msgspec
+
+from liqwatch.model import Event, Instrument
+
+
+class SideTotals(msgspec.Struct, kw_only=True):
+    """Liquidated USD and counts by position side."""
+
+    long_usd: float = 0.0
+    short_usd: float = 0.0
+    long_count: int = 0
+    short_count: int = 0
+
+    @property
+    def total_usd(self) -> float:
+        return self.long_usd + self.short_usd
+
+    @property
+    def count(self) -> int:
+        return self.long_count + self.short_count
+
+
+class EventStore(Protocol):
+    """What the rest of liqwatch may ask of a store."""
+
+    def write(self, events: Sequence[Event]) -> dict[str, int]:
+        """Store events idempotently; return how many new rows each table got."""
+        ...
+
+    def write_instruments(self, instruments: Sequence[Instrument], ts_updated: int) -> int:
+        """Insert or replace instrument specs; return how many were written."""
+        ...
+
+    def load_instruments(self, venue: str | None = None) -> list[Instrument]:
+        """Return cached instrument specs."""
+        ...
+
+    def liquidations(
+        self,
+        *,
+        since: int | None = None,
+        until: int | None = None,
+        venue: str | None = None,
+        coin: str | None = None,
+        min_usd: float | None = None,
+        limit: int | None = None,
+        newest_first: bool = False,
+    ) -> list[dict[str, Any]]:
+        """Return liquidations with since < ts_event <= until as plain rows."""
+        ...
+
+    def top_liquidations(self, *, since: int, until: int, limit: int = 10, coin: str | None = None) -> list[dict[str, Any]]:
+        """Return the largest liquidations by USD notional in (since, until]."""
+        ...
+
+    def liquidation_totals(self, *, since: int, until: int, group_by: str | None = None) -> list[dict[str, Any]]:
+        """Return long/short USD and counts over (since, until], optionally grouped by 'coin' or 'venue'."""
+        ...
+
+    def venues_active(self, *, since: int, until: int) -> list[dict[str, Any]]:
+        """Return, per venue, event counts and feed-status changes within (since, until]."""
+        ...
+
+    def count(self, table: str) -> int:
+        """Return the number of rows of a table."""
+        ...
+
+    def close(self) -> None:
+        """Flush and close."""
+        ...

@@ -1,0 +1,195 @@
+"""The embedded default store: one DuckDB file, Arrow batch inserts, idempotent on `event_id`.
+
+A DuckDB file takes one writer process at a time: `liqwatch up` keeps collector, analytics and dashboard in
+one process; a second process gets a clear StorageError naming the lock.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import msgspec
+import pyarrow as pa
+
+from liqwatch.errors import StorageError
+from liqwatch.model import Event, Instrument
+from liqwatch.storage import schema
+from liqwatch.storage.schema import ALL_TABLES, INSTRUMENTS, TABLE_FOR, Table
+
+logger = logging.getLogger(__name__)
+
+_ARROW = {"BIGINT": pa.int64(), "DOUBLE": pa.float64(), "VARCHAR": pa.string(), "BOOLEAN": pa.bool_()}
+_GROUPS = {"coin": "coin", "venue": "venue", "market": "market", "symbol": "venue, symbol", "contract_type": "contract_type"}
+
+
+def _ddl(table: Table) -> str:
+    cols = ", ".join(f"{name} {sql}" for name, sql in table.columns)
+    return f"CREATE TABLE IF NOT EXISTS {table.name} ({cols}, PRIMARY KEY ({', '.join(table.key)}))"
+
+
+class DuckDBStore:
+    """EventStore on a DuckDB file (or ':memory:')."""
+
+    def __init__(self, path: str | Path, *, read_only: bool = False) -> None:
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._con = duckdb.connect(str(Path(self.path).expanduser()) if self.path != ":memory:" else self.path, read_only=read_only)
+        except duckdb.IOException as exc:
+            if "lock" in str(exc).lower():
+                raise StorageError(
+                    f"the database {self.path} is in use by another process (DuckDB allows one process per file): "
+                    "stop the other liqwatch, or pass --db with another file"
+                ) from None
+            raise StorageError(f"cannot open the database {self.path}: {exc}") from None
+        except duckdb.Error as exc:
+            raise StorageError(f"cannot open the database {self.path}: {exc}; is it a DuckDB file?") from None
+        if not read_only:
+            for table in ALL_TABLES:
+                self._con.execute(_ddl(table))
+
+    # -- writes ---------------------------------------------------------------------------------
+    def write(self, events: Sequence[Event]) -> dict[str, int]:
+        """Store events idempotently; return new rows per table."""
+        grouped: dict[Table, list[Any]] = defaultdict(list)
+        for event in events:
+            grouped[TABLE_FOR[type(event)]].append(event)
+        return {table.name: self._insert(table, rows) for table, rows in grouped.items()}
+
+    def _insert(self, table: Table, rows: list[Any]) -> int:
+        columns = schema.rows_to_columns(table, rows)
+        arrow = pa.table({n: pa.array(columns[n], type=_ARROW[sql]) for n, sql in table.columns})
+        verb = "INSERT OR REPLACE" if table.replace else "INSERT OR IGNORE"
+        try:
+            self._con.register("_batch", arrow)
+            try:
+                result = self._con.execute(f"{verb} INTO {table.name} SELECT * FROM _batch").fetchone()
+            finally:
+                self._con.unregister("_batch")
+        except duckdb.Error as exc:
+            raise StorageError(f"writing {len(rows)} rows to {table.name} failed: {exc}") from None
+        return int(result[0]) if result else 0
+
+    def write_instruments(self, instruments: Sequence[Instrument], ts_updated: int) -> int:
+        """Insert or replace instrument specs."""
+        if not instruments:
+            return 0
+        columns = schema.rows_to_columns(INSTRUMENTS, list(instruments))
+        columns["ts_updated"] = [ts_updated] * len(instruments)
+        arrow = pa.table({n: pa.array(columns[n], type=_ARROW[sql]) for n, sql in INSTRUMENTS.columns})
+        self._con.register("_batch", arrow)
+        try:
+            self._con.execute("INSERT OR REPLACE INTO instruments SELECT * FROM _batch")
+        finally:
+            self._con.unregister("_batch")
+        return len(instruments)
+
+    # -- reads ----------------------------------------------------------------------------------
+    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        try:
+            cur = self._con.execute(sql, list(params))
+            names = [d[0] for d in cur.description]
+            return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+        except duckdb.Error as exc:
+            raise StorageError(f"query failed: {exc}") from None
+
+    def load_instruments(self, venue: str | None = None) -> list[Instrument]:
+        """Return cached instrument specs."""
+        names = [n for n, _ in INSTRUMENTS.columns if n != "ts_updated"]
+        sql = f"SELECT {', '.join(names)} FROM instruments" + (" WHERE venue = ?" if venue else "")
+        rows = self._rows(sql, [venue] if venue else [])
+        return [msgspec.convert(r, Instrument) for r in rows]
+
+    def liquidations(
+        self,
+        *,
+        since: int | None = None,
+        until: int | None = None,
+        venue: str | None = None,
+        coin: str | None = None,
+        min_usd: float | None = None,
+        limit: int | None = None,
+        newest_first: bool = False,
+    ) -> list[dict[str, Any]]:
+        """Return liquidations with since < ts_event <= until."""
+        where, params = _filters(since, until, venue, coin, min_usd)
+        order = "DESC" if newest_first else "ASC"
+        sql = f"SELECT * EXCLUDE (event_id) FROM liquidations{where} ORDER BY ts_event {order}, event_id"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return self._rows(sql, params)
+
+    def top_liquidations(self, *, since: int, until: int, limit: int = 10, coin: str | None = None) -> list[dict[str, Any]]:
+        """Return the largest liquidations by USD notional in (since, until]."""
+        where, params = _filters(since, until, None, coin, None)
+        return self._rows(
+            f"SELECT * EXCLUDE (event_id) FROM liquidations{where} ORDER BY notional_usd DESC, ts_event LIMIT {int(limit)}", params
+        )
+
+    def liquidation_totals(self, *, since: int, until: int, group_by: str | None = None) -> list[dict[str, Any]]:
+        """Return long/short USD and counts over (since, until], optionally grouped."""
+        where, params = _filters(since, until, None, None, None)
+        keys = _GROUPS[group_by] if group_by else ""
+        select_keys = f"{keys}, " if keys else ""
+        sql = (
+            f"SELECT {select_keys}"
+            "coalesce(sum(notional_usd) FILTER (WHERE position_side = 'long'), 0) AS long_usd, "
+            "coalesce(sum(notional_usd) FILTER (WHERE position_side = 'short'), 0) AS short_usd, "
+            "count(*) FILTER (WHERE position_side = 'long') AS long_count, "
+            "count(*) FILTER (WHERE position_side = 'short') AS short_count "
+            f"FROM liquidations{where}"
+        )
+        if keys:
+            sql += f" GROUP BY {keys} ORDER BY long_usd + short_usd DESC"
+        return self._rows(sql, params)
+
+    def venues_active(self, *, since: int, until: int) -> list[dict[str, Any]]:
+        """Return per venue: liquidation count, first/last event time, and feed-status changes in the window."""
+        return self._rows(
+            "WITH l AS (SELECT venue, count(*) AS liquidations, min(ts_event) AS first_ts, max(ts_event) AS last_ts "
+            "FROM liquidations WHERE ts_event > ? AND ts_event <= ? GROUP BY venue), "
+            "s AS (SELECT venue, count(*) FILTER (WHERE state IN ('disconnected', 'stale')) AS outages "
+            "FROM feed_status WHERE ts_event > ? AND ts_event <= ? GROUP BY venue) "
+            "SELECT coalesce(l.venue, s.venue) AS venue, coalesce(liquidations, 0) AS liquidations, first_ts, last_ts, "
+            "coalesce(outages, 0) AS outages FROM l FULL OUTER JOIN s ON l.venue = s.venue ORDER BY venue",
+            [since, until, since, until],
+        )
+
+    def count(self, table: str) -> int:
+        """Return the number of rows of a table."""
+        if table not in {t.name for t in ALL_TABLES}:
+            raise StorageError(f"unknown table {table!r}")
+        row = self._con.execute(f"SELECT count(*) FROM {table}").fetchone()
+        return int(row[0]) if row else 0
+
+    def checkpoint(self) -> None:
+        """Flush the write-ahead log into the database file."""
+        self._con.execute("CHECKPOINT")
+
+    def close(self) -> None:
+        """Close the connection (DuckDB checkpoints on close)."""
+        self._con.close()
+
+
+def _filters(
+    since: int | None, until: int | None, venue: str | None, coin: str | None, min_usd: float | None
+) -> tuple[str, list[Any]]:
+    clauses: list[str] = []
+    params: list[Any] = []
+    for clause, value in (
+        ("ts_event > ?", since),
+        ("ts_event <= ?", until),
+        ("venue = ?", venue),
+        ("coin = ?", coin.upper() if coin else None),
+        ("notional_usd >= ?", min_usd),
+    ):
+        if value is not None:
+            clauses.append(clause)
+            params.append(value)
+    return (" WHERE " + " AND ".join(clauses) if clauses else ""), params

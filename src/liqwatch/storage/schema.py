@@ -1,0 +1,108 @@
+"""One table per event type, derived from the event structs; column names and types shared by every backend.
+
+Every row has `event_id`, a 64-bit hash of the event's dedup key, so writing the same event twice stores it once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import types
+import typing
+from collections.abc import Callable
+from enum import Enum
+from typing import Any
+
+import msgspec
+
+from liqwatch.model import Candle, Event, FeedStatus, Instrument, Liquidation, MarkPrice, OpenInterest
+
+
+class Table(msgspec.Struct, frozen=True, kw_only=True):
+    """A store table: its name, event type, columns (name, SQL type) and conflict policy."""
+
+    name: str
+    event_type: type[Any]
+    columns: tuple[tuple[str, str], ...]
+    replace: bool = False  # later versions of the same key replace earlier ones (unclosed candles)
+    key: tuple[str, ...] = ("event_id",)
+
+
+_SQL = {int: "BIGINT", float: "DOUBLE", str: "VARCHAR", bool: "BOOLEAN"}
+
+
+def _sql_type(tp: Any) -> str:
+    args = [a for a in typing.get_args(tp) if a is not type(None)]
+    if typing.get_origin(tp) in (typing.Union, types.UnionType) and args:
+        tp = args[0]
+    if isinstance(tp, type) and issubclass(tp, Enum):
+        return "VARCHAR"
+    return _SQL[tp]
+
+
+def _columns(struct: type[Any]) -> tuple[tuple[str, str], ...]:
+    hints = typing.get_type_hints(struct)
+    return tuple((f.name, _sql_type(hints[f.name])) for f in msgspec.structs.fields(struct))
+
+
+def _event_table(name: str, struct: type[Any], replace: bool = False) -> Table:
+    return Table(name=name, event_type=struct, columns=(("event_id", "BIGINT"), *_columns(struct)), replace=replace)
+
+
+LIQUIDATIONS = _event_table("liquidations", Liquidation)
+OPEN_INTEREST = _event_table("open_interest", OpenInterest)
+MARK_PRICES = _event_table("mark_prices", MarkPrice)
+CANDLES = _event_table("candles", Candle, replace=True)
+FEED_STATUS = _event_table("feed_status", FeedStatus)
+INSTRUMENTS = Table(
+    name="instruments",
+    event_type=Instrument,
+    columns=(*_columns(Instrument), ("ts_updated", "BIGINT")),
+    replace=True,
+    key=("venue", "symbol"),
+)
+EVENT_TABLES: tuple[Table, ...] = (LIQUIDATIONS, OPEN_INTEREST, MARK_PRICES, CANDLES, FEED_STATUS)
+TABLE_FOR: dict[type[Any], Table] = {t.event_type: t for t in EVENT_TABLES}
+ALL_TABLES: tuple[Table, ...] = (*EVENT_TABLES, INSTRUMENTS)
+
+
+def _hash(*parts: object) -> int:
+    digest = hashlib.blake2b("\x1f".join(map(str, parts)).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def _liquidation_key(e: Liquidation) -> int:
+    if e.venue_event_id:
+        return _hash("liq", e.venue, e.venue_event_id)
+    # docs/venues.md §13.7: (symbol, ts, side, size, price) where the venue gives no id
+    return _hash("liq", e.venue, e.symbol, e.ts_event, e.position_side.value, repr(e.contracts), repr(e.price))
+
+
+_KEYS: dict[type[Any], Callable[[Any], int]] = {
+    Liquidation: _liquidation_key,
+    OpenInterest: lambda e: _hash("oi", e.venue, e.symbol, e.ts_event, e.origin.value),
+    MarkPrice: lambda e: _hash("mark", e.venue, e.symbol, e.ts_event, e.mark_price, e.funding_rate),
+    Candle: lambda e: _hash("candle", e.venue, e.symbol, e.interval_s, e.ts_event),
+    FeedStatus: lambda e: _hash("status", e.venue, e.connection_id, e.ts_event, e.state.value),
+}
+
+
+def event_id(event: Event) -> int:
+    """Return the event's 64-bit dedup id (same event, same id, on every machine)."""
+    return _KEYS[type(event)](event)
+
+
+def _cell(value: Any) -> Any:
+    return value.value if isinstance(value, Enum) else value
+
+
+def rows_to_columns(table: Table, events: list[Any]) -> dict[str, list[Any]]:
+    """Return column-major values of `events` for `table` (event_id computed, enums as their values)."""
+    names = [n for n, _ in table.columns]
+    out: dict[str, list[Any]] = {n: [] for n in names}
+    fields = names[1:] if names[0] == "event_id" else names
+    for e in events:
+        if names[0] == "event_id":
+            out["event_id"].append(event_id(e))
+        for n in fields:
+            out[n].append(_cell(getattr(e, n, None)))
+    return out
