@@ -7,11 +7,13 @@ from typing import cast
 
 from liqwatch.errors import ConfigError, did_you_mean
 from liqwatch.venues import binance
+from liqwatch.venues import bybit
 from liqwatch.venues import okx
 from liqwatch.venues._spec import RestRequest, VenueModule, VenueSpec, WsConnection
 
 _MODULES = {
     "binance-usdm": binance,
+    "bybit": bybit,
     "okx": okx,
 }
 VENUES: MappingProxyType[str, VenueModule] = MappingProxyType({k: cast(VenueModule, v) for k, v in _MODULES.items()})

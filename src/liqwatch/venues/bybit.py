@@ -1,0 +1,513 @@
+"""Bybit v5 linear (USDT/USDC) and inverse contracts: allLiquidation, tickers (OI, mark, funding), kline.1.
+
+Docs: https://bybit-exchange.github.io/docs/v5/websocket/public/all-liquidation (shared/docs/venues.md §3).
+Also parsed: the legacy `liquidation.{symbol}` topic (v5 snapshot and pre-v5 `qty` shapes, and the REST-polled
+`generated:true` lines a recorder injected), all with the same position-side semantics. Skipped as unknown:
+pre-v5 `instrument_info.*`, `klineV2.*`, `candle.*` topics and v2 `ret_code/result` REST bodies.
+A spot ticker (it carries `usdIndexPrice`) is skipped; a spot kline cannot be told apart from a linear one by
+its bytes, so only linear/inverse URLs are ever connected.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import msgspec
+
+from liqwatch.errors import ParseError, UnknownMessage
+from liqwatch.model import (
+    Candle,
+    Channel,
+    ContractType,
+    Event,
+    Instrument,
+    InstrumentIndex,
+    Liquidation,
+    MarkPrice,
+    OpenInterest,
+    OpenInterestUnit,
+    Origin,
+    PositionSide,
+    PriceKind,
+)
+from liqwatch.model.time import ms_to_ns
+from liqwatch.venues import _wire
+from liqwatch.venues._spec import RestRequest, VenueSpec, WsConnection
+
+SPEC = VenueSpec(
+    name="bybit",
+    title="Bybit",
+    recorded_prefixes=("BYBIT",),
+    ws_url="wss://stream.bybit.com/v5/public/linear",
+    rest_url="https://api.bybit.com",
+    channels=frozenset({Channel.LIQUIDATIONS, Channel.OPEN_INTEREST, Channel.MARK_PRICE, Channel.CANDLES}),
+    liquidations_complete=True,
+    coverage_note="complete: every liquidation is published (batched per 500 ms), valued at the bankruptcy price",
+    oi_origin=Origin.STREAM,
+    heartbeat_interval_s=20.0,  # docs: send {"op":"ping"} every 20 s
+    stale_after_s=60.0,
+    max_streams_per_connection=200,
+    docs_url="https://bybit-exchange.github.io/docs/v5/websocket/public/all-liquidation",
+)
+VENUE = SPEC.name
+
+_ARGS_PER_MESSAGE = 10  # the docs cap spot at 10 args per request; we apply it everywhere
+_ARGS_CHARS_PER_CONNECTION = 21_000  # docs: a public connection's "args" may not exceed 21,000 characters
+_EMPTY = msgspec.Raw(b"")
+
+
+class _Envelope(msgspec.Struct, frozen=True):
+    """Every websocket frame: data pushes, op acks/pongs, and REST bodies."""
+
+    topic: str | None = None
+    type: str | None = None
+    ts: int | None = None
+    data: msgspec.Raw = _EMPTY
+    op: str | None = None
+    success: bool | None = None
+    ret_msg: str | None = None
+    generated: bool = False
+    ret_code: int | None = msgspec.field(name="retCode", default=None)
+    legacy_ret_code: int | None = msgspec.field(name="ret_code", default=None)
+    result: msgspec.Raw = _EMPTY
+
+
+class _AllLiquidation(msgspec.Struct, frozen=True):
+    """One item of `allLiquidation.{symbol}` data."""
+
+    time: int = msgspec.field(name="T")
+    symbol: str = msgspec.field(name="s")
+    side: str = msgspec.field(name="S")
+    size: float = msgspec.field(name="v")
+    price: float = msgspec.field(name="p")
+
+
+class _LegacyLiquidation(msgspec.Struct, frozen=True):
+    """`liquidation.{symbol}` data: v5 (size, updatedTime) or pre-v5 (qty, time, REST id)."""
+
+    symbol: str
+    side: str
+    price: float
+    size: float | None = None
+    qty: float | None = None
+    updated_time: int | None = msgspec.field(name="updatedTime", default=None)
+    time: int | None = None
+    id: int | None = None
+
+
+_Num = str | float | None
+
+
+class _Ticker(msgspec.Struct, frozen=True):
+    """`tickers.{symbol}` data; a delta carries only the fields that changed, futures send "" for funding."""
+
+    symbol: str
+    mark_price: _Num = msgspec.field(name="markPrice", default=None)
+    index_price: _Num = msgspec.field(name="indexPrice", default=None)
+    last_price: _Num = msgspec.field(name="lastPrice", default=None)
+    bid: _Num = msgspec.field(name="bid1Price", default=None)
+    ask: _Num = msgspec.field(name="ask1Price", default=None)
+    funding_rate: _Num = msgspec.field(name="fundingRate", default=None)
+    next_funding_time: _Num = msgspec.field(name="nextFundingTime", default=None)
+    funding_interval_hour: _Num = msgspec.field(name="fundingIntervalHour", default=None)
+    open_interest: _Num = msgspec.field(name="openInterest", default=None)
+    open_interest_value: _Num = msgspec.field(name="openInterestValue", default=None)
+    single_open_interest: _Num = msgspec.field(name="singleOpenInterest", default=None)
+    single_open_interest_value: _Num = msgspec.field(name="singleOpenInterestValue", default=None)
+    usd_index_price: _Num = msgspec.field(name="usdIndexPrice", default=None)
+
+
+class _KlineBar(msgspec.Struct, frozen=True):
+    start: int
+    interval: str
+    open: float
+    close: float
+    high: float
+    low: float
+    volume: float
+    turnover: float
+    confirm: bool
+
+
+class _OpenInterestPoint(msgspec.Struct, frozen=True):
+    open_interest: float = msgspec.field(name="openInterest")
+    timestamp: int
+
+
+class _OpenInterestResult(msgspec.Struct, frozen=True):
+    symbol: str
+    points: list[_OpenInterestPoint] = msgspec.field(name="list")
+    category: str = ""
+
+
+class _OpenInterestBody(msgspec.Struct, frozen=True):
+    """GET /v5/market/open-interest."""
+
+    result: _OpenInterestResult
+
+
+class _InstrumentInfo(msgspec.Struct, frozen=True):
+    symbol: str
+    contract_type: str = msgspec.field(name="contractType")
+    base_coin: str = msgspec.field(name="baseCoin")
+    quote_coin: str = msgspec.field(name="quoteCoin")
+    settle_coin: str = msgspec.field(name="settleCoin", default="")
+    delivery_time: int = msgspec.field(name="deliveryTime", default=0)
+    status: str = "Trading"
+
+
+class _InstrumentsResult(msgspec.Struct, frozen=True):
+    category: str
+    instruments: list[_InstrumentInfo] = msgspec.field(name="list")
+
+
+class _InstrumentsBody(msgspec.Struct, frozen=True):
+    """GET /v5/market/instruments-info."""
+
+    result: _InstrumentsResult
+
+
+_ENVELOPE = msgspec.json.Decoder(_Envelope, strict=False)
+_ALL_LIQUIDATION = msgspec.json.Decoder(list[_AllLiquidation], strict=False)
+_LEGACY_LIQUIDATION = msgspec.json.Decoder(_LegacyLiquidation | list[_LegacyLiquidation], strict=False)
+_TICKER = msgspec.json.Decoder(_Ticker, strict=False)
+_KLINE = msgspec.json.Decoder(list[_KlineBar], strict=False)
+_OPEN_INTEREST = msgspec.json.Decoder(_OpenInterestBody, strict=False)
+_INSTRUMENTS = msgspec.json.Decoder(_InstrumentsBody, strict=False)
+
+_CONTRACT_TYPES = {
+    "LinearPerpetual": ContractType.LINEAR,
+    "LinearFutures": ContractType.LINEAR,
+    "InversePerpetual": ContractType.INVERSE,
+    "InverseFutures": ContractType.INVERSE,
+}
+
+
+def instrument_requests() -> list[RestRequest]:
+    """Return the instruments-info requests for the linear and the inverse category."""
+    return [
+        RestRequest(
+            tag=f"instruments:{category}",
+            path="/v5/market/instruments-info",
+            params=(("category", category), ("limit", "1000")),
+        )
+        for category in ("linear", "inverse")
+    ]
+
+
+def parse_instruments(payload: bytes) -> list[Instrument]:
+    """Parse /v5/market/instruments-info: linear contracts are 1 base unit, inverse contracts 1 USD."""
+    body = _wire.decode(_INSTRUMENTS, payload, "Bybit instruments-info")
+    out = []
+    for s in body.result.instruments:
+        contract_type = _CONTRACT_TYPES.get(s.contract_type)
+        if contract_type is None:
+            continue  # options and spot are not tracked
+        future = s.contract_type.endswith("Futures") and s.delivery_time > 0
+        out.append(
+            _wire.make_instrument(
+                venue=VENUE,
+                symbol=s.symbol,
+                base=s.base_coin,
+                quote=s.quote_coin,
+                settle=s.settle_coin or s.quote_coin,
+                contract_type=contract_type,
+                contract_size=1.0,  # linear: qty is base coin; inverse: 1 contract = 1 USD (Bybit contract specs)
+                ts_expiry=ms_to_ns(s.delivery_time) if future else None,
+                category="inverse" if contract_type is ContractType.INVERSE else "linear",
+                active=s.status == "Trading",
+            )
+        )
+    return out
+
+
+def _topics(inst: Instrument, channels: frozenset[Channel]) -> list[str]:
+    topics = []
+    if Channel.LIQUIDATIONS in channels:
+        topics.append(f"allLiquidation.{inst.symbol}")
+    if Channel.OPEN_INTEREST in channels or Channel.MARK_PRICE in channels:
+        topics.append(f"tickers.{inst.symbol}")
+    if Channel.CANDLES in channels:
+        topics.append(f"kline.1.{inst.symbol}")
+    return topics
+
+
+def ws_connections(instruments: Sequence[Instrument], channels: frozenset[Channel], ws_url: str) -> list[WsConnection]:
+    """Return linear and inverse connections, ≤200 topics and ≤21,000 args characters each, 10 args a message."""
+    inverse_url = ws_url[: -len("linear")] + "inverse" if ws_url.endswith("linear") else ws_url
+    out: list[WsConnection] = []
+    for category, url in (("linear", ws_url), ("inverse", inverse_url)):
+        topics = [
+            t
+            for i in instruments
+            if (i.category or ("inverse" if i.is_inverse else "linear")) == category
+            for t in _topics(i, channels)
+        ]
+        groups: list[list[str]] = []
+        chars = 0
+        for topic in topics:
+            if not groups or len(groups[-1]) >= SPEC.max_streams_per_connection or chars + len(topic) + 3 > _ARGS_CHARS_PER_CONNECTION:
+                groups.append([])
+                chars = 0
+            groups[-1].append(topic)
+            chars += len(topic) + 3  # quotes and comma
+        for n, group in enumerate(groups):
+            messages = tuple(
+                _wire.json_bytes({"req_id": f"{category}-{n}-{k}", "op": "subscribe", "args": group[k : k + _ARGS_PER_MESSAGE]})
+                for k in range(0, len(group), _ARGS_PER_MESSAGE)
+            )
+            out.append(WsConnection(name=f"{VENUE}-{category}-{n}", url=url, subscribe=messages))
+    return out
+
+
+def heartbeat(ts_ns: int) -> bytes | None:
+    """Return the application-level ping Bybit expects every 20 s."""
+    return b'{"op":"ping"}'
+
+
+def reply_to(frame: bytes) -> bytes | None:
+    """Bybit's server does not ping public connections."""
+    return None
+
+
+def parse_frame(frame: bytes, instruments: InstrumentIndex, ts_recv: int) -> list[Event]:
+    """Parse one frame: a topic push, an op ack/pong (`[]`), or a REST open-interest body."""
+    env = _wire.decode(_ENVELOPE, frame, "Bybit frame")
+    topic = env.topic
+    if topic is None:
+        return _parse_untopical(env, frame, instruments, ts_recv)
+    if not env.data:
+        raise ParseError(f"malformed Bybit {topic} frame: no data")
+    if topic.startswith("allLiquidation."):
+        items = _wire.decode(_ALL_LIQUIDATION, env.data, "Bybit allLiquidation")
+        return [
+            _liquidation(instruments, ts_recv, symbol=i.symbol, side=i.side, size=i.size, price=i.price, ts_ms=i.time)
+            for i in items
+        ]
+    if topic.startswith("liquidation."):
+        return _legacy_liquidations(env, instruments, ts_recv)
+    if topic.startswith("tickers."):
+        return _ticker(env, instruments, ts_recv)
+    if topic.startswith("kline."):
+        return _candles(topic, env.data, instruments, ts_recv)
+    raise UnknownMessage(f"Bybit topic {topic!r} is not handled")
+
+
+def _parse_untopical(env: _Envelope, frame: bytes, instruments: InstrumentIndex, ts_recv: int) -> list[Event]:
+    if env.op is not None:
+        if env.success is False:
+            raise ParseError(f"Bybit rejected {env.op!r}: {env.ret_msg!r}")
+        return []  # subscribe ack, or pong ({"op":"pong"} / {"ret_msg":"pong","op":"ping"})
+    if env.ret_code is not None and env.result:
+        return _rest_open_interest(frame, instruments, ts_recv, Origin.POLL)
+    if env.legacy_ret_code is not None:
+        raise UnknownMessage("Bybit v2 REST bodies (ret_code/result) are not handled")
+    raise UnknownMessage(f"unknown Bybit frame: {frame[:120]!r}")
+
+
+def _position_side(side: str, what: str) -> PositionSide:
+    # `S`/`side` is the POSITION side: "When you receive a Buy update, this means that a long position has been
+    # liquidated" (docs v5/websocket/public/all-liquidation; shared/docs/venues.md §3) — the reverse of Binance.
+    if side == "Buy":
+        return PositionSide.LONG
+    if side == "Sell":
+        return PositionSide.SHORT
+    raise ParseError(f"malformed Bybit {what}: side must be Buy or Sell, was {side!r}")
+
+
+def _liquidation(
+    instruments: InstrumentIndex,
+    ts_recv: int,
+    *,
+    symbol: str,
+    side: str,
+    size: float,
+    price: float,
+    ts_ms: int,
+    event_id: str | None = None,
+    what: str = "allLiquidation",
+) -> Liquidation:
+    inst = _wire.instrument(instruments, VENUE, symbol)
+    position = _position_side(side, what)
+    _wire.positive(size, "size", f"Bybit {what}")
+    _wire.positive(price, "price", f"Bybit {what}")
+    base, usd = _wire.base_and_usd(inst, size, price)  # linear: size in base; inverse: size in USD contracts
+    return Liquidation(
+        venue=VENUE,
+        symbol=inst.symbol,
+        market=inst.market,
+        coin=inst.coin,
+        ts_event=ms_to_ns(ts_ms),
+        ts_recv=ts_recv,
+        position_side=position,
+        venue_side=side,
+        price=price,
+        price_kind=PriceKind.BANKRUPTCY,
+        quantity=base,
+        contracts=size,
+        notional_usd=usd,
+        contract_type=inst.contract_type,
+        venue_event_id=event_id,
+    )
+
+
+def _legacy_liquidations(env: _Envelope, instruments: InstrumentIndex, ts_recv: int) -> list[Event]:
+    decoded = _wire.decode(_LEGACY_LIQUIDATION, env.data, "Bybit liquidation")
+    items = decoded if isinstance(decoded, list) else [decoded]
+    out: list[Event] = []
+    for i in items:
+        size = i.size if i.size is not None else i.qty
+        ts_ms = i.updated_time or i.time or env.ts
+        if size is None or not ts_ms:
+            raise ParseError(f"malformed Bybit liquidation: needs size/qty and updatedTime/time, was {i!r}")
+        out.append(
+            _liquidation(
+                instruments,
+                ts_recv,
+                symbol=i.symbol,
+                side=i.side,
+                size=size,
+                price=i.price,
+                ts_ms=ts_ms,
+                event_id=str(i.id) if i.id is not None else None,
+                what="liquidation",
+            )
+        )
+    return out
+
+
+def _num(value: _Num, field: str) -> float | None:
+    """Return a ticker field as a float; None when absent or "" (futures leave funding fields empty)."""
+    if value is None or value == "":
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        raise ParseError(f"malformed Bybit ticker: {field} must be a number, was {value!r}") from None
+
+
+def _ticker(env: _Envelope, instruments: InstrumentIndex, ts_recv: int) -> list[Event]:
+    t = _wire.decode(_TICKER, env.data, "Bybit ticker")
+    if t.usd_index_price is not None:
+        raise UnknownMessage("Bybit spot ticker (usdIndexPrice) is not handled")
+    mark, index = _num(t.mark_price, "markPrice"), _num(t.index_price, "indexPrice")
+    funding, next_funding = _num(t.funding_rate, "fundingRate"), _num(t.next_funding_time, "nextFundingTime")
+    interval_h = _num(t.funding_interval_hour, "fundingIntervalHour")
+    single, total = _num(t.single_open_interest, "singleOpenInterest"), _num(t.open_interest, "openInterest")
+    if all(v is None for v in (mark, index, funding, next_funding, interval_h, single, total)):
+        return []
+    inst = _wire.instrument(instruments, VENUE, t.symbol)
+    ts_event = ms_to_ns(env.ts) if env.ts else ts_recv
+    out: list[Event] = []
+    if single is not None or total is not None:
+        out.append(_ticker_open_interest(t, inst, single, total, mark, ts_event, ts_recv))
+    if any(v is not None for v in (mark, index, funding, next_funding, interval_h)):
+        out.append(
+            MarkPrice(
+                venue=VENUE,
+                symbol=inst.symbol,
+                market=inst.market,
+                coin=inst.coin,
+                ts_event=ts_event,
+                ts_recv=ts_recv,
+                mark_price=_wire.positive(mark, "markPrice", "Bybit ticker") if mark is not None else None,
+                index_price=index or None,
+                funding_rate=funding,
+                funding_interval_s=round(interval_h * 3600) if interval_h else None,
+                ts_next_funding=ms_to_ns(int(next_funding)) if next_funding else None,
+            )
+        )
+    return out
+
+
+def _ticker_open_interest(
+    t: _Ticker, inst: Instrument, single: float | None, total: float | None, mark: float | None, ts_event: int, ts_recv: int
+) -> OpenInterest:
+    # `singleOpenInterest` is one side; `openInterest` is "the sum of both sides" (docs, changelog 2026-06-11).
+    two_sided = single is None
+    raw = single if single is not None else total if total is not None else float("nan")
+    if not raw >= 0:
+        raise ParseError(f"malformed Bybit ticker: open interest must be ≥ 0, was {raw!r}")
+    usd = None
+    if not inst.is_inverse and inst.quote_is_usd:  # linear `*Value` is in quote; inverse `openInterestValue` in coin
+        usd = _num(t.single_open_interest_value if single is not None else t.open_interest_value, "openInterestValue")
+    # Reference price: the mark; else the mark Bybit valued OI at (value / size); else last; else mid quote.
+    price = mark or (usd / raw if usd and raw else None) or _num(t.last_price, "lastPrice")
+    if not price:
+        bid, ask = _num(t.bid, "bid1Price"), _num(t.ask, "ask1Price")
+        price = (bid + ask) / 2 if bid and ask else None
+    return _wire.open_interest(
+        inst,
+        raw_value=raw,
+        raw_unit=OpenInterestUnit.USD if inst.is_inverse else OpenInterestUnit.BASE,
+        two_sided=two_sided,
+        ts_event=ts_event,
+        ts_recv=ts_recv,
+        origin=Origin.STREAM,
+        price=price,
+        usd=usd,
+    )
+
+
+_INTERVAL_S = {"1": 60, "3": 180, "5": 300, "15": 900, "30": 1800, "60": 3600, "120": 7200, "240": 14400, "D": 86400}
+
+
+def _candles(topic: str, data: msgspec.Raw, instruments: InstrumentIndex, ts_recv: int) -> list[Event]:
+    parts = topic.split(".")
+    if len(parts) != 3 or parts[1] not in _INTERVAL_S:
+        raise UnknownMessage(f"Bybit kline topic {topic!r} is not handled")
+    inst = _wire.instrument(instruments, VENUE, parts[2])
+    out: list[Event] = []
+    for k in _wire.decode(_KLINE, data, "Bybit kline"):
+        # Linear: volume is base coin, turnover quote. Inverse: volume is USD contracts, turnover is coin.
+        volume, volume_usd = (k.turnover, k.volume) if inst.is_inverse else (k.volume, k.turnover if inst.quote_is_usd else None)
+        out.append(
+            Candle(
+                venue=VENUE,
+                symbol=inst.symbol,
+                market=inst.market,
+                coin=inst.coin,
+                ts_event=ms_to_ns(k.start),
+                ts_recv=ts_recv,
+                interval_s=_INTERVAL_S[parts[1]],
+                open=k.open,
+                high=k.high,
+                low=k.low,
+                close=k.close,
+                volume=volume,
+                volume_usd=volume_usd,
+                closed=k.confirm,
+            )
+        )
+    return out
+
+
+def poll_requests(instruments: Sequence[Instrument]) -> list[RestRequest]:
+    """Return no requests: open interest is streamed on `tickers.{symbol}`."""
+    return []
+
+
+def parse_poll(tag: str, payload: bytes, instruments: InstrumentIndex, ts_recv: int) -> list[Event]:
+    """Parse GET /v5/market/open-interest (tag "open_interest")."""
+    if tag != "open_interest":
+        raise UnknownMessage(f"Bybit poll tag {tag!r} is not handled")
+    return _rest_open_interest(payload, instruments, ts_recv, Origin.POLL)
+
+
+def _rest_open_interest(payload: bytes, instruments: InstrumentIndex, ts_recv: int, origin: Origin) -> list[Event]:
+    body = _wire.decode(_OPEN_INTEREST, payload, "Bybit open-interest")
+    inst = _wire.instrument(instruments, VENUE, body.result.symbol)
+    # The field is documented as "the sum of both sides" (the page's header still says "single side"): treat
+    # it like the ticker's `openInterest`. Inverse values are USD and have no price here, so base is NaN.
+    return [
+        _wire.open_interest(
+            inst,
+            raw_value=p.open_interest,
+            raw_unit=OpenInterestUnit.USD if inst.is_inverse else OpenInterestUnit.BASE,
+            two_sided=True,
+            ts_event=ms_to_ns(p.timestamp),
+            ts_recv=ts_recv,
+            origin=origin,
+        )
+        for p in body.result.points
+    ]
