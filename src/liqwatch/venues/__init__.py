@@ -7,12 +7,14 @@ from typing import cast
 
 from liqwatch.errors import ConfigError, did_you_mean
 from liqwatch.venues import binance
+from liqwatch.venues import binance_coinm
 from liqwatch.venues import bybit
 from liqwatch.venues import okx
 from liqwatch.venues._spec import RestRequest, VenueModule, VenueSpec, WsConnection
 
 _MODULES = {
     "binance-usdm": binance,
+    "binance-coinm": binance_coinm,
     "bybit": bybit,
     "okx": okx,
 }
