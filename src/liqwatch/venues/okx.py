@@ -50,7 +50,8 @@ SPEC = VenueSpec(
 )
 VENUE = SPEC.name
 INST_TYPES = ("SWAP", "FUTURES")
-MAX_SUBSCRIBE_BYTES = 4096  # OKX caps a subscribe request at 64 KB; stay far below it
+ARGS_PER_MESSAGE = 40  # ≤ ~75 bytes per arg keeps a subscribe message under 4 KB (OKX's cap is 64 KB)
+MAX_SUBSCRIBE_BYTES = 4096
 
 
 class _Arg(msgspec.Struct, frozen=True):
@@ -108,20 +109,13 @@ class _FundingRow(msgspec.Struct, frozen=True):
     ts: int | None = None
 
 
-class _RestRow(msgspec.Struct, frozen=True):
-    """A row of a REST body: open interest ({oi, oiCcy}) or liquidation orders ({details})."""
-
-    oi: msgspec.Raw = msgspec.Raw(b"")
-    details: msgspec.Raw = msgspec.Raw(b"")
-
-
 _ENVELOPE = msgspec.json.Decoder(_Envelope, strict=False)
 _LIQ_GROUPS = msgspec.json.Decoder(list[_LiquidationGroup], strict=False)
 _DETAILS = msgspec.json.Decoder(list[_Detail], strict=False)
 _OI_ROWS = msgspec.json.Decoder(list[_OpenInterestRow], strict=False)
 _MARK_ROWS = msgspec.json.Decoder(list[_MarkPriceRow], strict=False)
 _FUNDING_ROWS = msgspec.json.Decoder(list[_FundingRow], strict=False)
-_REST_ROWS = msgspec.json.Decoder(list[_RestRow], strict=False)
+_REST_ROWS = msgspec.json.Decoder(list[dict[str, msgspec.Raw]])  # REST rows: {oi, oiCcy, ...} or {details, ...}
 _CANDLE_ROWS = msgspec.json.Decoder(list[list[str]], strict=False)
 
 
@@ -151,10 +145,7 @@ _INSTRUMENTS = msgspec.json.Decoder(_Instruments, strict=False)
 
 def instrument_requests() -> list[RestRequest]:
     """Return one instruments request per instrument type (SWAP, FUTURES)."""
-    return [
-        RestRequest(tag="instruments", path="/api/v5/public/instruments", params=(("instType", t),))
-        for t in INST_TYPES
-    ]
+    return [RestRequest(tag="instruments", path="/api/v5/public/instruments", params=(("instType", t),)) for t in INST_TYPES]
 
 
 def parse_instruments(payload: bytes) -> list[Instrument]:
@@ -171,13 +162,9 @@ def parse_instruments(payload: bytes) -> list[Instrument]:
             size = float(i.ct_val) * float(i.ct_mult or "1")
             expiry = ms_to_ns(int(i.expiry)) if i.inst_type == "FUTURES" and i.expiry else None
         except ValueError:
-            raise ParseError(
-                f"malformed OKX instrument {i.inst_id}: ctVal {i.ct_val!r}, expTime {i.expiry!r}"
-            ) from None
+            size = 0.0
         if not (base and quote and size > 0):
-            raise ParseError(
-                f"malformed OKX instrument {i.inst_id}: instFamily {i.family!r}, ctVal {i.ct_val!r}"
-            )
+            raise ParseError(f"malformed OKX instrument {i.inst_id}: instFamily {i.family!r}, ctVal {i.ct_val!r}, expTime {i.expiry!r}")
         out.append(
             _wire.make_instrument(
                 venue=VENUE,
@@ -195,9 +182,7 @@ def parse_instruments(payload: bytes) -> list[Instrument]:
     return out
 
 
-def ws_connections(
-    instruments: Sequence[Instrument], channels: frozenset[Channel], ws_url: str
-) -> list[WsConnection]:
+def ws_connections(instruments: Sequence[Instrument], channels: frozenset[Channel], ws_url: str) -> list[WsConnection]:
     """Return public connections (liquidations by instType, OI/mark/funding by instId) and business ones (candles)."""
     public: list[dict[str, str]] = []
     if Channel.LIQUIDATIONS in channels:
@@ -212,31 +197,20 @@ def ws_connections(
     business: list[dict[str, str]] = []
     if Channel.CANDLES in channels:
         business = [{"channel": "candle1m", "instId": i.symbol} for i in instruments]
-    return _connections("public", ws_url, public) + _connections(
-        "business", ws_url.replace("/public", "/business"), business
-    )
+    return _connections("public", ws_url, public) + _connections("business", ws_url.replace("/public", "/business"), business)
 
 
 def _connections(kind: str, url: str, args: list[dict[str, str]]) -> list[WsConnection]:
     per = SPEC.max_streams_per_connection
-    return [
-        WsConnection(name=f"{VENUE}-{kind}-{n}", url=url, subscribe=_subscribe_messages(args[k : k + per]))
-        for n, k in enumerate(range(0, len(args), per))
-    ]
-
-
-def _subscribe_messages(args: list[dict[str, str]]) -> tuple[bytes, ...]:
-    """Pack args into {"op":"subscribe"} messages of at most MAX_SUBSCRIBE_BYTES each."""
-    messages: list[bytes] = []
-    batch: list[dict[str, str]] = []
-    for arg in args:
-        if batch and len(_wire.json_bytes({"op": "subscribe", "args": [*batch, arg]})) > MAX_SUBSCRIBE_BYTES:
-            messages.append(_wire.json_bytes({"op": "subscribe", "args": batch}))
-            batch = []
-        batch.append(arg)
-    if batch:
-        messages.append(_wire.json_bytes({"op": "subscribe", "args": batch}))
-    return tuple(messages)
+    out = []
+    for n, k in enumerate(range(0, len(args), per)):
+        conn_args = args[k : k + per]
+        subscribe = tuple(
+            _wire.json_bytes({"op": "subscribe", "args": conn_args[m : m + ARGS_PER_MESSAGE]})
+            for m in range(0, len(conn_args), ARGS_PER_MESSAGE)
+        )
+        out.append(WsConnection(name=f"{VENUE}-{kind}-{n}", url=url, subscribe=subscribe))
+    return out
 
 
 def heartbeat(ts_ns: int) -> bytes | None:
@@ -277,22 +251,17 @@ def _push(arg: _Arg, data: msgspec.Raw, instruments: InstrumentIndex, ts_recv: i
         raise ParseError(f"malformed OKX {ch!r} push: no data")
     out: list[Event] = []
     if ch == "liquidation-orders":
-        for group in _wire.decode(_LIQ_GROUPS, data, "OKX liquidation-orders"):
-            out.extend(_liquidations(group.inst_id, group.details, instruments, ts_recv))
+        out.extend(_liquidation_groups(data, instruments, ts_recv))
     elif ch == "liquidations":  # tardis: REST liquidation-orders details under arg.instId
-        out.extend(
-            _liquidations(arg.inst_id, _wire.decode(_DETAILS, data, "OKX liquidations"), instruments, ts_recv)
-        )
+        out.extend(_liquidations(arg.inst_id, _wire.decode(_DETAILS, data, "OKX liquidations"), instruments, ts_recv))
     elif ch == "open-interest":
         rows = _wire.decode(_OI_ROWS, data, "OKX open-interest")
         out.extend(_open_interest(r, instruments, ts_recv, Origin.STREAM) for r in rows)
     elif ch == "mark-price":
-        out.extend(
-            _mark_price(r, instruments, ts_recv) for r in _wire.decode(_MARK_ROWS, data, "OKX mark-price")
-        )
+        out.extend(_mark_price(r, instruments, ts_recv) for r in _wire.decode(_MARK_ROWS, data, "OKX mark-price"))
     elif ch == "funding-rate":
-        rows_f = _wire.decode(_FUNDING_ROWS, data, "OKX funding-rate")
-        out.extend(_funding(r, instruments, ts_recv) for r in rows_f if r.funding_rate is not None)
+        funding = _wire.decode(_FUNDING_ROWS, data, "OKX funding-rate")
+        out.extend(_funding(r, instruments, ts_recv) for r in funding if r.funding_rate is not None)  # skip rate-less rows
     elif ch in _CANDLE_INTERVAL_S:
         out.extend(_candles(arg.inst_id, _CANDLE_INTERVAL_S[ch], data, instruments, ts_recv))
     else:
@@ -307,22 +276,19 @@ def _rest(code: str, msg: str, data: msgspec.Raw, instruments: InstrumentIndex, 
     if not data:
         raise ParseError("malformed OKX REST body: no data")
     rows = _wire.decode(_REST_ROWS, data, "OKX REST body")
-    if any(r.details for r in rows):
-        out: list[Event] = []
-        for group in _wire.decode(_LIQ_GROUPS, data, "OKX liquidation-orders"):
-            out.extend(_liquidations(group.inst_id, group.details, instruments, ts_recv))
-        return out
-    if all(r.oi for r in rows):
-        return [
-            _open_interest(r, instruments, ts_recv, Origin.POLL)
-            for r in _wire.decode(_OI_ROWS, data, "OKX open-interest")
-        ]
+    if any("details" in r for r in rows):
+        return _liquidation_groups(data, instruments, ts_recv)
+    if all("oi" in r for r in rows):
+        return [_open_interest(r, instruments, ts_recv, Origin.POLL) for r in _wire.decode(_OI_ROWS, data, "OKX open-interest")]
     raise UnknownMessage(f"OKX REST body of unknown kind: {bytes(data)[:120]!r}")
 
 
-def _liquidations(
-    inst_id: str, details: list[_Detail], instruments: InstrumentIndex, ts_recv: int
-) -> list[Event]:
+def _liquidation_groups(data: msgspec.Raw, instruments: InstrumentIndex, ts_recv: int) -> list[Event]:
+    groups = _wire.decode(_LIQ_GROUPS, data, "OKX liquidation-orders")
+    return [e for g in groups for e in _liquidations(g.inst_id, g.details, instruments, ts_recv)]
+
+
+def _liquidations(inst_id: str, details: list[_Detail], instruments: InstrumentIndex, ts_recv: int) -> list[Event]:
     inst = _wire.instrument(instruments, VENUE, inst_id)
     out: list[Event] = []
     for d in details:
@@ -342,12 +308,8 @@ def _liquidations(
         base, usd = _wire.base_and_usd(inst, d.size, d.bankruptcy_price)
         out.append(
             Liquidation(
-                venue=VENUE,
-                symbol=inst.symbol,
-                market=inst.market,
-                coin=inst.coin,
-                ts_event=ms_to_ns(d.ts),
-                ts_recv=ts_recv,
+                venue=VENUE, symbol=inst.symbol, market=inst.market, coin=inst.coin,
+                ts_event=ms_to_ns(d.ts), ts_recv=ts_recv,
                 position_side=side,
                 venue_side=d.side,
                 price=d.bankruptcy_price,
@@ -363,9 +325,7 @@ def _liquidations(
     return out
 
 
-def _open_interest(
-    row: _OpenInterestRow, instruments: InstrumentIndex, ts_recv: int, origin: Origin
-) -> Event:
+def _open_interest(row: _OpenInterestRow, instruments: InstrumentIndex, ts_recv: int, origin: Origin) -> Event:
     inst = _wire.instrument(instruments, VENUE, row.inst_id)
     if not (row.oi >= 0 and row.oi_ccy >= 0):
         raise ParseError(f"malformed OKX open interest of {row.inst_id}: oi {row.oi!r}, oiCcy {row.oi_ccy!r}")
@@ -387,10 +347,7 @@ def _open_interest(
 def _mark_price(row: _MarkPriceRow, instruments: InstrumentIndex, ts_recv: int) -> Event:
     inst = _wire.instrument(instruments, VENUE, row.inst_id)
     return MarkPrice(
-        venue=VENUE,
-        symbol=inst.symbol,
-        market=inst.market,
-        coin=inst.coin,
+        venue=VENUE, symbol=inst.symbol, market=inst.market, coin=inst.coin,
         ts_event=ms_to_ns(row.ts),
         ts_recv=ts_recv,
         mark_price=_wire.positive(row.mark_price, "markPx", "OKX mark-price"),
@@ -403,10 +360,7 @@ def _funding(row: _FundingRow, instruments: InstrumentIndex, ts_recv: int) -> Ev
     if row.next_funding_time and row.next_funding_time > row.funding_time:
         interval = (row.next_funding_time - row.funding_time) // 1000
     return MarkPrice(
-        venue=VENUE,
-        symbol=inst.symbol,
-        market=inst.market,
-        coin=inst.coin,
+        venue=VENUE, symbol=inst.symbol, market=inst.market, coin=inst.coin,
         ts_event=ms_to_ns(row.ts) if row.ts else ts_recv,  # older pushes carry no ts
         ts_recv=ts_recv,
         funding_rate=row.funding_rate,
@@ -418,9 +372,7 @@ def _funding(row: _FundingRow, instruments: InstrumentIndex, ts_recv: int) -> Ev
 _CANDLE_INTERVAL_S = {"candle1m": 60, "candle3m": 180, "candle5m": 300, "candle15m": 900, "candle1H": 3600}
 
 
-def _candles(
-    inst_id: str, interval_s: int, data: msgspec.Raw | bytes, instruments: InstrumentIndex, ts_recv: int
-) -> list[Event]:
+def _candles(inst_id: str, interval_s: int, data: msgspec.Raw, instruments: InstrumentIndex, ts_recv: int) -> list[Event]:
     """Parse rows [ts, o, h, l, c, vol (contracts), volCcy (base), volCcyQuote?, confirm?]."""
     inst = _wire.instrument(instruments, VENUE, inst_id)
     out: list[Event] = []
@@ -431,23 +383,14 @@ def _candles(
             quote = float(row[7]) if len(row) > 7 and row[7] else None
         except ValueError:
             raise ParseError(f"malformed OKX candle row {row!r}") from None
-        if inst.contract_type is ContractType.INVERSE:
-            usd: float | None = contracts * inst.contract_size
-        else:
-            usd = quote if inst.quote_is_usd else None
+        usd = contracts * inst.contract_size if inst.contract_type is ContractType.INVERSE else quote if inst.quote_is_usd else None
         out.append(
             Candle(
-                venue=VENUE,
-                symbol=inst.symbol,
-                market=inst.market,
-                coin=inst.coin,
+                venue=VENUE, symbol=inst.symbol, market=inst.market, coin=inst.coin,
                 ts_event=ms_to_ns(ts),
                 ts_recv=ts_recv,
                 interval_s=interval_s,
-                open=o,
-                high=h,
-                low=low,
-                close=c,
+                open=o, high=h, low=low, close=c,
                 volume=base,
                 volume_usd=usd,
                 closed=len(row) > 8 and row[8] == "1",
@@ -458,10 +401,7 @@ def _candles(
 
 def poll_requests(instruments: Sequence[Instrument]) -> list[RestRequest]:
     """Return a REST open-interest snapshot per instrument type (the stream is primary)."""
-    return [
-        RestRequest(tag="open_interest", path="/api/v5/public/open-interest", params=(("instType", t),))
-        for t in INST_TYPES
-    ]
+    return [RestRequest(tag="open_interest", path="/api/v5/public/open-interest", params=(("instType", t),)) for t in INST_TYPES]
 
 
 def parse_poll(tag: str, payload: bytes, instruments: InstrumentIndex, ts_recv: int) -> list[Event]:
