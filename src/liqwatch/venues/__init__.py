@@ -10,6 +10,7 @@ from liqwatch.venues import binance
 from liqwatch.venues import binance_coinm
 from liqwatch.venues import bybit
 from liqwatch.venues import okx
+from liqwatch.venues import kraken_futures
 from liqwatch.venues._spec import RestRequest, VenueModule, VenueSpec, WsConnection
 
 _MODULES = {
@@ -17,6 +18,7 @@ _MODULES = {
     "binance-coinm": binance_coinm,
     "bybit": bybit,
     "okx": okx,
+    "kraken-futures": kraken_futures,
 }
 VENUES: MappingProxyType[str, VenueModule] = MappingProxyType({k: cast(VenueModule, v) for k, v in _MODULES.items()})
 
