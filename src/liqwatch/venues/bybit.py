@@ -135,15 +135,10 @@ class _OpenInterestPoint(msgspec.Struct, frozen=True):
 
 
 class _OpenInterestResult(msgspec.Struct, frozen=True):
+    """`result` of GET /v5/market/open-interest."""
+
     symbol: str
     points: list[_OpenInterestPoint] = msgspec.field(name="list")
-    category: str = ""
-
-
-class _OpenInterestBody(msgspec.Struct, frozen=True):
-    """GET /v5/market/open-interest."""
-
-    result: _OpenInterestResult
 
 
 class _InstrumentInfo(msgspec.Struct, frozen=True):
@@ -157,14 +152,15 @@ class _InstrumentInfo(msgspec.Struct, frozen=True):
 
 
 class _InstrumentsResult(msgspec.Struct, frozen=True):
-    category: str
+    """`result` of GET /v5/market/instruments-info."""
+
     instruments: list[_InstrumentInfo] = msgspec.field(name="list")
 
 
-class _InstrumentsBody(msgspec.Struct, frozen=True):
-    """GET /v5/market/instruments-info."""
+class _Body(msgspec.Struct, frozen=True):
+    """A v5 REST body: {"retCode", "retMsg", "result"}."""
 
-    result: _InstrumentsResult
+    result: msgspec.Raw
 
 
 _ENVELOPE = msgspec.json.Decoder(_Envelope, strict=False)
@@ -172,8 +168,9 @@ _ALL_LIQUIDATION = msgspec.json.Decoder(list[_AllLiquidation], strict=False)
 _LEGACY_LIQUIDATION = msgspec.json.Decoder(_LegacyLiquidation | list[_LegacyLiquidation], strict=False)
 _TICKER = msgspec.json.Decoder(_Ticker, strict=False)
 _KLINE = msgspec.json.Decoder(list[_KlineBar], strict=False)
-_OPEN_INTEREST = msgspec.json.Decoder(_OpenInterestBody, strict=False)
-_INSTRUMENTS = msgspec.json.Decoder(_InstrumentsBody, strict=False)
+_BODY = msgspec.json.Decoder(_Body, strict=False)
+_OPEN_INTEREST = msgspec.json.Decoder(_OpenInterestResult, strict=False)
+_INSTRUMENTS = msgspec.json.Decoder(_InstrumentsResult, strict=False)
 
 _CONTRACT_TYPES = {
     "LinearPerpetual": ContractType.LINEAR,
@@ -197,9 +194,9 @@ def instrument_requests() -> list[RestRequest]:
 
 def parse_instruments(payload: bytes) -> list[Instrument]:
     """Parse /v5/market/instruments-info: linear contracts are 1 base unit, inverse contracts 1 USD."""
-    body = _wire.decode(_INSTRUMENTS, payload, "Bybit instruments-info")
+    body = _wire.decode(_BODY, payload, "Bybit instruments-info")
     out = []
-    for s in body.result.instruments:
+    for s in _wire.decode(_INSTRUMENTS, body.result, "Bybit instruments-info result").instruments:
         contract_type = _CONTRACT_TYPES.get(s.contract_type)
         if contract_type is None:
             continue  # options and spot are not tracked
@@ -275,7 +272,15 @@ def parse_frame(frame: bytes, instruments: InstrumentIndex, ts_recv: int) -> lis
     env = _wire.decode(_ENVELOPE, frame, "Bybit frame")
     topic = env.topic
     if topic is None:
-        return _parse_untopical(env, frame, instruments, ts_recv)
+        if env.op is not None:
+            if env.success is False:
+                raise ParseError(f"Bybit rejected {env.op!r}: {env.ret_msg!r}")
+            return []  # subscribe ack, or pong ({"op":"pong"} / {"ret_msg":"pong","op":"ping"})
+        if env.ret_code is not None and env.result:
+            return _rest_open_interest(frame, instruments, ts_recv, Origin.POLL)
+        if env.legacy_ret_code is not None:
+            raise UnknownMessage("Bybit v2 REST bodies (ret_code/result) are not handled")
+        raise UnknownMessage(f"unknown Bybit frame: {frame[:120]!r}")
     if not env.data:
         raise ParseError(f"malformed Bybit {topic} frame: no data")
     if topic.startswith("allLiquidation."):
@@ -291,18 +296,6 @@ def parse_frame(frame: bytes, instruments: InstrumentIndex, ts_recv: int) -> lis
     if topic.startswith("kline."):
         return _candles(topic, env.data, instruments, ts_recv)
     raise UnknownMessage(f"Bybit topic {topic!r} is not handled")
-
-
-def _parse_untopical(env: _Envelope, frame: bytes, instruments: InstrumentIndex, ts_recv: int) -> list[Event]:
-    if env.op is not None:
-        if env.success is False:
-            raise ParseError(f"Bybit rejected {env.op!r}: {env.ret_msg!r}")
-        return []  # subscribe ack, or pong ({"op":"pong"} / {"ret_msg":"pong","op":"ping"})
-    if env.ret_code is not None and env.result:
-        return _rest_open_interest(frame, instruments, ts_recv, Origin.POLL)
-    if env.legacy_ret_code is not None:
-        raise UnknownMessage("Bybit v2 REST bodies (ret_code/result) are not handled")
-    raise UnknownMessage(f"unknown Bybit frame: {frame[:120]!r}")
 
 
 def _position_side(side: str, what: str) -> PositionSide:
@@ -495,8 +488,9 @@ def parse_poll(tag: str, payload: bytes, instruments: InstrumentIndex, ts_recv: 
 
 
 def _rest_open_interest(payload: bytes, instruments: InstrumentIndex, ts_recv: int, origin: Origin) -> list[Event]:
-    body = _wire.decode(_OPEN_INTEREST, payload, "Bybit open-interest")
-    inst = _wire.instrument(instruments, VENUE, body.result.symbol)
+    body = _wire.decode(_BODY, payload, "Bybit open-interest")
+    result = _wire.decode(_OPEN_INTEREST, body.result, "Bybit open-interest result")
+    inst = _wire.instrument(instruments, VENUE, result.symbol)
     # The field is documented as "the sum of both sides" (the page's header still says "single side"): treat
     # it like the ticker's `openInterest`. Inverse values are USD and have no price here, so base is NaN.
     return [
@@ -509,5 +503,5 @@ def _rest_open_interest(payload: bytes, instruments: InstrumentIndex, ts_recv: i
             ts_recv=ts_recv,
             origin=origin,
         )
-        for p in body.result.points
+        for p in result.points
     ]
