@@ -1,0 +1,432 @@
+"""HTX (Huobi) USDT-margined and coin-margined swaps and futures: liquidation, funding and kline topics; OI by REST poll.
+
+Docs: https://www.htx.com/en-us/opend/newApiPages/ (USDT-M `linear-swap`, coin-M `swap` and `futures`);
+shared/docs/venues.md §7. Every live frame is gzip (`safe_parse` decompresses). Liquidations and funding
+arrive on the `*-notification` sockets, klines on the market sockets.
+Skipped on purpose: trade, detail, basis and contract_info topics → UnknownMessage. Coin-M futures
+market channels named by alias (`market.BTC_CQ.*`) → UnknownInstrument: an alias points at a different
+contract every quarter, so only contract codes (BTC200925) are resolved and subscribed.
+Open interest: HTX documents `volume`/`amount` of swap_open_interest as the "sum of both buy and sell
+sides"; no independent one-sided source was found to contradict it, so it is halved (raw_two_sided=True).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from urllib.parse import urlsplit
+
+import msgspec
+
+from liqwatch.errors import ParseError, UnknownInstrument, UnknownMessage
+from liqwatch.model import (
+    Candle,
+    Channel,
+    ContractType,
+    Event,
+    Instrument,
+    InstrumentIndex,
+    Liquidation,
+    MarkPrice,
+    OpenInterest,
+    OpenInterestUnit,
+    Origin,
+    PositionSide,
+    PriceKind,
+)
+from liqwatch.model.time import iso_to_ns, ms_to_ns, s_to_ns
+from liqwatch.venues import _wire
+from liqwatch.venues._spec import RestRequest, VenueSpec, WsConnection
+
+SPEC = VenueSpec(
+    name="htx",
+    title="HTX (Huobi) futures",
+    recorded_prefixes=("HTX",),
+    ws_url="wss://api.hbdm.com/linear-swap-notification",
+    rest_url="https://api.hbdm.com",
+    channels=frozenset({Channel.LIQUIDATIONS, Channel.OPEN_INTEREST, Channel.MARK_PRICE, Channel.CANDLES}),
+    liquidations_complete=True,
+    coverage_note="every liquidation order is pushed (no documented sampling); price is the bankruptcy price",
+    frame_encoding="gzip",
+    oi_origin=Origin.POLL,
+    oi_poll_interval_s=60.0,
+    heartbeat_interval_s=None,  # the server pings every 5 s; reply_to answers
+    stale_after_s=60.0,
+    max_streams_per_connection=100,
+    docs_url="https://www.htx.com/en-us/opend/newApiPages/?id=8cb89359-77b5-11ed-9966-0242ac110003",
+)
+VENUE = SPEC.name
+
+# category → (notification path, market-data path, REST open-interest path)
+_LINEAR, _SWAP, _FUTURES = "linear", "swap", "futures"
+_PATHS = {
+    _LINEAR: ("/linear-swap-notification", "/linear-swap-ws", "/linear-swap-api/v1/swap_open_interest"),
+    _SWAP: ("/swap-notification", "/swap-ws", "/swap-api/v1/swap_open_interest"),
+    _FUTURES: ("/notification", "/ws", "/api/v1/contract_open_interest"),
+}
+_INTERVAL_S = {"1min": 60, "5min": 300, "15min": 900, "30min": 1800, "60min": 3600, "4hour": 14400, "1day": 86400}
+
+
+class _LiquidationOrder(msgspec.Struct, frozen=True):
+    """One item of `public.{code}.liquidation_orders` data."""
+
+    contract_code: str
+    direction: str
+    volume: float
+    price: float
+    created_at: int
+    amount: float | None = None  # coin; USDT-M only
+    trade_turnover: float | None = None  # quote; USDT-M only
+
+
+class _Funding(msgspec.Struct, frozen=True):
+    """One item of `public.{code}.funding_rate` data."""
+
+    contract_code: str
+    funding_rate: float
+    settlement_time: int = 0
+
+
+class _OpenInterestItem(msgspec.Struct, frozen=True):
+    """One item of swap_open_interest / contract_open_interest data."""
+
+    contract_code: str
+    volume: float  # contracts, both sides
+    amount: float  # coin, both sides
+    value: float | None = None  # USDT, USDT-M only
+
+
+class _Tick(msgspec.Struct, frozen=True):
+    """A kline tick: `id` is the bar's open time in seconds, `vol` contracts, `amount` coin."""
+
+    bar_open_s: int = msgspec.field(name="id")
+    open: float
+    close: float
+    high: float
+    low: float
+    amount: float
+    contracts: float = msgspec.field(name="vol")
+    trade_turnover: float | None = None
+
+
+_EMPTY = msgspec.Raw(b"")
+
+
+class _Envelope(msgspec.Struct, frozen=True):
+    """Any HTX frame: notify/ping/sub (`op`), market (`ch`, `ping`, `subbed`) or a REST body (`status`)."""
+
+    op: str | None = None
+    topic: str | None = None
+    ch: str | None = None
+    ts: int | None = None
+    ping: msgspec.Raw = _EMPTY
+    subbed: str | None = None
+    status: str | None = None
+    err_code: int = msgspec.field(name="err-code", default=0)
+    err_msg: str | None = msgspec.field(name="err-msg", default=None)
+    data: msgspec.Raw = _EMPTY
+    tick: msgspec.Raw = _EMPTY
+
+
+class _Ping(msgspec.Struct, frozen=True):
+    """A server ping, its timestamp kept verbatim so the pong echoes it exactly."""
+
+    op: str | None = None
+    ts: msgspec.Raw = _EMPTY
+    ping: msgspec.Raw = _EMPTY
+
+
+_ENVELOPE = msgspec.json.Decoder(_Envelope, strict=False)
+_PING = msgspec.json.Decoder(_Ping, strict=False)
+_LIQUIDATIONS = msgspec.json.Decoder(list[_LiquidationOrder], strict=False)
+_FUNDINGS = msgspec.json.Decoder(list[_Funding], strict=False)
+_OPEN_INTEREST = msgspec.json.Decoder(list[_OpenInterestItem], strict=False)
+_TICK = msgspec.json.Decoder(_Tick, strict=False)
+
+
+class _ContractInfo(msgspec.Struct, frozen=True):
+    symbol: str
+    contract_code: str
+    contract_size: float
+    contract_status: int = 1
+    contract_type: str = ""
+    business_type: str = ""
+    delivery_time: str = ""  # ms, as a string
+    delivery_date: str = ""  # YYYYMMDD
+
+
+class _ContractInfoBody(msgspec.Struct, frozen=True):
+    """swap_contract_info / contract_contract_info REST bodies and `public.{sym}.contract_info` pushes."""
+
+    data: list[_ContractInfo]
+
+
+_CONTRACT_INFO = msgspec.json.Decoder(_ContractInfoBody, strict=False)
+
+
+def instrument_requests() -> list[RestRequest]:
+    """Return the contract-info requests of the three product lines."""
+    return [
+        RestRequest(tag="instruments", path="/linear-swap-api/v1/swap_contract_info", params=(("business_type", "all"),)),
+        RestRequest(tag="instruments", path="/swap-api/v1/swap_contract_info"),
+        RestRequest(tag="instruments", path="/api/v1/contract_contract_info"),
+    ]
+
+
+def parse_instruments(payload: bytes) -> list[Instrument]:
+    """Parse a contract-info body: `BTC-USDT[-YYMMDD]` linear, `BTC-USD` inverse swap, `BTC200925` inverse future."""
+    body = _wire.decode(_CONTRACT_INFO, payload, "HTX contract_info")
+    out = []
+    for c in body.data:
+        if not c.contract_size > 0:
+            continue
+        parts = c.contract_code.split("-")
+        perpetual = c.contract_type in ("", "swap") and c.business_type != "futures"
+        if len(parts) == 1:
+            category, quote, kind, perpetual = _FUTURES, "USD", ContractType.INVERSE, False
+        elif parts[1] == "USD":
+            category, quote, kind = _SWAP, "USD", ContractType.INVERSE
+        else:
+            category, quote, kind = _LINEAR, parts[1], ContractType.LINEAR
+        expiry = None if perpetual else _expiry(c)
+        out.append(
+            _wire.make_instrument(
+                venue=VENUE,
+                symbol=c.contract_code,
+                base=c.symbol,
+                quote=quote,
+                settle=c.symbol if kind is ContractType.INVERSE else quote,
+                contract_type=kind,
+                contract_size=c.contract_size,
+                ts_expiry=expiry,
+                category=category,
+                active=c.contract_status == 1,
+            )
+        )
+    return out
+
+
+def _expiry(c: _ContractInfo) -> int | None:
+    if c.delivery_time.isdigit():
+        return ms_to_ns(int(c.delivery_time))
+    d = c.delivery_date
+    if len(d) == 8 and d.isdigit():  # HTX futures deliver at 08:00 UTC
+        return iso_to_ns(f"{d[:4]}-{d[4:6]}-{d[6:]}T08:00:00Z")
+    return None
+
+
+def _host(ws_url: str) -> str:
+    parts = urlsplit(ws_url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def ws_connections(instruments: Sequence[Instrument], channels: frozenset[Channel], ws_url: str) -> list[WsConnection]:
+    """Return notification sockets (liquidations, funding) and market sockets (klines) per product line."""
+    host = _host(ws_url)
+    out: list[WsConnection] = []
+    for category, (notify_path, market_path, _) in _PATHS.items():
+        group = [i for i in instruments if i.category == category and i.active]
+        notify: list[str] = []
+        if Channel.LIQUIDATIONS in channels:
+            codes = [i.base if category == _FUTURES else i.symbol for i in group]
+            notify.extend(f"public.{c}.liquidation_orders" for c in dict.fromkeys(codes))
+        if Channel.MARK_PRICE in channels and category != _FUTURES:
+            notify.extend(f"public.{i.symbol}.funding_rate" for i in group if i.ts_expiry is None)
+        market = [f"market.{i.symbol}.kline.1min" for i in group] if Channel.CANDLES in channels else []
+        out.extend(_chunks(f"{VENUE}-{category}-notify", host + notify_path, notify, notification=True))
+        out.extend(_chunks(f"{VENUE}-{category}-market", host + market_path, market, notification=False))
+    return out
+
+
+def _chunks(name: str, url: str, topics: list[str], *, notification: bool) -> list[WsConnection]:
+    per = SPEC.max_streams_per_connection
+    out = []
+    for n, k in enumerate(range(0, len(topics), per)):
+        if notification:
+            msgs = [{"op": "sub", "cid": str(k + j + 1), "topic": t} for j, t in enumerate(topics[k : k + per])]
+        else:
+            msgs = [{"sub": t, "id": str(k + j + 1)} for j, t in enumerate(topics[k : k + per])]
+        out.append(WsConnection(name=f"{name}-{n}", url=url, subscribe=tuple(_wire.json_bytes(m) for m in msgs)))
+    return out
+
+
+def heartbeat(ts_ns: int) -> bytes | None:
+    """HTX needs no client ping: the server pings."""
+    return None
+
+
+def reply_to(frame: bytes) -> bytes | None:
+    """Answer {"op":"ping","ts":t} with {"op":"pong","ts":t} and {"ping":t} with {"pong":t}."""
+    try:
+        msg = _PING.decode(frame)
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        return None
+    if msg.ping:
+        return b'{"pong":' + bytes(msg.ping) + b"}"
+    if msg.op == "ping":
+        return b'{"op":"pong","ts":' + (bytes(msg.ts) or b"0") + b"}"
+    return None
+
+
+def parse_frame(frame: bytes, instruments: InstrumentIndex, ts_recv: int) -> list[Event]:
+    """Parse one decompressed frame: notify, market channel, control, or a REST open-interest body."""
+    env = _wire.decode(_ENVELOPE, frame, "HTX frame")
+    if env.ping or env.op in ("ping", "pong", "unsub") or env.subbed is not None:
+        return []
+    if env.err_code or env.status == "error":
+        raise ParseError(f"HTX returned an error: {env.err_code} {env.err_msg}")
+    if env.op == "sub":
+        return []  # subscribe ack
+    if env.op == "notify" and env.topic:
+        if env.topic.endswith(".liquidation_orders"):
+            items = _wire.decode(_LIQUIDATIONS, env.data, "HTX liquidation_orders")
+            return [_liquidation(i, instruments, ts_recv) for i in items]
+        if env.topic.endswith(".funding_rate"):
+            fundings = _wire.decode(_FUNDINGS, env.data, "HTX funding_rate")
+            return [_mark_price(f, env.ts, instruments, ts_recv) for f in fundings]
+        raise UnknownMessage(f"HTX topic {env.topic!r} is not handled")
+    if env.ch:
+        parts = env.ch.split(".")
+        if len(parts) == 4 and parts[2] == "kline":
+            return [_candle(parts[1], parts[3], env, instruments, ts_recv)]
+        if len(parts) == 3 and parts[2] == "open_interest":  # tardis injects REST polls as this channel
+            return _open_interest(env, instruments, ts_recv, Origin.POLL)
+        raise UnknownMessage(f"HTX channel {env.ch!r} is not handled")
+    if env.status == "ok" and env.data:
+        return _open_interest(env, instruments, ts_recv, Origin.POLL)
+    raise UnknownMessage(f"unknown HTX frame: {frame[:120]!r}")
+
+
+def _liquidation(o: _LiquidationOrder, instruments: InstrumentIndex, ts_recv: int) -> Liquidation:
+    inst = _wire.instrument(instruments, VENUE, o.contract_code)
+    # `direction` is the liquidation ORDER side: sell closes a long (venues.md §7; REST trade_type 5 =
+    # "Liquidate long positions" is the same record seen from the position).
+    if o.direction == "sell":
+        side = PositionSide.LONG
+    elif o.direction == "buy":
+        side = PositionSide.SHORT
+    else:
+        raise ParseError(f"malformed HTX liquidation_orders: direction must be buy or sell, was {o.direction!r}")
+    _wire.positive(o.volume, "volume", "HTX liquidation_orders")
+    price = _wire.positive(o.price, "price", "HTX liquidation_orders")
+    if inst.contract_type is ContractType.LINEAR and o.amount:
+        base = _wire.positive(o.amount, "amount", "HTX liquidation_orders")  # = volume × contract_size
+        usd = base * price  # = trade_turnover
+    else:
+        base, usd = _wire.base_and_usd(inst, o.volume, price)  # coin-M: usd = volume × contract_size
+    return Liquidation(
+        venue=VENUE,
+        symbol=inst.symbol,
+        market=inst.market,
+        coin=inst.coin,
+        ts_event=ms_to_ns(o.created_at),
+        ts_recv=ts_recv,
+        position_side=side,
+        venue_side=o.direction,
+        price=price,
+        price_kind=PriceKind.BANKRUPTCY,
+        quantity=base,
+        contracts=o.volume,
+        notional_usd=usd,
+        contract_type=inst.contract_type,
+    )
+
+
+def _mark_price(f: _Funding, ts: int | None, instruments: InstrumentIndex, ts_recv: int) -> MarkPrice:
+    inst = _wire.instrument(instruments, VENUE, f.contract_code)
+    return MarkPrice(
+        venue=VENUE,
+        symbol=inst.symbol,
+        market=inst.market,
+        coin=inst.coin,
+        ts_event=ms_to_ns(ts) if ts else ts_recv,
+        ts_recv=ts_recv,
+        funding_rate=f.funding_rate,
+        ts_next_funding=ms_to_ns(f.settlement_time) if f.settlement_time else None,
+    )
+
+
+def _candle(code: str, period: str, env: _Envelope, instruments: InstrumentIndex, ts_recv: int) -> Candle:
+    if period not in _INTERVAL_S:
+        raise UnknownMessage(f"HTX kline period {period!r} is not handled")
+    inst = _wire.instrument(instruments, VENUE, code)
+    tick = _wire.decode(_TICK, env.tick, "HTX kline tick")
+    if inst.contract_type is ContractType.INVERSE:
+        volume_usd: float | None = tick.contracts * inst.contract_size
+    else:
+        volume_usd = tick.trade_turnover if inst.quote_is_usd else None
+    return Candle(
+        venue=VENUE,
+        symbol=inst.symbol,
+        market=inst.market,
+        coin=inst.coin,
+        ts_event=s_to_ns(tick.bar_open_s),
+        ts_recv=ts_recv,
+        interval_s=_INTERVAL_S[period],
+        open=tick.open,
+        high=tick.high,
+        low=tick.low,
+        close=tick.close,
+        volume=tick.amount,  # coin, for both USDT-M and coin-M
+        volume_usd=volume_usd,
+        closed=False,  # HTX pushes the running bar without a closed flag
+    )
+
+
+def _open_interest(env: _Envelope, instruments: InstrumentIndex, ts_recv: int, origin: Origin) -> list[Event]:
+    items = _wire.decode(_OPEN_INTEREST, env.data, "HTX open_interest")
+    ts_event = ms_to_ns(env.ts) if env.ts else ts_recv
+    out: list[Event] = []
+    missing: UnknownInstrument | None = None
+    for item in items:
+        try:
+            inst = _wire.instrument(instruments, VENUE, item.contract_code)
+        except UnknownInstrument as exc:
+            missing = exc  # a REST body lists every contract: keep the ones we know
+            continue
+        out.append(_one_open_interest(inst, item, ts_event, ts_recv, origin))
+    if not out and missing is not None:
+        raise missing
+    return out
+
+
+def _one_open_interest(inst: Instrument, item: _OpenInterestItem, ts_event: int, ts_recv: int, origin: Origin) -> OpenInterest:
+    if inst.contract_type is ContractType.INVERSE:
+        usd: float | None = item.volume * inst.contract_size
+    else:
+        usd = item.value
+    price = usd / item.amount if usd is not None and item.amount > 0 else None  # the price HTX valued it at
+    oi = _wire.open_interest(
+        inst,
+        raw_value=item.volume,
+        raw_unit=OpenInterestUnit.CONTRACTS,
+        two_sided=True,  # docs: "sum of both buy and sell sides"
+        ts_event=ts_event,
+        ts_recv=ts_recv,
+        origin=origin,
+        price=price,
+        usd=usd,
+    )
+    if oi.open_interest != oi.open_interest:  # no position open: the inverse base needs no price
+        oi = msgspec.structs.replace(oi, open_interest=item.amount / 2)
+    return oi
+
+
+def poll_requests(instruments: Sequence[Instrument]) -> list[RestRequest]:
+    """Return one all-contracts open-interest request per product line in use."""
+    categories = {i.category for i in instruments}
+    out = []
+    for category, (_, _, path) in _PATHS.items():
+        if category in categories:
+            params = (("business_type", "all"),) if category == _LINEAR else ()
+            out.append(RestRequest(tag=f"open_interest:{category}", path=path, params=params))
+    return out
+
+
+def parse_poll(tag: str, payload: bytes, instruments: InstrumentIndex, ts_recv: int) -> list[Event]:
+    """Parse a swap_open_interest / contract_open_interest body (volume contracts, amount coin, value USDT)."""
+    if not tag.startswith("open_interest"):
+        raise UnknownMessage(f"HTX poll tag {tag!r} is not handled")
+    env = _wire.decode(_ENVELOPE, payload, "HTX open_interest")
+    if env.status != "ok":
+        raise ParseError(f"HTX open_interest returned status {env.status!r}: {env.err_msg}")
+    return _open_interest(env, instruments, ts_recv, Origin.POLL)
