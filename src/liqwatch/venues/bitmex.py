@@ -1,0 +1,457 @@
+"""BitMEX: `liquidation`, `instrument` (OI, mark, funding) and `tradeBin1m` tables on one websocket.
+
+Docs: https://www.bitmex.com/app/wsAPI (shared/docs/venues.md §5).
+
+The `liquidation` table lists RESTING liquidation orders, not fills, and has no timestamp
+(ts_event = ts_recv). A pure parser cannot diff, so each orderID is counted once, at the size
+it was inserted with (`insert` and `partial` rows; `update`/`delete` → []), as aggr and tardis do.
+Skipped on purpose, with a counted reason:
+* quanto liquidations settled in XBT (ETHUSD…): their USD value needs the XBT/USD price, which
+  a liquidation frame never carries, and a price is never guessed;
+* contracts quoted in neither USD nor a USD stablecoin (XBT-quoted futures, XBTEUR): not loaded
+  as instruments, so their frames raise UnknownInstrument.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Protocol, TypeVar
+
+import msgspec
+
+from liqwatch.errors import ParseError, UnknownInstrument, UnknownMessage
+from liqwatch.model import (
+    Candle,
+    Channel,
+    ContractType,
+    Event,
+    Instrument,
+    InstrumentIndex,
+    Liquidation,
+    MarkPrice,
+    OpenInterest,
+    OpenInterestUnit,
+    Origin,
+    PositionSide,
+    PriceKind,
+)
+from liqwatch.model.instruments import USD_LIKE
+from liqwatch.model.time import NS_PER_S, iso_to_ns
+from liqwatch.venues import _wire
+from liqwatch.venues._spec import RestRequest, VenueSpec, WsConnection
+
+SPEC = VenueSpec(
+    name="bitmex",
+    title="BitMEX",
+    recorded_prefixes=("BITMEX",),
+    ws_url="wss://ws.bitmex.com/realtime",
+    rest_url="https://www.bitmex.com",
+    channels=frozenset({Channel.LIQUIDATIONS, Channel.OPEN_INTEREST, Channel.MARK_PRICE, Channel.CANDLES}),
+    liquidations_complete=False,
+    coverage_note=(
+        "resting liquidation orders counted once at their inserted size and order price (not fills); "
+        "XBT-settled quanto contracts (ETHUSD…) are not counted"
+    ),
+    oi_origin=Origin.STREAM,
+    heartbeat_interval_s=5.0,  # client sends text `ping`, server answers `pong`
+    stale_after_s=30.0,
+    max_streams_per_connection=100,  # topics per subscribe message
+    docs_url="https://www.bitmex.com/app/wsAPI",
+)
+VENUE = SPEC.name
+
+_SETTLE = {"XBt": ("XBT", 1e8), "XBT": ("XBT", 1e8), "USDt": ("USDT", 1e6), "USDT": ("USDT", 1e6)}
+_COIN = {"XBT": "BTC"}
+_FUNDING_EPOCH_NS = iso_to_ns("2000-01-01T00:00:00Z")  # fundingInterval "2000-01-01T08:00:00Z" = 8 h
+
+
+class _Frame(msgspec.Struct, frozen=True):
+    """A table push {"table", "action", "data"} or a control message (info, success, error)."""
+
+    table: str | None = None
+    action: str = ""
+    data: msgspec.Raw = msgspec.Raw(b"[]")
+    info: str | None = None
+    success: bool | None = None
+    error: str | None = None
+
+
+class _LiquidationRow(msgspec.Struct, frozen=True):
+    order_id: str = msgspec.field(name="orderID")
+    symbol: str = ""
+    side: str | None = None
+    price: float | None = None
+    leaves_qty: float | None = msgspec.field(name="leavesQty", default=None)
+
+
+class _InstrumentRow(msgspec.Struct, frozen=True):
+    """A row of the `instrument` table / GET /api/v1/instrument/active; updates carry only changed fields."""
+
+    symbol: str
+    typ: str | None = None
+    state: str | None = None
+    underlying: str | None = None
+    quote_currency: str | None = msgspec.field(name="quoteCurrency", default=None)
+    settle_currency: str | None = msgspec.field(name="settlCurrency", default=None)
+    expiry: str | None = None
+    multiplier: float | None = None
+    underlying_to_position: float | None = msgspec.field(name="underlyingToPositionMultiplier", default=None)
+    underlying_to_settle: float | None = msgspec.field(name="underlyingToSettleMultiplier", default=None)
+    is_quanto: bool | None = msgspec.field(name="isQuanto", default=None)
+    is_inverse: bool | None = msgspec.field(name="isInverse", default=None)
+    open_interest: float | None = msgspec.field(name="openInterest", default=None)
+    open_value: float | None = msgspec.field(name="openValue", default=None)
+    mark_price: float | None = msgspec.field(name="markPrice", default=None)
+    settle_price_estimate: float | None = msgspec.field(name="indicativeSettlePrice", default=None)
+    funding_rate: float | None = msgspec.field(name="fundingRate", default=None)
+    funding_interval: str | None = msgspec.field(name="fundingInterval", default=None)
+    funding_timestamp: str | None = msgspec.field(name="fundingTimestamp", default=None)
+    timestamp: str | None = None
+
+
+class _FundingRow(msgspec.Struct, frozen=True):
+    timestamp: str
+    symbol: str
+    funding_rate: float = msgspec.field(name="fundingRate")
+    funding_interval: str | None = msgspec.field(name="fundingInterval", default=None)
+
+
+class _BinRow(msgspec.Struct, frozen=True):
+    timestamp: str  # BitMEX labels a bin by its END time
+    symbol: str
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: float  # contracts
+    home_notional: float | None = msgspec.field(name="homeNotional", default=None)  # base units
+    foreign_notional: float | None = msgspec.field(name="foreignNotional", default=None)  # quote units
+
+
+class _HasSymbol(Protocol):
+    @property
+    def symbol(self) -> str: ...
+
+
+_R = TypeVar("_R", bound=_HasSymbol)
+
+_FRAME = msgspec.json.Decoder(_Frame)
+_LIQUIDATIONS = msgspec.json.Decoder(list[_LiquidationRow])
+_INSTRUMENTS = msgspec.json.Decoder(list[_InstrumentRow])
+_FUNDING = msgspec.json.Decoder(list[_FundingRow])
+_BINS = msgspec.json.Decoder(list[_BinRow])
+
+
+def _ts(text: str) -> int:
+    """Parse a BitMEX ISO timestamp, mapping a bad one to `ParseError`."""
+    try:
+        return iso_to_ns(text)
+    except ValueError:
+        raise ParseError(f"malformed BitMEX timestamp {text[:40]!r}") from None
+
+
+def instrument_requests() -> list[RestRequest]:
+    """Return the active-instruments request."""
+    return [RestRequest(tag="instruments", path="/api/v1/instrument/active")]
+
+
+def parse_instruments(payload: bytes) -> list[Instrument]:
+    """Parse GET /api/v1/instrument/active: USD-quoted perpetuals (FFWCSX) and futures (FFCCSX)."""
+    rows = _wire.decode(_INSTRUMENTS, payload, "BitMEX instrument/active")
+    return [i for i in map(_instrument, rows) if i is not None]
+
+
+def _instrument(row: _InstrumentRow) -> Instrument | None:
+    if row.typ not in ("FFWCSX", "FFCCSX") or not row.underlying or not row.quote_currency:
+        return None  # indices, spot, options, or an update row without the spec
+    quote = row.quote_currency.upper()
+    settle = _SETTLE.get(row.settle_currency or "")
+    if quote not in USD_LIKE or settle is None or not row.multiplier:
+        return None  # XBT- or EUR-quoted: no USD notional without another price
+    if row.is_inverse:
+        if not row.underlying_to_settle:
+            return None
+        kind, size = ContractType.INVERSE, row.multiplier / row.underlying_to_settle  # XBTUSD: 1 USD
+    elif row.is_quanto:
+        kind, size = ContractType.QUANTO, row.multiplier / settle[1]  # settle coin per price point
+    elif row.underlying_to_position:
+        kind, size = ContractType.LINEAR, 1.0 / row.underlying_to_position  # XBTUSDT: 1e-6 XBT
+    else:
+        return None
+    if size <= 0:
+        return None
+    expiry = _ts(row.expiry) if row.typ == "FFCCSX" and row.expiry else None
+    return _wire.make_instrument(
+        venue=VENUE,
+        symbol=row.symbol,
+        base=_COIN.get(row.underlying, row.underlying),
+        quote=quote,
+        settle=settle[0],
+        contract_type=kind,
+        contract_size=size,
+        ts_expiry=expiry,
+        category=kind.value,
+        active=row.state in (None, "Open"),
+    )
+
+
+def ws_connections(
+    instruments: Sequence[Instrument], channels: frozenset[Channel], ws_url: str
+) -> list[WsConnection]:
+    """Return one connection subscribing each instrument's liquidation / instrument / tradeBin1m topics."""
+    tables: list[str] = []
+    if Channel.LIQUIDATIONS in channels:
+        tables.append("liquidation")
+    if channels & {Channel.OPEN_INTEREST, Channel.MARK_PRICE}:
+        tables.append("instrument")
+    if Channel.CANDLES in channels:
+        tables.append("tradeBin1m")
+    topics = [f"{t}:{i.symbol}" for t in tables for i in instruments] if instruments else tables
+    per = SPEC.max_streams_per_connection
+    messages = tuple(
+        _wire.json_bytes({"op": "subscribe", "args": topics[k : k + per]}) for k in range(0, len(topics), per)
+    )
+    return [WsConnection(name=f"{VENUE}-0", url=ws_url, subscribe=messages)] if messages else []
+
+
+def heartbeat(ts_ns: int) -> bytes | None:
+    """Return the text `ping` BitMEX expects when the link is quiet."""
+    return b"ping"
+
+
+def reply_to(frame: bytes) -> bytes | None:
+    """BitMEX never pings the client."""
+    return None
+
+
+def parse_frame(frame: bytes, instruments: InstrumentIndex, ts_recv: int) -> list[Event]:
+    """Parse one table push; `pong`, welcome and subscribe acks → []."""
+    if frame.strip() == b"pong":
+        return []
+    msg = _wire.decode(_FRAME, frame, "BitMEX frame")
+    if msg.table is None:
+        if msg.error is not None:
+            raise ParseError(f"BitMEX returned an error: {msg.error[:200]}")
+        if msg.info is not None or msg.success is not None:
+            return []
+        raise UnknownMessage(f"unknown BitMEX frame: {frame[:120]!r}")
+    if msg.table == "liquidation":
+        return _liquidations(msg, instruments, ts_recv)
+    if msg.table == "instrument":
+        rows = _wire.decode(_INSTRUMENTS, msg.data, "BitMEX instrument table")
+        return _instrument_events(rows, instruments, ts_recv, Origin.STREAM)
+    if msg.table == "funding":
+        return _rows(_wire.decode(_FUNDING, msg.data, "BitMEX funding table"), _funding, instruments, ts_recv)
+    if msg.table == "tradeBin1m":
+        return _rows(_wire.decode(_BINS, msg.data, "BitMEX tradeBin1m table"), _candle, instruments, ts_recv)
+    raise UnknownMessage(f"BitMEX table {msg.table!r} is not handled")
+
+
+def _rows(
+    rows: list[_R], build: Callable[[_R, Instrument, int], Event], instruments: InstrumentIndex, ts_recv: int
+) -> list[Event]:
+    """Build one event per row, dropping rows of unloaded symbols unless no row is known."""
+    out: list[Event] = []
+    unknown: UnknownInstrument | None = None
+    for row in rows:
+        try:
+            out.append(build(row, _wire.instrument(instruments, VENUE, row.symbol), ts_recv))
+        except UnknownInstrument as exc:
+            unknown = unknown or exc
+    if not out and unknown is not None:
+        raise unknown
+    return out
+
+
+def _liquidations(msg: _Frame, instruments: InstrumentIndex, ts_recv: int) -> list[Event]:
+    rows = _wire.decode(_LIQUIDATIONS, msg.data, "BitMEX liquidation table")
+    if msg.action in ("update", "delete"):
+        return []  # counted once, at insert
+    if msg.action not in ("insert", "partial"):
+        raise ParseError(f"malformed BitMEX liquidation table: action {msg.action!r}")
+    out: list[Event] = []
+    skipped = ""
+    for row in rows:
+        inst = _wire.instrument(instruments, VENUE, row.symbol)
+        # `side` is the liquidation ORDER side: Sell closes a long (docs; shared/docs/venues.md §5, §13.1).
+        if row.side == "Sell":
+            side = PositionSide.LONG
+        elif row.side == "Buy":
+            side = PositionSide.SHORT
+        else:
+            raise ParseError(f"malformed BitMEX liquidation: side must be Buy or Sell, was {row.side!r}")
+        price = _wire.positive(row.price or 0.0, "price", "BitMEX liquidation")
+        contracts = _wire.positive(row.leaves_qty or 0.0, "leavesQty", "BitMEX liquidation")
+        settle_usd = 1.0 if inst.settle in USD_LIKE else None
+        if inst.contract_type is ContractType.QUANTO and settle_usd is None:
+            skipped = f"BitMEX {inst.symbol} is quanto settled in {inst.settle}: no {inst.settle}/USD price in a liquidation frame"
+            continue
+        base, usd = _wire.base_and_usd(inst, contracts, price, settle_usd)
+        out.append(
+            Liquidation(
+                venue=VENUE,
+                symbol=inst.symbol,
+                market=inst.market,
+                coin=inst.coin,
+                ts_event=ts_recv,  # the table has no timestamp
+                ts_recv=ts_recv,
+                position_side=side,
+                venue_side=row.side,
+                price=price,
+                price_kind=PriceKind.ORDER,
+                quantity=base,
+                contracts=contracts,
+                notional_usd=usd,
+                contract_type=inst.contract_type,
+                venue_event_id=row.order_id,
+            )
+        )
+    if not out and skipped:
+        raise UnknownMessage(skipped)
+    return out
+
+
+def _instrument_events(
+    rows: Sequence[_InstrumentRow], instruments: InstrumentIndex, ts_recv: int, origin: Origin
+) -> list[Event]:
+    """Return OI and mark/funding events from instrument rows; rows of unloaded symbols are dropped."""
+    xbt_usd = next((r.mark_price for r in rows if r.symbol == "XBTUSD" and r.mark_price), None)
+    out: list[Event] = []
+    unknown: UnknownInstrument | None = None
+    skipped = ""
+    for row in rows:
+        wants_mark = row.mark_price is not None or row.funding_rate is not None
+        if row.symbol.startswith(".") or not (wants_mark or row.open_interest is not None):
+            continue  # an index, or an update of fields we do not keep
+        inst = instruments.get(VENUE, row.symbol)
+        if inst is None:
+            unknown = unknown or UnknownInstrument(VENUE, row.symbol)
+            continue
+        ts_event = _ts(row.timestamp) if row.timestamp else ts_recv
+        if wants_mark:
+            out.append(_mark(row, inst, ts_event, ts_recv))
+        if row.open_interest is not None:
+            oi = _open_interest(row, inst, ts_event, ts_recv, origin, xbt_usd)
+            if isinstance(oi, str):
+                skipped = oi
+            else:
+                out.append(oi)
+    if not out and unknown is not None:
+        raise unknown
+    if not out and skipped:
+        raise UnknownMessage(skipped)
+    return out
+
+
+def _mark(row: _InstrumentRow, inst: Instrument, ts_event: int, ts_recv: int) -> MarkPrice:
+    interval = row.funding_interval
+    return MarkPrice(
+        venue=VENUE,
+        symbol=inst.symbol,
+        market=inst.market,
+        coin=inst.coin,
+        ts_event=ts_event,
+        ts_recv=ts_recv,
+        mark_price=row.mark_price,
+        index_price=row.settle_price_estimate,  # indicativeSettlePrice: the index a perp settles to
+        funding_rate=row.funding_rate,
+        funding_interval_s=(_ts(interval) - _FUNDING_EPOCH_NS) // NS_PER_S if interval else None,
+        ts_next_funding=_ts(row.funding_timestamp) if row.funding_timestamp else None,
+    )
+
+
+def _open_interest(
+    row: _InstrumentRow, inst: Instrument, ts_event: int, ts_recv: int, origin: Origin, xbt_usd: float | None
+) -> OpenInterest | str:
+    """Return one-sided OI (BitMEX counts one side), or the reason it cannot be converted."""
+    oi = row.open_interest or 0.0
+    price = row.mark_price
+    scale = _SETTLE.get(inst.settle, ("", 0.0))[1]
+    settle_value = (
+        row.open_value / scale if row.open_value is not None and scale else None
+    )  # openValue: minor units
+    if inst.contract_type is ContractType.INVERSE:
+        usd: float | None = oi * inst.contract_size
+        if price:
+            base = oi * inst.contract_size / price
+        elif settle_value is not None and inst.settle == "XBT":
+            base = settle_value  # XBt value of the USD contracts at mark
+        else:
+            return f"BitMEX {inst.symbol} openInterest without markPrice or openValue"
+    elif inst.contract_type is ContractType.LINEAR:
+        base = oi * inst.contract_size
+        usd = base * price if price else (settle_value if inst.settle in USD_LIKE else None)
+    else:
+        settle_usd = 1.0 if inst.settle in USD_LIKE else xbt_usd
+        if not price or settle_usd is None:
+            return f"BitMEX quanto {inst.symbol} openInterest needs its markPrice and the XBTUSD mark in the same frame"
+        usd = (settle_value if settle_value is not None else oi * inst.contract_size * price) * settle_usd
+        base = usd / price
+    reference = price or (usd / base if usd and base else None)
+    return OpenInterest(
+        venue=VENUE,
+        symbol=inst.symbol,
+        market=inst.market,
+        coin=inst.coin,
+        ts_event=ts_event,
+        ts_recv=ts_recv,
+        open_interest=base,
+        open_interest_usd=usd,
+        reference_price=reference,
+        raw_value=oi,
+        raw_unit=OpenInterestUnit.CONTRACTS,
+        raw_two_sided=False,
+        origin=origin,
+    )
+
+
+def _funding(row: _FundingRow, inst: Instrument, ts_recv: int) -> MarkPrice:
+    interval = row.funding_interval
+    return MarkPrice(
+        venue=VENUE,
+        symbol=inst.symbol,
+        market=inst.market,
+        coin=inst.coin,
+        ts_event=_ts(row.timestamp),
+        ts_recv=ts_recv,
+        funding_rate=row.funding_rate,
+        funding_interval_s=(_ts(interval) - _FUNDING_EPOCH_NS) // NS_PER_S if interval else None,
+    )
+
+
+def _candle(row: _BinRow, inst: Instrument, ts_recv: int) -> Candle:
+    if row.home_notional is not None:
+        volume = row.home_notional
+    elif inst.contract_type is ContractType.LINEAR:
+        volume = row.volume * inst.contract_size
+    else:
+        raise ParseError(f"malformed BitMEX tradeBin1m: {inst.symbol} bar without homeNotional")
+    return Candle(
+        venue=VENUE,
+        symbol=inst.symbol,
+        market=inst.market,
+        coin=inst.coin,
+        ts_event=_ts(row.timestamp) - 60 * NS_PER_S,  # bins are stamped with their close time
+        ts_recv=ts_recv,
+        interval_s=60,
+        open=row.open,
+        high=row.high,
+        low=row.low,
+        close=row.close,
+        volume=volume,
+        volume_usd=row.foreign_notional if inst.quote_is_usd else None,
+        closed=True,
+    )
+
+
+def poll_requests(instruments: Sequence[Instrument]) -> list[RestRequest]:
+    """Return nothing: OI streams on the `instrument` table."""
+    return []
+
+
+def parse_poll(tag: str, payload: bytes, instruments: InstrumentIndex, ts_recv: int) -> list[Event]:
+    """Parse GET /api/v1/instrument/active (tag `instruments`) into OI and mark/funding events."""
+    if tag != "instruments":
+        raise UnknownMessage(f"BitMEX poll tag {tag!r} is not handled")
+    rows = _wire.decode(_INSTRUMENTS, payload, "BitMEX instrument/active")
+    return _instrument_events(rows, instruments, ts_recv, Origin.POLL)
