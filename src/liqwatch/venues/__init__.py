@@ -7,6 +7,7 @@ from typing import cast
 
 from liqwatch.errors import ConfigError, did_you_mean
 from liqwatch.venues import binance
+from liqwatch.venues import bitmex
 from liqwatch.venues import htx
 from liqwatch.venues import binance_coinm
 from liqwatch.venues import bybit
@@ -16,6 +17,7 @@ from liqwatch.venues._spec import RestRequest, VenueModule, VenueSpec, WsConnect
 
 _MODULES = {
     "binance-usdm": binance,
+    "bitmex": bitmex,
     "htx": htx,
     "binance-coinm": binance_coinm,
     "bybit": bybit,
