@@ -156,7 +156,7 @@ class ReconnectingWebSocket:
         self.state, self.detail = state, detail
         if not changed:
             return
-        level = logging.INFO if state in (FeedState.CONNECTED, FeedState.CONNECTING) else logging.WARNING
+        level = logging.WARNING if state is FeedState.STALE or (state is FeedState.DISCONNECTED and not self._stopping) else logging.INFO
         self._log.log(level, "%s: %s", state.value, detail)
         ts = now_ns()
         status = FeedStatus(
@@ -169,29 +169,31 @@ class ReconnectingWebSocket:
 
     async def run(self) -> None:
         """Connect, subscribe and read until `stop()`; never raises on network errors."""
-        first = True
-        while not self._stopping:
-            if not first:
-                self.reconnects += 1
-            first = False
-            self._set_state(FeedState.CONNECTING, f"connecting to {self.connection.url}")
-            self._connected_at = None
-            try:
-                await self._session_once()
-                reason = "server closed the connection"
-            except _Stale:
-                reason = f"no message for {self.stale_after_s:g} s"
-            except ConnectionLost as exc:
-                reason = str(exc)
-            connected_at = self._connected_at
-            if self._stopping:
-                break
-            if connected_at is not None and time.monotonic() - connected_at >= self.stable_after_s:
-                self.backoff.reset()
-            delay = self.backoff.next_delay()
-            self._set_state(FeedState.DISCONNECTED, f"{reason} — retrying in {delay:.1f} s")
-            await asyncio.sleep(delay)
-        self._set_state(FeedState.DISCONNECTED, "stopped")
+        try:
+            first = True
+            while not self._stopping:
+                if not first:
+                    self.reconnects += 1
+                first = False
+                self._set_state(FeedState.CONNECTING, f"connecting to {self.connection.url}")
+                self._connected_at = None
+                try:
+                    await self._session_once()
+                    reason = "server closed the connection"
+                except _Stale:
+                    reason = f"no message for {self.stale_after_s:g} s"
+                except ConnectionLost as exc:
+                    reason = str(exc)
+                connected_at = self._connected_at
+                if self._stopping:
+                    break
+                if connected_at is not None and time.monotonic() - connected_at >= self.stable_after_s:
+                    self.backoff.reset()
+                delay = self.backoff.next_delay()
+                self._set_state(FeedState.DISCONNECTED, f"{reason} — retrying in {delay:.1f} s")
+                await asyncio.sleep(delay)
+        finally:
+            self._set_state(FeedState.DISCONNECTED, "stopped")
 
     async def _session_once(self) -> None:
         url = self.connection.url

@@ -1,0 +1,71 @@
+"""The interface every dialect module provides, and the reply type."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+@dataclass
+class Reply:
+    """What the server does with one client message: frames to send back, topics subscribed."""
+
+    frames: list[bytes] = field(default_factory=list)
+    topics: list[str] = field(default_factory=list)
+    subscribe: bool = False  # the message was a subscribe request (accepted or rejected)
+
+
+class Dialect(Protocol):
+    """The wire details of one venue, as the local exchange server needs them."""
+
+    VENUE: str
+    RECORDED_PREFIX: str
+    WS_PATHS: tuple[str, ...]
+    SERVER_PING_S: float | None  # protocol-level pings from the server, None when the client pings
+    INSTRUMENTS_PATH: str
+    INSTRUMENTS_KEYS: tuple[str, ...]  # query keys a recorded instruments body must match
+    OPEN_INTEREST_PATH: str
+
+    def on_message(self, message: bytes, reject: bool) -> Reply:
+        """Answer one client message (subscribe, ping, …)."""
+        ...
+
+    def topic_of(self, frame: bytes) -> str | None:
+        """Return the topic a data frame belongs to, or None for anything else."""
+        ...
+
+    def subscribed_to(self, topics: Collection[str], topic: str) -> bool:
+        """Return whether a client subscribed to `topics` receives frames of `topic`."""
+        ...
+
+    def empty_instruments(self, query: Mapping[str, str]) -> bytes:
+        """Return an instruments body listing nothing (no recorded body for this query)."""
+        ...
+
+    def open_interest(self, query: Mapping[str, str], value: float, ts_ms: int, symbols: list[str]) -> tuple[int, bytes]:
+        """Return (HTTP status, body) of an open-interest request; `symbols` are the recorded ones."""
+        ...
+
+    def rest_error(self, status: int) -> bytes:
+        """Return the venue's error body for an injected HTTP error."""
+        ...
+
+    def recorded_symbols(self, body: bytes) -> list[str]:
+        """Return the symbols listed in a recorded instruments body."""
+        ...
+
+
+
+def dumps(obj: Any) -> bytes:
+    """Return compact JSON bytes."""
+    return json.dumps(obj, separators=(",", ":")).encode()
+
+
+def loads(frame: bytes) -> Any:
+    """Return decoded JSON, or None when the frame is not JSON."""
+    try:
+        return json.loads(frame)
+    except (ValueError, UnicodeDecodeError):
+        return None
