@@ -13,6 +13,8 @@ from liqwatch.venues import binance_coinm
 from liqwatch.venues import bybit
 from liqwatch.venues import okx
 from liqwatch.venues import kraken_futures
+from liqwatch.venues import dydx
+from liqwatch.venues import hyperliquid
 from liqwatch.venues._spec import RestRequest, VenueModule, VenueSpec, WsConnection
 
 _MODULES = {
@@ -23,6 +25,8 @@ _MODULES = {
     "bybit": bybit,
     "okx": okx,
     "kraken-futures": kraken_futures,
+    "dydx": dydx,
+    "hyperliquid": hyperliquid,
 }
 VENUES: MappingProxyType[str, VenueModule] = MappingProxyType({k: cast(VenueModule, v) for k, v in _MODULES.items()})
 
