@@ -10,6 +10,7 @@ from liqwatch.venues import binance
 from liqwatch.venues import bitmex
 from liqwatch.venues import htx
 from liqwatch.venues import binance_coinm
+from liqwatch.venues import bitget
 from liqwatch.venues import bybit
 from liqwatch.venues import okx
 from liqwatch.venues import kraken_futures
@@ -22,6 +23,7 @@ _MODULES = {
     "bitmex": bitmex,
     "htx": htx,
     "binance-coinm": binance_coinm,
+    "bitget": bitget,
     "bybit": bybit,
     "okx": okx,
     "kraken-futures": kraken_futures,

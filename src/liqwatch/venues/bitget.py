@@ -1,0 +1,378 @@
+"""Bitget futures: UTA (v3) public `liquidation` topic; OI, mark and funding from the v2 `ticker` channel.
+
+Docs: https://www.bitget.com/api-doc/uta/websocket/public/Liquidation-Channel and
+https://www.bitget.com/api-doc/contract/websocket/public/Tickers-Channel (shared/docs/venues.md §8).
+Liquidations: `side` is the POSITION side (buy = long liquidated) and `amount` is the quote (USDT)
+notional, so base = amount / price (recorded: 13.70319 / 0.1649 = 83.1 APE). `price` is taken as an
+average fill price (the recorded 0.500280739469 is not a tick price). Bitget pushes only the largest
+long and largest short per symbol per second. The `amount` unit of `coin-futures` is unverified: it is
+read as USD like the other types. Sizes are base coin on every product type (coin-margined too), so
+instruments are LINEAR with contract_size 1. Also parsed: recorded v1 mix tickers (`holding`,
+`capitalRate`), v1/v2 candles, UTA tickers and REST open-interest bodies. Skipped: trades, the
+pre-2021 `swap/funding_rate` table (not collected).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import msgspec
+
+from liqwatch.errors import ParseError, UnknownMessage
+from liqwatch.model import (
+    Candle,
+    Channel,
+    ContractType,
+    Event,
+    Instrument,
+    InstrumentIndex,
+    Liquidation,
+    MarkPrice,
+    OpenInterestUnit,
+    Origin,
+    PositionSide,
+    PriceKind,
+)
+from liqwatch.model.time import ms_to_ns
+from liqwatch.venues import _wire
+from liqwatch.venues._spec import RestRequest, VenueSpec, WsConnection
+
+SPEC = VenueSpec(
+    name="bitget",
+    title="Bitget",
+    recorded_prefixes=("BITGET",),
+    ws_url="wss://ws.bitget.com/v3/ws/public",
+    rest_url="https://api.bitget.com",
+    channels=frozenset({Channel.LIQUIDATIONS, Channel.OPEN_INTEREST, Channel.MARK_PRICE, Channel.CANDLES}),
+    liquidations_complete=False,
+    coverage_note="sampled: only the largest long and largest short per symbol per second (totals are lower bounds)",
+    oi_origin=Origin.STREAM,
+    heartbeat_interval_s=30.0,
+    stale_after_s=90.0,
+    max_streams_per_connection=50,  # Bitget advises < 50 channels per connection
+    docs_url="https://www.bitget.com/api-doc/uta/websocket/public/Liquidation-Channel",
+)
+VENUE = SPEC.name
+_V2_PATH, _V3_PATH = "/v2/ws/public", "/v3/ws/public"
+_PRODUCT_TYPES = {"usdt-futures": "USDT-FUTURES", "coin-futures": "COIN-FUTURES", "usdc-futures": "USDC-FUTURES"}
+_V1_SUFFIX = {"UMCBL": "usdt-futures", "DMCBL": "coin-futures", "CMCBL": "usdc-futures"}
+
+
+class _Contract(msgspec.Struct, frozen=True):
+    """One contract of /api/v2/mix/market/contracts (or the recorded v1 /api/mix/v1/market/contracts)."""
+
+    symbol: str
+    base: str = msgspec.field(name="baseCoin")
+    quote: str = msgspec.field(name="quoteCoin")
+    symbol_type: str = msgspec.field(name="symbolType", default="perpetual")
+    delivery_time: str = msgspec.field(name="deliveryTime", default="")
+    status: str = msgspec.field(name="symbolStatus", default="normal")
+
+
+class _Contracts(msgspec.Struct, frozen=True):
+    data: list[_Contract]
+
+
+class _Arg(msgspec.Struct, frozen=True):
+    inst_type: str = msgspec.field(name="instType", default="")
+    channel: str = ""  # v1/v2
+    topic: str = ""  # v3 (UTA)
+    inst_id: str = msgspec.field(name="instId", default="")
+    symbol: str = ""
+
+
+_EMPTY = msgspec.Raw(b"")
+
+
+class _Envelope(msgspec.Struct, frozen=True):
+    """Every Bitget frame: pushes ({arg, action, data, ts}), acks ({event, arg}) and REST bodies ({code, data})."""
+
+    event: str | None = None
+    arg: _Arg | None = None
+    action: str = ""
+    data: msgspec.Raw = _EMPTY
+    ts: int = 0
+    code: str | int | None = None
+    msg: str = ""
+    table: str | None = None
+
+
+class _LiquidationItem(msgspec.Struct, frozen=True):
+    symbol: str
+    side: str
+    price: float
+    amount: float  # quote-currency notional
+    ts: int
+
+
+class _Ticker(msgspec.Struct, frozen=True):
+    """v1 mix (`holding`, `capitalRate`, `systemTime`), v2 (`holdingAmount`, `fundingRate`) and v3 (`openInterest`)."""
+
+    inst_id: str = msgspec.field(name="instId", default="")
+    symbol: str = ""
+    mark_price: float = msgspec.field(name="markPrice", default=0.0)
+    index_price: float = msgspec.field(name="indexPrice", default=0.0)
+    holding_v1: float | None = msgspec.field(name="holding", default=None)
+    holding_v2: float | None = msgspec.field(name="holdingAmount", default=None)
+    open_interest_v3: float | None = msgspec.field(name="openInterest", default=None)
+    funding_v1: float | None = msgspec.field(name="capitalRate", default=None)
+    funding: float | None = msgspec.field(name="fundingRate", default=None)
+    next_funding_v1: int = msgspec.field(name="nextSettleTime", default=0)
+    next_funding: int = msgspec.field(name="nextFundingTime", default=0)
+    time_v1: int = msgspec.field(name="systemTime", default=0)
+    ts: int = 0
+
+
+class _OpenInterestEntry(msgspec.Struct, frozen=True):
+    symbol: str
+    size: float
+
+
+class _RestOpenInterest(msgspec.Struct, frozen=True):
+    """v1 open-interest data {"symbol", "amount", "timestamp"} or v2 {"openInterestList": [{"symbol", "size"}], "ts"}."""
+
+    symbol: str = ""
+    amount: float | None = None
+    timestamp: int = 0
+    entries: list[_OpenInterestEntry] = msgspec.field(name="openInterestList", default_factory=list)
+    ts: int = 0
+
+
+_CONTRACTS = msgspec.json.Decoder(_Contracts, strict=False)
+_ENVELOPE = msgspec.json.Decoder(_Envelope, strict=False)
+_LIQUIDATIONS = msgspec.json.Decoder(list[_LiquidationItem], strict=False)
+_TICKERS = msgspec.json.Decoder(list[_Ticker], strict=False)
+_CANDLES = msgspec.json.Decoder(list[list[float]], strict=False)
+_REST_OI = msgspec.json.Decoder(_RestOpenInterest, strict=False)
+
+
+def instrument_requests() -> list[RestRequest]:
+    """Return one v2 contracts request per product type."""
+    return [
+        RestRequest(tag=f"instruments:{p}", path="/api/v2/mix/market/contracts", params=(("productType", p),))
+        for p in _PRODUCT_TYPES.values()
+    ]
+
+
+def parse_instruments(payload: bytes) -> list[Instrument]:
+    """Parse v2 (or recorded v1) mix contracts; v1 `BTCUSDT_UMCBL` is stored as the wire symbol `BTCUSDT`."""
+    out = []
+    for c in _wire.decode(_CONTRACTS, payload, "Bitget contracts").data:
+        symbol, suffix = _wire_symbol(c.symbol)
+        quote = c.quote.upper()
+        category = _V1_SUFFIX.get(suffix) or (
+            "coin-futures" if quote == "USD" else "usdc-futures" if quote == "USDC" else "usdt-futures"
+        )
+        expiry = ms_to_ns(int(c.delivery_time)) if c.symbol_type == "delivery" and c.delivery_time.isdigit() else None
+        out.append(
+            _wire.make_instrument(
+                venue=VENUE,
+                symbol=symbol,
+                base=c.base,
+                quote=quote,
+                settle=c.base if category == "coin-futures" else quote,
+                contract_type=ContractType.LINEAR,  # sizes are base coin on every product type
+                contract_size=1.0,
+                ts_expiry=expiry or None,
+                category=category,
+                active=c.status == "normal",
+            )
+        )
+    return out
+
+
+def _wire_symbol(symbol: str) -> tuple[str, str]:
+    """Return (wire symbol, v1 suffix): v1 REST names `BTCUSDT_UMCBL`, every websocket says `BTCUSDT`."""
+    head, _, suffix = symbol.rpartition("_")
+    return (head, suffix) if head and suffix in _V1_SUFFIX else (symbol, "")
+
+
+def ws_connections(instruments: Sequence[Instrument], channels: frozenset[Channel], ws_url: str) -> list[WsConnection]:
+    """Return the UTA liquidation connection and v2 ticker/candle connections (≤ 50 channels each)."""
+    out: list[WsConnection] = []
+    categories = sorted({i.category for i in instruments if i.category in _PRODUCT_TYPES}) or sorted(_PRODUCT_TYPES)
+    if Channel.LIQUIDATIONS in channels:
+        args = [{"instType": c, "topic": "liquidation"} for c in categories]
+        out.append(WsConnection(name=f"{VENUE}-liq", url=ws_url, subscribe=(_wire.json_bytes({"op": "subscribe", "args": args}),)))
+    v2_url = ws_url.replace(_V3_PATH, _V2_PATH)
+    wanted = [ch for ch, on in (("ticker", channels & {Channel.OPEN_INTEREST, Channel.MARK_PRICE}), ("candle1m", Channel.CANDLES in channels)) if on]
+    args2 = [
+        {"instType": _PRODUCT_TYPES[i.category], "channel": ch, "instId": i.symbol}
+        for i in instruments
+        if i.category in _PRODUCT_TYPES
+        for ch in wanted
+    ]
+    per = SPEC.max_streams_per_connection
+    for n, k in enumerate(range(0, len(args2), per)):
+        msg = _wire.json_bytes({"op": "subscribe", "args": args2[k : k + per]})
+        out.append(WsConnection(name=f"{VENUE}-v2-{n}", url=v2_url, subscribe=(msg,)))
+    return out
+
+
+def heartbeat(ts_ns: int) -> bytes | None:
+    """Return the text `ping` Bitget expects every 30 s (it answers `pong`)."""
+    return b"ping"
+
+
+def reply_to(frame: bytes) -> bytes | None:
+    """Answer a server text `ping` (Bitget normally waits for the client's)."""
+    return b"pong" if frame.strip() == b"ping" else None
+
+
+def parse_frame(frame: bytes, instruments: InstrumentIndex, ts_recv: int) -> list[Event]:
+    """Parse one frame: UTA liquidations, v1/v2/v3 tickers, candles, acks, `pong`, REST OI bodies."""
+    if frame.strip() in (b"pong", b"ping"):
+        return []
+    env = _wire.decode(_ENVELOPE, frame, "Bitget frame")
+    if env.event is not None:
+        if env.event == "error":
+            raise ParseError(f"Bitget returned an error: {env.code} {env.msg[:200]}")
+        return []  # subscribe / unsubscribe / login acks
+    if env.arg is not None and env.data:
+        kind = env.arg.topic or env.arg.channel
+        if kind == "liquidation":
+            items = _wire.decode(_LIQUIDATIONS, env.data, "Bitget liquidation")
+            return [_liquidation(item, instruments, ts_recv) for item in items]
+        if kind == "ticker":
+            tickers = _wire.decode(_TICKERS, env.data, "Bitget ticker")
+            return [e for t in tickers for e in _ticker(t, env, instruments, ts_recv)]
+        if kind == "candle1m":
+            return _candles(env, instruments, ts_recv)
+        raise UnknownMessage(f"Bitget channel {kind!r} is not handled")
+    if env.code is not None and env.data:
+        return _rest_open_interest(env.data, instruments, ts_recv, Origin.POLL)
+    raise UnknownMessage(f"unknown Bitget frame: {frame[:120]!r}")
+
+
+def _liquidation(item: _LiquidationItem, instruments: InstrumentIndex, ts_recv: int) -> Liquidation:
+    inst = _wire.instrument(instruments, VENUE, item.symbol)
+    # `side` is the liquidated POSITION's side: buy = a long was closed (Liquidation-Channel; venues.md §8).
+    if item.side == "buy":
+        side = PositionSide.LONG
+    elif item.side == "sell":
+        side = PositionSide.SHORT
+    else:
+        raise ParseError(f"malformed Bitget liquidation: side must be buy or sell, was {item.side!r}")
+    price = _wire.positive(item.price, "price", "Bitget liquidation")
+    usd = _wire.positive(item.amount, "amount", "Bitget liquidation")
+    base = usd / price
+    return Liquidation(
+        venue=VENUE,
+        symbol=inst.symbol,
+        market=inst.market,
+        coin=inst.coin,
+        ts_event=ms_to_ns(item.ts),
+        ts_recv=ts_recv,
+        position_side=side,
+        venue_side=item.side,
+        price=price,
+        price_kind=PriceKind.FILL,
+        quantity=base,
+        contracts=base,  # Bitget sizes are base coin
+        notional_usd=usd,
+        contract_type=inst.contract_type,
+    )
+
+
+def _ticker(t: _Ticker, env: _Envelope, instruments: InstrumentIndex, ts_recv: int) -> list[Event]:
+    inst = _wire.instrument(instruments, VENUE, t.inst_id or t.symbol or (env.arg.symbol if env.arg else ""))
+    ts_ms = t.time_v1 or t.ts or env.ts
+    ts_event = ms_to_ns(ts_ms) if ts_ms else ts_recv
+    mark = t.mark_price if t.mark_price > 0 else None
+    funding = t.funding if t.funding is not None else t.funding_v1
+    next_funding = t.next_funding or t.next_funding_v1
+    out: list[Event] = [
+        MarkPrice(
+            venue=VENUE,
+            symbol=inst.symbol,
+            market=inst.market,
+            coin=inst.coin,
+            ts_event=ts_event,
+            ts_recv=ts_recv,
+            mark_price=mark,
+            index_price=t.index_price if t.index_price > 0 else None,
+            funding_rate=funding,
+            ts_next_funding=ms_to_ns(next_funding) if next_funding else None,
+        )
+    ]
+    holding = next((v for v in (t.holding_v2, t.holding_v1, t.open_interest_v3) if v is not None), None)
+    if holding is not None and holding >= 0:
+        out.append(
+            _wire.open_interest(
+                inst,
+                raw_value=holding,
+                raw_unit=OpenInterestUnit.BASE,  # base coin, one side (docs; venues.md §8)
+                two_sided=False,
+                ts_event=ts_event,
+                ts_recv=ts_recv,
+                origin=Origin.STREAM,
+                price=mark,
+            )
+        )
+    return out
+
+
+def _candles(env: _Envelope, instruments: InstrumentIndex, ts_recv: int) -> list[Event]:
+    assert env.arg is not None
+    inst = _wire.instrument(instruments, VENUE, env.arg.inst_id)
+    rows = _wire.decode(_CANDLES, env.data, "Bitget candle1m")
+    out: list[Event] = []
+    for n, row in enumerate(rows):
+        if len(row) < 6:
+            raise ParseError(f"malformed Bitget candle1m: need [ts, o, h, l, c, vol], got {row!r}")
+        # [ts, open, high, low, close, base volume, (quote volume, USDT volume)]; in a snapshot every bar but the last is closed
+        ts, o, h, low, c, vol = row[:6]
+        out.append(
+            Candle(
+                venue=VENUE,
+                symbol=inst.symbol,
+                market=inst.market,
+                coin=inst.coin,
+                ts_event=ms_to_ns(int(ts)),
+                ts_recv=ts_recv,
+                interval_s=60,
+                open=o,
+                high=h,
+                low=low,
+                close=c,
+                volume=vol,
+                volume_usd=row[6] if len(row) > 6 and inst.quote_is_usd else None,
+                closed=env.action == "snapshot" and n < len(rows) - 1,
+            )
+        )
+    return out
+
+
+def poll_requests(instruments: Sequence[Instrument]) -> list[RestRequest]:
+    """Return nothing: open interest arrives on the ticker stream."""
+    return []
+
+
+def parse_poll(tag: str, payload: bytes, instruments: InstrumentIndex, ts_recv: int) -> list[Event]:
+    """Parse a v1/v2 open-interest REST response (used for back-fills)."""
+    if tag != "open_interest":
+        raise UnknownMessage(f"Bitget poll tag {tag!r} is not handled")
+    env = _wire.decode(_ENVELOPE, payload, "Bitget open-interest response")
+    return _rest_open_interest(env.data, instruments, ts_recv, Origin.POLL)
+
+
+def _rest_open_interest(data: msgspec.Raw, instruments: InstrumentIndex, ts_recv: int, origin: Origin) -> list[Event]:
+    body = _wire.decode(_REST_OI, data, "Bitget open-interest data")
+    if body.symbol and body.amount is not None:
+        rows, ts_ms = [(body.symbol, body.amount)], body.timestamp
+    elif body.entries:
+        rows, ts_ms = [(e.symbol, e.size) for e in body.entries], body.ts
+    else:
+        raise ParseError("malformed Bitget open-interest data: neither symbol/amount nor openInterestList")
+    return [
+        _wire.open_interest(
+            _wire.instrument(instruments, VENUE, _wire_symbol(symbol)[0]),
+            raw_value=size,
+            raw_unit=OpenInterestUnit.BASE,  # base coin (docs; venues.md §8)
+            two_sided=False,
+            ts_event=ms_to_ns(ts_ms) if ts_ms else ts_recv,
+            ts_recv=ts_recv,
+            origin=origin,
+        )
+        for symbol, size in rows
+    ]
