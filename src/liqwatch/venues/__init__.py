@@ -9,6 +9,7 @@ from liqwatch.errors import ConfigError, did_you_mean
 from liqwatch.venues import binance
 from liqwatch.venues import bitmex
 from liqwatch.venues import htx
+from liqwatch.venues import gate
 from liqwatch.venues import binance_coinm
 from liqwatch.venues import bitget
 from liqwatch.venues import bybit
@@ -22,6 +23,7 @@ _MODULES = {
     "binance-usdm": binance,
     "bitmex": bitmex,
     "htx": htx,
+    "gate": gate,
     "binance-coinm": binance_coinm,
     "bitget": bitget,
     "bybit": bybit,

@@ -1,0 +1,350 @@
+"""Gate futures (USDT- and BTC-settled perpetuals): public_liquidates, tickers and candlesticks channels.
+
+Docs: https://www.gate.io/docs/developers/futures/ws/en/ ; shared/docs/venues.md §9.
+There is no recorded `futures.public_liquidates` frame: the documented example is tested in
+tests/unit/venues/test_gate.py (tests/fixtures/gate/). Open interest streams in `futures.tickers`
+(`total_size`, contracts, one-sided). A REST `contract_stats` body names no contract, so it is parsed only
+by `parse_poll` with the contract in its tag; seen as a bare frame it is an UnknownMessage.
+Skipped on purpose: futures.trades → UnknownMessage; quanto contracts (BTC-settled ETH_USD…) are not loaded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import msgspec
+
+from liqwatch.errors import ParseError, UnknownMessage
+from liqwatch.model import (
+    Candle,
+    Channel,
+    ContractType,
+    Event,
+    Instrument,
+    InstrumentIndex,
+    Liquidation,
+    MarkPrice,
+    OpenInterestUnit,
+    Origin,
+    PositionSide,
+    PriceKind,
+)
+from liqwatch.model.time import ms_to_ns, now_ns, s_to_ns
+from liqwatch.venues import _wire
+from liqwatch.venues._spec import RestRequest, VenueSpec, WsConnection
+
+SPEC = VenueSpec(
+    name="gate",
+    title="Gate futures",
+    recorded_prefixes=("GATEIO_FUTURES",),
+    ws_url="wss://fx-ws.gateio.ws/v4/ws/usdt",
+    rest_url="https://api.gateio.ws",
+    channels=frozenset({Channel.LIQUIDATIONS, Channel.OPEN_INTEREST, Channel.MARK_PRICE, Channel.CANDLES}),
+    liquidations_complete=True,
+    coverage_note="complete since 2026-08-20 (batched per contract per ~1 s); before that at most 1 per contract per second",
+    oi_origin=Origin.STREAM,
+    heartbeat_interval_s=10.0,  # client sends futures.ping; the server answers futures.pong
+    stale_after_s=60.0,
+    max_streams_per_connection=200,
+    docs_url="https://www.gate.io/docs/developers/futures/ws/en/#public-liquidates-order-channel",
+)
+VENUE = SPEC.name
+_SECONDS_BEFORE = 100_000_000_000  # a `time` below this is epoch seconds (pre-2026-08-20), above it ms
+_INTERVAL_S = {"10s": 10, "1m": 60, "5m": 300, "15m": 900, "30m": 1800, "1h": 3600, "4h": 14400, "8h": 28800, "1d": 86400}
+
+_NULL = msgspec.Raw(b"null")
+
+
+class _Envelope(msgspec.Struct, frozen=True):
+    """Every Gate futures WS frame: {"time", "time_ms", "channel", "event", "error", "result"}."""
+
+    channel: str | None = None
+    event: str | None = None
+    time: int | None = None
+    time_ms: int | None = None
+    error: msgspec.Raw = _NULL
+    result: msgspec.Raw = _NULL
+
+
+class _Liquidate(msgspec.Struct, frozen=True):
+    """One `futures.public_liquidates` result: `size` is the signed ORDER size in contracts."""
+
+    contract: str
+    price: float
+    size: str | float  # a string with X-Gate-Size-Decimal, an integer otherwise
+    time: int  # ms since 2026-08-20, seconds before
+
+
+class _Ticker(msgspec.Struct, frozen=True):
+    contract: str
+    total_size: float  # contracts, one side
+    mark_price: float | None = None
+    index_price: float | None = None
+    funding_rate: float | None = None
+
+
+class _Bar(msgspec.Struct, frozen=True):
+    """A candlestick: `n` is `<interval>_<contract>`, `t` the open time in seconds, `v` contracts."""
+
+    name: str = msgspec.field(name="n")
+    open_s: int = msgspec.field(name="t")
+    open: float = msgspec.field(name="o")
+    high: float = msgspec.field(name="h")
+    low: float = msgspec.field(name="l")
+    close: float = msgspec.field(name="c")
+    contracts: float = msgspec.field(name="v", default=0.0)
+    base_amount: float | None = msgspec.field(name="a", default=None)
+    closed: bool = msgspec.field(name="w", default=False)
+
+
+class _ContractStat(msgspec.Struct, frozen=True):
+    """GET /futures/{settle}/contract_stats row."""
+
+    time: int
+    open_interest: float  # contracts
+    open_interest_usd: float | None = None
+    mark_price: float | None = None
+
+
+class _Contract(msgspec.Struct, frozen=True):
+    """GET /futures/{settle}/contracts item."""
+
+    name: str
+    type: str
+    quanto_multiplier: float = 0.0
+    in_delisting: bool = False
+
+
+_ENVELOPE = msgspec.json.Decoder(_Envelope, strict=False)
+_RAWS = msgspec.json.Decoder(list[msgspec.Raw])
+_LIQUIDATE = msgspec.json.Decoder(_Liquidate, strict=False)
+_TICKER = msgspec.json.Decoder(_Ticker, strict=False)
+_BAR = msgspec.json.Decoder(_Bar, strict=False)
+_STATS = msgspec.json.Decoder(list[_ContractStat], strict=False)
+_CONTRACTS = msgspec.json.Decoder(list[_Contract], strict=False)
+_TICKERS = msgspec.json.Decoder(list[_Ticker], strict=False)
+
+
+def instrument_requests() -> list[RestRequest]:
+    """Return the USDT- and BTC-settled contract lists."""
+    return [
+        RestRequest(tag="instruments", path="/api/v4/futures/usdt/contracts"),
+        RestRequest(tag="instruments", path="/api/v4/futures/btc/contracts"),
+    ]
+
+
+def parse_instruments(payload: bytes) -> list[Instrument]:
+    """Parse /futures/{settle}/contracts: `direct` = linear (quanto_multiplier base), `inverse` = 1 USD."""
+    out = []
+    for c in _wire.decode(_CONTRACTS, payload, "Gate futures contracts"):
+        base, _, quote = c.name.partition("_")
+        if c.type == "direct" and c.quanto_multiplier > 0:
+            kind, size, settle = ContractType.LINEAR, c.quanto_multiplier, quote
+        elif c.type == "inverse":
+            kind, size, settle = ContractType.INVERSE, 1.0, base
+        else:
+            continue  # quanto: its USD value needs the settle coin's price
+        out.append(
+            _wire.make_instrument(
+                venue=VENUE,
+                symbol=c.name,
+                base=base,
+                quote=quote,
+                settle=settle,
+                contract_type=kind,
+                contract_size=size,
+                category=settle.lower(),  # the WS path: /v4/ws/usdt or /v4/ws/btc
+                active=not c.in_delisting,
+            )
+        )
+    return out
+
+
+def ws_connections(instruments: Sequence[Instrument], channels: frozenset[Channel], ws_url: str) -> list[WsConnection]:
+    """Return one connection per settle currency (and per chunk of contracts)."""
+    root = ws_url.rsplit("/", 1)[0]
+    now_s = now_ns() // 1_000_000_000  # Gate wants a request time in every message
+    out: list[WsConnection] = []
+    for settle in sorted({i.category for i in instruments}):
+        contracts = [i.symbol for i in instruments if i.category == settle and i.active]
+        per = SPEC.max_streams_per_connection
+        for n, k in enumerate(range(0, max(len(contracts), 1), per)):
+            chunk = contracts[k : k + per]
+            msgs: list[dict[str, object]] = []
+            if Channel.LIQUIDATIONS in channels and n == 0:
+                msgs.append(_sub(now_s, "futures.public_liquidates", ["!all"]))
+            if (Channel.OPEN_INTEREST in channels or Channel.MARK_PRICE in channels) and chunk:
+                msgs.append(_sub(now_s, "futures.tickers", chunk))
+            if Channel.CANDLES in channels:
+                msgs.extend(_sub(now_s, "futures.candlesticks", ["1m", c]) for c in chunk)
+            if msgs:
+                out.append(
+                    WsConnection(
+                        name=f"{VENUE}-{settle}-{n}",
+                        url=f"{root}/{settle}",
+                        subscribe=tuple(_wire.json_bytes(m) for m in msgs),
+                    )
+                )
+    return out
+
+
+def _sub(now_s: int, channel: str, payload: list[str]) -> dict[str, object]:
+    return {"time": now_s, "channel": channel, "event": "subscribe", "payload": payload}
+
+
+def heartbeat(ts_ns: int) -> bytes | None:
+    """Return the application-level ping Gate expects every 10 s."""
+    return _wire.json_bytes({"time": ts_ns // 1_000_000_000, "channel": "futures.ping"})
+
+
+def reply_to(frame: bytes) -> bytes | None:
+    """Gate does not ping the client."""
+    return None
+
+
+def parse_frame(frame: bytes, instruments: InstrumentIndex, ts_recv: int) -> list[Event]:
+    """Parse one frame: liquidations, tickers, candlesticks, pong and subscribe acks."""
+    if frame.lstrip()[:1] == b"[":
+        raise UnknownMessage("a bare Gate REST list (contract_stats) names no contract; use parse_poll")
+    env = _wire.decode(_ENVELOPE, frame, "Gate futures frame")
+    if bytes(env.error) not in (b"null", b""):
+        raise ParseError(f"Gate returned an error: {bytes(env.error)[:200]!r}")
+    if env.channel in ("futures.pong", "futures.ping") or env.event in ("subscribe", "unsubscribe"):
+        return []
+    ts_event = ms_to_ns(env.time_ms) if env.time_ms else s_to_ns(env.time) if env.time else ts_recv
+    items = _flatten(env.result)
+    if env.channel == "futures.public_liquidates":
+        return [_liquidation(_wire.decode(_LIQUIDATE, r, "Gate public_liquidates"), instruments, ts_recv) for r in items]
+    if env.channel == "futures.tickers":
+        return [e for r in items for e in _ticker(_wire.decode(_TICKER, r, "Gate tickers"), instruments, ts_event, ts_recv)]
+    if env.channel == "futures.candlesticks":
+        return [_candle(_wire.decode(_BAR, r, "Gate candlesticks"), instruments, ts_recv) for r in items]
+    raise UnknownMessage(f"Gate channel {env.channel!r} is not handled")
+
+
+def _flatten(raw: msgspec.Raw) -> list[msgspec.Raw]:
+    """Return the result objects: a single object, a list, or (2021 tickers) a list of lists."""
+    text = bytes(raw).lstrip()
+    if text[:1] != b"[":
+        return [] if text in (b"null", b"") else [raw]
+    return [obj for item in _wire.decode(_RAWS, raw, "Gate result list") for obj in _flatten(item)]
+
+
+def _liquidation(msg: _Liquidate, instruments: InstrumentIndex, ts_recv: int) -> Liquidation:
+    inst = _wire.instrument(instruments, VENUE, msg.contract)
+    try:
+        size = float(msg.size)
+    except ValueError:
+        raise ParseError(f"malformed Gate public_liquidates: size {msg.size!r} is not a number") from None
+    # `size` is the liquidation ORDER size, signed: negative = sell = a long was liquidated (docs; venues.md §9).
+    if size < 0:
+        side = PositionSide.LONG
+    elif size > 0:
+        side = PositionSide.SHORT
+    else:
+        raise ParseError("malformed Gate public_liquidates: size is 0")
+    price = _wire.positive(msg.price, "price", "Gate public_liquidates")
+    base, usd = _wire.base_and_usd(inst, abs(size), price)
+    _wire.positive(msg.time, "time", "Gate public_liquidates")
+    return Liquidation(
+        venue=VENUE,
+        symbol=inst.symbol,
+        market=inst.market,
+        coin=inst.coin,
+        ts_event=s_to_ns(msg.time) if msg.time < _SECONDS_BEFORE else ms_to_ns(msg.time),
+        ts_recv=ts_recv,
+        position_side=side,
+        venue_side=msg.size if isinstance(msg.size, str) else repr(msg.size),  # no side field: the signed size
+        price=price,
+        price_kind=PriceKind.ORDER,
+        quantity=base,
+        contracts=abs(size),
+        notional_usd=usd,
+        contract_type=inst.contract_type,
+    )
+
+
+def _ticker(t: _Ticker, instruments: InstrumentIndex, ts_event: int, ts_recv: int) -> list[Event]:
+    inst = _wire.instrument(instruments, VENUE, t.contract)
+    price = t.mark_price if t.mark_price and t.mark_price > 0 else None
+    oi = _wire.open_interest(
+        inst,
+        raw_value=t.total_size,
+        raw_unit=OpenInterestUnit.CONTRACTS,
+        two_sided=False,
+        ts_event=ts_event,
+        ts_recv=ts_recv,
+        origin=Origin.STREAM,
+        price=price,
+    )
+    mark = MarkPrice(
+        venue=VENUE,
+        symbol=inst.symbol,
+        market=inst.market,
+        coin=inst.coin,
+        ts_event=ts_event,
+        ts_recv=ts_recv,
+        mark_price=price,
+        index_price=t.index_price or None,
+        funding_rate=t.funding_rate,
+    )
+    return [oi, mark]
+
+
+def _candle(bar: _Bar, instruments: InstrumentIndex, ts_recv: int) -> Candle:
+    interval, _, contract = bar.name.partition("_")
+    if interval not in _INTERVAL_S:
+        raise UnknownMessage(f"Gate candlestick interval {interval!r} is not handled")
+    inst = _wire.instrument(instruments, VENUE, contract)
+    if inst.contract_type is ContractType.INVERSE:
+        usd = bar.contracts * inst.contract_size
+        volume_usd: float | None = usd
+        volume = usd / bar.close if bar.close > 0 else 0.0  # at the close: Gate gives no base volume
+    else:
+        volume = bar.base_amount if bar.base_amount is not None else bar.contracts * inst.contract_size
+        volume_usd = None  # Gate's candles carry no quote volume
+    return Candle(
+        venue=VENUE,
+        symbol=inst.symbol,
+        market=inst.market,
+        coin=inst.coin,
+        ts_event=s_to_ns(bar.open_s),
+        ts_recv=ts_recv,
+        interval_s=_INTERVAL_S[interval],
+        open=bar.open,
+        high=bar.high,
+        low=bar.low,
+        close=bar.close,
+        volume=volume,
+        volume_usd=volume_usd,
+        closed=bar.closed,
+    )
+
+
+def poll_requests(instruments: Sequence[Instrument]) -> list[RestRequest]:
+    """Open interest streams in futures.tickers: nothing to poll."""
+    return []
+
+
+def parse_poll(tag: str, payload: bytes, instruments: InstrumentIndex, ts_recv: int) -> list[Event]:
+    """Parse `tickers` (GET /futures/{settle}/tickers) or `contract_stats:<contract>` bodies."""
+    if tag == "tickers":
+        tickers = _wire.decode(_TICKERS, payload, "Gate tickers")
+        return [e for t in tickers for e in _ticker(t, instruments, ts_recv, ts_recv)]
+    if tag.startswith("contract_stats:"):
+        inst = _wire.instrument(instruments, VENUE, tag.partition(":")[2])
+        return [
+            _wire.open_interest(
+                inst,
+                raw_value=row.open_interest,
+                raw_unit=OpenInterestUnit.CONTRACTS,
+                two_sided=False,
+                ts_event=s_to_ns(row.time),
+                ts_recv=ts_recv,
+                origin=Origin.POLL,
+                price=row.mark_price or None,
+                usd=row.open_interest_usd,
+            )
+            for row in _wire.decode(_STATS, payload, "Gate contract_stats")
+        ]
+    raise UnknownMessage(f"Gate poll tag {tag!r} is not handled")
