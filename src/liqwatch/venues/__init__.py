@@ -8,6 +8,7 @@ from typing import cast
 from liqwatch.errors import ConfigError, did_you_mean
 from liqwatch.venues import binance
 from liqwatch.venues import bitmex
+from liqwatch.venues import deribit
 from liqwatch.venues import htx
 from liqwatch.venues import gate
 from liqwatch.venues import binance_coinm
@@ -22,6 +23,7 @@ from liqwatch.venues._spec import RestRequest, VenueModule, VenueSpec, WsConnect
 _MODULES = {
     "binance-usdm": binance,
     "bitmex": bitmex,
+    "deribit": deribit,
     "htx": htx,
     "gate": gate,
     "binance-coinm": binance_coinm,

@@ -1,0 +1,388 @@
+"""Deribit (JSON-RPC v2): liquidations flagged on trades, OI/mark/funding from tickers, 1m chart candles.
+
+Docs: https://docs.deribit.com/ (shared/docs/venues.md §6). There is no liquidation channel: a trade
+with `liquidation` "T" (taker liquidated), "M" (maker liquidated) or "MT" (both) is one. Public
+clients must use the `.100ms` channels: `raw` needs an authenticated connection since 2022-01
+(error 13778), so the 100 ms aggregation may merge trades, but the flag and amounts are kept.
+`venue_side` is "<flag>:<direction>" (e.g. "M:buy"), both verbatim, so the mapping can be audited.
+`contracts` is Deribit's raw `amount` (USD for inverse, base coin for linear USDC).
+Options and combos are out of scope: their frames raise UnknownMessage.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import msgspec
+
+from liqwatch.errors import ParseError, UnknownInstrument, UnknownMessage
+from liqwatch.model import (
+    Candle,
+    Channel,
+    ContractType,
+    Event,
+    Instrument,
+    InstrumentIndex,
+    Liquidation,
+    MarkPrice,
+    OpenInterestUnit,
+    Origin,
+    PositionSide,
+    PriceKind,
+)
+from liqwatch.model.instruments import USD_LIKE
+from liqwatch.model.time import ms_to_ns
+from liqwatch.venues import _wire
+from liqwatch.venues._spec import RestRequest, VenueSpec, WsConnection
+
+SPEC = VenueSpec(
+    name="deribit",
+    title="Deribit",
+    recorded_prefixes=("DERIBIT",),
+    ws_url="wss://www.deribit.com/ws/api/v2",
+    rest_url="https://www.deribit.com",
+    channels=frozenset({Channel.LIQUIDATIONS, Channel.OPEN_INTEREST, Channel.MARK_PRICE, Channel.CANDLES}),
+    liquidations_complete=True,
+    coverage_note=(
+        "complete: every trade flagged as a liquidation (futures and perps; options excluded), "
+        "from public 100 ms trade channels (raw needs auth)"
+    ),
+    oi_origin=Origin.STREAM,
+    heartbeat_interval_s=None,  # public/set_heartbeat on connect; the server's test_request is answered
+    stale_after_s=90.0,
+    max_streams_per_connection=100,  # channels per public/subscribe message
+    docs_url="https://docs.deribit.com/#trades-kind-currency-interval",
+)
+VENUE = SPEC.name
+_HEARTBEAT_S = 30
+_FUNDING_INTERVAL_S = 8 * 3600  # funding_8h is the rate per 8 hours
+_PERPETUAL = "perpetual"
+
+
+class _Trade(msgspec.Struct, frozen=True):
+    trade_id: str
+    instrument_name: str
+    timestamp: int
+    price: float
+    amount: float  # USD for inverse futures and perps, base coin for linear ones
+    direction: str  # the taker's side
+    liquidation: str | None = None
+
+
+class _Ticker(msgspec.Struct, frozen=True):
+    """A ticker push, or one book summary of a `get_book_summary_by_*` REST response."""
+
+    instrument_name: str
+    open_interest: float | None = None  # USD for inverse, base coin for linear and options
+    mark_price: float | None = None
+    index_price: float | None = None
+    funding_8h: float | None = None
+    timestamp: int | None = None
+    creation_timestamp: int | None = None
+
+
+class _Chart(msgspec.Struct, frozen=True):
+    tick: int  # bar open time, ms
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: float  # base coin
+    cost: float | None = None  # quote currency (USD for inverse)
+
+
+class _Params(msgspec.Struct, frozen=True):
+    channel: str | None = None
+    data: msgspec.Raw = msgspec.Raw(b"null")
+    type: str | None = None  # heartbeat notices: "heartbeat" or "test_request"
+
+
+class _Envelope(msgspec.Struct, frozen=True):
+    """A JSON-RPC notification (`method`, `params`) or a response (`id`, `result` / `error`)."""
+
+    method: str | None = None
+    params: _Params | None = None
+    id: int | None = None
+    result: msgspec.Raw = msgspec.Raw(b"")
+    error: msgspec.Raw = msgspec.Raw(b"")
+
+
+class _InstrumentInfo(msgspec.Struct, frozen=True):
+    instrument_name: str
+    kind: str
+    base_currency: str
+    quote_currency: str
+    contract_size: float
+    settlement_period: str = ""
+    expiration_timestamp: int | None = None
+    settlement_currency: str | None = None
+    instrument_type: str | None = None  # "linear" / "reversed" on current instruments
+    future_type: str | None = None  # the older name of instrument_type
+    is_active: bool = True
+
+
+class _Instruments(msgspec.Struct, frozen=True):
+    """public/get_instruments."""
+
+    result: list[_InstrumentInfo]
+
+
+_ENVELOPE = msgspec.json.Decoder(_Envelope)
+_TRADES = msgspec.json.Decoder(list[_Trade])
+_TICKER = msgspec.json.Decoder(_Ticker)
+_SUMMARIES = msgspec.json.Decoder(list[_Ticker])
+_CHART = msgspec.json.Decoder(_Chart)
+_INSTRUMENTS = msgspec.json.Decoder(_Instruments)
+
+
+def instrument_requests() -> list[RestRequest]:
+    """Return get_instruments requests for the futures of each settlement currency."""
+    return [
+        RestRequest(
+            tag="instruments",
+            path="/api/v2/public/get_instruments",
+            params=(("currency", c), ("kind", "future"), ("expired", "false")),
+        )
+        for c in ("BTC", "ETH", "USDC")
+    ]
+
+
+def parse_instruments(payload: bytes) -> list[Instrument]:
+    """Parse public/get_instruments: futures and perps (inverse in USD, linear USDC in base); options dropped."""
+    out = []
+    for i in _wire.decode(_INSTRUMENTS, payload, "Deribit get_instruments").result:
+        if i.kind != "future" or i.contract_size <= 0:
+            continue  # options, combos
+        linear = "linear" in (i.instrument_type, i.future_type) or (i.settlement_currency or "") in USD_LIKE
+        if not linear and i.quote_currency not in USD_LIKE:
+            continue
+        out.append(
+            _wire.make_instrument(
+                venue=VENUE,
+                symbol=i.instrument_name,
+                base=i.base_currency,
+                quote=i.quote_currency,
+                settle=i.settlement_currency or (i.quote_currency if linear else i.base_currency),
+                contract_type=ContractType.LINEAR if linear else ContractType.INVERSE,
+                contract_size=i.contract_size,  # base per contract (linear), USD per contract (inverse)
+                ts_expiry=None
+                if i.settlement_period == _PERPETUAL
+                else ms_to_ns(i.expiration_timestamp or 0) or None,
+                category="linear" if linear else "inverse",
+                active=i.is_active,
+            )
+        )
+    return out
+
+
+def ws_connections(
+    instruments: Sequence[Instrument], channels: frozenset[Channel], ws_url: str
+) -> list[WsConnection]:
+    """Return one connection: set_heartbeat, then trades by kind+currency, tickers and 1m charts per instrument."""
+    subs: list[str] = []
+    if Channel.LIQUIDATIONS in channels:
+        subs.extend(
+            f"trades.future.{c}.100ms" for c in sorted({i.settle for i in instruments} or {"BTC", "ETH"})
+        )
+    if channels & {Channel.OPEN_INTEREST, Channel.MARK_PRICE}:
+        subs.extend(f"ticker.{i.symbol}.100ms" for i in instruments)
+    if Channel.CANDLES in channels:
+        subs.extend(f"chart.trades.{i.symbol}.1" for i in instruments)
+    per = SPEC.max_streams_per_connection
+    messages = [_rpc(1, "public/set_heartbeat", {"interval": _HEARTBEAT_S})]
+    messages.extend(
+        _rpc(n + 2, "public/subscribe", {"channels": subs[k : k + per]})
+        for n, k in enumerate(range(0, len(subs), per))
+    )
+    return [WsConnection(name=f"{VENUE}-0", url=ws_url, subscribe=tuple(messages))]
+
+
+def _rpc(request_id: int, method: str, params: dict[str, object]) -> bytes:
+    return _wire.json_bytes({"jsonrpc": "2.0", "id": request_id, "method": method, "params": params})
+
+
+def heartbeat(ts_ns: int) -> bytes | None:
+    """Deribit's server drives the heartbeat (see `reply_to`)."""
+    return None
+
+
+def reply_to(frame: bytes) -> bytes | None:
+    """Answer the server's heartbeat test_request with public/test, or the connection is closed."""
+    if b"test_request" not in frame:
+        return None
+    try:
+        msg = _ENVELOPE.decode(frame)
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        return None
+    if msg.method == "heartbeat" and msg.params is not None and msg.params.type == "test_request":
+        return _rpc(0, "public/test", {})
+    return None
+
+
+def parse_frame(frame: bytes, instruments: InstrumentIndex, ts_recv: int) -> list[Event]:
+    """Parse one JSON-RPC frame; acks, heartbeats and test replies → []."""
+    msg = _wire.decode(_ENVELOPE, frame, "Deribit frame")
+    if msg.error:
+        raise ParseError(f"Deribit returned an error: {bytes(msg.error).decode(errors='replace')[:200]}")
+    if msg.method == "heartbeat":
+        return []
+    if msg.method == "subscription" and msg.params is not None and msg.params.channel:
+        return _subscription(msg.params.channel, msg.params.data, instruments, ts_recv)
+    if msg.result:
+        if bytes(msg.result).lstrip().startswith(b"[{"):  # get_book_summary_by_* (REST, or a WS call)
+            summaries = _wire.decode(_SUMMARIES, msg.result, "Deribit book summary")
+            return _tickers(summaries, instruments, ts_recv, Origin.POLL)
+        return []  # subscribe / set_heartbeat / test acks
+    raise UnknownMessage(f"unknown Deribit frame: {frame[:120]!r}")
+
+
+def _subscription(channel: str, data: msgspec.Raw, instruments: InstrumentIndex, ts_recv: int) -> list[Event]:
+    if channel.startswith("trades."):
+        trades = _wire.decode(_TRADES, data, f"Deribit {channel}")
+        return [e for t in trades if t.liquidation for e in _liquidations(t, instruments, ts_recv)]
+    if channel.startswith("ticker."):
+        return _tickers(
+            [_wire.decode(_TICKER, data, f"Deribit {channel}")], instruments, ts_recv, Origin.STREAM
+        )
+    if channel.startswith("chart.trades.") and channel.endswith(".1"):
+        inst = _lookup(instruments, channel[len("chart.trades.") : -len(".1")])
+        return [_candle(_wire.decode(_CHART, data, f"Deribit {channel}"), inst, ts_recv)]
+    raise UnknownMessage(f"Deribit channel {channel!r} is not handled")
+
+
+def _lookup(instruments: InstrumentIndex, name: str) -> Instrument:
+    """Return a future's instrument; options and combos (BTC-30JUL21-2800-C, BTC-FS-…) are out of scope."""
+    inst = instruments.get(VENUE, name)
+    if inst is None and name.count("-") >= 2:
+        raise UnknownMessage(f"Deribit {name}: options and combos are out of scope")
+    if inst is None:
+        raise UnknownInstrument(VENUE, name)
+    return inst
+
+
+# `liquidation` says which side of the trade was liquidated; `direction` is the taker's side
+# (docs; shared/docs/venues.md §6, §13.1). T: taker sell = long. M: maker is opposite, so
+# taker buy = maker sold = long. MT: both sides, one long and one short.
+_SIDES: dict[tuple[str, str], tuple[PositionSide, ...]] = {
+    ("T", "sell"): (PositionSide.LONG,),
+    ("T", "buy"): (PositionSide.SHORT,),
+    ("M", "buy"): (PositionSide.LONG,),
+    ("M", "sell"): (PositionSide.SHORT,),
+    ("MT", "buy"): (PositionSide.SHORT, PositionSide.LONG),
+    ("MT", "sell"): (PositionSide.LONG, PositionSide.SHORT),
+}
+
+
+def _liquidations(trade: _Trade, instruments: InstrumentIndex, ts_recv: int) -> list[Event]:
+    sides = _SIDES.get((trade.liquidation or "", trade.direction))
+    if sides is None:
+        raise ParseError(
+            f"malformed Deribit trade: liquidation {trade.liquidation!r} / direction {trade.direction!r}"
+        )
+    inst = _lookup(instruments, trade.instrument_name)
+    price = _wire.positive(trade.price, "price", "Deribit trade")
+    amount = _wire.positive(trade.amount, "amount", "Deribit trade")
+    if inst.contract_type is ContractType.INVERSE:
+        base, usd = amount / price, amount
+    else:
+        base, usd = amount, amount * price
+    return [
+        Liquidation(
+            venue=VENUE,
+            symbol=inst.symbol,
+            market=inst.market,
+            coin=inst.coin,
+            ts_event=ms_to_ns(trade.timestamp),
+            ts_recv=ts_recv,
+            position_side=side,
+            venue_side=f"{trade.liquidation}:{trade.direction}",
+            price=price,
+            price_kind=PriceKind.FILL,
+            quantity=base,
+            contracts=amount,
+            notional_usd=usd,
+            contract_type=inst.contract_type,
+            venue_event_id=trade.trade_id if len(sides) == 1 else f"{trade.trade_id}:{side.value}",
+        )
+        for side in sides
+    ]
+
+
+def _tickers(
+    tickers: list[_Ticker], instruments: InstrumentIndex, ts_recv: int, origin: Origin
+) -> list[Event]:
+    """Return OI (one-sided) and mark/index/funding events; options are skipped, the last error re-raised."""
+    out: list[Event] = []
+    error: UnknownMessage | UnknownInstrument | None = None
+    for t in tickers:
+        try:
+            inst = _lookup(instruments, t.instrument_name)
+        except (UnknownMessage, UnknownInstrument) as exc:
+            error = exc
+            continue
+        ts_event = ms_to_ns(t.timestamp or t.creation_timestamp or 0) or ts_recv
+        mark = (
+            _wire.positive(t.mark_price, "mark_price", "Deribit ticker") if t.mark_price is not None else None
+        )
+        if t.open_interest is not None:
+            inverse = inst.contract_type is ContractType.INVERSE
+            out.append(
+                _wire.open_interest(
+                    inst,
+                    raw_value=t.open_interest,
+                    raw_unit=OpenInterestUnit.USD if inverse else OpenInterestUnit.BASE,
+                    two_sided=False,  # Deribit counts one side
+                    ts_event=ts_event,
+                    ts_recv=ts_recv,
+                    origin=origin,
+                    price=mark,
+                )
+            )
+        out.append(
+            MarkPrice(
+                venue=VENUE,
+                symbol=inst.symbol,
+                market=inst.market,
+                coin=inst.coin,
+                ts_event=ts_event,
+                ts_recv=ts_recv,
+                mark_price=mark,
+                index_price=t.index_price,
+                funding_rate=t.funding_8h,
+                funding_interval_s=_FUNDING_INTERVAL_S if t.funding_8h is not None else None,
+            )
+        )
+    if not out and error is not None:
+        raise error
+    return out
+
+
+def _candle(bar: _Chart, inst: Instrument, ts_recv: int) -> Candle:
+    return Candle(
+        venue=VENUE,
+        symbol=inst.symbol,
+        market=inst.market,
+        coin=inst.coin,
+        ts_event=ms_to_ns(bar.tick),
+        ts_recv=ts_recv,
+        interval_s=60,
+        open=bar.open,
+        high=bar.high,
+        low=bar.low,
+        close=bar.close,
+        volume=bar.volume,
+        volume_usd=bar.cost if inst.quote_is_usd else None,
+        closed=False,  # chart.trades pushes the running bar; the last push of a tick is final
+    )
+
+
+def poll_requests(instruments: Sequence[Instrument]) -> list[RestRequest]:
+    """Return nothing: OI streams on the ticker channel."""
+    return []
+
+
+def parse_poll(tag: str, payload: bytes, instruments: InstrumentIndex, ts_recv: int) -> list[Event]:
+    """Parse a get_book_summary_by_* response (tag `book_summary`) into OI and mark events."""
+    if tag != "book_summary":
+        raise UnknownMessage(f"Deribit poll tag {tag!r} is not handled")
+    return parse_frame(payload, instruments, ts_recv)
