@@ -21,7 +21,7 @@ from liqwatch.model.enums import (
 )
 
 
-class _MarketEvent(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
+class _MarketEvent(msgspec.Struct, frozen=True, kw_only=True, gc=False, tag_field="type"):
     venue: str
     symbol: str  # venue-native
     market: str  # normalised, e.g. BTC-USDT-PERP
@@ -91,7 +91,7 @@ class Candle(_MarketEvent, frozen=True, kw_only=True, tag="candle"):
     closed: bool
 
 
-class FeedStatus(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", tag="feed_status"):
+class FeedStatus(msgspec.Struct, frozen=True, kw_only=True, gc=False, tag_field="type", tag="feed_status"):
     """A connection's state change, so gaps in the data are stored and shown."""
 
     venue: str

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import msgspec
 
-from liqwatch.errors import ParseError, UnknownMessage
+from liqwatch.errors import ParseError, UnknownInstrument, UnknownMessage
 from liqwatch.model import (
     Candle,
     Channel,
@@ -26,7 +26,7 @@ from liqwatch.model import (
     PositionSide,
     PriceKind,
 )
-from liqwatch.model.time import ms_to_ns
+from liqwatch.model.time import NS_PER_MS, ms_to_ns
 from liqwatch.venues import _wire
 from liqwatch.venues._spec import RestRequest, VenueSpec, WsConnection
 
@@ -49,7 +49,7 @@ SPEC = VenueSpec(
 VENUE = SPEC.name
 
 
-class _Order(msgspec.Struct, frozen=True):
+class _Order(msgspec.Struct, frozen=True, gc=False):
     """`o` of a forceOrder event (Liquidation-Order-Streams)."""
 
     symbol: str = msgspec.field(name="s")
@@ -61,14 +61,14 @@ class _Order(msgspec.Struct, frozen=True):
     trade_time: int = msgspec.field(name="T", default=0)
 
 
-class _ForceOrder(msgspec.Struct, frozen=True, tag_field="e", tag="forceOrder"):
+class _ForceOrder(msgspec.Struct, frozen=True, gc=False, tag_field="e", tag="forceOrder"):
     """forceOrder stream payload."""
 
     event_time: int = msgspec.field(name="E")
     order: _Order = msgspec.field(name="o")
 
 
-class _MarkPriceUpdate(msgspec.Struct, frozen=True, tag_field="e", tag="markPriceUpdate"):
+class _MarkPriceUpdate(msgspec.Struct, frozen=True, gc=False, tag_field="e", tag="markPriceUpdate"):
     """markPrice stream payload (Mark-Price-Stream)."""
 
     event_time: int = msgspec.field(name="E")
@@ -79,7 +79,7 @@ class _MarkPriceUpdate(msgspec.Struct, frozen=True, tag_field="e", tag="markPric
     next_funding_time: int = msgspec.field(name="T", default=0)
 
 
-class _KlineBar(msgspec.Struct, frozen=True):
+class _KlineBar(msgspec.Struct, frozen=True, gc=False):
     open_time: int = msgspec.field(name="t")
     symbol: str = msgspec.field(name="s")
     interval: str = msgspec.field(name="i")
@@ -92,7 +92,7 @@ class _KlineBar(msgspec.Struct, frozen=True):
     closed: bool = msgspec.field(name="x")
 
 
-class _Kline(msgspec.Struct, frozen=True, tag_field="e", tag="kline"):
+class _Kline(msgspec.Struct, frozen=True, gc=False, tag_field="e", tag="kline"):
     """kline stream payload (Kline-Candlestick-Streams)."""
 
     event_time: int = msgspec.field(name="E")
@@ -102,17 +102,16 @@ class _Kline(msgspec.Struct, frozen=True, tag_field="e", tag="kline"):
 _Payload = _ForceOrder | _MarkPriceUpdate | _Kline
 
 
-class _Combined(msgspec.Struct, frozen=True):
-    """The `/stream` wrapper: {"stream": name, "data": payload}."""
+class _Combined(msgspec.Struct, frozen=True, gc=False):
+    """The `/stream` wrapper: {"stream": name, "data": payload}; `stream` is not decoded (the payload is tagged)."""
 
-    stream: str
     data: _Payload | list[_MarkPriceUpdate]
 
 
 _EMPTY = msgspec.Raw(b"")
 
 
-class _Control(msgspec.Struct, frozen=True):
+class _Control(msgspec.Struct, frozen=True, gc=False):
     """Subscribe acks {"result": null, "id": 1}, errors, and REST open-interest bodies."""
 
     result: msgspec.Raw = _EMPTY
@@ -126,7 +125,7 @@ class _Control(msgspec.Struct, frozen=True):
     time: int | None = None
 
 
-class _OpenInterestData(msgspec.Struct, frozen=True):
+class _OpenInterestData(msgspec.Struct, frozen=True, gc=False):
     symbol: str
     open_interest: float = msgspec.field(name="openInterest")
     time: int | None = None
@@ -138,7 +137,7 @@ _CONTROL = msgspec.json.Decoder(_Control, strict=False)
 _OI_DATA = msgspec.json.Decoder(_OpenInterestData, strict=False)
 
 
-class _SymbolInfo(msgspec.Struct, frozen=True):
+class _SymbolInfo(msgspec.Struct, frozen=True, gc=False):
     symbol: str
     base_asset: str = msgspec.field(name="baseAsset")
     quote_asset: str = msgspec.field(name="quoteAsset")
@@ -148,7 +147,7 @@ class _SymbolInfo(msgspec.Struct, frozen=True):
     status: str = "TRADING"
 
 
-class _ExchangeInfo(msgspec.Struct, frozen=True):
+class _ExchangeInfo(msgspec.Struct, frozen=True, gc=False):
     """GET /fapi/v1/exchangeInfo."""
 
     symbols: list[_SymbolInfo]
@@ -225,6 +224,8 @@ def parse_frame(frame: bytes, instruments: InstrumentIndex, ts_recv: int) -> lis
     except (msgspec.ValidationError, msgspec.DecodeError):
         return _parse_other(frame, instruments, ts_recv)
     data = combined.data
+    if type(data) is _ForceOrder:  # the hot path: one liquidation per frame
+        return [_liquidation(data, instruments, ts_recv)]
     if isinstance(data, list):
         return [e for item in data for e in _event(item, instruments, ts_recv)]
     return _event(data, instruments, ts_recv)
@@ -257,30 +258,39 @@ def _event(payload: _Payload, instruments: InstrumentIndex, ts_recv: int) -> lis
     return [_candle(payload, instruments, ts_recv)]
 
 
+# `S` is the liquidation ORDER side: SELL closes a long (docs; shared/docs/venues.md §1).
+_POSITION_SIDE = {"SELL": PositionSide.LONG, "BUY": PositionSide.SHORT}
+_FILL, _ORDER, _LINEAR = PriceKind.FILL, PriceKind.ORDER, ContractType.LINEAR
+_INF = float("inf")
+
+
 def _liquidation(msg: _ForceOrder, instruments: InstrumentIndex, ts_recv: int) -> Liquidation:
+    # Kept flat on purpose: this is the per-frame hot path measured in bench/parse.py.
     o = msg.order
-    inst = _wire.instrument(instruments, VENUE, o.symbol)
-    # `S` is the liquidation ORDER side: SELL closes a long (docs; shared/docs/venues.md §1).
-    if o.side == "SELL":
-        side = PositionSide.LONG
-    elif o.side == "BUY":
-        side = PositionSide.SHORT
-    else:
+    inst = instruments.get(VENUE, o.symbol)
+    if inst is None:
+        raise UnknownInstrument(VENUE, o.symbol)
+    side = _POSITION_SIDE.get(o.side)
+    if side is None:
         raise ParseError(f"malformed Binance forceOrder: side S must be BUY or SELL, was {o.side!r}")
     # Use the filled quantity at the average fill price; fall back to the order's q × p.
     if o.filled_quantity > 0 and o.average_price > 0:
-        qty, price, kind = o.filled_quantity, o.average_price, PriceKind.FILL
+        qty, price, kind = o.filled_quantity, o.average_price, _FILL
     else:
-        qty, price, kind = o.quantity, o.price, PriceKind.ORDER
-    _wire.positive(qty, "quantity", "Binance forceOrder")
-    _wire.positive(price, "price", "Binance forceOrder")
-    base, usd = _wire.base_and_usd(inst, qty, price)
+        qty, price, kind = o.quantity, o.price, _ORDER
+    if not (0.0 < qty < _INF and 0.0 < price < _INF):
+        raise ParseError(f"malformed Binance forceOrder: quantity and price must be positive and finite, were {qty!r}, {price!r}")
+    if inst.contract_type is _LINEAR:
+        base = qty * inst.contract_size
+        usd = base * price
+    else:
+        base, usd = _wire.base_and_usd(inst, qty, price)
     return Liquidation(
         venue=VENUE,
         symbol=inst.symbol,
         market=inst.market,
-        coin=inst.coin,
-        ts_event=ms_to_ns(o.trade_time or msg.event_time),
+        coin=inst.base,
+        ts_event=(o.trade_time or msg.event_time) * NS_PER_MS,
         ts_recv=ts_recv,
         position_side=side,
         venue_side=o.side,

@@ -1,0 +1,5 @@
+"""`python -m liqwatch` runs the CLI."""
+
+from liqwatch.cli import main
+
+main()

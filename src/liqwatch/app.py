@@ -1,0 +1,148 @@
+"""The composition root: Settings → store, bus, writer and one Feed per venue; run() and shutdown()."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+import aiohttp
+
+from liqwatch.bus import Bus, DropPolicy
+from liqwatch.config import Settings, VenueSettings
+from liqwatch.feed import Feed
+from liqwatch.model import Channel, InstrumentIndex
+from liqwatch.model.time import now_ns
+from liqwatch.storage import EventStore, default_db_path, open_store
+from liqwatch.storage.writer import StoreWriter
+from liqwatch.venues import VENUES
+
+logger = logging.getLogger(__name__)
+
+
+class App:
+    """Everything `liqwatch up` runs in one process: feeds → bus → (store writer, live consumers)."""
+
+    def __init__(self, settings: Settings, *, db: str | None = None) -> None:
+        self.settings = settings
+        self.db = db or settings.store.path or str(default_db_path())
+        self.store: EventStore = open_store(self.db)
+        self.instruments = InstrumentIndex(self.store.load_instruments())
+        self.bus = Bus()
+        self.writer = StoreWriter(
+            self.store,
+            self.bus.subscribe("store", maxsize=2_000_000, policy=DropPolicy.DROP_NEWEST),
+            flush_interval_s=settings.store.flush_interval_s,
+            batch_size=settings.store.batch_size,
+        )
+        self.feeds: list[Feed] = []
+        self.started_ns = now_ns()
+        self._session: aiohttp.ClientSession | None = None
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._persisted: dict[str, int] = {}
+
+    def venue_names(self) -> list[str]:
+        """Return the venues to collect from: [feeds] venues (or all), minus those disabled."""
+        names = self.settings.feeds.venues or list(VENUES)
+        return [n for n in names if self.settings.venues.get(n, VenueSettings()).enabled]
+
+    def _build_feeds(self, session: aiohttp.ClientSession) -> list[Feed]:
+        feeds = []
+        wanted = frozenset(Channel(c) for c in self.settings.feeds.channels) or frozenset(Channel)
+        for name in self.venue_names():
+            module = VENUES[name]
+            vs = self.settings.venues.get(name, VenueSettings())
+            coins = vs.coins or self.settings.feeds.coins
+            feeds.append(
+                Feed(
+                    module,
+                    session=session,
+                    ws_url=vs.ws_url or module.SPEC.ws_url,
+                    rest_url=vs.rest_url or module.SPEC.rest_url,
+                    channels=wanted,
+                    instruments=self.instruments,
+                    coins=frozenset(c.upper() for c in coins) if coins else None,
+                    emit=self.bus.publish,
+                    stale_after_s=self.settings.feeds.stale_after_s or None,
+                )
+            )
+        return feeds
+
+    async def start(self) -> None:
+        """Start the writer and every feed as tasks."""
+        self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30, sock_connect=10))
+        self.feeds = self._build_feeds(self._session)
+        self._tasks = [asyncio.create_task(self.writer.run(), name="writer")]
+        self._tasks += [asyncio.create_task(f.run(), name=f"feed-{f.name}") for f in self.feeds]
+        self._tasks.append(asyncio.create_task(self._persist_instruments_forever(), name="instruments-cache"))
+
+    async def _persist_instruments_forever(self) -> None:
+        while True:
+            await asyncio.sleep(2.0)
+            self.persist_instruments()
+
+    def persist_instruments(self) -> None:
+        """Cache newly loaded instrument specs in the store, so the next start works offline."""
+        for feed in self.feeds:
+            if self._persisted.get(feed.name) == feed.instrument_loads:
+                continue
+            self._persisted[feed.name] = feed.instrument_loads
+            specs = self.instruments.for_venue(feed.name)
+            with self.writer.lock:
+                self.store.write_instruments(specs, now_ns())
+
+    async def shutdown(self) -> None:
+        """Stop the feeds, flush the writer, close the session and the store."""
+        for feed in self.feeds:
+            feed.stop()
+        feed_tasks = [t for t in self._tasks if t.get_name().startswith("feed-")]
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(asyncio.gather(*feed_tasks, return_exceptions=True), timeout=10)
+        for task in self._tasks:
+            if task.get_name() != "writer":
+                task.cancel()
+        self.writer.stop()
+        writer = [t for t in self._tasks if t.get_name() == "writer"]
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        del writer
+        if self._session is not None:
+            await self._session.close()
+        self.persist_instruments()
+        self.store.close()
+
+    def status(self) -> dict[str, Any]:
+        """Return a snapshot of every feed, the writer and the bus."""
+        return {
+            "db": self.db,
+            "uptime_s": (now_ns() - self.started_ns) / 1e9,
+            "feeds": {f.name: venue_state(f) for f in self.feeds},
+            "writer": self.writer.stats(),
+            "bus": self.bus.stats(),
+        }
+
+
+def venue_state(feed: Feed) -> dict[str, Any]:
+    """Summarise one feed for people: connected/total sockets, a state word and the reason when not connected."""
+    status = feed.status()
+    conns: dict[str, dict[str, Any]] = status["connections"]  # type: ignore[assignment]
+    connected = sum(1 for c in conns.values() if c["state"] == "connected")
+    if not conns:
+        state = "starting" if not feed.instrument_errors else "unreachable"
+        detail = feed.last_error if feed.instrument_errors else "loading instruments"
+    elif connected == len(conns):
+        state, detail = "connected", ""
+    else:
+        down = next(c for c in conns.values() if c["state"] != "connected")
+        state = "unreachable" if connected == 0 else "degraded"
+        detail = str(down.get("detail") or down["state"])
+    return {
+        **status,
+        "state": state,
+        "detail": detail,
+        "sockets": len(conns),
+        "connected": connected,
+        "events": sum(int(c["events"]) for c in conns.values()),
+        "skipped": sum(sum(c["skipped"].values()) for c in conns.values()),
+        "reconnects": sum(int(c["reconnects"]) for c in conns.values()),
+    }

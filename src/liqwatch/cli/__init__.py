@@ -1,0 +1,54 @@
+"""The `liqwatch` command line: thin commands that parse options and call the library."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from liqwatch.errors import ConfigError, LiqwatchError
+
+app = typer.Typer(
+    name="liqwatch",
+    help="Monitor crypto-derivatives liquidations and open interest from the exchanges' own public feeds.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _register() -> None:
+    from liqwatch.cli import config_cmd, instruments, query, replay, run, venues
+
+    query.register(app)
+    replay.register(app)
+    venues.register(app)
+    run.register(app)
+    app.add_typer(instruments.app, name="instruments")
+    app.add_typer(config_cmd.app, name="config")
+
+
+_register()
+
+
+def main() -> None:
+    """Run the CLI; liqwatch errors print one line and exit 2 (config) or 1 (anything else)."""
+    try:
+        app(standalone_mode=False)
+    except ConfigError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except LiqwatchError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    except typer.Abort:
+        sys.exit(130)
+    except Exception as exc:  # click usage errors arrive here in non-standalone mode
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if isinstance(exc, click.exceptions.Exit):
+            sys.exit(exc.exit_code)
+        raise

@@ -1,0 +1,66 @@
+"""Options and helpers every command shares."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import msgspec
+import typer
+
+from liqwatch import config
+from liqwatch.errors import ConfigError
+from liqwatch.model.time import now_ns, parse_duration_ns, parse_time_ns
+from liqwatch.storage import EventStore, default_db_path, open_store
+
+DbOption = Annotated[
+    Path | None,
+    typer.Option("--db", help="DuckDB file (default: [store] path, $LIQWATCH__STORE__PATH, or ~/.local/share/liqwatch/liqwatch.duckdb)"),
+]
+ConfigOption = Annotated[Path | None, typer.Option("--config", "-c", help="TOML config file")]
+JsonOption = Annotated[bool, typer.Option("--json", help="print JSON instead of a table")]
+
+
+def settings(config_path: Path | None) -> config.Settings:
+    """Load settings from the config file and environment."""
+    return config.load(config_path)
+
+
+def db_path(db: Path | None, config_path: Path | None = None) -> str:
+    """Resolve the store location: --db, then config/env, then the default."""
+    if db is not None:
+        return str(db)
+    path = settings(config_path).store.path
+    return path or str(default_db_path())
+
+
+def store(db: Path | None, config_path: Path | None = None) -> EventStore:
+    """Open the store the options point at."""
+    return open_store(db_path(db, config_path))
+
+
+def time_option(text: str | None, name: str, default: int | None = None) -> int | None:
+    """Parse a --since/--until/--at value (ISO-8601 UTC or relative such as 24h)."""
+    if text is None:
+        return default
+    try:
+        return parse_time_ns(text)
+    except ValueError as exc:
+        raise ConfigError(f"{name}: {exc}") from None
+
+
+def duration_option(text: str, name: str) -> int:
+    """Parse a --window value such as 1h, 24h or 7d."""
+    try:
+        return parse_duration_ns(text)
+    except ValueError as exc:
+        raise ConfigError(f"{name}: {exc}") from None
+
+
+def print_json(obj: Any) -> None:
+    """Print one JSON document."""
+    typer.echo(msgspec.json.encode(obj).decode())
+
+
+def now() -> int:
+    return now_ns()

@@ -1,0 +1,124 @@
+"""`liqwatch liquidations` and `liqwatch stats`: read the store, print JSON or a table."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from liqwatch.analytics.metrics import liquidation_stats
+from liqwatch.cli._common import DbOption, JsonOption, duration_option, now, print_json, store, time_option
+from liqwatch.model.time import ns_to_iso
+
+
+def register(app: typer.Typer) -> None:
+    app.command("liquidations")(liquidations)
+    app.command("stats")(stats)
+
+
+def liquidations(
+    since: Annotated[str | None, typer.Option(help="start (exclusive): ISO-8601 UTC or relative, e.g. 24h")] = None,
+    until: Annotated[str | None, typer.Option(help="end (inclusive): ISO-8601 UTC or relative; default now")] = None,
+    venue: Annotated[str | None, typer.Option(help="only this venue, e.g. bybit")] = None,
+    coin: Annotated[str | None, typer.Option(help="only this base coin, e.g. BTC")] = None,
+    min_usd: Annotated[float | None, typer.Option("--min-usd", help="only liquidations of at least this USD notional")] = None,
+    limit: Annotated[int | None, typer.Option(help="at most this many rows")] = None,
+    as_json: JsonOption = False,
+    db: DbOption = None,
+) -> None:
+    """List stored liquidations, oldest first (JSON Lines with --json)."""
+    if venue:
+        from liqwatch.venues import get_venue
+
+        get_venue(venue)
+    rows = store(db).liquidations(
+        since=time_option(since, "--since"),
+        until=time_option(until, "--until"),
+        venue=venue,
+        coin=coin,
+        min_usd=min_usd,
+        limit=limit,
+    )
+    if as_json:
+        for row in rows:
+            print_json({**row, "ts": ns_to_iso(row["ts_event"])})
+        return
+    table = Table(title=f"{len(rows)} liquidations")
+    for col in ("time (UTC)", "venue", "symbol", "side", "price", "quantity", "USD"):
+        table.add_column(col, justify="right" if col in ("price", "quantity", "USD") else "left")
+    for r in rows:
+        style = "red" if r["position_side"] == "long" else "green"
+        table.add_row(
+            ns_to_iso(r["ts_event"]),
+            r["venue"],
+            r["symbol"],
+            f"[{style}]{r['position_side']}[/]",
+            f"{r['price']:,.6g}",
+            f"{r['quantity']:,.6g}",
+            f"{r['notional_usd']:,.0f}",
+        )
+    Console().print(table)
+
+
+def stats(
+    window: Annotated[str, typer.Option(help="window length: 1h, 4h, 12h, 24h, 7d …")] = "24h",
+    at: Annotated[str | None, typer.Option(help="window end: ISO-8601 UTC or relative; default now")] = None,
+    as_json: JsonOption = False,
+    db: DbOption = None,
+) -> None:
+    """Total liquidations over a window: longs/shorts, by coin and venue, the largest one, with coverage."""
+    until = time_option(at, "--at", default=now())
+    assert until is not None
+    result = liquidation_stats(store(db), since=until - duration_option(window, "--window"), until=until)
+    result["window"] = window
+    if as_json:
+        print_json(result)
+        return
+    _print_stats(result)
+
+
+def _usd(value: float) -> str:
+    for div, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= div:
+            return f"${value / div:,.2f}{suffix}"
+    return f"${value:,.0f}"
+
+
+def _print_stats(s: dict[str, Any]) -> None:
+    console = Console()
+    share = f"{s['long_share']:.0%} longs" if s["long_share"] is not None else "no liquidations"
+    console.print(
+        f"[bold]Liquidations {s['window']}[/] ({s['since']} → {s['until']}): [bold]{_usd(s['total_usd'])}[/] "
+        f"in {s['count']:,} events — longs {_usd(s['long_usd'])}, shorts {_usd(s['short_usd'])} ({share})"
+    )
+    for title, key in (("by coin", "by_coin"), ("by venue", "by_venue")):
+        if not s[key]:
+            continue
+        table = Table(title=title)
+        for col in (title.split()[1], "total", "longs", "shorts", "long share", "count"):
+            table.add_column(col, justify="left" if col in ("coin", "venue") else "right")
+        for name, b in s[key].items():
+            table.add_row(
+                name,
+                _usd(b["total_usd"]),
+                _usd(b["long_usd"]),
+                _usd(b["short_usd"]),
+                f"{b['long_share']:.0%}" if b["long_share"] is not None else "-",
+                f"{b['count']:,}",
+            )
+        console.print(table)
+    if s["largest"]:
+        big = s["largest"]
+        console.print(
+            f"Largest: {_usd(big['notional_usd'])} {big['market']} {big['position_side']} on {big['venue']} at {big['ts']}"
+        )
+    cov = s["coverage"]
+    if cov["sampled"]:
+        console.print(
+            f"[yellow]Coverage: {', '.join(cov['sampled'])} publish sampled liquidations: totals are lower bounds.[/]"
+        )
+    if cov["outages"]:
+        down = ", ".join(f"{v} ({n} outage{'s' if n > 1 else ''})" for v, n in cov["outages"].items())
+        console.print(f"[yellow]Gaps in the window: {down}.[/]")

@@ -1,0 +1,58 @@
+"""`liqwatch replay FILE…`: recorded frames through the same parse → store path as live data."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from liqwatch.cli._common import DbOption, JsonOption, print_json, store
+from liqwatch.errors import ConfigError
+from liqwatch.ingest import replay_files
+
+
+def register(app: typer.Typer) -> None:
+    app.command("replay")(replay)
+
+
+def replay(
+    files: Annotated[list[Path], typer.Argument(help="JSON Lines recordings (raw/raw_b64 + recv_ts per line)")],
+    venue: Annotated[str | None, typer.Option(help="venue of every file; default: from each file name's prefix")] = None,
+    as_json: JsonOption = False,
+    db: DbOption = None,
+) -> None:
+    """Parse recorded frames and store the events; instruments files (*.rest_instruments.jsonl) are imported first."""
+    missing = [str(f) for f in files if not f.is_file()]
+    if missing:
+        raise ConfigError(f"no such file: {', '.join(missing)}")
+    target = store(db)
+    try:
+        reports = replay_files(target, files, venue)
+    finally:
+        target.close()
+    if as_json:
+        print_json(reports)
+        return
+    _print(reports)
+
+
+def _print(reports: list[dict[str, Any]]) -> None:
+    table = Table(title="replay")
+    for col in ("file", "venue", "frames", "events", "stored", "duplicates", "skipped"):
+        table.add_column(col, justify="left" if col in ("file", "venue", "skipped") else "right")
+    totals: Counter[str] = Counter()
+    for r in reports:
+        skipped = ", ".join(f"{k}: {v}" for k, v in sorted(r["skipped"].items())) or "-"
+        stored = ", ".join(f"{k} {v}" for k, v in sorted(r["stored"].items()) if v) or "0"
+        table.add_row(Path(r["file"]).name, r["venue"], str(r["frames"]), str(r["events"]), stored, str(r["duplicates"]), skipped)
+        totals.update(r["stored"])
+    console = Console()
+    console.print(table)
+    console.print("stored: " + (", ".join(f"{v} {k}" for k, v in sorted(totals.items())) or "nothing"))
+    hints = {h for r in reports for h in r.get("hints", [])}
+    for hint in sorted(hints):
+        console.print(f"[yellow]hint:[/] {hint}")

@@ -1,0 +1,128 @@
+"""`liqwatch up`: collectors, writer and a live summary in one process."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import sys
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+
+from liqwatch.cli._common import ConfigOption, DbOption, settings
+from liqwatch.config import Settings
+from liqwatch.logs import setup_logging
+from liqwatch.model.time import NS_PER_S, now_ns
+
+
+def register(app: typer.Typer) -> None:
+    app.command("up")(up)
+
+
+def up(
+    config_path: ConfigOption = None,
+    db: DbOption = None,
+    venue: Annotated[list[str] | None, typer.Option("--venue", help="collect only from this venue (repeatable)")] = None,
+    coin: Annotated[list[str] | None, typer.Option("--coin", help="collect only this base coin (repeatable)")] = None,
+    duration: Annotated[float | None, typer.Option(help="stop after this many seconds (default: run until Ctrl-C)")] = None,
+    view: Annotated[bool, typer.Option(help="show the live summary (off: print a status line every 10 s)")] = True,
+) -> None:
+    """Collect liquidations, open interest, funding and candles from every venue into the store, and show a summary."""
+    base = settings(config_path)
+    overrides: dict[str, Any] = {}
+    if venue:
+        overrides["feeds__venues"] = venue
+    if coin:
+        overrides["feeds__coins"] = coin
+    if overrides:
+        from liqwatch import config
+
+        base = config.load(config_path, **overrides)
+    setup_logging(base.log.level)
+    asyncio.run(_run(base, str(db) if db else None, duration, view and sys.stdout.isatty()))
+
+
+async def _run(settings: Settings, db: str | None, duration: float | None, live_view: bool) -> None:
+    from liqwatch.app import App
+
+    app = App(settings, db=db)
+    await app.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    console = Console()
+    console.print(f"liqwatch up: {len(app.feeds)} venues → {app.db}  (Ctrl-C to stop)")
+    deadline = None if duration is None else loop.time() + duration
+    try:
+        if live_view:
+            with Live(_render(app), console=console, refresh_per_second=1) as live:
+                while not stop.is_set() and (deadline is None or loop.time() < deadline):
+                    await _sleep(stop, 1.0)
+                    live.update(_render(app))
+        else:
+            last = 0.0
+            while not stop.is_set() and (deadline is None or loop.time() < deadline):
+                await _sleep(stop, 0.5)
+                if loop.time() - last >= 10 or (deadline is not None and loop.time() >= deadline):
+                    last = loop.time()
+                    console.print(_status_line(app))
+    finally:
+        await app.shutdown()
+        console.print(f"stopped; stored {dict(app.writer.stored) or 'nothing'}")
+
+
+async def _sleep(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)
+
+
+def _status_line(app: Any) -> str:
+    status = app.status()
+    parts = []
+    for name, f in status["feeds"].items():
+        text = f"{name}: {f['state']}"
+        if f["state"] != "connected" and f["detail"]:
+            text += f" ({f['detail']})"
+        parts.append(text)
+    return f"[{status['uptime_s']:.0f}s] stored {dict(app.writer.stored)} | " + "; ".join(parts)
+
+
+def _render(app: Any) -> Group:
+    status = app.status()
+    table = Table(title=f"liqwatch — {status['db']} — up {status['uptime_s']:.0f} s")
+    for col in ("venue", "state", "sockets", "events", "skipped", "reconnects", "detail"):
+        table.add_column(col)
+    colours = {"connected": "green", "degraded": "yellow", "starting": "cyan", "unreachable": "red"}
+    for name, f in status["feeds"].items():
+        table.add_row(
+            name,
+            f"[{colours.get(f['state'], 'white')}]{f['state']}[/]",
+            f"{f['connected']}/{f['sockets']}",
+            f"{f['events']:,}",
+            f"{f['skipped']:,}",
+            str(f["reconnects"]),
+            f["detail"][:70],
+        )
+    totals = Table(title="liquidations stored (by ts_event)")
+    for col in ("window", "total", "longs", "shorts", "count"):
+        totals.add_column(col)
+    until = now_ns()
+    with app.writer.lock:
+        for label, hours in (("1h", 1), ("24h", 24)):
+            t = app.store.liquidation_totals(since=until - hours * 3600 * NS_PER_S, until=until)[0]
+            totals.add_row(
+                label,
+                f"${t['long_usd'] + t['short_usd']:,.0f}",
+                f"${t['long_usd']:,.0f}",
+                f"${t['short_usd']:,.0f}",
+                f"{t['long_count'] + t['short_count']:,}",
+            )
+    w = status["writer"]
+    footer = f"writer: {w['stored']} queue {w['queue_depth']} errors {w['errors']}"
+    return Group(table, totals, footer)

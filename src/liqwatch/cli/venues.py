@@ -1,0 +1,74 @@
+"""`liqwatch venues`: every venue with its channels, coverage and, from the store, recent activity."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from liqwatch.cli._common import DbOption, JsonOption, now, print_json, store
+from liqwatch.model import Channel
+from liqwatch.model.time import NS_PER_S, ns_to_iso
+from liqwatch.venues import VENUES
+
+
+def register(app: typer.Typer) -> None:
+    app.command("venues")(venues)
+
+
+def venues(
+    as_json: JsonOption = False,
+    offline: Annotated[bool, typer.Option("--offline", help="don't open the store; show only what each venue offers")] = False,
+    db: DbOption = None,
+) -> None:
+    """List every venue: channels, liquidation coverage (complete or sampled) and last data seen in the store."""
+    activity: dict[str, dict[str, object]] = {}
+    if not offline:
+        until = now()
+        s = store(db)
+        activity = {r["venue"]: r for r in s.venues_active(since=until - 86400 * NS_PER_S, until=until)}
+        s.close()
+    rows = []
+    for name, module in VENUES.items():
+        spec = module.SPEC
+        act = activity.get(name, {})
+        last = act.get("last_ts")
+        rows.append(
+            {
+                "venue": name,
+                "title": spec.title,
+                "channels": sorted(c.value for c in spec.channels),
+                "liquidations": Channel.LIQUIDATIONS in spec.channels,
+                "coverage": ("complete" if spec.liquidations_complete else "sampled")
+                if Channel.LIQUIDATIONS in spec.channels
+                else "none",
+                "coverage_note": spec.coverage_note,
+                "open_interest": spec.oi_origin.value if Channel.OPEN_INTEREST in spec.channels else None,
+                "ws_url": spec.ws_url,
+                "liquidations_24h": act.get("liquidations", 0),
+                "last_liquidation": ns_to_iso(int(last)) if isinstance(last, int) else None,
+                "status": "seen in last 24h" if last else "no data in last 24h",
+            }
+        )
+    if as_json:
+        print_json(rows)
+        return
+    table = Table(title=f"{len(rows)} venues")
+    for col in ("venue", "channels", "liquidations", "open interest", "24h liqs", "status"):
+        table.add_column(col)
+    for r in rows:
+        cov = {"complete": "[green]complete[/]", "sampled": "[yellow]sampled[/]", "none": "[red]no public feed[/]"}[str(r["coverage"])]
+        table.add_row(
+            str(r["venue"]),
+            ", ".join(r["channels"]),  # type: ignore[arg-type]
+            cov,
+            str(r["open_interest"] or "-"),
+            str(r["liquidations_24h"]),
+            str(r["status"]),
+        )
+    console = Console()
+    console.print(table)
+    for r in rows:
+        console.print(f"[dim]{r['venue']}: {r['coverage_note']}[/]")
