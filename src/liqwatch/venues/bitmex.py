@@ -14,8 +14,7 @@ Skipped on purpose, with a counted reason:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Protocol, TypeVar
+from collections.abc import Sequence
 
 import msgspec
 
@@ -109,13 +108,6 @@ class _InstrumentRow(msgspec.Struct, frozen=True):
     timestamp: str | None = None
 
 
-class _FundingRow(msgspec.Struct, frozen=True):
-    timestamp: str
-    symbol: str
-    funding_rate: float = msgspec.field(name="fundingRate")
-    funding_interval: str | None = msgspec.field(name="fundingInterval", default=None)
-
-
 class _BinRow(msgspec.Struct, frozen=True):
     timestamp: str  # BitMEX labels a bin by its END time
     symbol: str
@@ -128,17 +120,9 @@ class _BinRow(msgspec.Struct, frozen=True):
     foreign_notional: float | None = msgspec.field(name="foreignNotional", default=None)  # quote units
 
 
-class _HasSymbol(Protocol):
-    @property
-    def symbol(self) -> str: ...
-
-
-_R = TypeVar("_R", bound=_HasSymbol)
-
 _FRAME = msgspec.json.Decoder(_Frame)
 _LIQUIDATIONS = msgspec.json.Decoder(list[_LiquidationRow])
 _INSTRUMENTS = msgspec.json.Decoder(list[_InstrumentRow])
-_FUNDING = msgspec.json.Decoder(list[_FundingRow])
 _BINS = msgspec.json.Decoder(list[_BinRow])
 
 
@@ -237,30 +221,12 @@ def parse_frame(frame: bytes, instruments: InstrumentIndex, ts_recv: int) -> lis
         raise UnknownMessage(f"unknown BitMEX frame: {frame[:120]!r}")
     if msg.table == "liquidation":
         return _liquidations(msg, instruments, ts_recv)
-    if msg.table == "instrument":
-        rows = _wire.decode(_INSTRUMENTS, msg.data, "BitMEX instrument table")
+    if msg.table in ("instrument", "funding"):  # funding rows are instrument-shaped: symbol, fundingRate, …
+        rows = _wire.decode(_INSTRUMENTS, msg.data, f"BitMEX {msg.table} table")
         return _instrument_events(rows, instruments, ts_recv, Origin.STREAM)
-    if msg.table == "funding":
-        return _rows(_wire.decode(_FUNDING, msg.data, "BitMEX funding table"), _funding, instruments, ts_recv)
     if msg.table == "tradeBin1m":
-        return _rows(_wire.decode(_BINS, msg.data, "BitMEX tradeBin1m table"), _candle, instruments, ts_recv)
+        return _candles(_wire.decode(_BINS, msg.data, "BitMEX tradeBin1m table"), instruments, ts_recv)
     raise UnknownMessage(f"BitMEX table {msg.table!r} is not handled")
-
-
-def _rows(
-    rows: list[_R], build: Callable[[_R, Instrument, int], Event], instruments: InstrumentIndex, ts_recv: int
-) -> list[Event]:
-    """Build one event per row, dropping rows of unloaded symbols unless no row is known."""
-    out: list[Event] = []
-    unknown: UnknownInstrument | None = None
-    for row in rows:
-        try:
-            out.append(build(row, _wire.instrument(instruments, VENUE, row.symbol), ts_recv))
-        except UnknownInstrument as exc:
-            unknown = unknown or exc
-    if not out and unknown is not None:
-        raise unknown
-    return out
 
 
 def _liquidations(msg: _Frame, instruments: InstrumentIndex, ts_recv: int) -> list[Event]:
@@ -405,18 +371,12 @@ def _open_interest(
     )
 
 
-def _funding(row: _FundingRow, inst: Instrument, ts_recv: int) -> MarkPrice:
-    interval = row.funding_interval
-    return MarkPrice(
-        venue=VENUE,
-        symbol=inst.symbol,
-        market=inst.market,
-        coin=inst.coin,
-        ts_event=_ts(row.timestamp),
-        ts_recv=ts_recv,
-        funding_rate=row.funding_rate,
-        funding_interval_s=(_ts(interval) - _FUNDING_EPOCH_NS) // NS_PER_S if interval else None,
-    )
+def _candles(rows: list[_BinRow], instruments: InstrumentIndex, ts_recv: int) -> list[Event]:
+    """Build one candle per row, dropping rows of unloaded symbols unless no row is known."""
+    known = [(r, i) for r in rows if (i := instruments.get(VENUE, r.symbol)) is not None]
+    if rows and not known:
+        raise UnknownInstrument(VENUE, rows[0].symbol)
+    return [_candle(r, i, ts_recv) for r, i in known]
 
 
 def _candle(row: _BinRow, inst: Instrument, ts_recv: int) -> Candle:

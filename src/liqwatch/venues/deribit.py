@@ -324,8 +324,8 @@ def _tickers(
         mark = (
             _wire.positive(t.mark_price, "mark_price", "Deribit ticker") if t.mark_price is not None else None
         )
-        if t.open_interest is not None:
-            inverse = inst.contract_type is ContractType.INVERSE
+        inverse = inst.contract_type is ContractType.INVERSE
+        if t.open_interest is not None and (mark or not inverse):  # inverse OI is USD: base needs the mark
             out.append(
                 _wire.open_interest(
                     inst,
