@@ -75,3 +75,9 @@ class EventStore(Protocol):
     def close(self) -> None:
         """Flush and close."""
         ...
+
+    def open_interest_at(
+        self, at: int, *, coin: str | None = None, price_max_age_ns: int = 86_400 * 10**9
+    ) -> list[dict[str, Any]]:
+        """Return the latest OI row per (venue, symbol) at or before `at`, with the nearest mark price and 1m close."""
+        ...

@@ -176,6 +176,33 @@ class DuckDBStore:
         """Close the connection (DuckDB checkpoints on close)."""
         self._con.close()
 
+    def open_interest_at(
+        self, at: int, *, coin: str | None = None, price_max_age_ns: int = 86_400 * 10**9
+    ) -> list[dict[str, Any]]:
+        """Return the latest OI row per (venue, symbol) at or before `at`, with the nearest mark price and 1m close.
+
+        `mark_price`/`mark_ts` and `candle_close`/`candle_ts` (bar close time) are the newest at or before `at`
+        and no older than `price_max_age_ns`; None where there is none. Any venue name is accepted.
+        """
+        oldest = at - price_max_age_ns
+        coin_clause = " AND coin = ?" if coin else ""
+        params: list[Any] = [at, *([coin.upper()] if coin else []), at, oldest, at, oldest]
+        return self._rows(
+            "WITH oi AS (SELECT * EXCLUDE (event_id) FROM open_interest WHERE ts_event <= ?" + coin_clause + " "
+            "QUALIFY row_number() OVER (PARTITION BY venue, symbol ORDER BY ts_event DESC, origin) = 1), "
+            "mk AS (SELECT venue, symbol, mark_price, ts_event AS mark_ts FROM mark_prices "
+            "WHERE ts_event <= ? AND ts_event >= ? AND mark_price IS NOT NULL "
+            "QUALIFY row_number() OVER (PARTITION BY venue, symbol ORDER BY ts_event DESC) = 1), "
+            "cd AS (SELECT venue, symbol, close AS candle_close, ts_event + 60000000000 AS candle_ts FROM candles "
+            "WHERE interval_s = 60 AND ts_event + 60000000000 <= ? AND ts_event + 60000000000 >= ? "
+            "QUALIFY row_number() OVER (PARTITION BY venue, symbol ORDER BY ts_event DESC) = 1) "
+            "SELECT oi.*, mk.mark_price, mk.mark_ts, cd.candle_close, cd.candle_ts FROM oi "
+            "LEFT JOIN mk ON mk.venue = oi.venue AND mk.symbol = oi.symbol "
+            "LEFT JOIN cd ON cd.venue = oi.venue AND cd.symbol = oi.symbol "
+            "ORDER BY oi.coin, oi.venue, oi.symbol",
+            params,
+        )
+
 
 def _filters(
     since: int | None, until: int | None, venue: str | None, coin: str | None, min_usd: float | None

@@ -1,0 +1,226 @@
+"""Open interest comparable across venues: one-sided coin and USD, per venue and per coin, and its changes.
+
+Every venue's OI is stored one-sided in base units (`open_interest`); USD is the venue's own value where it gave one,
+else the coin amount at the nearest mark price, else at the nearest 1m candle close (docs/analytics.md §4.4). A change
+compares the same (venue, symbol) at both ends; USD-denominated OI moves with price, so each change carries the
+coin-terms change and the decomposition coin ΔOI = (1 + ΔOI_usd) / (1 + Δprice) − 1 (§4.6), where Δprice is the
+OI-weighted change of the USD value per coin over the same symbols, so the identity holds exactly.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import msgspec
+
+from liqwatch.model.time import ns_to_iso
+from liqwatch.storage.base import EventStore
+
+NS_PER_H = 3_600 * 10**9
+DEFAULT_WINDOWS: tuple[tuple[str, int], ...] = (
+    ("1h", NS_PER_H),
+    ("4h", 4 * NS_PER_H),
+    ("24h", 24 * NS_PER_H),
+)
+USD_SOURCES = ("venue", "mark", "candle", "none")
+
+
+class OiPoint(msgspec.Struct, frozen=True, kw_only=True):
+    """One (venue, symbol)'s one-sided OI at a time, valued in USD, with the price source named."""
+
+    venue: str
+    symbol: str
+    market: str
+    coin: str
+    ts_event: int
+    oi_coin: float
+    oi_usd: float | None
+    price: float | None
+    usd_source: str  # venue | mark | candle | none
+    price_ts: int | None
+    raw_two_sided: bool
+    end_of_day: bool  # imported daily figure (CME), not a live one
+
+
+def value_row(row: dict[str, Any]) -> OiPoint:
+    """Value one `open_interest_at` row in USD: the venue's USD, else mark price, else 1m candle close."""
+    oi = float(row["open_interest"])
+    usd: float | None = None
+    price: float | None = None
+    price_ts: int | None = None
+    source = "none"
+    if row.get("open_interest_usd") is not None:
+        usd = float(row["open_interest_usd"])
+        ref = row.get("reference_price")
+        price = float(ref) if ref is not None else (usd / oi if oi else None)
+        price_ts, source = int(row["ts_event"]), "venue"
+    elif row.get("mark_price") is not None:
+        price, price_ts, source = float(row["mark_price"]), int(row["mark_ts"]), "mark"
+    elif row.get("candle_close") is not None:
+        price, price_ts, source = float(row["candle_close"]), int(row["candle_ts"]), "candle"
+    if usd is None and price is not None:
+        usd = oi * price
+    return OiPoint(
+        venue=str(row["venue"]),
+        symbol=str(row["symbol"]),
+        market=str(row["market"]),
+        coin=str(row["coin"]),
+        ts_event=int(row["ts_event"]),
+        oi_coin=oi,
+        oi_usd=usd,
+        price=price,
+        usd_source=source,
+        price_ts=price_ts,
+        raw_two_sided=bool(row.get("raw_two_sided")),
+        end_of_day=str(row.get("origin")) == "import",
+    )
+
+
+def value_rows(rows: Iterable[dict[str, Any]]) -> list[OiPoint]:
+    """Value every row (see `value_row`)."""
+    return [value_row(r) for r in rows]
+
+
+def aggregate(points: Sequence[OiPoint]) -> dict[str, Any]:
+    """Sum OI in coin (every symbol) and USD (symbols with a USD value); count symbols and USD sources."""
+    sources = Counter(p.usd_source for p in points)
+    valued = [p for p in points if p.oi_usd is not None]
+    return {
+        "oi_coin": sum(p.oi_coin for p in points),
+        "oi_usd": sum(p.oi_usd for p in valued if p.oi_usd is not None) if valued else None,
+        "symbols": len(points),
+        "symbols_without_usd": len(points) - len(valued),
+        "usd_sources": {s: sources[s] for s in USD_SOURCES if sources[s]},
+        "venues": len({p.venue for p in points}),
+        "ts_oldest": ns_to_iso(min(p.ts_event for p in points)) if points else None,
+        "ts_newest": ns_to_iso(max(p.ts_event for p in points)) if points else None,
+        "end_of_day": bool(points) and all(p.end_of_day for p in points),
+    }
+
+
+def _ratio(new: float, old: float) -> float | None:
+    return new / old - 1.0 if old else None
+
+
+def change(start: Sequence[OiPoint], end: Sequence[OiPoint]) -> dict[str, Any]:
+    """Compare OI between two snapshots over the (venue, symbol)s valued in USD at both ends.
+
+    A symbol counts only when it was observed again after the start (a carried-forward end-of-day figure does not
+    make a 1h change); the others are counted under `skipped`.
+    """
+    before = {(p.venue, p.symbol): p for p in start}
+    pairs: list[tuple[OiPoint, OiPoint]] = []
+    skipped: Counter[str] = Counter()
+    for p in end:
+        q = before.get((p.venue, p.symbol))
+        if q is None:
+            skipped["not_at_start"] += 1
+        elif p.ts_event <= q.ts_event:
+            skipped["not_updated"] += 1
+        elif p.oi_usd is None or q.oi_usd is None:
+            skipped["no_usd"] += 1
+        else:
+            pairs.append((q, p))
+    coin_from = sum(q.oi_coin for q, _ in pairs)
+    coin_to = sum(p.oi_coin for _, p in pairs)
+    usd_from = sum(q.oi_usd or 0.0 for q, _ in pairs)
+    usd_to = sum(p.oi_usd or 0.0 for _, p in pairs)
+    usd_change = _ratio(usd_to, usd_from)
+    coin_change = _ratio(coin_to, coin_from)
+    price_change = (
+        _ratio(usd_to / coin_to, usd_from / coin_from) if coin_to and coin_from and usd_from else None
+    )
+    identity = (
+        (1.0 + usd_change) / (1.0 + price_change) - 1.0
+        if usd_change is not None and price_change is not None
+        else None
+    )
+    return {
+        "oi_coin_from": coin_from if pairs else None,
+        "oi_coin_to": coin_to if pairs else None,
+        "oi_usd_from": usd_from if pairs else None,
+        "oi_usd_to": usd_to if pairs else None,
+        "usd_change": usd_change,
+        "coin_change": coin_change,
+        "price_change": price_change,
+        "coin_change_from_usd_and_price": identity,
+        "symbols": len(pairs),
+        "venues": len({p.venue for _, p in pairs}),
+        "skipped": dict(skipped),
+    }
+
+
+def _by_coin_venue(points: Iterable[OiPoint]) -> dict[str, dict[str, list[OiPoint]]]:
+    out: dict[str, dict[str, list[OiPoint]]] = defaultdict(lambda: defaultdict(list))
+    for p in points:
+        out[p.coin][p.venue].append(p)
+    return out
+
+
+def snapshot_changes(
+    end: Sequence[OiPoint], starts: Mapping[str, Sequence[OiPoint]]
+) -> dict[str, dict[str, Any]]:
+    """Return per coin: each venue's and the total's OI at the end and its change against each start snapshot."""
+    grouped = _by_coin_venue(end)
+    out: dict[str, dict[str, Any]] = {}
+    for coin in sorted(grouped):
+        venues = grouped[coin]
+        all_points = [p for v in venues.values() for p in v]
+        coin_starts = {label: [p for p in pts if p.coin == coin] for label, pts in starts.items()}
+        out[coin] = {
+            "venues": {
+                venue: {
+                    **aggregate(pts),
+                    "changes": {
+                        label: change([p for p in s if p.venue == venue], pts)
+                        for label, s in coin_starts.items()
+                    },
+                }
+                for venue, pts in sorted(venues.items())
+            },
+            "total": {
+                **aggregate(all_points),
+                "changes": {label: change(s, all_points) for label, s in coin_starts.items()},
+            },
+        }
+    return out
+
+
+def point_dict(p: OiPoint) -> dict[str, Any]:
+    """Return a JSON-ready dict of a point with ISO times."""
+    d = msgspec.structs.asdict(p)
+    d["ts"] = ns_to_iso(p.ts_event)
+    d["price_ts"] = ns_to_iso(p.price_ts) if p.price_ts is not None else None
+    return d
+
+
+def open_interest_summary(
+    store: EventStore,
+    *,
+    at: int,
+    coin: str | None = None,
+    windows: Sequence[tuple[str, int]] = DEFAULT_WINDOWS,
+) -> dict[str, Any]:
+    """Return OI per venue and total per coin at `at`, with changes over each window, and the per-symbol points."""
+    end = value_rows(store.open_interest_at(at, coin=coin))
+    starts = {label: value_rows(store.open_interest_at(at - span, coin=coin)) for label, span in windows}
+    return {
+        "at": ns_to_iso(at),
+        "windows": [label for label, _ in windows],
+        "coins": snapshot_changes(end, starts),
+        "symbols": [point_dict(p) for p in end],
+    }
+
+
+def open_interest_between(
+    store: EventStore, *, start: int, end: int, coin: str | None = None
+) -> dict[str, Any]:
+    """Return OI per venue and total per coin at `start` and `end`, and the change between them."""
+    label = "change"
+    summary = open_interest_summary(store, at=end, coin=coin, windows=((label, end - start),))
+    summary["from"] = ns_to_iso(start)
+    summary["to"] = summary.pop("at")
+    summary.pop("windows")
+    return summary
