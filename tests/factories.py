@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from liqwatch.model import ContractType, Liquidation, OpenInterest, OpenInterestUnit, Origin, PositionSide, PriceKind
+from liqwatch.model import (
+    ContractType,
+    Liquidation,
+    OpenInterest,
+    OpenInterestUnit,
+    Origin,
+    PositionSide,
+    PriceKind,
+)
 
 T0 = 1_762_214_400_000_000_000  # 2025-11-04T00:00:00Z
 

@@ -39,7 +39,7 @@ def venue_files(venue_name: str) -> list[Path]:
     return out
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def instruments_for(venue_name: str):  # -> InstrumentIndex
     """Return the venue's instruments from its recorded REST responses plus tests/fixtures/instruments/<venue>.json."""
     from liqwatch.model import Instrument, InstrumentIndex

@@ -128,8 +128,9 @@ def venue_state(feed: Feed) -> dict[str, Any]:
     conns: dict[str, dict[str, Any]] = status["connections"]  # type: ignore[assignment]
     connected = sum(1 for c in conns.values() if c["state"] == "connected")
     if not conns:
-        state = "starting" if not feed.instrument_errors else "unreachable"
-        detail = feed.last_error if feed.instrument_errors else "loading instruments"
+        failing = feed.rest.last_error or (feed.last_error if feed.instrument_errors else "")
+        state = "unreachable" if failing else "starting"
+        detail = f"{failing} — retrying" if failing else "loading instruments"
     elif connected == len(conns):
         state, detail = "connected", ""
     else:

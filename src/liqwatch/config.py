@@ -146,7 +146,7 @@ def _explain(message: str) -> str:
 
 def _known_keys(where: str) -> list[str]:
     if not where:
-        return list(_SECTIONS) + ["venues"]
+        return [*list(_SECTIONS), "venues"]
     if where.startswith("venues"):
         return [f.name for f in msgspec.structs.fields(VenueSettings)]
     cls = _SECTIONS.get(where)

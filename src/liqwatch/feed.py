@@ -73,6 +73,7 @@ class Feed:
         self.held_dropped = 0
         self.instrument_loads = 0
         self.instrument_errors = 0
+        self.last_error = ""
         self._tasks: list[asyncio.Task[None]] = []
         self._stopped = asyncio.Event()
         self._log = VenueLogger(logger, {"venue": self.name, "conn": "feed"})
@@ -107,6 +108,7 @@ class Feed:
                 return
             except VenueError as exc:
                 self.instrument_errors += 1
+                self.last_error = f"instruments: {exc}"
                 delay = backoff.next_delay()
                 self._log.warning("instruments request failed: %s — retrying in %.1f s", exc, delay)
                 await asyncio.sleep(delay)

@@ -18,14 +18,21 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from liqwatch.cli import config_cmd, instruments, query, replay, run, venues
+    from liqwatch.cli.config_cmd import app as config_app
+    from liqwatch.cli.instruments import app as instruments_app
+    from liqwatch.cli.query import register as register_query
+    from liqwatch.cli.replay import register as register_replay
+    from liqwatch.cli.run import register as register_run
+    from liqwatch.cli.venues import register as register_venues
 
-    query.register(app)
-    replay.register(app)
-    venues.register(app)
-    run.register(app)
-    app.add_typer(instruments.app, name="instruments")
-    app.add_typer(config_cmd.app, name="config")
+    register_query(app)
+    register_replay(app)
+    register_venues(app)
+    register_run(app)
+    app.add_typer(instruments_app, name="instruments")
+    app.add_typer(config_app, name="config")
+    app.add_typer(__import__("liqwatch.cli.oi", fromlist=["app"]).app, name="oi")
+    __import__("liqwatch.cli.backfill", fromlist=["register"]).register(app)
 
 
 _register()

@@ -5,12 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
+import msgspec
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from liqwatch.cli._common import DbOption, JsonOption, print_json, store
 from liqwatch.errors import ConfigError
+from liqwatch.model import Instrument
 from liqwatch.model.time import now_ns
 from liqwatch.parsing import FrameCounters
 from liqwatch.replay import load_instruments
@@ -25,15 +27,21 @@ def import_(
     file: Annotated[Path, typer.Argument(help="recorded REST instruments response(s), e.g. BYBIT.rest_instruments.jsonl")],
     db: DbOption = None,
 ) -> None:
-    """Import a venue's contract specs from a recorded REST response (JSON Lines with `raw`, or a plain JSON body)."""
+    """Import contract specs: a recorded REST response (JSON Lines with `raw`), a plain REST body, or a JSON list of liqwatch instruments."""
     module = get_venue(venue)
     if not file.is_file():
         raise ConfigError(f"no such file: {file}")
     counters = FrameCounters()
-    if file.read_bytes()[:1] in (b"{", b"[") and b'"raw"' not in file.read_bytes()[:200]:
-        instruments = module.parse_instruments(file.read_bytes())
+    body = file.read_bytes()
+    if body.lstrip()[:1] == b"[":  # liqwatch's own format: a JSON list of Instrument objects
+        try:
+            instruments = [i for i in msgspec.json.decode(body, type=list[Instrument]) if i.venue == venue]
+        except msgspec.MsgspecError as exc:
+            raise ConfigError(f"{file} is not a JSON list of liqwatch instruments: {exc}") from None
+    elif body.lstrip()[:1] == b"{" and b'"raw"' not in body[:200]:
+        instruments = module.parse_instruments(body)  # a plain REST response body
     else:
-        instruments = load_instruments(file, module, counters)
+        instruments = load_instruments(file, module, counters)  # a recording: JSON Lines with `raw`
     if not instruments:
         raise ConfigError(f"{file} holds no {venue} instruments ({counters.last_error or 'no lines parsed'})")
     s = store(db)

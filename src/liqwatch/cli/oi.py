@@ -96,6 +96,8 @@ def _pct(value: float | None) -> str:
 def _row(name: str, agg: dict[str, Any], labels: list[str]) -> list[str]:
     if agg["end_of_day"] and agg["ts_newest"]:
         name = f"{name} (end-of-day {agg['ts_newest'][:10]})"
+    if agg["stale_symbols"]:
+        name = f"{name} [yellow]({agg['stale_symbols']} stale)[/]"
     cells = [name, _num(agg["oi_coin"]), _num(agg["oi_usd"], "$")]
     for label in labels:
         ch = agg["changes"][label]

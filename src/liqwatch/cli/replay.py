@@ -13,6 +13,7 @@ from rich.table import Table
 from liqwatch.cli._common import DbOption, JsonOption, print_json, store
 from liqwatch.errors import ConfigError
 from liqwatch.ingest import replay_files
+from liqwatch.venues import get_venue
 
 
 def register(app: typer.Typer) -> None:
@@ -26,6 +27,8 @@ def replay(
     db: DbOption = None,
 ) -> None:
     """Parse recorded frames and store the events; instruments files (*.rest_instruments.jsonl) are imported first."""
+    if venue:
+        get_venue(venue)
     missing = [str(f) for f in files if not f.is_file()]
     if missing:
         raise ConfigError(f"no such file: {', '.join(missing)}")

@@ -14,6 +14,9 @@ from liqwatch.model.time import NS_PER_S, ns_to_iso
 from liqwatch.venues import VENUES
 
 
+_SHORT = {"liquidations": "liq", "open_interest": "oi", "mark_price": "mark", "candles": "1m"}
+
+
 def register(app: typer.Typer) -> None:
     app.command("venues")(venues)
 
@@ -56,19 +59,19 @@ def venues(
         print_json(rows)
         return
     table = Table(title=f"{len(rows)} venues")
-    for col in ("venue", "channels", "liquidations", "open interest", "24h liqs", "status"):
-        table.add_column(col)
+    for col in ("venue", "channels", "liquidations", "OI", "last 24h"):
+        table.add_column(col, no_wrap=col in ("venue", "liquidations"))
     for r in rows:
         cov = {"complete": "[green]complete[/]", "sampled": "[yellow]sampled[/]", "none": "[red]no public feed[/]"}[str(r["coverage"])]
         table.add_row(
             str(r["venue"]),
-            ", ".join(r["channels"]),  # type: ignore[arg-type]
+            " ".join(_SHORT[c] for c in r["channels"]),  # type: ignore[attr-defined]
             cov,
             str(r["open_interest"] or "-"),
-            str(r["liquidations_24h"]),
-            str(r["status"]),
+            f"{r['liquidations_24h']} liqs" if r["last_liquidation"] else "no data",
         )
     console = Console()
     console.print(table)
+    console.print("[dim]channels: liq = liquidations, oi = open interest, mark = mark price/funding, 1m = candles[/]")
     for r in rows:
         console.print(f"[dim]{r['venue']}: {r['coverage_note']}[/]")

@@ -1,13 +1,20 @@
-"""VenueServer: a local exchange on 127.0.0.1 that speaks Binance USD-M, Bybit and OKX wire formats.
+"""VenueServer: a local exchange on 127.0.0.1 that speaks every liqwatch venue's wire format.
 
 Serves each venue's websocket path(s) with its subscribe/ack and heartbeat protocol, and its
 instruments (recorded bodies) and open-interest (generated) REST endpoints. Frames to push come
 from a per-venue queue (`push`, `replay_file`); faults are switched on with the methods below.
+
+Every venue is served under `/<venue>` (so venues whose paths collide, such as Binance USD-M and
+COIN-M's `/market/stream`, share one port), and also at the venue's own paths where no other venue
+claimed them first. Dialects whose clients keep only the host of the websocket URL (HTX) set
+`WS_AT_ROOT` and get their paths at the root before anyone else.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gzip
 import logging
 import os
 import time
@@ -21,11 +28,15 @@ from aiohttp import WSMsgType, web
 
 from liqwatch.recording import RecordedLine, read_recording
 from liqwatch.sim.dialects import DIALECTS, Dialect
+from liqwatch.sim.dialects._base import RecordedBody, RestCall
 
 logger = logging.getLogger(__name__)
 _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-DEFAULT_RECORDED_DIR = Path(os.environ.get("LIQWATCH_RECORDED_DIR", "/work/shared/data/recorded"))
+# ../shared/data/recorded beside a source checkout (src/liqwatch/sim/ → repo → its parent), or $LIQWATCH_RECORDED_DIR.
+DEFAULT_RECORDED_DIR = Path(
+    os.environ.get("LIQWATCH_RECORDED_DIR") or Path(__file__).resolve().parents[4] / "shared" / "data" / "recorded"
+)
 
 
 @dataclass(eq=False)
@@ -35,11 +46,7 @@ class _Conn:
     topics: set[str] = field(default_factory=set)
 
 
-@dataclass
-class _RecordedRest:
-    path: str
-    query: dict[str, str]
-    body: bytes
+_RecordedRest = RecordedBody
 
 
 @dataclass
@@ -52,6 +59,8 @@ class VenueCounters:
     frames_sent: int = 0
     client_messages: int = 0
     rest_requests: int = 0
+    app_pings_sent: int = 0  # application-level pings the server sent (HTX, Deribit test_request, …)
+    pongs_received: int = 0  # client answers to them
 
 
 class _VenueState:
@@ -80,12 +89,12 @@ def _load_recorded_rest(path: Path) -> list[_RecordedRest]:
     for line in read_recording(path):
         if isinstance(line, RecordedLine) and line.url:
             parts = urlsplit(line.url)
-            out.append(_RecordedRest(path=parts.path, query=dict(parse_qsl(parts.query)), body=line.frame))
+            out.append(RecordedBody(path=parts.path, query=dict(parse_qsl(parts.query)), body=line.frame))
     return out
 
 
 class VenueServer:
-    """A local exchange for binance-usdm, bybit and okx on 127.0.0.1:<free port>."""
+    """A local exchange for any venues of DIALECTS (default: binance-usdm, bybit, okx) on 127.0.0.1:<free port>."""
 
     def __init__(
         self,
@@ -93,11 +102,13 @@ class VenueServer:
         *,
         recorded_dir: Path = DEFAULT_RECORDED_DIR,
         server_ping_s: float | None = None,
+        app_ping_s: float | None = None,
         default_open_interest: float = 1000.0,
     ) -> None:
         self.venues = tuple(venues)
         self._recorded_dir = recorded_dir
         self._server_ping_s = server_ping_s
+        self._app_ping_s = app_ping_s  # send each dialect's application ping this often (None: only on `app_ping`)
         self.default_open_interest = default_open_interest
         self._state: dict[str, _VenueState] = {}
         self._runner: web.AppRunner | None = None
@@ -112,12 +123,24 @@ class VenueServer:
         for name in self.venues:
             dialect = DIALECTS[name]
             recorded = _load_recorded_rest(self._recorded_dir / f"{dialect.RECORDED_PREFIX}.rest_instruments.jsonl")
-            state = _VenueState(dialect, recorded)
-            self._state[name] = state
+            self._state[name] = _VenueState(dialect, recorded)
+        claimed: set[tuple[str, str]] = set()
+        root_first = sorted(self._state.values(), key=lambda st: not getattr(st.dialect, "WS_AT_ROOT", False))
+        for state in root_first:  # the venue's own paths, where free
+            dialect = state.dialect
             for path in dialect.WS_PATHS:
-                app.router.add_get(path, self._ws_handler(state, path))
-            app.router.add_route("*", dialect.INSTRUMENTS_PATH, self._rest_handler(state))
-            app.router.add_route("*", dialect.OPEN_INTEREST_PATH, self._rest_handler(state))
+                if ("GET", path) not in claimed:
+                    claimed.add(("GET", path))
+                    app.router.add_get(path, self._ws_handler(state, path))
+            rest_paths = (dialect.INSTRUMENTS_PATH, dialect.OPEN_INTEREST_PATH, *getattr(dialect, "REST_PATHS", ()))
+            for path in dict.fromkeys(rest_paths):
+                if ("*", path) not in claimed and ("GET", path) not in claimed:
+                    claimed.add(("*", path))
+                    app.router.add_route("*", path, self._rest_handler(state, ""))
+        for name, state in self._state.items():  # everything again under /<venue>
+            for path in state.dialect.WS_PATHS:
+                app.router.add_get(f"/{name}{path}", self._ws_handler(state, path))
+            app.router.add_route("*", f"/{name}/{{tail:.*}}", self._rest_handler(state, f"/{name}"))
         self._runner = web.AppRunner(app, handle_signals=False)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -147,17 +170,19 @@ class VenueServer:
 
     @property
     def http_url(self) -> str:
-        """Return http://127.0.0.1:<port>: every venue's REST base URL."""
+        """Return http://127.0.0.1:<port>: the REST base URL of every venue whose paths no other venue claimed."""
         return f"http://127.0.0.1:{self.port}"
 
     def rest_url(self, venue: str) -> str:
-        """Return the REST base URL to give the venue's Feed."""
+        """Return the REST base URL to give the venue's Feed (http://127.0.0.1:<port>/<venue>)."""
         self._venue(venue)
-        return self.http_url
+        return f"{self.http_url}/{venue}"
 
     def ws_url(self, venue: str) -> str:
-        """Return the websocket URL to give the venue's Feed (the first path of the dialect)."""
-        return f"ws://127.0.0.1:{self.port}{self._venue(venue).dialect.WS_PATHS[0]}"
+        """Return the websocket URL to give the venue's Feed (the first path of the dialect, under /<venue>)."""
+        dialect = self._venue(venue).dialect
+        prefix = "" if getattr(dialect, "WS_AT_ROOT", False) else f"/{venue}"
+        return f"ws://127.0.0.1:{self.port}{prefix}{dialect.WS_PATHS[0]}"
 
     def counters(self, venue: str) -> VenueCounters:
         """Return a venue's counters (live object)."""
@@ -242,17 +267,42 @@ class VenueServer:
         """Answer the venue's next `count` REST requests with HTTP `status` (and Retry-After if given)."""
         self._venue(venue).rest_faults.extend([(status, retry_after_s)] * count)
 
+    async def app_ping(self, venue: str) -> int:
+        """Send the dialect's application-level ping to every open connection of the venue now; return how many."""
+        state = self._venue(venue)
+        sent = 0
+        for conn in list(state.conns):
+            sent += await self._app_ping(state, conn)
+        return sent
+
     def set_open_interest(self, venue: str, symbol: str, value: float) -> None:
         """Set the open interest the venue's REST endpoint reports for a symbol."""
         self._venue(venue).open_interest[symbol] = value
 
     # ---- internals -------------------------------------------------------------------------------
 
+    async def _app_ping(self, state: _VenueState, conn: _Conn) -> int:
+        make = getattr(state.dialect, "app_ping", None)
+        frame = make(conn.path, int(time.time() * 1000)) if make is not None else None
+        if frame is None or state.stalled:
+            return 0
+        sent = await self._send(state, conn, frame)
+        state.counters.app_pings_sent += sent
+        return sent
+
+    async def _ping_forever(self, state: _VenueState, conn: _Conn, every_s: float) -> None:
+        while not conn.ws.closed:
+            await asyncio.sleep(every_s)
+            await self._app_ping(state, conn)
+
     async def _send(self, state: _VenueState, conn: _Conn, frame: bytes) -> int:
         if conn.ws.closed:
             return 0
         try:
-            await conn.ws.send_str(frame.decode())
+            if getattr(state.dialect, "FRAME_ENCODING", "text") == "gzip":
+                await conn.ws.send_bytes(gzip.compress(frame))
+            else:
+                await conn.ws.send_str(frame.decode())
         except UnicodeDecodeError:
             await conn.ws.send_bytes(frame)
         except (ConnectionError, RuntimeError):
@@ -291,6 +341,14 @@ class VenueServer:
             conn = _Conn(ws=ws, path=path)
             state.conns.add(conn)
             state.counters.connections_accepted += 1
+            greet = getattr(dialect, "on_connect", None)
+            for frame in greet(path) if greet is not None else []:
+                await self._send(state, conn, frame)
+            pinger = (
+                asyncio.create_task(self._ping_forever(state, conn, self._app_ping_s))
+                if self._app_ping_s and getattr(dialect, "app_ping", None) is not None
+                else None
+            )
             try:
                 async for msg in ws:
                     if msg.type is WSMsgType.TEXT:
@@ -303,6 +361,7 @@ class VenueServer:
                     if state.stalled:
                         continue
                     reply = dialect.on_message(data, state.reject)
+                    state.counters.pongs_received += int(reply.pong)
                     if reply.subscribe:
                         state.counters.subscribe_messages += 1
                         state.counters.subscriptions += len(reply.topics)
@@ -312,13 +371,17 @@ class VenueServer:
                     if reply.topics:
                         state.wake()
             finally:
+                if pinger is not None:
+                    pinger.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await pinger
                 state.conns.discard(conn)
                 state.wake()
             return ws
 
         return handler
 
-    def _rest_handler(self, state: _VenueState) -> _Handler:
+    def _rest_handler(self, state: _VenueState, prefix: str) -> _Handler:
         dialect = state.dialect
 
         async def handler(request: web.Request) -> web.StreamResponse:
@@ -328,9 +391,22 @@ class VenueServer:
                 headers = {"Retry-After": f"{retry_after:g}"} if retry_after is not None else {}
                 return web.Response(status=status, body=dialect.rest_error(status), headers=headers, content_type="application/json")
             query = dict(request.query)
-            if request.path == dialect.INSTRUMENTS_PATH:
+            path = request.path[len(prefix) :] if prefix else request.path
+            custom = getattr(dialect, "rest", None)
+            if custom is not None:
+                call = RestCall(
+                    method=request.method, path=path, query=query, body=await request.read(), recorded=state.recorded,
+                    symbols=state.symbols, open_interest=state.open_interest, default_open_interest=self.default_open_interest,
+                    ts_ms=int(time.time() * 1000),
+                )
+                answer = custom(call)
+                if answer is not None:
+                    return web.Response(status=answer[0], body=answer[1], content_type="application/json")
+            if path == dialect.INSTRUMENTS_PATH:
                 body = self._instruments(state, query)
                 return web.Response(body=body, content_type="application/json")
+            if path != dialect.OPEN_INTEREST_PATH:
+                return web.Response(status=404, body=dialect.rest_error(404), content_type="application/json")
             symbol = query.get("symbol") or query.get("instId") or ""
             value = state.open_interest.get(symbol, self.default_open_interest)
             status, body = dialect.open_interest(query, value, int(time.time() * 1000), state.symbols)

@@ -203,6 +203,13 @@ class DuckDBStore:
             params,
         )
 
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Run one statement on the store's connection (for small side tables such as backfill_progress)."""
+        try:
+            return self._con.execute(sql, list(params)).fetchall()
+        except duckdb.Error as exc:
+            raise StorageError(f"query failed: {exc}") from None
+
 
 def _filters(
     since: int | None, until: int | None, venue: str | None, coin: str | None, min_usd: float | None

@@ -59,6 +59,7 @@ class RestClient:
         self.requests = 0
         self.retries = 0
         self.rate_limited = 0
+        self.last_error = ""  # the latest failed attempt, for status views; cleared on success
         self._log = VenueLogger(logger, {"venue": venue_name, "conn": "rest"})
 
     def url(self, request: RestRequest) -> str:
@@ -102,6 +103,7 @@ class RestClient:
                 delay = backoff.next_delay()
             else:
                 if status < 400:
+                    self.last_error = ""
                     return body
                 excerpt = body[:200].decode("utf-8", errors="replace")
                 if status in (418, 429):
@@ -120,6 +122,7 @@ class RestClient:
                         f"{self.venue_name} rejected {request.method} {url} params={dict(request.params)}: "
                         f"HTTP {status}: {excerpt}"
                     )
+            self.last_error = str(last)
             if attempt < self.max_attempts:
                 self.retries += 1
                 self._log.debug("attempt %d failed (%s); retrying in %.2f s", attempt, last, delay)

@@ -6,30 +6,32 @@ from types import MappingProxyType
 from typing import cast
 
 from liqwatch.errors import ConfigError, did_you_mean
-from liqwatch.venues import binance
-from liqwatch.venues import bitmex
-from liqwatch.venues import deribit
-from liqwatch.venues import htx
-from liqwatch.venues import gate
-from liqwatch.venues import binance_coinm
-from liqwatch.venues import bitget
-from liqwatch.venues import bybit
-from liqwatch.venues import okx
-from liqwatch.venues import kraken_futures
-from liqwatch.venues import dydx
-from liqwatch.venues import hyperliquid
+from liqwatch.venues import (
+    binance,
+    binance_coinm,
+    bitget,
+    bitmex,
+    bybit,
+    deribit,
+    dydx,
+    gate,
+    htx,
+    hyperliquid,
+    kraken_futures,
+    okx,
+)
 from liqwatch.venues._spec import RestRequest, VenueModule, VenueSpec, WsConnection
 
 _MODULES = {
     "binance-usdm": binance,
+    "binance-coinm": binance_coinm,
+    "bybit": bybit,
+    "okx": okx,
     "bitmex": bitmex,
     "deribit": deribit,
     "htx": htx,
-    "gate": gate,
-    "binance-coinm": binance_coinm,
     "bitget": bitget,
-    "bybit": bybit,
-    "okx": okx,
+    "gate": gate,
     "kraken-futures": kraken_futures,
     "dydx": dydx,
     "hyperliquid": hyperliquid,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import cast
 
-from liqwatch.sim.dialects import binance, bybit, okx
+from . import binance, bybit, okx
 from liqwatch.sim.dialects._base import Dialect, Reply
 
 DIALECTS: dict[str, Dialect] = {m.VENUE: cast(Dialect, m) for m in (binance, bybit, okx)}
