@@ -4,7 +4,7 @@ Every venue's OI is stored one-sided in base units (`open_interest`); USD is the
 else the coin amount at the nearest mark price, else at the nearest 1m candle close (docs/analytics.md §4.4). A change
 compares the same (venue, symbol) at both ends; USD-denominated OI moves with price, so each change carries the
 coin-terms change and the decomposition coin ΔOI = (1 + ΔOI_usd) / (1 + Δprice) − 1 (§4.6), where Δprice is the
-OI-weighted change of the USD value per coin over the same symbols, so the identity holds exactly.
+OI-weighted change of the USD value per coin over the same symbols, so the identity holds exactly on them.
 """
 
 from __future__ import annotations
@@ -25,6 +25,9 @@ DEFAULT_WINDOWS: tuple[tuple[str, int], ...] = (
     ("24h", 24 * NS_PER_H),
 )
 USD_SOURCES = ("venue", "mark", "candle", "none")
+STALE_NS = NS_PER_H  # a live point older than this at the query time is flagged stale
+DAY_NS = 24 * NS_PER_H  # end-of-day points only make changes over windows of at least a day
+EOD_TOLERANCE_NS = 4 * DAY_NS  # end-of-day (CME) points: weekends and holidays
 
 
 class OiPoint(msgspec.Struct, frozen=True, kw_only=True):
@@ -83,8 +86,13 @@ def value_rows(rows: Iterable[dict[str, Any]]) -> list[OiPoint]:
     return [value_row(r) for r in rows]
 
 
-def aggregate(points: Sequence[OiPoint]) -> dict[str, Any]:
-    """Sum OI in coin (every symbol) and USD (symbols with a USD value); count symbols and USD sources."""
+def is_stale(p: OiPoint, at: int) -> bool:
+    """Return whether a point is too old at `at` to be current (1h; end-of-day points 4 days)."""
+    return p.ts_event < at - (EOD_TOLERANCE_NS if p.end_of_day else STALE_NS)
+
+
+def aggregate(points: Sequence[OiPoint], at: int) -> dict[str, Any]:
+    """Sum OI in coin (every symbol) and USD (symbols with a USD value); count symbols, stale ones and USD sources."""
     sources = Counter(p.usd_source for p in points)
     valued = [p for p in points if p.oi_usd is not None]
     return {
@@ -92,6 +100,7 @@ def aggregate(points: Sequence[OiPoint]) -> dict[str, Any]:
         "oi_usd": sum(p.oi_usd for p in valued if p.oi_usd is not None) if valued else None,
         "symbols": len(points),
         "symbols_without_usd": len(points) - len(valued),
+        "stale_symbols": sum(is_stale(p, at) for p in points),
         "usd_sources": {s: sources[s] for s in USD_SOURCES if sources[s]},
         "venues": len({p.venue for p in points}),
         "ts_oldest": ns_to_iso(min(p.ts_event for p in points)) if points else None,
@@ -104,33 +113,46 @@ def _ratio(new: float, old: float) -> float | None:
     return new / old - 1.0 if old else None
 
 
-def change(start: Sequence[OiPoint], end: Sequence[OiPoint]) -> dict[str, Any]:
-    """Compare OI between two snapshots over the (venue, symbol)s valued in USD at both ends.
+def _tolerance(p: OiPoint, span: int) -> int:
+    return max(span, EOD_TOLERANCE_NS) if p.end_of_day else span
 
-    A symbol counts only when it was observed again after the start (a carried-forward end-of-day figure does not
-    make a 1h change); the others are counted under `skipped`.
+
+def change(start: Sequence[OiPoint], end: Sequence[OiPoint], *, start_at: int, end_at: int) -> dict[str, Any]:
+    """Compare OI between snapshots taken at `start_at` and `end_at`, symbol by symbol.
+
+    A symbol counts only when its start point is no older than `start_at` minus the window (end-of-day points: 4
+    days), its end point was observed after `end_at` minus the window, and after the start point (a carried-forward
+    figure makes no change), and end-of-day points only
+    over windows of a day or more; the others are counted under `skipped` by reason. `coin_change` covers every counted
+    symbol (`symbols`); the USD change, the price change and the decomposition cover those valued in USD at both ends
+    (`symbols_usd`), so coin_change == coin_change_from_usd_and_price whenever `symbols_usd` == `symbols`.
     """
+    span = end_at - start_at
     before = {(p.venue, p.symbol): p for p in start}
     pairs: list[tuple[OiPoint, OiPoint]] = []
     skipped: Counter[str] = Counter()
     for p in end:
         q = before.get((p.venue, p.symbol))
-        if q is None:
+        if p.end_of_day and span < DAY_NS:
+            skipped["end_of_day"] += 1
+        elif p.ts_event <= end_at - _tolerance(p, span):
+            skipped["stale_at_end"] += 1
+        elif q is None or q.ts_event < start_at - _tolerance(q, span):
             skipped["not_at_start"] += 1
         elif p.ts_event <= q.ts_event:
             skipped["not_updated"] += 1
-        elif p.oi_usd is None or q.oi_usd is None:
-            skipped["no_usd"] += 1
         else:
             pairs.append((q, p))
+    valued = [(q, p) for q, p in pairs if q.oi_usd is not None and p.oi_usd is not None]
     coin_from = sum(q.oi_coin for q, _ in pairs)
     coin_to = sum(p.oi_coin for _, p in pairs)
-    usd_from = sum(q.oi_usd or 0.0 for q, _ in pairs)
-    usd_to = sum(p.oi_usd or 0.0 for _, p in pairs)
-    usd_change = _ratio(usd_to, usd_from)
-    coin_change = _ratio(coin_to, coin_from)
+    vcoin_from = sum(q.oi_coin for q, _ in valued)
+    vcoin_to = sum(p.oi_coin for _, p in valued)
+    usd_from = sum(q.oi_usd or 0.0 for q, _ in valued)
+    usd_to = sum(p.oi_usd or 0.0 for _, p in valued)
+    usd_change = _ratio(usd_to, usd_from) if valued else None
     price_change = (
-        _ratio(usd_to / coin_to, usd_from / coin_from) if coin_to and coin_from and usd_from else None
+        _ratio(usd_to / vcoin_to, usd_from / vcoin_from) if vcoin_to and vcoin_from and usd_from else None
     )
     identity = (
         (1.0 + usd_change) / (1.0 + price_change) - 1.0
@@ -140,13 +162,14 @@ def change(start: Sequence[OiPoint], end: Sequence[OiPoint]) -> dict[str, Any]:
     return {
         "oi_coin_from": coin_from if pairs else None,
         "oi_coin_to": coin_to if pairs else None,
-        "oi_usd_from": usd_from if pairs else None,
-        "oi_usd_to": usd_to if pairs else None,
+        "oi_usd_from": usd_from if valued else None,
+        "oi_usd_to": usd_to if valued else None,
         "usd_change": usd_change,
-        "coin_change": coin_change,
+        "coin_change": _ratio(coin_to, coin_from) if pairs else None,
         "price_change": price_change,
         "coin_change_from_usd_and_price": identity,
         "symbols": len(pairs),
+        "symbols_usd": len(valued),
         "venues": len({p.venue for _, p in pairs}),
         "skipped": dict(skipped),
     }
@@ -160,38 +183,42 @@ def _by_coin_venue(points: Iterable[OiPoint]) -> dict[str, dict[str, list[OiPoin
 
 
 def snapshot_changes(
-    end: Sequence[OiPoint], starts: Mapping[str, Sequence[OiPoint]]
+    end: Sequence[OiPoint], end_at: int, starts: Mapping[str, tuple[int, Sequence[OiPoint]]]
 ) -> dict[str, dict[str, Any]]:
-    """Return per coin: each venue's and the total's OI at the end and its change against each start snapshot."""
+    """Return per coin: each venue's and the total's OI at `end_at` and its change against each (time, snapshot)."""
     grouped = _by_coin_venue(end)
     out: dict[str, dict[str, Any]] = {}
     for coin in sorted(grouped):
         venues = grouped[coin]
         all_points = [p for v in venues.values() for p in v]
-        coin_starts = {label: [p for p in pts if p.coin == coin] for label, pts in starts.items()}
+        coin_starts = {label: (t, [p for p in pts if p.coin == coin]) for label, (t, pts) in starts.items()}
         out[coin] = {
             "venues": {
                 venue: {
-                    **aggregate(pts),
+                    **aggregate(pts, end_at),
                     "changes": {
-                        label: change([p for p in s if p.venue == venue], pts)
-                        for label, s in coin_starts.items()
+                        label: change([p for p in s if p.venue == venue], pts, start_at=t, end_at=end_at)
+                        for label, (t, s) in coin_starts.items()
                     },
                 }
                 for venue, pts in sorted(venues.items())
             },
             "total": {
-                **aggregate(all_points),
-                "changes": {label: change(s, all_points) for label, s in coin_starts.items()},
+                **aggregate(all_points, end_at),
+                "changes": {
+                    label: change(s, all_points, start_at=t, end_at=end_at)
+                    for label, (t, s) in coin_starts.items()
+                },
             },
         }
     return out
 
 
-def point_dict(p: OiPoint) -> dict[str, Any]:
-    """Return a JSON-ready dict of a point with ISO times."""
+def point_dict(p: OiPoint, at: int) -> dict[str, Any]:
+    """Return a JSON-ready dict of a point with ISO times and its staleness at `at`."""
     d = msgspec.structs.asdict(p)
     d["ts"] = ns_to_iso(p.ts_event)
+    d["stale"] = is_stale(p, at)
     d["price_ts"] = ns_to_iso(p.price_ts) if p.price_ts is not None else None
     return d
 
@@ -205,12 +232,15 @@ def open_interest_summary(
 ) -> dict[str, Any]:
     """Return OI per venue and total per coin at `at`, with changes over each window, and the per-symbol points."""
     end = value_rows(store.open_interest_at(at, coin=coin))
-    starts = {label: value_rows(store.open_interest_at(at - span, coin=coin)) for label, span in windows}
+    starts = {
+        label: (at - span, value_rows(store.open_interest_at(at - span, coin=coin)))
+        for label, span in windows
+    }
     return {
         "at": ns_to_iso(at),
         "windows": [label for label, _ in windows],
-        "coins": snapshot_changes(end, starts),
-        "symbols": [point_dict(p) for p in end],
+        "coins": snapshot_changes(end, at, starts),
+        "symbols": [point_dict(p, at) for p in end],
     }
 
 
