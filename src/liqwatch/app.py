@@ -14,6 +14,7 @@ from liqwatch.config import Settings, VenueSettings
 from liqwatch.feed import Feed
 from liqwatch.model import Channel, InstrumentIndex
 from liqwatch.model.time import now_ns
+from liqwatch.monitor import LiquidationSilence
 from liqwatch.storage import EventStore, default_db_path, open_store
 from liqwatch.storage.writer import StoreWriter
 from liqwatch.venues import VENUES
@@ -76,6 +77,26 @@ class App:
         self._tasks = [asyncio.create_task(self.writer.run(), name="writer")]
         self._tasks += [asyncio.create_task(f.run(), name=f"feed-{f.name}") for f in self.feeds]
         self._tasks.append(asyncio.create_task(self._persist_instruments_forever(), name="instruments-cache"))
+        if self.settings.feeds.liquidation_silence_s > 0:
+            self._tasks.append(asyncio.create_task(self._watch_silence_forever(), name="silence-monitor"))
+
+    async def _watch_silence_forever(self, every_s: float = 30.0) -> None:
+        liquidating = [f.name for f in self.feeds if Channel.LIQUIDATIONS in f.channels]
+        monitor = LiquidationSilence(
+            liquidating, silence_ns=int(self.settings.feeds.liquidation_silence_s * 1e9), started_ns=now_ns()
+        )
+        self.bus.on_events(lambda events: monitor.observe(events, now_ns()))
+        while True:
+            await asyncio.sleep(min(every_s, self.settings.feeds.liquidation_silence_s))
+            await self.restart_silent(monitor.check(now_ns()))
+
+    async def restart_silent(self, silent: list[tuple[str, str]]) -> None:
+        """Mark each silent venue's sockets STALE (stored as FeedStatus) and reconnect them."""
+        for venue, reason in silent:
+            for feed in self.feeds:
+                if feed.name == venue:
+                    for socket in feed.sockets:
+                        await socket.restart(reason)
 
     async def _persist_instruments_forever(self) -> None:
         while True:

@@ -274,6 +274,12 @@ class ReconnectingWebSocket:
             except NETWORK_ERRORS:
                 return  # the read loop sees the close and reconnects
 
+    async def restart(self, detail: str) -> None:
+        """Mark the connection STALE with `detail` and reconnect (the read loop sees the close)."""
+        self._set_state(FeedState.STALE, detail)
+        if self._ws is not None:
+            await self._ws.close()
+
     async def stop(self) -> None:
         """Stop reconnecting and close the socket."""
         self._stopping = True
