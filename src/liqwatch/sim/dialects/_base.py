@@ -1,9 +1,17 @@
-"""The interface every dialect module provides, and the reply type."""
+"""The interface every dialect module provides, the reply type, and helpers the dialects share.
+
+Optional module attributes the server looks for (with getattr) beyond the Dialect protocol:
+`FRAME_ENCODING` ("gzip": every server frame gzip-compressed), `WS_AT_ROOT` (serve the websocket paths at
+the root before other venues), `REST_PATHS` (more REST paths to serve at the root), `on_connect(path)`
+(frames sent on accept), `app_ping(path, ts_ms)` (an application-level server ping, see
+`VenueServer.app_ping`) and `rest(call)` (answer any REST call; None falls back to INSTRUMENTS_PATH /
+OPEN_INTEREST_PATH handling).
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -15,6 +23,42 @@ class Reply:
     frames: list[bytes] = field(default_factory=list)
     topics: list[str] = field(default_factory=list)
     subscribe: bool = False  # the message was a subscribe request (accepted or rejected)
+    pong: bool = False  # the message answered an application-level server ping
+
+
+@dataclass
+class RecordedBody:
+    """One recorded REST response: the path and query it was recorded for, and its body."""
+
+    path: str
+    query: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class RestCall:
+    """One REST request as a dialect's `rest` sees it (path without the /<venue> prefix)."""
+
+    method: str
+    path: str
+    query: Mapping[str, str]
+    body: bytes
+    recorded: Sequence[RecordedBody]
+    symbols: list[str]
+    open_interest: Mapping[str, float]
+    default_open_interest: float
+    ts_ms: int
+
+    def recorded_body(self, path: str, **query: str) -> bytes | None:
+        """Return the first recorded body of `path` whose query has these values."""
+        for rec in self.recorded:
+            if rec.path == path and all(rec.query.get(k) == v for k, v in query.items()):
+                return rec.body
+        return None
+
+    def oi(self, symbol: str) -> float:
+        """Return the open interest to report for a symbol."""
+        return self.open_interest.get(symbol, self.default_open_interest)
 
 
 class Dialect(Protocol):
@@ -55,7 +99,6 @@ class Dialect(Protocol):
     def recorded_symbols(self, body: bytes) -> list[str]:
         """Return the symbols listed in a recorded instruments body."""
         ...
-
 
 
 def dumps(obj: Any) -> bytes:
