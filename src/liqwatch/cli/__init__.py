@@ -18,8 +18,10 @@ app = typer.Typer(
 
 
 def _register() -> None:
+    from liqwatch.cli.backfill import register as register_backfill
     from liqwatch.cli.config_cmd import app as config_app
     from liqwatch.cli.instruments import app as instruments_app
+    from liqwatch.cli.oi import app as oi_app
     from liqwatch.cli.query import register as register_query
     from liqwatch.cli.replay import register as register_replay
     from liqwatch.cli.run import register as register_run
@@ -31,8 +33,8 @@ def _register() -> None:
     register_run(app)
     app.add_typer(instruments_app, name="instruments")
     app.add_typer(config_app, name="config")
-    app.add_typer(__import__("liqwatch.cli.oi", fromlist=["app"]).app, name="oi")
-    __import__("liqwatch.cli.backfill", fromlist=["register"]).register(app)
+    app.add_typer(oi_app, name="oi")
+    register_backfill(app)
 
 
 _register()

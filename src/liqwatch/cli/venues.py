@@ -13,7 +13,6 @@ from liqwatch.model import Channel
 from liqwatch.model.time import NS_PER_S, ns_to_iso
 from liqwatch.venues import VENUES
 
-
 _SHORT = {"liquidations": "liq", "open_interest": "oi", "mark_price": "mark", "candles": "1m"}
 
 

@@ -59,27 +59,28 @@ def market_name(base: str, quote: str, kind: InstrumentKind, ts_expiry: int | No
 class InstrumentIndex:
     """Instruments of one or more venues, looked up by (venue, symbol)."""
 
-    __slots__ = ("_by_key",)
+    __slots__ = ("_by_venue",)
 
     def __init__(self, instruments: Iterable[Instrument] = ()) -> None:
-        self._by_key: dict[tuple[str, str], Instrument] = {}
+        self._by_venue: dict[str, dict[str, Instrument]] = {}
         self.update(instruments)
 
     def update(self, instruments: Iterable[Instrument]) -> None:
         """Add or replace instruments."""
         for instrument in instruments:
-            self._by_key[(instrument.venue, instrument.symbol)] = instrument
+            self._by_venue.setdefault(instrument.venue, {})[instrument.symbol] = instrument
 
     def get(self, venue: str, symbol: str) -> Instrument | None:
         """Return the instrument, or None when the symbol is unknown."""
-        return self._by_key.get((venue, symbol))
+        symbols = self._by_venue.get(venue)
+        return symbols.get(symbol) if symbols is not None else None
 
     def for_venue(self, venue: str) -> list[Instrument]:
         """Return every instrument of a venue."""
-        return [i for (v, _), i in self._by_key.items() if v == venue]
+        return list(self._by_venue.get(venue, {}).values())
 
     def __len__(self) -> int:
-        return len(self._by_key)
+        return sum(len(v) for v in self._by_venue.values())
 
     def __iter__(self) -> Iterator[Instrument]:
-        return iter(self._by_key.values())
+        return (i for symbols in self._by_venue.values() for i in symbols.values())
