@@ -15,7 +15,7 @@ from liqwatch.storage import EventStore, default_db_path, open_store
 
 DbOption = Annotated[
     Path | None,
-    typer.Option("--db", help="DuckDB file (default: [store] path, $LIQWATCH__STORE__PATH, or ~/.local/share/liqwatch/liqwatch.duckdb)"),
+    typer.Option("--db", help="DuckDB file (default: the config's store.path, $LIQWATCH__STORE__PATH, or ~/.local/share/liqwatch/liqwatch.duckdb)"),
 ]
 ConfigOption = Annotated[Path | None, typer.Option("--config", "-c", help="TOML config file")]
 JsonOption = Annotated[bool, typer.Option("--json", help="print JSON instead of a table")]
