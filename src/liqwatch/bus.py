@@ -10,12 +10,12 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Callable
-from enum import Enum
+from enum import StrEnum
 
 from liqwatch.model import Event
 
 
-class DropPolicy(str, Enum):
+class DropPolicy(StrEnum):
     """What a full subscriber queue does with one more event."""
 
     DROP_OLDEST = "drop_oldest"

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 
-class PositionSide(str, Enum):
+class PositionSide(StrEnum):
     """The side of the position that was force-closed."""
 
     LONG = "long"
@@ -17,14 +17,14 @@ class PositionSide(str, Enum):
         return OrderSide.SELL if self is PositionSide.LONG else OrderSide.BUY
 
 
-class OrderSide(str, Enum):
+class OrderSide(StrEnum):
     """The side of an order or of a trade's taker."""
 
     BUY = "buy"
     SELL = "sell"
 
 
-class ContractType(str, Enum):
+class ContractType(StrEnum):
     """How a contract's size converts to base units and USD."""
 
     LINEAR = "linear"  # contract_size is in base units; notional = base × price
@@ -32,14 +32,14 @@ class ContractType(str, Enum):
     QUANTO = "quanto"  # contract_size is settle-currency per point of price
 
 
-class InstrumentKind(str, Enum):
+class InstrumentKind(StrEnum):
     """Perpetual swap or dated future."""
 
     PERPETUAL = "perpetual"
     FUTURE = "future"
 
 
-class PriceKind(str, Enum):
+class PriceKind(StrEnum):
     """Which price a liquidation's notional was computed with."""
 
     FILL = "fill"  # average fill price (Binance `ap`, trade prints)
@@ -47,7 +47,7 @@ class PriceKind(str, Enum):
     ORDER = "order"  # the liquidation order's limit price (BitMEX)
 
 
-class Origin(str, Enum):
+class Origin(StrEnum):
     """How a value reached us: pushed on a stream or polled over REST."""
 
     STREAM = "stream"
@@ -55,7 +55,7 @@ class Origin(str, Enum):
     IMPORT = "import"
 
 
-class OpenInterestUnit(str, Enum):
+class OpenInterestUnit(StrEnum):
     """The unit of a venue's raw open-interest value."""
 
     CONTRACTS = "contracts"
@@ -63,7 +63,7 @@ class OpenInterestUnit(str, Enum):
     USD = "usd"
 
 
-class FeedState(str, Enum):
+class FeedState(StrEnum):
     """A connection's state, stored as `FeedStatus` events so gaps are visible."""
 
     CONNECTING = "connecting"
@@ -72,7 +72,7 @@ class FeedState(str, Enum):
     DISCONNECTED = "disconnected"
 
 
-class Channel(str, Enum):
+class Channel(StrEnum):
     """Data channels a venue can provide."""
 
     LIQUIDATIONS = "liquidations"

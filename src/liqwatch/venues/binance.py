@@ -132,7 +132,7 @@ class _OpenInterestData(msgspec.Struct, frozen=True, gc=False):
 
 
 _COMBINED = msgspec.json.Decoder(_Combined, strict=False)
-_PAYLOAD = msgspec.json.Decoder(_Payload, strict=False)  # type: ignore[arg-type]
+_PAYLOAD = msgspec.json.Decoder(_Payload, strict=False)
 _CONTROL = msgspec.json.Decoder(_Control, strict=False)
 _OI_DATA = msgspec.json.Decoder(_OpenInterestData, strict=False)
 
