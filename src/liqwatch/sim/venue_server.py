@@ -192,6 +192,10 @@ class VenueServer:
         """Return the number of open websocket connections of a venue."""
         return len(self._venue(venue).conns)
 
+    def pending(self, venue: str) -> int:
+        """Return how many pushed frames of the venue wait for a subscribed connection."""
+        return self._venue(venue).queue.qsize()
+
     def subscribed_topics(self, venue: str) -> set[str]:
         """Return the union of topics the venue's open connections subscribed to."""
         return {t for c in self._venue(venue).conns for t in c.topics}

@@ -4,8 +4,22 @@ from __future__ import annotations
 
 from typing import cast
 
-from . import binance, binance_coinm, bitget, bitmex, bybit, deribit, dydx, gate, htx, hyperliquid, kraken_futures, okx
 from liqwatch.sim.dialects._base import Dialect, Reply
+
+from . import (
+    binance,
+    binance_coinm,
+    bitget,
+    bitmex,
+    bybit,
+    deribit,
+    dydx,
+    gate,
+    htx,
+    hyperliquid,
+    kraken_futures,
+    okx,
+)
 
 _MODULES = (binance, binance_coinm, bitget, bitmex, bybit, deribit, dydx, gate, htx, hyperliquid, kraken_futures, okx)
 DIALECTS: dict[str, Dialect] = {m.VENUE: cast(Dialect, m) for m in _MODULES}

@@ -37,7 +37,8 @@ def on_message(message: bytes, reject: bool) -> Reply:
     if not isinstance(request, dict) or "method" not in request:
         return Reply(frames=[_error(None, -32700, "parse error")])
     req_id, method = request.get("id"), request["method"]
-    params = request.get("params") if isinstance(request.get("params"), dict) else {}
+    raw_params = request.get("params")
+    params: dict[str, Any] = raw_params if isinstance(raw_params, dict) else {}
     if method == "public/set_heartbeat":
         return Reply(frames=[_result(req_id, "ok")])
     if method == "public/test":
