@@ -10,6 +10,7 @@ import msgspec
 from liqwatch.errors import ConfigError, ParseError
 from liqwatch.model import Event, Instrument, InstrumentIndex
 from liqwatch.parsing import SKIP_MALFORMED, FrameCounters, safe_parse
+from liqwatch.recording import RecordedLine, read_recording
 from liqwatch.venues import VenueModule, get_venue, venue_for_recording
 
 
@@ -50,32 +51,28 @@ def load_instruments(path: Path, venue: VenueModule, counters: FrameCounters | N
 
 def read_lines(path: Path, counters: FrameCounters | None = None) -> Iterator[bytes]:
     """Yield the frames of a recording (instruments files carry one REST body per line)."""
-    from liqwatch.recording import read_recording
-
-    for rec in read_recording(path):
-        if isinstance(rec, ParseError):
-            if counters is not None:
-                counters.frames += 1
-                counters.skipped[SKIP_MALFORMED] += 1
-                counters.last_error = str(rec)
-            continue
-        if counters is not None:
-            counters.frames += 1
+    counted = counters if counters is not None else FrameCounters()
+    for rec in _records(path, counted):
+        counted.frames += 1  # replay_events counts its frames in safe_parse instead
         yield rec.frame
 
 
-def replay_events(
-    path: Path, venue: VenueModule, instruments: InstrumentIndex, counters: FrameCounters
-) -> Iterator[tuple[int, list[Event]]]:
-    """Yield (line number, events) for every frame of a recording; skipped frames are counted."""
-    from liqwatch.recording import read_recording
-
+def _records(path: Path, counters: FrameCounters) -> Iterator[RecordedLine]:
+    # Every line counts as a frame; one that is not a recording line is counted as malformed and skipped.
     for rec in read_recording(path):
         if isinstance(rec, ParseError):
             counters.frames += 1
             counters.skipped[SKIP_MALFORMED] += 1
             counters.last_error = str(rec)
             continue
+        yield rec
+
+
+def replay_events(
+    path: Path, venue: VenueModule, instruments: InstrumentIndex, counters: FrameCounters
+) -> Iterator[tuple[int, list[Event]]]:
+    """Yield (line number, events) for every frame of a recording; skipped frames are counted."""
+    for rec in _records(path, counters):
         events = safe_parse(venue, rec.frame, instruments, rec.ts_recv or 0, counters)
         if rec.ts_recv is None:
             # No receive time was recorded: take the venue's clock, which is what we know.

@@ -189,6 +189,13 @@ def parse_instruments(payload: bytes) -> list[Instrument]:
 
 def ws_connections(instruments: Sequence[Instrument], channels: frozenset[Channel], ws_url: str) -> list[WsConnection]:
     """Return combined-stream connections: all-market liquidation and mark streams, klines per symbol."""
+    return combined_stream_connections(SPEC, instruments, channels, ws_url)
+
+
+def combined_stream_connections(
+    spec: VenueSpec, instruments: Sequence[Instrument], channels: frozenset[Channel], ws_url: str
+) -> list[WsConnection]:
+    """Return SUBSCRIBE connections for a Binance futures venue (USD-M and COIN-M share the stream names)."""
     streams: list[str] = []
     if Channel.LIQUIDATIONS in channels:
         streams.append("!forceOrder@arr")
@@ -196,10 +203,10 @@ def ws_connections(instruments: Sequence[Instrument], channels: frozenset[Channe
         streams.append("!markPrice@arr@1s")
     if Channel.CANDLES in channels:
         streams.extend(f"{i.symbol.lower()}@kline_1m" for i in instruments)
-    per = SPEC.max_streams_per_connection
+    per = spec.max_streams_per_connection
     return [
         WsConnection(
-            name=f"{VENUE}-{n}",
+            name=f"{spec.name}-{n}",
             url=ws_url,
             subscribe=(_wire.json_bytes({"method": "SUBSCRIBE", "params": streams[k : k + per], "id": n + 1}),),
         )

@@ -35,7 +35,7 @@ from liqwatch.model import (
     PriceKind,
 )
 from liqwatch.model.time import ms_to_ns
-from liqwatch.venues import _wire
+from liqwatch.venues import _wire, binance
 from liqwatch.venues._spec import RestRequest, VenueSpec, WsConnection
 from liqwatch.venues.binance import _INTERVAL_S, _ForceOrder, _Kline, _OpenInterestData
 
@@ -154,32 +154,11 @@ def parse_instruments(payload: bytes) -> list[Instrument]:
 
 def ws_connections(instruments: Sequence[Instrument], channels: frozenset[Channel], ws_url: str) -> list[WsConnection]:
     """Return combined-stream connections: all-market liquidation and mark streams, klines per symbol."""
-    streams: list[str] = []
-    if Channel.LIQUIDATIONS in channels:
-        streams.append("!forceOrder@arr")
-    if Channel.MARK_PRICE in channels:
-        streams.append("!markPrice@arr@1s")
-    if Channel.CANDLES in channels:
-        streams.extend(f"{i.symbol.lower()}@kline_1m" for i in instruments)
-    per = SPEC.max_streams_per_connection
-    return [
-        WsConnection(
-            name=f"{VENUE}-{n}",
-            url=ws_url,
-            subscribe=(_wire.json_bytes({"method": "SUBSCRIBE", "params": streams[k : k + per], "id": n + 1}),),
-        )
-        for n, k in enumerate(range(0, len(streams), per))
-    ]
+    return binance.combined_stream_connections(SPEC, instruments, channels, ws_url)
 
 
-def heartbeat(ts_ns: int) -> bytes | None:
-    """Binance needs no client ping."""
-    return None
-
-
-def reply_to(frame: bytes) -> bytes | None:
-    """Binance pings at the websocket protocol level only."""
-    return None
+heartbeat = binance.heartbeat  # no client ping: the server pings at the protocol level
+reply_to = binance.reply_to
 
 
 def parse_frame(frame: bytes, instruments: InstrumentIndex, ts_recv: int) -> list[Event]:
