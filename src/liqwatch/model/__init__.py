@@ -19,6 +19,7 @@ from liqwatch.model.events import (
     Liquidation,
     MarkPrice,
     OpenInterest,
+    Signal,
 )
 from liqwatch.model.instruments import Instrument, InstrumentIndex, market_name
 
@@ -41,5 +42,6 @@ __all__ = [
     "Origin",
     "PositionSide",
     "PriceKind",
+    "Signal",
     "market_name",
 ]

@@ -102,5 +102,24 @@ class FeedStatus(msgspec.Struct, frozen=True, kw_only=True, gc=False, tag_field=
     ts_recv: int
 
 
+class Signal(msgspec.Struct, frozen=True, kw_only=True, gc=False, tag_field="type", tag="signal"):
+    """A rule that fired on closed bars (analytics signals, level rules), stored with the inputs behind it.
+
+    `kind` names the rule (e.g. `long-cluster`, `short-cluster`, `leverage-flush`, `oi-price-divergence`,
+    `level-cross`, `zone-reclaim`, `zone-lost`, `close-below-prior-low`, `close-above-prior-high`);
+    `venue` is `*` for cross-venue signals; `inputs` is a JSON object of the numbers that made it fire.
+    """
+
+    kind: str
+    coin: str
+    venue: str = "*"
+    timeframe: str  # the window or bar the rule looked at, e.g. "1h", "1d"
+    direction: str  # "bullish", "bearish" or "neutral"
+    message: str
+    inputs: str  # JSON object
+    ts_event: int  # close time of the bar the rule was evaluated on
+    ts_recv: int
+
+
 Event: TypeAlias = Liquidation | OpenInterest | MarkPrice | Candle | FeedStatus
 EVENT_TYPES: tuple[type[Event], ...] = (Liquidation, OpenInterest, MarkPrice, Candle, FeedStatus)

@@ -14,7 +14,7 @@ from typing import Any
 
 import msgspec
 
-from liqwatch.model import Candle, Event, FeedStatus, Instrument, Liquidation, MarkPrice, OpenInterest
+from liqwatch.model import Candle, Event, FeedStatus, Instrument, Liquidation, MarkPrice, OpenInterest, Signal
 
 
 class Table(msgspec.Struct, frozen=True, kw_only=True):
@@ -53,6 +53,7 @@ OPEN_INTEREST = _event_table("open_interest", OpenInterest)
 MARK_PRICES = _event_table("mark_prices", MarkPrice)
 CANDLES = _event_table("candles", Candle, replace=True)
 FEED_STATUS = _event_table("feed_status", FeedStatus)
+SIGNALS = _event_table("signals", Signal)
 INSTRUMENTS = Table(
     name="instruments",
     event_type=Instrument,
@@ -60,7 +61,7 @@ INSTRUMENTS = Table(
     replace=True,
     key=("venue", "symbol"),
 )
-EVENT_TABLES: tuple[Table, ...] = (LIQUIDATIONS, OPEN_INTEREST, MARK_PRICES, CANDLES, FEED_STATUS)
+EVENT_TABLES: tuple[Table, ...] = (LIQUIDATIONS, OPEN_INTEREST, MARK_PRICES, CANDLES, FEED_STATUS, SIGNALS)
 TABLE_FOR: dict[type[Any], Table] = {t.event_type: t for t in EVENT_TABLES}
 ALL_TABLES: tuple[Table, ...] = (*EVENT_TABLES, INSTRUMENTS)
 
@@ -83,6 +84,7 @@ _KEYS: dict[type[Any], Callable[[Any], int]] = {
     MarkPrice: lambda e: _hash("mark", e.venue, e.symbol, e.ts_event, e.mark_price, e.funding_rate),
     Candle: lambda e: _hash("candle", e.venue, e.symbol, e.interval_s, e.ts_event),
     FeedStatus: lambda e: _hash("status", e.venue, e.connection_id, e.ts_event, e.state.value),
+    Signal: lambda e: _hash("signal", e.kind, e.coin, e.venue, e.timeframe, e.ts_event),
 }
 
 
