@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 
 import msgspec
 
@@ -74,6 +74,10 @@ class InstrumentIndex:
         """Return the instrument, or None when the symbol is unknown."""
         symbols = self._by_venue.get(venue)
         return symbols.get(symbol) if symbols is not None else None
+
+    def symbols(self, venue: str) -> Mapping[str, Instrument]:
+        """Return the live symbol → instrument map of a venue (later updates show through; one lookup on hot paths)."""
+        return self._by_venue.setdefault(venue, {})
 
     def for_venue(self, venue: str) -> list[Instrument]:
         """Return every instrument of a venue."""

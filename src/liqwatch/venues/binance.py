@@ -8,6 +8,7 @@ sends nothing (shared/docs/venues.md §1), so the URL below is `/market/stream`.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal
 
 import msgspec
 
@@ -53,7 +54,7 @@ class _Order(msgspec.Struct, frozen=True, gc=False):
     """`o` of a forceOrder event (Liquidation-Order-Streams)."""
 
     symbol: str = msgspec.field(name="s")
-    side: str = msgspec.field(name="S")
+    side: Literal["SELL", "BUY"] = msgspec.field(name="S")
     quantity: float = msgspec.field(name="q")
     price: float = msgspec.field(name="p")
     average_price: float = msgspec.field(name="ap", default=0.0)
@@ -274,12 +275,10 @@ _INF = float("inf")
 def _liquidation(msg: _ForceOrder, instruments: InstrumentIndex, ts_recv: int) -> Liquidation:
     # Kept flat on purpose: this is the per-frame hot path measured in bench/parse.py.
     o = msg.order
-    inst = instruments.get(VENUE, o.symbol)
+    inst = instruments.symbols(VENUE).get(o.symbol)
     if inst is None:
         raise UnknownInstrument(VENUE, o.symbol)
-    side = _POSITION_SIDE.get(o.side)
-    if side is None:
-        raise ParseError(f"malformed Binance forceOrder: side S must be BUY or SELL, was {o.side!r}")
+    side = _POSITION_SIDE[o.side]  # `S` is decoded as Literal["SELL", "BUY"]: anything else fails to decode
     # Use the filled quantity at the average fill price; fall back to the order's q × p.
     if o.filled_quantity > 0 and o.average_price > 0:
         qty, price, kind = o.filled_quantity, o.average_price, _FILL
