@@ -3,6 +3,8 @@
 Loads instruments over REST (or starts from a cached index and refreshes in the background),
 opens one `ReconnectingWebSocket` per `venue.ws_connections(...)`, runs the OI poller when the
 venue polls, and parses every frame through `parsing.safe_parse` with per-connection counters.
+Each instruments refresh also updates the subscriptions (`subscriptions.plan_additions`): new listings
+are subscribed on the live connections (or an extra one), delistings rebuild the connections once.
 """
 
 from __future__ import annotations
@@ -19,10 +21,11 @@ from liqwatch.errors import VenueError
 from liqwatch.logs import VenueLogger
 from liqwatch.model import Channel, Event, FeedStatus, Instrument, InstrumentIndex, Origin
 from liqwatch.parsing import SKIP_UNKNOWN_INSTRUMENT, FrameCounters, safe_parse
+from liqwatch.subscriptions import plan_additions
 from liqwatch.transport.poller import Poller
 from liqwatch.transport.rest import RestClient
 from liqwatch.transport.websocket import Backoff, ReconnectingWebSocket
-from liqwatch.venues import VenueModule
+from liqwatch.venues import VenueModule, WsConnection
 
 logger = logging.getLogger(__name__)
 
@@ -75,6 +78,9 @@ class Feed:
         self.instrument_errors = 0
         self.last_error = ""
         self._tasks: list[asyncio.Task[None]] = []
+        self._listed: set[str] | None = None  # symbols of the latest full listing; None before the first load
+        self.subscribed: set[str] = set()  # symbols the websocket connections cover
+        self.subscription_updates = 0
         self._stopped = asyncio.Event()
         self._log = VenueLogger(logger, {"venue": self.name, "conn": "feed"})
 
@@ -83,6 +89,7 @@ class Feed:
         return [
             i for i in self.instruments.for_venue(self.name)
             if i.active and (self.coins is None or i.coin in self.coins)
+            and (self._listed is None or i.symbol in self._listed)
         ]
 
     async def load_instruments(self) -> int:
@@ -95,6 +102,7 @@ class Feed:
         for request in self.venue.instrument_requests():
             found.extend(self.venue.parse_instruments(await self.rest.get(request)))
         self.instruments.update(found)
+        self._listed = {i.symbol for i in found}
         self.instrument_loads += 1
         self._log.info("loaded %d instruments", len(found))
         self._reparse_held()
@@ -116,7 +124,56 @@ class Feed:
     async def _refresh_forever(self) -> None:
         while True:
             await asyncio.sleep(self.refresh_instruments_s)
-            await self._load_until_done()
+            await self.refresh()
+
+    async def refresh(self) -> None:
+        """Reload the instruments (retrying until it works), then follow listings and delistings."""
+        await self._load_until_done()
+        await self.update_subscriptions()
+
+    async def update_subscriptions(self) -> tuple[int, int]:
+        """Subscribe newly selected instruments and rebuild after delistings; return (added, removed)."""
+        selected = self.selected()
+        now = {i.symbol for i in selected}
+        added = [i for i in selected if i.symbol not in self.subscribed]
+        removed = self.subscribed - now
+        if removed:
+            await self._rebuild(selected, f"resubscribing without {len(removed)} delisted instrument(s)")
+        elif added:
+            live = [s.connection for s in self.sockets]
+            plan = plan_additions(self.venue, live, selected, added, self.channels, self.ws_url)
+            by_name = {s.name: s for s in self.sockets}
+            for name, messages in plan.send.items():
+                await by_name[name].add_subscriptions(messages)
+            for connection in plan.open:
+                self._start_socket(connection)
+        if added or removed:
+            self.subscription_updates += 1
+            self._log.info("subscriptions: %d instrument(s) added, %d removed", len(added), len(removed))
+        self.subscribed = now
+        return len(added), len(removed)
+
+    async def _rebuild(self, selected: list[Instrument], detail: str) -> None:
+        fresh = {c.name: c for c in self.venue.ws_connections(selected, self.channels, self.ws_url)}
+        for socket in list(self.sockets):
+            connection = fresh.pop(socket.name, None)
+            if connection is None:
+                await socket.stop()
+                self.sockets.remove(socket)
+            elif connection != socket.connection:
+                await socket.resubscribe(connection, detail)
+        for connection in fresh.values():
+            self._start_socket(connection)
+
+    def _start_socket(self, connection: WsConnection) -> None:
+        counters = self.counters.setdefault(connection.name, FrameCounters())
+        socket = ReconnectingWebSocket(
+            self.venue, connection, session=self._session,
+            on_frame=partial(self._on_frame, counters), on_status=self._on_status,
+            stale_after_s=self.stale_after_s, backoff_base_s=self._backoff_base_s, backoff_cap_s=self._backoff_cap_s,
+        )
+        self.sockets.append(socket)
+        self._tasks.append(asyncio.create_task(socket.run(), name=f"{self.name}-{connection.name}"))
 
     async def run(self) -> None:
         """Run until `stop()`: never raises on network errors."""
@@ -125,31 +182,24 @@ class Feed:
         else:
             self._log.info("starting from %d cached instruments", len(self.instruments.for_venue(self.name)))
         selected = self.selected()
-        tasks = [asyncio.create_task(self._refresh_forever(), name=f"{self.name}-instruments")]
+        self.subscribed = {i.symbol for i in selected}
+        tasks = self._tasks
+        tasks.append(asyncio.create_task(self._refresh_forever(), name=f"{self.name}-instruments"))
         for connection in self.venue.ws_connections(selected, self.channels, self.ws_url):
-            counters = FrameCounters()
-            self.counters[connection.name] = counters
-            socket = ReconnectingWebSocket(
-                self.venue, connection, session=self._session,
-                on_frame=partial(self._on_frame, counters), on_status=self._on_status,
-                stale_after_s=self.stale_after_s, backoff_base_s=self._backoff_base_s, backoff_cap_s=self._backoff_cap_s,
-            )
-            self.sockets.append(socket)
-            tasks.append(asyncio.create_task(socket.run(), name=f"{self.name}-{connection.name}"))
+            self._start_socket(connection)
         if Channel.OPEN_INTEREST in self.channels and self.venue.SPEC.oi_origin is Origin.POLL:
             self.poller = Poller(
                 self.venue, self.rest, self.selected, self.instruments, self._emit, interval_s=self._oi_poll_interval_s
             )
             tasks.append(asyncio.create_task(self.poller.run(), name=f"{self.name}-poll"))
-        self._tasks = tasks
         try:
             await self._stopped.wait()
         finally:
             for socket in self.sockets:
                 await socket.stop()
-            for task in tasks:
+            for task in self._tasks:
                 task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await asyncio.gather(*self._tasks, return_exceptions=True)
 
     def _on_status(self, status: FeedStatus) -> None:
         self._emit([status])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from liqwatch.analytics.connectivity import venue_connectivity
 from liqwatch.model.time import ns_to_iso
 from liqwatch.storage.base import EventStore
 from liqwatch.venues import VENUES
@@ -54,7 +55,22 @@ def liquidation_stats(store: EventStore, *, since: int, until: int) -> dict[str,
         "coverage": {
             **coverage(list(by_venue)),
             "outages": {r["venue"]: int(r["outages"]) for r in activity if r["outages"]},
+            **connection_coverage(store, list(by_venue), since=since, until=until),
         },
+    }
+
+
+def connection_coverage(store: EventStore, venues: list[str], *, since: int, until: int) -> dict[str, Any]:
+    """Return which venues were connected for the whole window, which had gaps, and which recorded no status.
+
+    `venues` (those with liquidations) are always listed; venues with feed_status rows but no liquidations too.
+    """
+    per_venue = venue_connectivity(store.feed_status_changes(since=since, until=until), since=since, until=until)
+    return {
+        "connected_whole_window": sorted(v for v, c in per_venue.items() if c["whole_window"]),
+        "with_gaps": sorted(v for v, c in per_venue.items() if not c["whole_window"]),
+        "no_status": sorted(v for v in set(venues) if v not in per_venue),
+        "connectivity": per_venue,
     }
 
 

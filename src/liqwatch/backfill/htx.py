@@ -15,7 +15,7 @@ from liqwatch.backfill._common import Tag, ms, tag
 from liqwatch.errors import ParseError, UnknownMessage
 from liqwatch.model import Event, Instrument, InstrumentIndex
 from liqwatch.model.time import NS_PER_S
-from liqwatch.venues import RestRequest, htx
+from liqwatch.venues import RestRequest, _htx_wire, htx
 
 VENUE = htx.VENUE
 KINDS = frozenset({"liquidations"})
@@ -61,7 +61,7 @@ def parse_backfill(tag_text: str, payload: bytes, instruments: InstrumentIndex, 
     try:
         body = _BODY.decode(payload)
         rows = _ROWS.decode(body.data)
-        orders = htx._LIQUIDATIONS.decode(body.data)
+        orders = _htx_wire._LIQUIDATIONS.decode(body.data)
     except (msgspec.ValidationError, msgspec.DecodeError) as exc:
         raise ParseError(f"malformed HTX swap_liquidation_orders page: {exc}") from None
     if body.code != 200:

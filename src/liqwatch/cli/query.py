@@ -86,6 +86,27 @@ def _usd(value: float) -> str:
     return f"${value:,.0f}"
 
 
+def _coverage_caption(cov: dict[str, Any]) -> str:
+    lines = []
+    if cov["connected_whole_window"]:
+        lines.append(f"connected the whole window: {', '.join(cov['connected_whole_window'])}")
+    if cov["with_gaps"]:
+        gaps = ", ".join(f"{v} ({_duration(cov['connectivity'][v]['gap_s'])} down)" for v in cov["with_gaps"])
+        lines.append(f"with gaps: {gaps}")
+    if cov["no_status"]:
+        lines.append(f"no connection status recorded: {', '.join(cov['no_status'])}")
+    if cov["sampled"]:
+        lines.append(f"sampled (lower bounds): {', '.join(cov['sampled'])}")
+    return "\n".join(lines)
+
+
+def _duration(seconds: float) -> str:
+    for div, suffix in ((86400, "d"), (3600, "h"), (60, "m")):
+        if seconds >= div:
+            return f"{seconds / div:.1f}{suffix}"
+    return f"{seconds:.0f}s"
+
+
 def _print_stats(s: dict[str, Any]) -> None:
     console = Console()
     share = f"{s['long_share']:.0%} longs" if s["long_share"] is not None else "no liquidations"
@@ -96,7 +117,7 @@ def _print_stats(s: dict[str, Any]) -> None:
     for title, key in (("by coin", "by_coin"), ("by venue", "by_venue")):
         if not s[key]:
             continue
-        table = Table(title=title)
+        table = Table(title=title, caption=_coverage_caption(s["coverage"]) if key == "by_venue" else None)
         for col in (title.split()[1], "total", "longs", "shorts", "long share", "count"):
             table.add_column(col, justify="left" if col in ("coin", "venue") else "right")
         for name, b in s[key].items():

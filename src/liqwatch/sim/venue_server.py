@@ -279,6 +279,18 @@ class VenueServer:
             sent += await self._app_ping(state, conn)
         return sent
 
+    def set_instruments(self, venue: str, body: bytes, **query: str) -> None:
+        """Answer the venue's instruments requests matching `query` with `body` from now on (listings, delistings)."""
+        state = self._venue(venue)
+        path = state.dialect.INSTRUMENTS_PATH
+        state.recorded = [r for r in state.recorded if not (r.path == path and r.query == query)]
+        state.recorded.insert(0, RecordedBody(path=path, query=dict(query), body=body))
+        state.symbols = list(dict.fromkeys(s for r in state.recorded for s in state.dialect.recorded_symbols(r.body)))
+
+    def instruments_body(self, venue: str, **query: str) -> bytes:
+        """Return the instruments body the venue serves for `query`."""
+        return self._instruments(self._venue(venue), query)
+
     def set_open_interest(self, venue: str, symbol: str, value: float) -> None:
         """Set the open interest the venue's REST endpoint reports for a symbol."""
         self._venue(venue).open_interest[symbol] = value

@@ -68,6 +68,10 @@ class EventStore(Protocol):
         """Return, per venue, event counts and feed-status changes within (since, until]."""
         ...
 
+    def feed_status_changes(self, *, since: int, until: int) -> list[dict[str, Any]]:
+        """Return each connection's last feed_status at or before `since`, then every one in (since, until]."""
+        ...
+
     def count(self, table: str) -> int:
         """Return the number of rows of a table."""
         ...

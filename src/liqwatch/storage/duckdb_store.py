@@ -161,6 +161,17 @@ class DuckDBStore:
             [since, until, since, until],
         )
 
+    def feed_status_changes(self, *, since: int, until: int) -> list[dict[str, Any]]:
+        """Return each connection's last feed_status at or before `since`, then every one in (since, until]."""
+        return self._rows(
+            "SELECT venue, connection_id, state, detail, ts_event FROM ("
+            "SELECT *, row_number() OVER (PARTITION BY venue, connection_id ORDER BY ts_event DESC) AS n "
+            "FROM feed_status WHERE ts_event <= ?) WHERE n = 1 "
+            "UNION ALL SELECT venue, connection_id, state, detail, ts_event FROM feed_status "
+            "WHERE ts_event > ? AND ts_event <= ? ORDER BY ts_event, venue, connection_id",
+            [since, since, until],
+        )
+
     def count(self, table: str) -> int:
         """Return the number of rows of a table."""
         if table not in {t.name for t in ALL_TABLES}:

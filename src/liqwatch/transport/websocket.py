@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 
 import aiohttp
+import msgspec
 
 from liqwatch.errors import ConnectionLost, ParseError
 from liqwatch.logs import VenueLogger, log_once
@@ -207,8 +208,10 @@ class ReconnectingWebSocket:
             ) as ws:
                 self._ws = ws
                 self.connects += 1
-                for message in self.connection.subscribe:
-                    await _send(ws, message)
+                sent = 0
+                while sent < len(self.connection.subscribe):  # re-read: `add_subscriptions` may append meanwhile
+                    await _send(ws, self.connection.subscribe[sent])
+                    sent += 1
                 self._connected_at = time.monotonic()
                 self._set_state(FeedState.CONNECTED, f"connected to {url}, sent {len(self.connection.subscribe)} subscribe message(s)")
                 heartbeat = asyncio.create_task(self._heartbeat(ws)) if self.heartbeat_interval_s else None
@@ -273,6 +276,25 @@ class ReconnectingWebSocket:
                 await _send(ws, payload)
             except NETWORK_ERRORS:
                 return  # the read loop sees the close and reconnects
+
+    async def add_subscriptions(self, messages: tuple[bytes, ...]) -> int:
+        """Subscribe more on the live connection, and on every reconnect after; return how many were sent now."""
+        self.connection = msgspec.structs.replace(self.connection, subscribe=self.connection.subscribe + messages)
+        ws = self._ws
+        if ws is None or self._connected_at is None or ws.closed:
+            return 0  # not subscribed yet: the connect loop sends the whole (extended) list
+        try:
+            for message in messages:
+                await _send(ws, message)
+        except NETWORK_ERRORS:
+            return 0  # the read loop sees the close; the reconnect sends the extended list
+        self._log.info("subscribed %d more message(s) on the live connection", len(messages))
+        return len(messages)
+
+    async def resubscribe(self, connection: WsConnection, detail: str) -> None:
+        """Replace what this connection subscribes to and reconnect once to apply it."""
+        self.connection = connection
+        await self.restart(detail)
 
     async def restart(self, detail: str) -> None:
         """Mark the connection STALE with `detail` and reconnect (the read loop sees the close)."""

@@ -8,13 +8,18 @@ import msgspec
 
 from liqwatch.errors import ParseError, UnknownInstrument
 from liqwatch.model import (
+    Candle,
     ContractType,
     Instrument,
     InstrumentIndex,
     InstrumentKind,
+    Liquidation,
+    MarkPrice,
     OpenInterest,
     OpenInterestUnit,
     Origin,
+    PositionSide,
+    PriceKind,
     market_name,
 )
 
@@ -154,3 +159,97 @@ def make_instrument(
 def json_bytes(obj: Any) -> bytes:
     """Encode a subscribe message (or any JSON value) to bytes."""
     return msgspec.json.encode(obj)
+
+
+def liquidation(
+    inst: Instrument,
+    *,
+    ts_event: int,
+    ts_recv: int,
+    position_side: PositionSide,
+    venue_side: str,
+    price: float,
+    price_kind: PriceKind,
+    quantity: float,
+    contracts: float,
+    notional_usd: float,
+    venue_event_id: str | None = None,
+) -> Liquidation:
+    """Build a `Liquidation` of `inst` (venue, symbol, market, coin and contract type come from it)."""
+    return Liquidation(
+        venue=inst.venue,
+        symbol=inst.symbol,
+        market=inst.market,
+        coin=inst.coin,
+        ts_event=ts_event,
+        ts_recv=ts_recv,
+        position_side=position_side,
+        venue_side=venue_side,
+        price=price,
+        price_kind=price_kind,
+        quantity=quantity,
+        contracts=contracts,
+        notional_usd=notional_usd,
+        contract_type=inst.contract_type,
+        venue_event_id=venue_event_id,
+    )
+
+
+def mark_price(
+    inst: Instrument,
+    *,
+    ts_event: int,
+    ts_recv: int,
+    mark_price: float | None = None,
+    index_price: float | None = None,
+    funding_rate: float | None = None,
+    funding_interval_s: int | None = None,
+    ts_next_funding: int | None = None,
+) -> MarkPrice:
+    """Build a `MarkPrice` of `inst`."""
+    return MarkPrice(
+        venue=inst.venue,
+        symbol=inst.symbol,
+        market=inst.market,
+        coin=inst.coin,
+        ts_event=ts_event,
+        ts_recv=ts_recv,
+        mark_price=mark_price,
+        index_price=index_price,
+        funding_rate=funding_rate,
+        funding_interval_s=funding_interval_s,
+        ts_next_funding=ts_next_funding,
+    )
+
+
+def candle(
+    inst: Instrument,
+    *,
+    ts_event: int,
+    ts_recv: int,
+    interval_s: int,
+    open: float,
+    high: float,
+    low: float,
+    close: float,
+    volume: float,
+    volume_usd: float | None,
+    closed: bool,
+) -> Candle:
+    """Build a `Candle` of `inst` (`volume` in base units, `ts_event` the bar's open time)."""
+    return Candle(
+        venue=inst.venue,
+        symbol=inst.symbol,
+        market=inst.market,
+        coin=inst.coin,
+        ts_event=ts_event,
+        ts_recv=ts_recv,
+        interval_s=interval_s,
+        open=open,
+        high=high,
+        low=low,
+        close=close,
+        volume=volume,
+        volume_usd=volume_usd,
+        closed=closed,
+    )

@@ -20,14 +20,12 @@ import msgspec
 
 from liqwatch.errors import ParseError, UnknownMessage
 from liqwatch.model import (
-    Candle,
     Channel,
     ContractType,
     Event,
     Instrument,
     InstrumentIndex,
     Liquidation,
-    MarkPrice,
     OpenInterestUnit,
     Origin,
     PositionSide,
@@ -35,6 +33,17 @@ from liqwatch.model import (
 )
 from liqwatch.model.time import ms_to_ns
 from liqwatch.venues import _wire
+from liqwatch.venues._bitget_wire import (
+    _CANDLES,
+    _CONTRACTS,
+    _ENVELOPE,
+    _LIQUIDATIONS,
+    _REST_OI,
+    _TICKERS,
+    _Envelope,
+    _LiquidationItem,
+    _Ticker,
+)
 from liqwatch.venues._spec import RestRequest, VenueSpec, WsConnection
 
 SPEC = VenueSpec(
@@ -56,94 +65,6 @@ VENUE = SPEC.name
 _V2_PATH, _V3_PATH = "/v2/ws/public", "/v3/ws/public"
 _PRODUCT_TYPES = {"usdt-futures": "USDT-FUTURES", "coin-futures": "COIN-FUTURES", "usdc-futures": "USDC-FUTURES"}
 _V1_SUFFIX = {"UMCBL": "usdt-futures", "DMCBL": "coin-futures", "CMCBL": "usdc-futures"}
-
-
-class _Contract(msgspec.Struct, frozen=True):
-    """One contract of /api/v2/mix/market/contracts (or the recorded v1 /api/mix/v1/market/contracts)."""
-
-    symbol: str
-    base: str = msgspec.field(name="baseCoin")
-    quote: str = msgspec.field(name="quoteCoin")
-    symbol_type: str = msgspec.field(name="symbolType", default="perpetual")
-    delivery_time: str = msgspec.field(name="deliveryTime", default="")
-    status: str = msgspec.field(name="symbolStatus", default="normal")
-
-
-class _Contracts(msgspec.Struct, frozen=True):
-    data: list[_Contract]
-
-
-class _Arg(msgspec.Struct, frozen=True):
-    inst_type: str = msgspec.field(name="instType", default="")
-    channel: str = ""  # v1/v2
-    topic: str = ""  # v3 (UTA)
-    inst_id: str = msgspec.field(name="instId", default="")
-    symbol: str = ""
-
-
-_EMPTY = msgspec.Raw(b"")
-
-
-class _Envelope(msgspec.Struct, frozen=True):
-    """Every Bitget frame: pushes ({arg, action, data, ts}), acks ({event, arg}) and REST bodies ({code, data})."""
-
-    event: str | None = None
-    arg: _Arg | None = None
-    action: str = ""
-    data: msgspec.Raw = _EMPTY
-    ts: int = 0
-    code: str | int | None = None
-    msg: str = ""
-    table: str | None = None
-
-
-class _LiquidationItem(msgspec.Struct, frozen=True):
-    symbol: str
-    side: str
-    price: float
-    amount: float  # quote-currency notional
-    ts: int
-
-
-class _Ticker(msgspec.Struct, frozen=True):
-    """v1 mix (`holding`, `capitalRate`, `systemTime`), v2 (`holdingAmount`, `fundingRate`) and v3 (`openInterest`)."""
-
-    inst_id: str = msgspec.field(name="instId", default="")
-    symbol: str = ""
-    mark_price: float = msgspec.field(name="markPrice", default=0.0)
-    index_price: float = msgspec.field(name="indexPrice", default=0.0)
-    holding_v1: float | None = msgspec.field(name="holding", default=None)
-    holding_v2: float | None = msgspec.field(name="holdingAmount", default=None)
-    open_interest_v3: float | None = msgspec.field(name="openInterest", default=None)
-    funding_v1: float | None = msgspec.field(name="capitalRate", default=None)
-    funding: float | None = msgspec.field(name="fundingRate", default=None)
-    next_funding_v1: int = msgspec.field(name="nextSettleTime", default=0)
-    next_funding: int = msgspec.field(name="nextFundingTime", default=0)
-    time_v1: int = msgspec.field(name="systemTime", default=0)
-    ts: int = 0
-
-
-class _OpenInterestEntry(msgspec.Struct, frozen=True):
-    symbol: str
-    size: float
-
-
-class _RestOpenInterest(msgspec.Struct, frozen=True):
-    """v1 open-interest data {"symbol", "amount", "timestamp"} or v2 {"openInterestList": [{"symbol", "size"}], "ts"}."""
-
-    symbol: str = ""
-    amount: float | None = None
-    timestamp: int = 0
-    entries: list[_OpenInterestEntry] = msgspec.field(name="openInterestList", default_factory=list)
-    ts: int = 0
-
-
-_CONTRACTS = msgspec.json.Decoder(_Contracts, strict=False)
-_ENVELOPE = msgspec.json.Decoder(_Envelope, strict=False)
-_LIQUIDATIONS = msgspec.json.Decoder(list[_LiquidationItem], strict=False)
-_TICKERS = msgspec.json.Decoder(list[_Ticker], strict=False)
-_CANDLES = msgspec.json.Decoder(list[list[float]], strict=False)
-_REST_OI = msgspec.json.Decoder(_RestOpenInterest, strict=False)
 
 
 def instrument_requests() -> list[RestRequest]:
@@ -256,11 +177,8 @@ def _liquidation(item: _LiquidationItem, instruments: InstrumentIndex, ts_recv: 
     price = _wire.positive(item.price, "price", "Bitget liquidation")
     usd = _wire.positive(item.amount, "amount", "Bitget liquidation")
     base = usd / price
-    return Liquidation(
-        venue=VENUE,
-        symbol=inst.symbol,
-        market=inst.market,
-        coin=inst.coin,
+    return _wire.liquidation(
+        inst,
         ts_event=ms_to_ns(item.ts),
         ts_recv=ts_recv,
         position_side=side,
@@ -270,7 +188,6 @@ def _liquidation(item: _LiquidationItem, instruments: InstrumentIndex, ts_recv: 
         quantity=base,
         contracts=base,  # Bitget sizes are base coin
         notional_usd=usd,
-        contract_type=inst.contract_type,
     )
 
 
@@ -282,11 +199,8 @@ def _ticker(t: _Ticker, env: _Envelope, instruments: InstrumentIndex, ts_recv: i
     funding = t.funding if t.funding is not None else t.funding_v1
     next_funding = t.next_funding or t.next_funding_v1
     out: list[Event] = [
-        MarkPrice(
-            venue=VENUE,
-            symbol=inst.symbol,
-            market=inst.market,
-            coin=inst.coin,
+        _wire.mark_price(
+            inst,
             ts_event=ts_event,
             ts_recv=ts_recv,
             mark_price=mark,
@@ -323,11 +237,8 @@ def _candles(env: _Envelope, instruments: InstrumentIndex, ts_recv: int) -> list
         # [ts, open, high, low, close, base volume, (quote volume, USDT volume)]; in a snapshot every bar but the last is closed
         ts, o, h, low, c, vol = row[:6]
         out.append(
-            Candle(
-                venue=VENUE,
-                symbol=inst.symbol,
-                market=inst.market,
-                coin=inst.coin,
+            _wire.candle(
+                inst,
                 ts_event=ms_to_ns(int(ts)),
                 ts_recv=ts_recv,
                 interval_s=60,

@@ -16,8 +16,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import msgspec
-
 from liqwatch.errors import ParseError, UnknownInstrument, UnknownMessage
 from liqwatch.model import (
     Candle,
@@ -26,7 +24,6 @@ from liqwatch.model import (
     Event,
     Instrument,
     InstrumentIndex,
-    Liquidation,
     MarkPrice,
     OpenInterest,
     OpenInterestUnit,
@@ -37,6 +34,15 @@ from liqwatch.model import (
 from liqwatch.model.instruments import USD_LIKE
 from liqwatch.model.time import NS_PER_S, iso_to_ns
 from liqwatch.venues import _wire
+from liqwatch.venues._bitmex_wire import (
+    _BINS,
+    _FRAME,
+    _INSTRUMENTS,
+    _LIQUIDATIONS,
+    _BinRow,
+    _Frame,
+    _InstrumentRow,
+)
 from liqwatch.venues._spec import RestRequest, VenueSpec, WsConnection
 
 SPEC = VenueSpec(
@@ -62,68 +68,6 @@ VENUE = SPEC.name
 _SETTLE = {"XBt": ("XBT", 1e8), "XBT": ("XBT", 1e8), "USDt": ("USDT", 1e6), "USDT": ("USDT", 1e6)}
 _COIN = {"XBT": "BTC"}
 _FUNDING_EPOCH_NS = iso_to_ns("2000-01-01T00:00:00Z")  # fundingInterval "2000-01-01T08:00:00Z" = 8 h
-
-
-class _Frame(msgspec.Struct, frozen=True):
-    """A table push {"table", "action", "data"} or a control message (info, success, error)."""
-
-    table: str | None = None
-    action: str = ""
-    data: msgspec.Raw = msgspec.Raw(b"[]")
-    info: str | None = None
-    success: bool | None = None
-    error: str | None = None
-
-
-class _LiquidationRow(msgspec.Struct, frozen=True):
-    order_id: str = msgspec.field(name="orderID")
-    symbol: str = ""
-    side: str | None = None
-    price: float | None = None
-    leaves_qty: float | None = msgspec.field(name="leavesQty", default=None)
-
-
-class _InstrumentRow(msgspec.Struct, frozen=True):
-    """A row of the `instrument` table / GET /api/v1/instrument/active; updates carry only changed fields."""
-
-    symbol: str
-    typ: str | None = None
-    state: str | None = None
-    underlying: str | None = None
-    quote_currency: str | None = msgspec.field(name="quoteCurrency", default=None)
-    settle_currency: str | None = msgspec.field(name="settlCurrency", default=None)
-    expiry: str | None = None
-    multiplier: float | None = None
-    underlying_to_position: float | None = msgspec.field(name="underlyingToPositionMultiplier", default=None)
-    underlying_to_settle: float | None = msgspec.field(name="underlyingToSettleMultiplier", default=None)
-    is_quanto: bool | None = msgspec.field(name="isQuanto", default=None)
-    is_inverse: bool | None = msgspec.field(name="isInverse", default=None)
-    open_interest: float | None = msgspec.field(name="openInterest", default=None)
-    open_value: float | None = msgspec.field(name="openValue", default=None)
-    mark_price: float | None = msgspec.field(name="markPrice", default=None)
-    settle_price_estimate: float | None = msgspec.field(name="indicativeSettlePrice", default=None)
-    funding_rate: float | None = msgspec.field(name="fundingRate", default=None)
-    funding_interval: str | None = msgspec.field(name="fundingInterval", default=None)
-    funding_timestamp: str | None = msgspec.field(name="fundingTimestamp", default=None)
-    timestamp: str | None = None
-
-
-class _BinRow(msgspec.Struct, frozen=True):
-    timestamp: str  # BitMEX labels a bin by its END time
-    symbol: str
-    open: float
-    high: float
-    low: float
-    close: float
-    volume: float  # contracts
-    home_notional: float | None = msgspec.field(name="homeNotional", default=None)  # base units
-    foreign_notional: float | None = msgspec.field(name="foreignNotional", default=None)  # quote units
-
-
-_FRAME = msgspec.json.Decoder(_Frame)
-_LIQUIDATIONS = msgspec.json.Decoder(list[_LiquidationRow])
-_INSTRUMENTS = msgspec.json.Decoder(list[_InstrumentRow])
-_BINS = msgspec.json.Decoder(list[_BinRow])
 
 
 def _ts(text: str) -> int:
@@ -254,11 +198,8 @@ def _liquidations(msg: _Frame, instruments: InstrumentIndex, ts_recv: int) -> li
             continue
         base, usd = _wire.base_and_usd(inst, contracts, price, settle_usd)
         out.append(
-            Liquidation(
-                venue=VENUE,
-                symbol=inst.symbol,
-                market=inst.market,
-                coin=inst.coin,
+            _wire.liquidation(
+                inst,
                 ts_event=ts_recv,  # the table has no timestamp
                 ts_recv=ts_recv,
                 position_side=side,
@@ -268,7 +209,6 @@ def _liquidations(msg: _Frame, instruments: InstrumentIndex, ts_recv: int) -> li
                 quantity=base,
                 contracts=contracts,
                 notional_usd=usd,
-                contract_type=inst.contract_type,
                 venue_event_id=row.order_id,
             )
         )
@@ -311,11 +251,8 @@ def _instrument_events(
 
 def _mark(row: _InstrumentRow, inst: Instrument, ts_event: int, ts_recv: int) -> MarkPrice:
     interval = row.funding_interval
-    return MarkPrice(
-        venue=VENUE,
-        symbol=inst.symbol,
-        market=inst.market,
-        coin=inst.coin,
+    return _wire.mark_price(
+        inst,
         ts_event=ts_event,
         ts_recv=ts_recv,
         mark_price=row.mark_price,
@@ -386,11 +323,8 @@ def _candle(row: _BinRow, inst: Instrument, ts_recv: int) -> Candle:
         volume = row.volume * inst.contract_size
     else:
         raise ParseError(f"malformed BitMEX tradeBin1m: {inst.symbol} bar without homeNotional")
-    return Candle(
-        venue=VENUE,
-        symbol=inst.symbol,
-        market=inst.market,
-        coin=inst.coin,
+    return _wire.candle(
+        inst,
         ts_event=_ts(row.timestamp) - 60 * NS_PER_S,  # bins are stamped with their close time
         ts_recv=ts_recv,
         interval_s=60,

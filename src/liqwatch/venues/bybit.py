@@ -16,14 +16,11 @@ import msgspec
 
 from liqwatch.errors import ParseError, UnknownMessage
 from liqwatch.model import (
-    Candle,
     Channel,
-    ContractType,
     Event,
     Instrument,
     InstrumentIndex,
     Liquidation,
-    MarkPrice,
     OpenInterest,
     OpenInterestUnit,
     Origin,
@@ -32,6 +29,20 @@ from liqwatch.model import (
 )
 from liqwatch.model.time import ms_to_ns
 from liqwatch.venues import _wire
+from liqwatch.venues._bybit_instruments import instrument_requests as instrument_requests
+from liqwatch.venues._bybit_instruments import parse_instruments as parse_instruments
+from liqwatch.venues._bybit_wire import (
+    _ALL_LIQUIDATION,
+    _BODY,
+    _ENVELOPE,
+    _KLINE,
+    _LEGACY_LIQUIDATION,
+    _OPEN_INTEREST,
+    _TICKER,
+    _Envelope,
+    _Num,
+    _Ticker,
+)
 from liqwatch.venues._spec import RestRequest, VenueSpec, WsConnection
 
 SPEC = VenueSpec(
@@ -53,170 +64,6 @@ VENUE = SPEC.name
 
 _ARGS_PER_MESSAGE = 10  # the docs cap spot at 10 args per request; we apply it everywhere
 _ARGS_CHARS_PER_CONNECTION = 21_000  # docs: a public connection's "args" may not exceed 21,000 characters
-_EMPTY = msgspec.Raw(b"")
-
-
-class _Envelope(msgspec.Struct, frozen=True):
-    """Every websocket frame: data pushes, op acks/pongs, and REST bodies."""
-
-    topic: str | None = None
-    type: str | None = None
-    ts: int | None = None
-    data: msgspec.Raw = _EMPTY
-    op: str | None = None
-    success: bool | None = None
-    ret_msg: str | None = None
-    generated: bool = False
-    ret_code: int | None = msgspec.field(name="retCode", default=None)
-    legacy_ret_code: int | None = msgspec.field(name="ret_code", default=None)
-    result: msgspec.Raw = _EMPTY
-
-
-class _AllLiquidation(msgspec.Struct, frozen=True):
-    """One item of `allLiquidation.{symbol}` data."""
-
-    time: int = msgspec.field(name="T")
-    symbol: str = msgspec.field(name="s")
-    side: str = msgspec.field(name="S")
-    size: float = msgspec.field(name="v")
-    price: float = msgspec.field(name="p")
-
-
-class _LegacyLiquidation(msgspec.Struct, frozen=True):
-    """`liquidation.{symbol}` data: v5 (size, updatedTime) or pre-v5 (qty, time, REST id)."""
-
-    symbol: str
-    side: str
-    price: float
-    size: float | None = None
-    qty: float | None = None
-    updated_time: int | None = msgspec.field(name="updatedTime", default=None)
-    time: int | None = None
-    id: int | None = None
-
-
-_Num = str | float | None
-
-
-class _Ticker(msgspec.Struct, frozen=True):
-    """`tickers.{symbol}` data; a delta carries only the fields that changed, futures send "" for funding."""
-
-    symbol: str
-    mark_price: _Num = msgspec.field(name="markPrice", default=None)
-    index_price: _Num = msgspec.field(name="indexPrice", default=None)
-    last_price: _Num = msgspec.field(name="lastPrice", default=None)
-    bid: _Num = msgspec.field(name="bid1Price", default=None)
-    ask: _Num = msgspec.field(name="ask1Price", default=None)
-    funding_rate: _Num = msgspec.field(name="fundingRate", default=None)
-    next_funding_time: _Num = msgspec.field(name="nextFundingTime", default=None)
-    funding_interval_hour: _Num = msgspec.field(name="fundingIntervalHour", default=None)
-    open_interest: _Num = msgspec.field(name="openInterest", default=None)
-    open_interest_value: _Num = msgspec.field(name="openInterestValue", default=None)
-    single_open_interest: _Num = msgspec.field(name="singleOpenInterest", default=None)
-    single_open_interest_value: _Num = msgspec.field(name="singleOpenInterestValue", default=None)
-    usd_index_price: _Num = msgspec.field(name="usdIndexPrice", default=None)
-
-
-class _KlineBar(msgspec.Struct, frozen=True):
-    start: int
-    interval: str
-    open: float
-    close: float
-    high: float
-    low: float
-    volume: float
-    turnover: float
-    confirm: bool
-
-
-class _OpenInterestPoint(msgspec.Struct, frozen=True):
-    open_interest: float = msgspec.field(name="openInterest")
-    timestamp: int
-
-
-class _OpenInterestResult(msgspec.Struct, frozen=True):
-    """`result` of GET /v5/market/open-interest."""
-
-    symbol: str
-    points: list[_OpenInterestPoint] = msgspec.field(name="list")
-
-
-class _InstrumentInfo(msgspec.Struct, frozen=True):
-    symbol: str
-    contract_type: str = msgspec.field(name="contractType")
-    base_coin: str = msgspec.field(name="baseCoin")
-    quote_coin: str = msgspec.field(name="quoteCoin")
-    settle_coin: str = msgspec.field(name="settleCoin", default="")
-    delivery_time: int = msgspec.field(name="deliveryTime", default=0)
-    status: str = "Trading"
-
-
-class _InstrumentsResult(msgspec.Struct, frozen=True):
-    """`result` of GET /v5/market/instruments-info."""
-
-    instruments: list[_InstrumentInfo] = msgspec.field(name="list")
-
-
-class _Body(msgspec.Struct, frozen=True):
-    """A v5 REST body: {"retCode", "retMsg", "result"}."""
-
-    result: msgspec.Raw
-
-
-_ENVELOPE = msgspec.json.Decoder(_Envelope, strict=False)
-_ALL_LIQUIDATION = msgspec.json.Decoder(list[_AllLiquidation], strict=False)
-_LEGACY_LIQUIDATION = msgspec.json.Decoder(_LegacyLiquidation | list[_LegacyLiquidation], strict=False)
-_TICKER = msgspec.json.Decoder(_Ticker, strict=False)
-_KLINE = msgspec.json.Decoder(list[_KlineBar], strict=False)
-_BODY = msgspec.json.Decoder(_Body, strict=False)
-_OPEN_INTEREST = msgspec.json.Decoder(_OpenInterestResult, strict=False)
-_INSTRUMENTS = msgspec.json.Decoder(_InstrumentsResult, strict=False)
-
-_CONTRACT_TYPES = {
-    "LinearPerpetual": ContractType.LINEAR,
-    "LinearFutures": ContractType.LINEAR,
-    "InversePerpetual": ContractType.INVERSE,
-    "InverseFutures": ContractType.INVERSE,
-}
-
-
-def instrument_requests() -> list[RestRequest]:
-    """Return the instruments-info requests for the linear and the inverse category."""
-    return [
-        RestRequest(
-            tag=f"instruments:{category}",
-            path="/v5/market/instruments-info",
-            params=(("category", category), ("limit", "1000")),
-        )
-        for category in ("linear", "inverse")
-    ]
-
-
-def parse_instruments(payload: bytes) -> list[Instrument]:
-    """Parse /v5/market/instruments-info: linear contracts are 1 base unit, inverse contracts 1 USD."""
-    body = _wire.decode(_BODY, payload, "Bybit instruments-info")
-    out = []
-    for s in _wire.decode(_INSTRUMENTS, body.result, "Bybit instruments-info result").instruments:
-        contract_type = _CONTRACT_TYPES.get(s.contract_type)
-        if contract_type is None:
-            continue  # options and spot are not tracked
-        future = s.contract_type.endswith("Futures") and s.delivery_time > 0
-        out.append(
-            _wire.make_instrument(
-                venue=VENUE,
-                symbol=s.symbol,
-                base=s.base_coin,
-                quote=s.quote_coin,
-                settle=s.settle_coin or s.quote_coin,
-                contract_type=contract_type,
-                contract_size=1.0,  # linear: qty is base coin; inverse: 1 contract = 1 USD (Bybit contract specs)
-                ts_expiry=ms_to_ns(s.delivery_time) if future else None,
-                category="inverse" if contract_type is ContractType.INVERSE else "linear",
-                active=s.status == "Trading",
-            )
-        )
-    return out
-
 
 def _topics(inst: Instrument, channels: frozenset[Channel]) -> list[str]:
     topics = []
@@ -325,11 +172,8 @@ def _liquidation(
     _wire.positive(size, "size", f"Bybit {what}")
     _wire.positive(price, "price", f"Bybit {what}")
     base, usd = _wire.base_and_usd(inst, size, price)  # linear: size in base; inverse: size in USD contracts
-    return Liquidation(
-        venue=VENUE,
-        symbol=inst.symbol,
-        market=inst.market,
-        coin=inst.coin,
+    return _wire.liquidation(
+        inst,
         ts_event=ms_to_ns(ts_ms),
         ts_recv=ts_recv,
         position_side=position,
@@ -339,7 +183,6 @@ def _liquidation(
         quantity=base,
         contracts=size,
         notional_usd=usd,
-        contract_type=inst.contract_type,
         venue_event_id=event_id,
     )
 
@@ -396,11 +239,8 @@ def _ticker(env: _Envelope, instruments: InstrumentIndex, ts_recv: int) -> list[
         out.append(_ticker_open_interest(t, inst, single, total, mark, ts_event, ts_recv))
     if any(v is not None for v in (mark, index, funding, next_funding, interval_h)):
         out.append(
-            MarkPrice(
-                venue=VENUE,
-                symbol=inst.symbol,
-                market=inst.market,
-                coin=inst.coin,
+            _wire.mark_price(
+                inst,
                 ts_event=ts_event,
                 ts_recv=ts_recv,
                 mark_price=_wire.positive(mark, "markPrice", "Bybit ticker") if mark is not None else None,
@@ -455,11 +295,8 @@ def _candles(topic: str, data: msgspec.Raw, instruments: InstrumentIndex, ts_rec
         # Linear: volume is base coin, turnover quote. Inverse: volume is USD contracts, turnover is coin.
         volume, volume_usd = (k.turnover, k.volume) if inst.is_inverse else (k.volume, k.turnover if inst.quote_is_usd else None)
         out.append(
-            Candle(
-                venue=VENUE,
-                symbol=inst.symbol,
-                market=inst.market,
-                coin=inst.coin,
+            _wire.candle(
+                inst,
                 ts_event=ms_to_ns(k.start),
                 ts_recv=ts_recv,
                 interval_s=_INTERVAL_S[parts[1]],

@@ -23,8 +23,6 @@ from liqwatch.model import (
     Event,
     Instrument,
     InstrumentIndex,
-    Liquidation,
-    MarkPrice,
     OpenInterestUnit,
     Origin,
     PositionSide,
@@ -33,6 +31,17 @@ from liqwatch.model import (
 from liqwatch.model.instruments import USD_LIKE
 from liqwatch.model.time import ms_to_ns
 from liqwatch.venues import _wire
+from liqwatch.venues._deribit_wire import (
+    _CHART,
+    _ENVELOPE,
+    _INSTRUMENTS,
+    _SUMMARIES,
+    _TICKER,
+    _TRADES,
+    _Chart,
+    _Ticker,
+    _Trade,
+)
 from liqwatch.venues._spec import RestRequest, VenueSpec, WsConnection
 
 SPEC = VenueSpec(
@@ -57,82 +66,6 @@ VENUE = SPEC.name
 _HEARTBEAT_S = 30
 _FUNDING_INTERVAL_S = 8 * 3600  # funding_8h is the rate per 8 hours
 _PERPETUAL = "perpetual"
-
-
-class _Trade(msgspec.Struct, frozen=True):
-    trade_id: str
-    instrument_name: str
-    timestamp: int
-    price: float
-    amount: float  # USD for inverse futures and perps, base coin for linear ones
-    direction: str  # the taker's side
-    liquidation: str | None = None
-
-
-class _Ticker(msgspec.Struct, frozen=True):
-    """A ticker push, or one book summary of a `get_book_summary_by_*` REST response."""
-
-    instrument_name: str
-    open_interest: float | None = None  # USD for inverse, base coin for linear and options
-    mark_price: float | None = None
-    index_price: float | None = None
-    funding_8h: float | None = None
-    timestamp: int | None = None
-    creation_timestamp: int | None = None
-
-
-class _Chart(msgspec.Struct, frozen=True):
-    tick: int  # bar open time, ms
-    open: float
-    high: float
-    low: float
-    close: float
-    volume: float  # base coin
-    cost: float | None = None  # quote currency (USD for inverse)
-
-
-class _Params(msgspec.Struct, frozen=True):
-    channel: str | None = None
-    data: msgspec.Raw = msgspec.Raw(b"null")
-    type: str | None = None  # heartbeat notices: "heartbeat" or "test_request"
-
-
-class _Envelope(msgspec.Struct, frozen=True):
-    """A JSON-RPC notification (`method`, `params`) or a response (`id`, `result` / `error`)."""
-
-    method: str | None = None
-    params: _Params | None = None
-    id: int | None = None
-    result: msgspec.Raw = msgspec.Raw(b"")
-    error: msgspec.Raw = msgspec.Raw(b"")
-
-
-class _InstrumentInfo(msgspec.Struct, frozen=True):
-    instrument_name: str
-    kind: str
-    base_currency: str
-    quote_currency: str
-    contract_size: float
-    settlement_period: str = ""
-    expiration_timestamp: int | None = None
-    settlement_currency: str | None = None
-    instrument_type: str | None = None  # "linear" / "reversed" on current instruments
-    future_type: str | None = None  # the older name of instrument_type
-    is_active: bool = True
-
-
-class _Instruments(msgspec.Struct, frozen=True):
-    """public/get_instruments."""
-
-    result: list[_InstrumentInfo]
-
-
-_ENVELOPE = msgspec.json.Decoder(_Envelope)
-_TRADES = msgspec.json.Decoder(list[_Trade])
-_TICKER = msgspec.json.Decoder(_Ticker)
-_SUMMARIES = msgspec.json.Decoder(list[_Ticker])
-_CHART = msgspec.json.Decoder(_Chart)
-_INSTRUMENTS = msgspec.json.Decoder(_Instruments)
 
 
 def instrument_requests() -> list[RestRequest]:
@@ -287,11 +220,8 @@ def _liquidations(trade: _Trade, instruments: InstrumentIndex, ts_recv: int) -> 
     else:
         base, usd = amount, amount * price
     return [
-        Liquidation(
-            venue=VENUE,
-            symbol=inst.symbol,
-            market=inst.market,
-            coin=inst.coin,
+        _wire.liquidation(
+            inst,
             ts_event=ms_to_ns(trade.timestamp),
             ts_recv=ts_recv,
             position_side=side,
@@ -301,7 +231,6 @@ def _liquidations(trade: _Trade, instruments: InstrumentIndex, ts_recv: int) -> 
             quantity=base,
             contracts=amount,
             notional_usd=usd,
-            contract_type=inst.contract_type,
             venue_event_id=trade.trade_id if len(sides) == 1 else f"{trade.trade_id}:{side.value}",
         )
         for side in sides
@@ -339,11 +268,8 @@ def _tickers(
                 )
             )
         out.append(
-            MarkPrice(
-                venue=VENUE,
-                symbol=inst.symbol,
-                market=inst.market,
-                coin=inst.coin,
+            _wire.mark_price(
+                inst,
                 ts_event=ts_event,
                 ts_recv=ts_recv,
                 mark_price=mark,
@@ -358,11 +284,8 @@ def _tickers(
 
 
 def _candle(bar: _Chart, inst: Instrument, ts_recv: int) -> Candle:
-    return Candle(
-        venue=VENUE,
-        symbol=inst.symbol,
-        market=inst.market,
-        coin=inst.coin,
+    return _wire.candle(
+        inst,
         ts_event=ms_to_ns(bar.tick),
         ts_recv=ts_recv,
         interval_s=60,

@@ -220,11 +220,8 @@ def _liquidation(t: _Trade, inst: Instrument, ts_recv: int) -> Liquidation:
     except ValueError:
         raise ParseError(f"malformed dYdX trade: createdAt {t.created_at!r} is not ISO-8601") from None
     base, usd = _wire.base_and_usd(inst, t.size, t.price)
-    return Liquidation(
-        venue=VENUE,
-        symbol=inst.symbol,
-        market=inst.market,
-        coin=inst.coin,
+    return _wire.liquidation(
+        inst,
         ts_event=ts_event,
         ts_recv=ts_recv,
         position_side=side,
@@ -234,7 +231,6 @@ def _liquidation(t: _Trade, inst: Instrument, ts_recv: int) -> Liquidation:
         quantity=base,
         contracts=t.size,
         notional_usd=usd,
-        contract_type=inst.contract_type,
         venue_event_id=t.id,
     )
 
@@ -281,11 +277,8 @@ def _markets(updates: list[_Markets], instruments: InstrumentIndex, ts_recv: int
 
 def _mark(inst: Instrument, ts_event: int, ts_recv: int, oracle: float | None, funding: float | None) -> MarkPrice:
     # dYdX v4 marks positions (margin, liquidations) at the oracle price, so it is the mark price.
-    return MarkPrice(
-        venue=VENUE,
-        symbol=inst.symbol,
-        market=inst.market,
-        coin=inst.coin,
+    return _wire.mark_price(
+        inst,
         ts_event=ts_event,
         ts_recv=ts_recv,
         mark_price=oracle,

@@ -23,7 +23,6 @@ from liqwatch.model import (
     Instrument,
     InstrumentIndex,
     Liquidation,
-    MarkPrice,
     OpenInterestUnit,
     Origin,
     PositionSide,
@@ -246,11 +245,8 @@ def _liquidation(msg: _Liquidate, instruments: InstrumentIndex, ts_recv: int) ->
     price = _wire.positive(msg.price, "price", "Gate public_liquidates")
     base, usd = _wire.base_and_usd(inst, abs(size), price)
     _wire.positive(msg.time, "time", "Gate public_liquidates")
-    return Liquidation(
-        venue=VENUE,
-        symbol=inst.symbol,
-        market=inst.market,
-        coin=inst.coin,
+    return _wire.liquidation(
+        inst,
         ts_event=s_to_ns(msg.time) if msg.time < _SECONDS_BEFORE else ms_to_ns(msg.time),
         ts_recv=ts_recv,
         position_side=side,
@@ -260,7 +256,6 @@ def _liquidation(msg: _Liquidate, instruments: InstrumentIndex, ts_recv: int) ->
         quantity=base,
         contracts=abs(size),
         notional_usd=usd,
-        contract_type=inst.contract_type,
     )
 
 
@@ -277,11 +272,8 @@ def _ticker(t: _Ticker, instruments: InstrumentIndex, ts_event: int, ts_recv: in
         origin=Origin.STREAM,
         price=price,
     )
-    mark = MarkPrice(
-        venue=VENUE,
-        symbol=inst.symbol,
-        market=inst.market,
-        coin=inst.coin,
+    mark = _wire.mark_price(
+        inst,
         ts_event=ts_event,
         ts_recv=ts_recv,
         mark_price=price,
@@ -303,11 +295,8 @@ def _candle(bar: _Bar, instruments: InstrumentIndex, ts_recv: int) -> Candle:
     else:
         volume = bar.base_amount if bar.base_amount is not None else bar.contracts * inst.contract_size
         volume_usd = None  # Gate's candles carry no quote volume
-    return Candle(
-        venue=VENUE,
-        symbol=inst.symbol,
-        market=inst.market,
-        coin=inst.coin,
+    return _wire.candle(
+        inst,
         ts_event=s_to_ns(bar.open_s),
         ts_recv=ts_recv,
         interval_s=_INTERVAL_S[interval],

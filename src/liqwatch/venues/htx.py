@@ -35,6 +35,20 @@ from liqwatch.model import (
 )
 from liqwatch.model.time import iso_to_ns, ms_to_ns, s_to_ns
 from liqwatch.venues import _wire
+from liqwatch.venues._htx_wire import (
+    _CONTRACT_INFO,
+    _ENVELOPE,
+    _FUNDINGS,
+    _LIQUIDATIONS,
+    _OPEN_INTEREST,
+    _PING,
+    _TICK,
+    _ContractInfo,
+    _Envelope,
+    _Funding,
+    _LiquidationOrder,
+    _OpenInterestItem,
+)
 from liqwatch.venues._spec import RestRequest, VenueSpec, WsConnection
 
 SPEC = VenueSpec(
@@ -64,103 +78,6 @@ _PATHS = {
     _FUTURES: ("/notification", "/ws", "/api/v1/contract_open_interest"),
 }
 _INTERVAL_S = {"1min": 60, "5min": 300, "15min": 900, "30min": 1800, "60min": 3600, "4hour": 14400, "1day": 86400}
-
-
-class _LiquidationOrder(msgspec.Struct, frozen=True):
-    """One item of `public.{code}.liquidation_orders` data."""
-
-    contract_code: str
-    direction: str
-    volume: float
-    price: float
-    created_at: int
-    amount: float | None = None  # coin; USDT-M only
-    trade_turnover: float | None = None  # quote; USDT-M only
-
-
-class _Funding(msgspec.Struct, frozen=True):
-    """One item of `public.{code}.funding_rate` data."""
-
-    contract_code: str
-    funding_rate: float
-    settlement_time: int = 0
-
-
-class _OpenInterestItem(msgspec.Struct, frozen=True):
-    """One item of swap_open_interest / contract_open_interest data."""
-
-    contract_code: str
-    volume: float  # contracts, both sides
-    amount: float  # coin, both sides
-    value: float | None = None  # USDT, USDT-M only
-
-
-class _Tick(msgspec.Struct, frozen=True):
-    """A kline tick: `id` is the bar's open time in seconds, `vol` contracts, `amount` coin."""
-
-    bar_open_s: int = msgspec.field(name="id")
-    open: float
-    close: float
-    high: float
-    low: float
-    amount: float
-    contracts: float = msgspec.field(name="vol")
-    trade_turnover: float | None = None
-
-
-_EMPTY = msgspec.Raw(b"")
-
-
-class _Envelope(msgspec.Struct, frozen=True):
-    """Any HTX frame: notify/ping/sub (`op`), market (`ch`, `ping`, `subbed`) or a REST body (`status`)."""
-
-    op: str | None = None
-    topic: str | None = None
-    ch: str | None = None
-    ts: int | None = None
-    ping: msgspec.Raw = _EMPTY
-    subbed: str | None = None
-    status: str | None = None
-    err_code: int = msgspec.field(name="err-code", default=0)
-    err_msg: str | None = msgspec.field(name="err-msg", default=None)
-    data: msgspec.Raw = _EMPTY
-    tick: msgspec.Raw = _EMPTY
-
-
-class _Ping(msgspec.Struct, frozen=True):
-    """A server ping, its timestamp kept verbatim so the pong echoes it exactly."""
-
-    op: str | None = None
-    ts: msgspec.Raw = _EMPTY
-    ping: msgspec.Raw = _EMPTY
-
-
-_ENVELOPE = msgspec.json.Decoder(_Envelope, strict=False)
-_PING = msgspec.json.Decoder(_Ping, strict=False)
-_LIQUIDATIONS = msgspec.json.Decoder(list[_LiquidationOrder], strict=False)
-_FUNDINGS = msgspec.json.Decoder(list[_Funding], strict=False)
-_OPEN_INTEREST = msgspec.json.Decoder(list[_OpenInterestItem], strict=False)
-_TICK = msgspec.json.Decoder(_Tick, strict=False)
-
-
-class _ContractInfo(msgspec.Struct, frozen=True):
-    symbol: str
-    contract_code: str
-    contract_size: float
-    contract_status: int = 1
-    contract_type: str = ""
-    business_type: str = ""
-    delivery_time: str = ""  # ms, as a string
-    delivery_date: str = ""  # YYYYMMDD
-
-
-class _ContractInfoBody(msgspec.Struct, frozen=True):
-    """swap_contract_info / contract_contract_info REST bodies and `public.{sym}.contract_info` pushes."""
-
-    data: list[_ContractInfo]
-
-
-_CONTRACT_INFO = msgspec.json.Decoder(_ContractInfoBody, strict=False)
 
 
 def instrument_requests() -> list[RestRequest]:
@@ -313,11 +230,8 @@ def _liquidation(o: _LiquidationOrder, instruments: InstrumentIndex, ts_recv: in
         usd = base * price  # = trade_turnover
     else:
         base, usd = _wire.base_and_usd(inst, o.volume, price)  # coin-M: usd = volume × contract_size
-    return Liquidation(
-        venue=VENUE,
-        symbol=inst.symbol,
-        market=inst.market,
-        coin=inst.coin,
+    return _wire.liquidation(
+        inst,
         ts_event=ms_to_ns(o.created_at),
         ts_recv=ts_recv,
         position_side=side,
@@ -327,17 +241,13 @@ def _liquidation(o: _LiquidationOrder, instruments: InstrumentIndex, ts_recv: in
         quantity=base,
         contracts=o.volume,
         notional_usd=usd,
-        contract_type=inst.contract_type,
     )
 
 
 def _mark_price(f: _Funding, ts: int | None, instruments: InstrumentIndex, ts_recv: int) -> MarkPrice:
     inst = _wire.instrument(instruments, VENUE, f.contract_code)
-    return MarkPrice(
-        venue=VENUE,
-        symbol=inst.symbol,
-        market=inst.market,
-        coin=inst.coin,
+    return _wire.mark_price(
+        inst,
         ts_event=ms_to_ns(ts) if ts else ts_recv,
         ts_recv=ts_recv,
         funding_rate=f.funding_rate,
@@ -354,11 +264,8 @@ def _candle(code: str, period: str, env: _Envelope, instruments: InstrumentIndex
         volume_usd: float | None = tick.contracts * inst.contract_size
     else:
         volume_usd = tick.trade_turnover if inst.quote_is_usd else None
-    return Candle(
-        venue=VENUE,
-        symbol=inst.symbol,
-        market=inst.market,
-        coin=inst.coin,
+    return _wire.candle(
+        inst,
         ts_event=s_to_ns(tick.bar_open_s),
         ts_recv=ts_recv,
         interval_s=_INTERVAL_S[period],

@@ -23,7 +23,6 @@ from liqwatch.model import (
     Event,
     Instrument,
     InstrumentIndex,
-    MarkPrice,
     OpenInterestUnit,
     Origin,
 )
@@ -168,11 +167,8 @@ def _context(inst: Instrument, ctx: _AssetCtx, ts_recv: int, origin: Origin) -> 
         origin=origin,
         price=mark,
     )
-    price = MarkPrice(
-        venue=VENUE,
-        symbol=inst.symbol,
-        market=inst.market,
-        coin=inst.coin,
+    price = _wire.mark_price(
+        inst,
         ts_event=ts_recv,
         ts_recv=ts_recv,
         mark_price=mark,

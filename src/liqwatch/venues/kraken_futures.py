@@ -22,7 +22,6 @@ from liqwatch.model import (
     Instrument,
     InstrumentIndex,
     Liquidation,
-    MarkPrice,
     OpenInterestUnit,
     Origin,
     PositionSide,
@@ -210,11 +209,8 @@ def _liquidation(t: _Trade, instruments: InstrumentIndex, ts_recv: int) -> Liqui
     _wire.positive(t.qty, "qty", "Kraken Futures trade")
     _wire.positive(t.price, "price", "Kraken Futures trade")
     base, usd = _wire.base_and_usd(inst, t.qty, t.price)  # inverse: qty = USD; linear: qty = base
-    return Liquidation(
-        venue=VENUE,
-        symbol=inst.symbol,
-        market=inst.market,
-        coin=inst.coin,
+    return _wire.liquidation(
+        inst,
         ts_event=ms_to_ns(t.time),
         ts_recv=ts_recv,
         position_side=side,
@@ -224,7 +220,6 @@ def _liquidation(t: _Trade, instruments: InstrumentIndex, ts_recv: int) -> Liqui
         quantity=base,
         contracts=t.qty,
         notional_usd=usd,
-        contract_type=inst.contract_type,
         venue_event_id=t.uid,
     )
 
@@ -248,11 +243,8 @@ def _ticker(msg: _Ticker, instruments: InstrumentIndex, ts_recv: int) -> list[Ev
             )
         )
     out.append(
-        MarkPrice(
-            venue=VENUE,
-            symbol=inst.symbol,
-            market=inst.market,
-            coin=inst.coin,
+        _wire.mark_price(
+            inst,
             ts_event=ts,
             ts_recv=ts_recv,
             mark_price=mark,

@@ -16,14 +16,11 @@ import msgspec
 
 from liqwatch.errors import ParseError, UnknownMessage
 from liqwatch.model import (
-    Candle,
     Channel,
     ContractType,
     Event,
     Instrument,
     InstrumentIndex,
-    Liquidation,
-    MarkPrice,
     OpenInterestUnit,
     Origin,
     PositionSide,
@@ -31,6 +28,22 @@ from liqwatch.model import (
 )
 from liqwatch.model.time import ms_to_ns
 from liqwatch.venues import _wire
+from liqwatch.venues._okx_wire import (
+    _CANDLE_ROWS,
+    _DETAILS,
+    _ENVELOPE,
+    _FUNDING_ROWS,
+    _INSTRUMENTS,
+    _LIQ_GROUPS,
+    _MARK_ROWS,
+    _OI_ROWS,
+    _REST_ROWS,
+    _Arg,
+    _Detail,
+    _FundingRow,
+    _MarkPriceRow,
+    _OpenInterestRow,
+)
 from liqwatch.venues._spec import RestRequest, VenueSpec, WsConnection
 
 SPEC = VenueSpec(
@@ -52,95 +65,6 @@ VENUE = SPEC.name
 INST_TYPES = ("SWAP", "FUTURES")
 ARGS_PER_MESSAGE = 40  # ≤ ~75 bytes per arg keeps a subscribe message under 4 KB (OKX's cap is 64 KB)
 MAX_SUBSCRIBE_BYTES = 4096
-
-
-class _Arg(msgspec.Struct, frozen=True):
-    channel: str = ""
-    inst_id: str = msgspec.field(name="instId", default="")
-    inst_type: str = msgspec.field(name="instType", default="")
-
-
-class _Envelope(msgspec.Struct, frozen=True):
-    """Any OKX JSON frame: a push {arg, data}, an event {event, code, msg}, or a REST body {code, msg, data}."""
-
-    arg: _Arg | None = None
-    event: str | None = None
-    code: str | None = None
-    msg: str = ""
-    data: msgspec.Raw = msgspec.Raw(b"")
-    table: str | None = None  # OKX v3
-    message: msgspec.Raw = msgspec.Raw(b"")  # tardis export wrapper {"localTimestamp", "message"}
-
-
-class _Detail(msgspec.Struct, frozen=True):
-    """One liquidation: `side` is the ORDER side, `posSide` the position (long/short/net)."""
-
-    side: str
-    size: float = msgspec.field(name="sz")
-    bankruptcy_price: float = msgspec.field(name="bkPx")
-    ts: int
-    pos_side: str = msgspec.field(name="posSide", default="")
-
-
-class _LiquidationGroup(msgspec.Struct, frozen=True):
-    inst_id: str = msgspec.field(name="instId")
-    details: list[_Detail]
-
-
-class _OpenInterestRow(msgspec.Struct, frozen=True):
-    inst_id: str = msgspec.field(name="instId")
-    oi: float  # contracts
-    oi_ccy: float = msgspec.field(name="oiCcy")  # base coin
-    ts: int
-    oi_usd: float | None = msgspec.field(name="oiUsd", default=None)
-
-
-class _MarkPriceRow(msgspec.Struct, frozen=True):
-    inst_id: str = msgspec.field(name="instId")
-    mark_price: float = msgspec.field(name="markPx")
-    ts: int
-
-
-class _FundingRow(msgspec.Struct, frozen=True):
-    inst_id: str = msgspec.field(name="instId")
-    funding_time: int = msgspec.field(name="fundingTime")  # the next settlement, ms
-    funding_rate: float | None = msgspec.field(name="fundingRate", default=None)
-    next_funding_time: int | None = msgspec.field(name="nextFundingTime", default=None)
-    ts: int | None = None
-
-
-_ENVELOPE = msgspec.json.Decoder(_Envelope, strict=False)
-_LIQ_GROUPS = msgspec.json.Decoder(list[_LiquidationGroup], strict=False)
-_DETAILS = msgspec.json.Decoder(list[_Detail], strict=False)
-_OI_ROWS = msgspec.json.Decoder(list[_OpenInterestRow], strict=False)
-_MARK_ROWS = msgspec.json.Decoder(list[_MarkPriceRow], strict=False)
-_FUNDING_ROWS = msgspec.json.Decoder(list[_FundingRow], strict=False)
-_REST_ROWS = msgspec.json.Decoder(list[dict[str, msgspec.Raw]])  # REST rows: {oi, oiCcy, ...} or {details, ...}
-_CANDLE_ROWS = msgspec.json.Decoder(list[list[str]], strict=False)
-
-
-class _InstrumentInfo(msgspec.Struct, frozen=True):
-    inst_id: str = msgspec.field(name="instId")
-    inst_type: str = msgspec.field(name="instType")
-    ct_type: str = msgspec.field(name="ctType", default="")
-    ct_val: str = msgspec.field(name="ctVal", default="")
-    ct_mult: str = msgspec.field(name="ctMult", default="1")
-    settle: str = msgspec.field(name="settleCcy", default="")
-    family: str = msgspec.field(name="instFamily", default="")
-    underlying: str = msgspec.field(name="uly", default="")
-    expiry: str = msgspec.field(name="expTime", default="")
-    state: str = "live"
-
-
-class _Instruments(msgspec.Struct, frozen=True):
-    """GET /api/v5/public/instruments?instType=SWAP|FUTURES."""
-
-    code: str
-    data: list[_InstrumentInfo]
-    msg: str = ""
-
-
-_INSTRUMENTS = msgspec.json.Decoder(_Instruments, strict=False)
 
 
 def instrument_requests() -> list[RestRequest]:
@@ -307,8 +231,8 @@ def _liquidations(inst_id: str, details: list[_Detail], instruments: InstrumentI
         # linear: usd = sz × ctVal × bkPx; inverse: usd = sz × ctVal, base = usd / bkPx
         base, usd = _wire.base_and_usd(inst, d.size, d.bankruptcy_price)
         out.append(
-            Liquidation(
-                venue=VENUE, symbol=inst.symbol, market=inst.market, coin=inst.coin,
+            _wire.liquidation(
+                inst,
                 ts_event=ms_to_ns(d.ts), ts_recv=ts_recv,
                 position_side=side,
                 venue_side=d.side,
@@ -317,7 +241,6 @@ def _liquidations(inst_id: str, details: list[_Detail], instruments: InstrumentI
                 quantity=base,
                 contracts=d.size,
                 notional_usd=usd,
-                contract_type=inst.contract_type,
                 # pushes may come out of order and again after a reconnect: a stable key lets the store dedup
                 venue_event_id=f"{inst_id}|{d.ts}|{d.side}|{d.pos_side}|{d.size!r}|{d.bankruptcy_price!r}",
             )
@@ -346,8 +269,8 @@ def _open_interest(row: _OpenInterestRow, instruments: InstrumentIndex, ts_recv:
 
 def _mark_price(row: _MarkPriceRow, instruments: InstrumentIndex, ts_recv: int) -> Event:
     inst = _wire.instrument(instruments, VENUE, row.inst_id)
-    return MarkPrice(
-        venue=VENUE, symbol=inst.symbol, market=inst.market, coin=inst.coin,
+    return _wire.mark_price(
+        inst,
         ts_event=ms_to_ns(row.ts),
         ts_recv=ts_recv,
         mark_price=_wire.positive(row.mark_price, "markPx", "OKX mark-price"),
@@ -359,8 +282,8 @@ def _funding(row: _FundingRow, instruments: InstrumentIndex, ts_recv: int) -> Ev
     interval = None
     if row.next_funding_time and row.next_funding_time > row.funding_time:
         interval = (row.next_funding_time - row.funding_time) // 1000
-    return MarkPrice(
-        venue=VENUE, symbol=inst.symbol, market=inst.market, coin=inst.coin,
+    return _wire.mark_price(
+        inst,
         ts_event=ms_to_ns(row.ts) if row.ts else ts_recv,  # older pushes carry no ts
         ts_recv=ts_recv,
         funding_rate=row.funding_rate,
@@ -385,8 +308,8 @@ def _candles(inst_id: str, interval_s: int, data: msgspec.Raw, instruments: Inst
             raise ParseError(f"malformed OKX candle row {row!r}") from None
         usd = contracts * inst.contract_size if inst.contract_type is ContractType.INVERSE else quote if inst.quote_is_usd else None
         out.append(
-            Candle(
-                venue=VENUE, symbol=inst.symbol, market=inst.market, coin=inst.coin,
+            _wire.candle(
+                inst,
                 ts_event=ms_to_ns(ts),
                 ts_recv=ts_recv,
                 interval_s=interval_s,

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from urllib.parse import urlsplit
 
-from liqwatch.sim.dialects._base import Reply, dumps, loads
+from liqwatch.sim.dialects import _history
+from liqwatch.sim.dialects._base import Reply, RestCall, dumps, loads
 from liqwatch.venues.binance import SPEC
 
 VENUE = SPEC.name
@@ -71,6 +72,20 @@ def open_interest(query: Mapping[str, str], value: float, ts_ms: int, symbols: l
     if symbol not in symbols:
         return 400, dumps({"code": -1121, "msg": "Invalid symbol."})
     return 200, dumps({"symbol": symbol, "openInterest": f"{value:.3f}", "time": ts_ms})
+
+
+def rest(call: RestCall) -> tuple[int, bytes] | None:
+    """Answer GET /fapi/v1/klines from `_history` (oldest first, as Binance does); None for other paths."""
+    if call.path != "/fapi/v1/klines":
+        return None
+    q = call.query
+    if q.get("symbol") not in call.symbols:
+        return 400, dumps({"code": -1121, "msg": "Invalid symbol."})
+    rows = []
+    for t in _history.grid(int(q["startTime"]), int(q["endTime"]), 60_000, int(q.get("limit", "500")), newest_first=False):
+        o, h, low, c, volume = _history.bar(t)
+        rows.append([t, f"{o:g}", f"{h:g}", f"{low:g}", f"{c:g}", f"{volume:g}", t + 59_999, f"{volume * c:g}", 10, "0", "0", "0"])
+    return 200, dumps(rows)
 
 
 def rest_error(status: int) -> bytes:

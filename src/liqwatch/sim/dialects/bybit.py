@@ -6,7 +6,8 @@ import uuid
 from collections.abc import Collection, Mapping
 from urllib.parse import urlsplit
 
-from liqwatch.sim.dialects._base import Reply, dumps, loads
+from liqwatch.sim.dialects import _history
+from liqwatch.sim.dialects._base import Reply, RestCall, dumps, loads
 from liqwatch.venues.bybit import SPEC
 
 VENUE = SPEC.name
@@ -69,6 +70,24 @@ def open_interest(query: Mapping[str, str], value: float, ts_ms: int, symbols: l
     row = {"openInterest": f"{value:.4f}", "timestamp": str(ts_ms)}
     result = {"category": category, "symbol": symbol, "list": [row], "nextPageCursor": ""}
     return 200, dumps({"retCode": 0, "retMsg": "OK", "result": result, "retExtInfo": {}, "time": ts_ms})
+
+
+def rest(call: RestCall) -> tuple[int, bytes] | None:
+    """Answer the history requests (kline; open-interest with startTime) from `_history`; None otherwise."""
+    q = call.query
+    if call.path == "/v5/market/kline":
+        rows = [
+            [str(t), *(f"{v:g}" for v in _history.bar(t)[:4]), f"{_history.bar(t)[4]:g}", f"{_history.bar(t)[4] * _history.bar(t)[3]:g}"]
+            for t in _history.grid(int(q["start"]), int(q["end"]), 60_000, int(q.get("limit", "200")), newest_first=True)
+        ]
+        kline: dict[str, object] = {"category": q.get("category", "linear"), "symbol": q.get("symbol", ""), "list": rows}
+        return 200, dumps({"retCode": 0, "retMsg": "OK", "result": kline, "retExtInfo": {}, "time": call.ts_ms})
+    if call.path == OPEN_INTEREST_PATH and "startTime" in q:
+        points = _history.grid(int(q["startTime"]), int(q["endTime"]), 300_000, int(q.get("limit", "50")), newest_first=True)
+        points_json = [{"openInterest": f"{_history.open_interest(t):.4f}", "timestamp": str(t)} for t in points]
+        result = {"category": q.get("category", "linear"), "symbol": q.get("symbol", ""), "list": points_json, "nextPageCursor": ""}
+        return 200, dumps({"retCode": 0, "retMsg": "OK", "result": result, "retExtInfo": {}, "time": call.ts_ms})
+    return None
 
 
 def rest_error(status: int) -> bytes:

@@ -12,7 +12,8 @@ from collections.abc import Collection, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from liqwatch.sim.dialects._base import Reply, dumps, loads
+from liqwatch.sim.dialects import _history
+from liqwatch.sim.dialects._base import Reply, RestCall, dumps, loads
 from liqwatch.venues.dydx import SPEC
 
 VENUE = SPEC.name
@@ -77,6 +78,19 @@ def empty_instruments(query: Mapping[str, str]) -> bytes:
 def open_interest(query: Mapping[str, str], value: float, ts_ms: int, symbols: list[str]) -> tuple[int, bytes]:
     """Answer with the markets and `openInterest` = value (base units)."""
     return 200, dumps({"markets": {t: {**_market(t), "openInterest": f"{value:g}"} for t in _MARKETS}})
+
+
+def rest(call: RestCall) -> tuple[int, bytes] | None:
+    """Answer GET /v4/trades/perpetualMarket/{ticker} from the synthetic history (`_history.dydx_trades`)."""
+    prefix = "/v4/trades/perpetualMarket/"
+    if not call.path.startswith(prefix):
+        return None
+    ticker = call.path[len(prefix) :]
+    if ticker not in _MARKETS:
+        return 404, dumps({"errors": [{"msg": f"{ticker} not found"}]})
+    height = call.query.get("createdBeforeOrAtHeight")
+    limit = min(int(call.query.get("limit", "100")), 100)
+    return 200, dumps({"trades": _history.dydx_trades(ticker, int(height) if height else None, limit)})
 
 
 def rest_error(status: int) -> bytes:

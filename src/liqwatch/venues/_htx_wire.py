@@ -1,0 +1,102 @@
+"""htx wire structs and their decoders: the venue's JSON, mirrored exactly (private to `venues.htx`)."""
+
+from __future__ import annotations
+
+import msgspec
+
+
+class _LiquidationOrder(msgspec.Struct, frozen=True):
+    """One item of `public.{code}.liquidation_orders` data."""
+
+    contract_code: str
+    direction: str
+    volume: float
+    price: float
+    created_at: int
+    amount: float | None = None  # coin; USDT-M only
+    trade_turnover: float | None = None  # quote; USDT-M only
+
+
+class _Funding(msgspec.Struct, frozen=True):
+    """One item of `public.{code}.funding_rate` data."""
+
+    contract_code: str
+    funding_rate: float
+    settlement_time: int = 0
+
+
+class _OpenInterestItem(msgspec.Struct, frozen=True):
+    """One item of swap_open_interest / contract_open_interest data."""
+
+    contract_code: str
+    volume: float  # contracts, both sides
+    amount: float  # coin, both sides
+    value: float | None = None  # USDT, USDT-M only
+
+
+class _Tick(msgspec.Struct, frozen=True):
+    """A kline tick: `id` is the bar's open time in seconds, `vol` contracts, `amount` coin."""
+
+    bar_open_s: int = msgspec.field(name="id")
+    open: float
+    close: float
+    high: float
+    low: float
+    amount: float
+    contracts: float = msgspec.field(name="vol")
+    trade_turnover: float | None = None
+
+
+_EMPTY = msgspec.Raw(b"")
+
+
+class _Envelope(msgspec.Struct, frozen=True):
+    """Any HTX frame: notify/ping/sub (`op`), market (`ch`, `ping`, `subbed`) or a REST body (`status`)."""
+
+    op: str | None = None
+    topic: str | None = None
+    ch: str | None = None
+    ts: int | None = None
+    ping: msgspec.Raw = _EMPTY
+    subbed: str | None = None
+    status: str | None = None
+    err_code: int = msgspec.field(name="err-code", default=0)
+    err_msg: str | None = msgspec.field(name="err-msg", default=None)
+    data: msgspec.Raw = _EMPTY
+    tick: msgspec.Raw = _EMPTY
+
+
+class _Ping(msgspec.Struct, frozen=True):
+    """A server ping, its timestamp kept verbatim so the pong echoes it exactly."""
+
+    op: str | None = None
+    ts: msgspec.Raw = _EMPTY
+    ping: msgspec.Raw = _EMPTY
+
+
+_ENVELOPE = msgspec.json.Decoder(_Envelope, strict=False)
+_PING = msgspec.json.Decoder(_Ping, strict=False)
+_LIQUIDATIONS = msgspec.json.Decoder(list[_LiquidationOrder], strict=False)
+_FUNDINGS = msgspec.json.Decoder(list[_Funding], strict=False)
+_OPEN_INTEREST = msgspec.json.Decoder(list[_OpenInterestItem], strict=False)
+_TICK = msgspec.json.Decoder(_Tick, strict=False)
+
+
+class _ContractInfo(msgspec.Struct, frozen=True):
+    symbol: str
+    contract_code: str
+    contract_size: float
+    contract_status: int = 1
+    contract_type: str = ""
+    business_type: str = ""
+    delivery_time: str = ""  # ms, as a string
+    delivery_date: str = ""  # YYYYMMDD
+
+
+class _ContractInfoBody(msgspec.Struct, frozen=True):
+    """swap_contract_info / contract_contract_info REST bodies and `public.{sym}.contract_info` pushes."""
+
+    data: list[_ContractInfo]
+
+
+_CONTRACT_INFO = msgspec.json.Decoder(_ContractInfoBody, strict=False)
