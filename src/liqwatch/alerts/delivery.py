@@ -1,8 +1,9 @@
 """Deliver alerts through apprise: one bounded queue and worker per destination, retries with backoff, counters.
 
 A slow or dead destination only fills its own queue (the oldest alert is dropped and counted); it never
-delays the other destinations, the rules, or ingestion. apprise is synchronous, so each attempt runs in a
-thread with apprise's own call timeout.
+delays the other destinations, the rules, or ingestion. apprise plugins are synchronous, so each
+destination sends from its own single thread (not apprise's shared pool, which one hanging server can
+exhaust), with socket timeouts set to `timeout_s` so a hung request frees that thread.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
 from typing import Any
 
@@ -32,9 +34,16 @@ class Destination:
         self._url = url
         self.name = display(url)
         self.key = destination_key(url)
-        self._apprise = apprise.Apprise()
-        if not self._apprise.add(url):
+        plugin = apprise.Apprise.instantiate(url)
+        if plugin is None:
             raise ConfigError(f"config error in [alerts] urls: apprise does not understand {self.name!r}")
+        # a hung server must free the sending thread: bound the sockets unless the URL sets rto/cto itself
+        if "rto=" not in url:
+            plugin.socket_read_timeout = timeout_s
+        if "cto=" not in url:
+            plugin.socket_connect_timeout = timeout_s
+        self._plugin = plugin
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"alerts-{self.key}")
         self.timeout_s = timeout_s
         self.retries = retries
         self.backoff_s = backoff_s
@@ -64,15 +73,14 @@ class Destination:
         Raises:
             AlertDeliveryError: the destination did not accept it in time.
         """
-        result: Any = self._apprise.notify(body=body, title=title, timeout=self.timeout_s)
-        if not result:
-            status = getattr(getattr(result, "status", None), "name", "FAILURE")
-            raise AlertDeliveryError(f"{self.name}: delivery {status.lower()}")
+        if not self._plugin.notify(body=body, title=title):
+            raise AlertDeliveryError(f"{self.name}: the destination did not accept the message (see the apprise log line above)")
 
     async def attempt(self, title: str, body: str) -> tuple[bool, str]:
         """Try once in a worker thread; return (ok, error) with secrets masked."""
         try:
-            await asyncio.wait_for(asyncio.to_thread(self.send_once, title, body), self.timeout_s + 1.0)
+            loop = asyncio.get_running_loop()
+            await asyncio.wait_for(loop.run_in_executor(self._thread, self.send_once, title, body), self.timeout_s * 2 + 1.0)
         except AlertDeliveryError as exc:
             return False, str(exc)
         except TimeoutError:
@@ -114,6 +122,10 @@ class Destination:
             finally:
                 self.in_flight = False
 
+    def close(self) -> None:
+        """Let the sending thread finish on its own; do not wait for it."""
+        self._thread.shutdown(wait=False, cancel_futures=True)
+
     def stats(self) -> dict[str, Any]:
         """Return this destination's counters (its name has secrets masked)."""
         return {
@@ -154,8 +166,10 @@ class Dispatcher:
             await asyncio.sleep(0.02)
 
     async def stop(self) -> None:
-        """Cancel the workers."""
+        """Cancel the workers; a send still running in a thread ends by its socket timeout."""
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
+        for dest in self.destinations:
+            dest.close()

@@ -162,6 +162,7 @@ def precheck(raw: Any) -> None:
 
 def _field_message(text: str) -> str:
     what, _, at = text.partition(" - at `$.")
+    what = what.replace(", got ", ", was ")
     return f"{at.rstrip('`')}: {what}" if at else what
 
 
