@@ -10,9 +10,9 @@ from pathlib import Path
 import msgspec
 import pytest
 from _local import wait_until
+
 from alert_receiver import Receiver
 from factories import T0, make_liquidation
-
 from liqwatch.alerts import recent_alerts
 from liqwatch.alerts.engine import AlertEngine
 from liqwatch.alerts.settings import AlertSettings

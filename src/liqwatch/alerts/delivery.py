@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections import deque
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from liqwatch.alerts.history import Alert, destination_key
@@ -21,6 +22,18 @@ from liqwatch.errors import AlertDeliveryError, ConfigError
 
 logger = logging.getLogger("liqwatch.alerts")
 
+class _LastWarning(logging.Handler):
+    """Remember apprise's last warning per sending thread: the reason a delivery failed."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.by_thread: dict[str, str] = {}
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.by_thread[threading.current_thread().name] = record.getMessage()
+
+
+_REASONS = _LastWarning()
 OnResult = Callable[[Alert, str, bool, int, str], None]  # alert, destination key, ok, attempts, error
 
 
@@ -31,6 +44,8 @@ class Destination:
         import apprise
 
         guard_apprise_logs([url])
+        if _REASONS not in logging.getLogger("apprise").handlers:
+            logging.getLogger("apprise").addHandler(_REASONS)
         self._url = url
         self.name = display(url)
         self.key = destination_key(url)
@@ -73,8 +88,11 @@ class Destination:
         Raises:
             AlertDeliveryError: the destination did not accept it in time.
         """
+        thread = threading.current_thread().name
+        _REASONS.by_thread.pop(thread, None)
         if not self._plugin.notify(body=body, title=title):
-            raise AlertDeliveryError(f"{self.name}: the destination did not accept the message (see the apprise log line above)")
+            reason = scrub(_REASONS.by_thread.pop(thread, "") or "refused", [self._url])
+            raise AlertDeliveryError(f"{self.name}: not accepted: {reason}")
 
     async def attempt(self, title: str, body: str) -> tuple[bool, str]:
         """Try once in a worker thread; return (ok, error) with secrets masked."""

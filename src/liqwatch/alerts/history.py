@@ -105,9 +105,15 @@ def undelivered(store: EventStore, destinations: list[str], since: int) -> list[
     return out
 
 
+def _has_tables(store: EventStore) -> bool:
+    # readers may hold a read-only store that never ran alerts: no tables, no alerts
+    return bool(store.execute("SELECT 1 FROM information_schema.tables WHERE table_name = 'alert_deliveries'"))
+
+
 def recent_alerts(store: EventStore, since: int, until: int, *, limit: int = 500) -> list[dict[str, Any]]:
     """Return alerts fired with since < ts_trigger <= until, newest first, with delivered/failed counts."""
-    ensure_tables(store)
+    if not _has_tables(store):
+        return []
     cols = ", ".join(f'a."{n}"' for n in _FIELDS)
     rows = store.execute(
         f"SELECT {cols}, a.destinations, count(d.alert_id) FILTER (WHERE d.ok), count(d.alert_id) FILTER (WHERE NOT d.ok) "
@@ -127,7 +133,8 @@ def recent_alerts(store: EventStore, since: int, until: int, *, limit: int = 500
 
 def last_by_rule(store: EventStore) -> dict[str, dict[str, Any]]:
     """Return rule → its newest alert (subject, title, ts_trigger, ts_fired) and how many it fired in total."""
-    ensure_tables(store)
+    if not _has_tables(store):
+        return {}
     rows = store.execute(
         "SELECT rule, count(*) OVER (PARTITION BY rule), subject, title, ts_trigger, ts_fired FROM alerts "
         "QUALIFY row_number() OVER (PARTITION BY rule ORDER BY ts_trigger DESC) = 1"

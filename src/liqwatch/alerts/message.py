@@ -12,6 +12,7 @@ from liqwatch.alerts.rules import Fired
 from liqwatch.model.time import ns_to_iso
 from liqwatch.venues import VENUES
 
+
 def coverage_caveat(fired: Fired) -> str:
     """Return one line on how complete the data behind this alert is."""
     venues = sorted(fired.venues)

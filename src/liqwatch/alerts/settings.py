@@ -124,7 +124,7 @@ class AlertSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     backoff_s: Annotated[float, _d("first retry delay; doubles on each retry")] = 2.0
     queue_size: Annotated[int, _d("alerts waiting per destination; beyond it the oldest is dropped and counted")] = 1000
     resend_pending_s: Annotated[float, _d("on start, deliver alerts younger than this that a restart left undelivered")] = 3600.0
-    rules: Annotated[list[Rule], _d("[[alerts.rules]] tables; `liqwatch alerts list` shows them")] = msgspec.field(default_factory=list)
+    rules: Annotated[list[Rule], _d("the rule tables (alerts.rules); `liqwatch alerts list` shows them")] = msgspec.field(default_factory=list)
 
 
 def precheck(raw: Any) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import msgspec
-from factories import T0, make_liquidation
 
+from factories import T0, make_liquidation
 from liqwatch.alerts import recent_alerts
 from liqwatch.alerts.engine import AlertEngine
 from liqwatch.alerts.history import last_by_rule

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import msgspec
-from factories import T0, make_liquidation, make_open_interest
 
+from factories import T0, make_liquidation, make_open_interest
 from liqwatch.alerts.rules import build
 from liqwatch.alerts.settings import AlertSettings
 from liqwatch.model import Candle, FeedState, FeedStatus, PositionSide, Signal
