@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import aiohttp
 
@@ -18,6 +18,9 @@ from liqwatch.monitor import LiquidationSilence
 from liqwatch.storage import EventStore, default_db_path, open_store
 from liqwatch.storage.writer import StoreWriter
 from liqwatch.venues import VENUES
+
+if TYPE_CHECKING:
+    from liqwatch.alerts.engine import AlertEngine
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +45,18 @@ class App:
         self._session: aiohttp.ClientSession | None = None
         self._tasks: list[asyncio.Task[Any]] = []
         self._persisted: dict[str, int] = {}
+        self.alerts: AlertEngine | None = None
+        if settings.alerts.rules:
+            from liqwatch.alerts.engine import AlertEngine
+
+            self.alerts = AlertEngine(
+                settings.alerts,
+                cast(Any, self.store),
+                lock=self.writer.lock,
+                venue_states=lambda: {f.name: str(venue_state(f)["state"]) for f in self.feeds},
+            )
+            # its own bounded queue: a slow destination never blocks the feeds; drops are counted by the bus
+            self._alert_source = self.bus.subscribe("alerts", maxsize=100_000, policy=DropPolicy.DROP_OLDEST)
 
     def venue_names(self) -> list[str]:
         """Return the venues to collect from: [feeds] venues (or all), minus those disabled."""
@@ -77,6 +92,8 @@ class App:
         self._tasks = [asyncio.create_task(self.writer.run(), name="writer")]
         self._tasks += [asyncio.create_task(f.run(), name=f"feed-{f.name}") for f in self.feeds]
         self._tasks.append(asyncio.create_task(self._persist_instruments_forever(), name="instruments-cache"))
+        if self.alerts is not None:
+            self._tasks.append(asyncio.create_task(self.alerts.run(self._alert_source), name="alerts"))
         if self.settings.feeds.liquidation_silence_s > 0:
             self._tasks.append(asyncio.create_task(self._watch_silence_forever(), name="silence-monitor"))
 
@@ -123,6 +140,8 @@ class App:
         for task in self._tasks:
             if task.get_name() != "writer":
                 task.cancel()
+        if self.alerts is not None:
+            await self.alerts.stop(drain_s=2.0)
         self.writer.stop()
         writer = [t for t in self._tasks if t.get_name() == "writer"]
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -140,6 +159,7 @@ class App:
             "feeds": {f.name: venue_state(f) for f in self.feeds},
             "writer": self.writer.stats(),
             "bus": self.bus.stats(),
+            **({"alerts": self.alerts.stats()} if self.alerts is not None else {}),
         }
 
 

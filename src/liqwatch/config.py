@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 import msgspec
 
+from liqwatch.alerts.settings import AlertSettings
 from liqwatch.errors import ConfigError, did_you_mean
 
 
@@ -68,9 +69,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     feeds: FeedSettings = msgspec.field(default_factory=FeedSettings)
     venues: dict[str, VenueSettings] = msgspec.field(default_factory=dict)
     log: LogSettings = msgspec.field(default_factory=LogSettings)
+    alerts: AlertSettings = msgspec.field(default_factory=AlertSettings)
 
 
-_SECTIONS: dict[str, type[Any]] = {"store": StoreSettings, "feeds": FeedSettings, "log": LogSettings}
+_SECTIONS: dict[str, type[Any]] = {"store": StoreSettings, "feeds": FeedSettings, "log": LogSettings, "alerts": AlertSettings}
 _ENV = re.compile(r"^LIQWATCH__([A-Z0-9_]+?)__([A-Z0-9_]+?)(?:__([A-Z0-9_]+))?$")
 
 
@@ -127,6 +129,9 @@ def _env_value(cls: type[Any], key: str, raw: str, name: str) -> Any:
 
 
 def _convert(data: dict[str, Any]) -> Settings:
+    from liqwatch.alerts.settings import precheck
+
+    precheck(data.get("alerts"))
     try:
         return msgspec.convert(data, Settings, strict=False)
     except msgspec.ValidationError as exc:
@@ -171,6 +176,9 @@ def _check(settings: Settings) -> None:
         raise ConfigError("[store] flush_interval_s and batch_size must be positive")
     if settings.log.level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError(f"[log] level must be DEBUG, INFO, WARNING or ERROR, was {settings.log.level!r}")
+    from liqwatch.alerts.settings import check as check_alerts
+
+    check_alerts(settings.alerts)
 
 
 def describe(settings: Settings) -> list[tuple[str, Any, str]]:
@@ -180,12 +188,24 @@ def describe(settings: Settings) -> list[tuple[str, Any, str]]:
         values = getattr(settings, section)
         hints = typing.get_type_hints(cls, include_extras=True)
         for f in msgspec.structs.fields(cls):
-            out.append((f"{section}.{f.name}", getattr(values, f.name), _description(hints[f.name])))
+            value = _shown(f"{section}.{f.name}", getattr(values, f.name))
+            out.append((f"{section}.{f.name}", value, _description(hints[f.name])))
     vhints = typing.get_type_hints(VenueSettings, include_extras=True)
     for venue, vs in sorted(settings.venues.items()):
         for f in msgspec.structs.fields(VenueSettings):
             out.append((f"venues.{venue}.{f.name}", getattr(vs, f.name), _description(vhints[f.name])))
     return out
+
+
+def _shown(key: str, value: Any) -> Any:
+    # destination URLs carry tokens: show them masked; rules are listed by `liqwatch alerts list`
+    if key == "alerts.urls":
+        from liqwatch.alerts.redact import display
+
+        return [display(u) for u in value]
+    if key == "alerts.rules":
+        return [f"{r.name} ({type(r).__struct_config__.tag})" for r in value]
+    return value
 
 
 def _description(hint: Any) -> str:

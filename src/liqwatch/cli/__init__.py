@@ -18,6 +18,7 @@ app = typer.Typer(
 
 
 def _register() -> None:
+    from liqwatch.cli.alerts import app as alerts_app
     from liqwatch.cli.backfill import register as register_backfill
     from liqwatch.cli.config_cmd import app as config_app
     from liqwatch.cli.instruments import app as instruments_app
@@ -35,6 +36,7 @@ def _register() -> None:
     app.add_typer(config_app, name="config")
     app.add_typer(oi_app, name="oi")
     register_backfill(app)
+    app.add_typer(alerts_app, name="alerts")
 
 
 _register()

@@ -90,7 +90,9 @@ def _status_line(app: Any) -> str:
         if f["state"] != "connected" and f["detail"]:
             text += f" ({f['detail']})"
         parts.append(text)
-    return f"[{status['uptime_s']:.0f}s] stored {dict(app.writer.stored)} | " + "; ".join(parts)
+    alerts = status.get("alerts")
+    fired = f" | alerts fired {alerts['fired']}" if alerts else ""
+    return f"[{status['uptime_s']:.0f}s] stored {dict(app.writer.stored)}{fired} | " + "; ".join(parts)
 
 
 def _render(app: Any) -> Group:
