@@ -96,7 +96,7 @@ class Queries:
         rows = self._sql(
             "SELECT venue, symbol, count(*) AS n FROM candles WHERE coin = ? AND interval_s = 60 "
             "AND ts_event > ? AND ts_event <= ? GROUP BY venue, symbol "
-            "ORDER BY n DESC, (market LIKE '%-USDT-PERP') DESC, venue, symbol LIMIT 1",
+            "ORDER BY n DESC, (any_value(market) LIKE '%-USDT-PERP') DESC, venue, symbol LIMIT 1",
             [coin, since, until],
         )
         return (str(rows[0][0]), str(rows[0][1])) if rows else None

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import threading
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -28,6 +29,7 @@ from liqwatch.web.live import LiveHub
 from liqwatch.web.params import BadRequest
 from liqwatch.web.queries import Queries, Unavailable
 
+logger = logging.getLogger(__name__)
 StatusProvider = Callable[[], dict[str, Any]]
 
 
@@ -106,7 +108,8 @@ def _errors(app: FastAPI) -> None:
 
     @app.exception_handler(LiqwatchError)
     async def liqwatch_error(request: Request, exc: LiqwatchError) -> JSONResponse:
-        return JSONResponse({"error": str(exc)}, status_code=500)
+        logger.error("%s %s failed: %s", request.method, request.url.path, exc)
+        return JSONResponse({"error": "reading the store failed; the server log has the details"}, status_code=500)
 
 
 def _version() -> str:
@@ -121,7 +124,8 @@ class WebServer:
     def __init__(self, app: FastAPI, *, host: str, port: int) -> None:
         import uvicorn
 
-        self.config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, lifespan="on")
+        self.config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=1
+        )
         self.server = uvicorn.Server(self.config)
         self.server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # the caller owns signals
         self._task: asyncio.Task[None] | None = None
@@ -131,7 +135,10 @@ class WebServer:
         self._task = asyncio.create_task(self.server.serve(), name="web")
         while not self.server.started:
             if self._task.done():
-                self._task.result()  # raises the bind error
+                try:
+                    self._task.result()
+                except SystemExit:  # uvicorn exits on a bind error after logging it
+                    raise OSError(f"cannot listen on {self.config.host}:{self.config.port}") from None
                 raise LiqwatchError(f"the web server on {self.config.host}:{self.config.port} did not start")
             await asyncio.sleep(0.02)
 
