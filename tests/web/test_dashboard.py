@@ -8,8 +8,8 @@ from typing import Any
 
 import msgspec
 import pytest
-from conftest import HISTORY_WINDOWS, Seeded
 
+from conftest import HISTORY_WINDOWS, Seeded
 from liqwatch.cli.query import _usd
 from liqwatch.model import ContractType, Liquidation, PositionSide, PriceKind
 from liqwatch.model.time import now_ns

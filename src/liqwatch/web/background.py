@@ -7,6 +7,7 @@ path as live data (bus → writer → store, bus → live hub → browsers).
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
@@ -40,7 +41,7 @@ class BackgroundDashboard:
         self.thread = threading.Thread(target=self.loop.run_forever, name="liqwatch-web", daemon=True)
         self.app = create_app(store, self.bus, self.status, settings, store_lock=self.writer.lock)
         self.server = WebServer(self.app, host=settings.web.host, port=settings.web.port)
-        self._writer_task: asyncio.Future[Any] | None = None
+        self._writer_task: concurrent.futures.Future[None] | None = None
 
     def status(self) -> dict[str, Any]:
         """Return the status the venues page and /metrics show (no feeds in this process)."""

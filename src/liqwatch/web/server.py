@@ -9,10 +9,11 @@ import asyncio
 import contextlib
 import logging
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
@@ -35,7 +36,7 @@ StatusProvider = Callable[[], dict[str, Any]]
 
 def plotly_js() -> Path:
     """Return the path of plotly.min.js inside the installed `plotly` package."""
-    import plotly
+    import plotly  # type: ignore[import-untyped]
 
     return Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 
@@ -118,16 +119,19 @@ def _version() -> str:
     return __version__
 
 
+class _Server(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:  # the caller (liqwatch up) owns SIGINT/SIGTERM
+        yield
+
+
 class WebServer:
     """uvicorn serving an app inside the caller's event loop (`liqwatch up`), on `[web] host:port`."""
 
     def __init__(self, app: FastAPI, *, host: str, port: int) -> None:
-        import uvicorn
-
         self.config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=1
         )
-        self.server = uvicorn.Server(self.config)
-        self.server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # the caller owns signals
+        self.server = _Server(self.config)
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
