@@ -26,6 +26,7 @@ def _register() -> None:
     from liqwatch.cli.replay import register as register_replay
     from liqwatch.cli.run import register as register_run
     from liqwatch.cli.venues import register as register_venues
+    from liqwatch.cli.watch import register as register_watch
 
     register_query(app)
     register_replay(app)
@@ -35,6 +36,7 @@ def _register() -> None:
     app.add_typer(config_app, name="config")
     app.add_typer(oi_app, name="oi")
     register_backfill(app)
+    register_watch(app)
 
 
 _register()

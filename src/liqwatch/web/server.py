@@ -36,7 +36,7 @@ StatusProvider = Callable[[], dict[str, Any]]
 
 def plotly_js() -> Path:
     """Return the path of plotly.min.js inside the installed `plotly` package."""
-    import plotly  # type: ignore[import-untyped]
+    import plotly
 
     return Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 
