@@ -217,7 +217,10 @@ def describe(settings: Settings) -> list[tuple[str, Any, str]]:
         values = getattr(settings, section)
         hints = typing.get_type_hints(cls, include_extras=True)
         for f in msgspec.structs.fields(cls):
-            out.append((f"{section}.{f.name}", getattr(values, f.name), _description(hints[f.name])))
+            value = getattr(values, f.name)
+            if (section, f.name) == ("web", "token") and value:
+                value = "(set, not shown)"
+            out.append((f"{section}.{f.name}", value, _description(hints[f.name])))
     vhints = typing.get_type_hints(VenueSettings, include_extras=True)
     for venue, vs in sorted(settings.venues.items()):
         for f in msgspec.structs.fields(VenueSettings):

@@ -18,11 +18,15 @@ pytestmark = pytest.mark.timeout(60)
 
 def test_watch_shows_totals_feed_and_venues_live(dashboard: Any) -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "liqwatch", "watch", "--url", dashboard.url, "--duration", "4"],
+        [sys.executable, "-m", "liqwatch", "watch", "--url", dashboard.url, "--duration", "6"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "COLUMNS": "160"},
     )
-    time.sleep(2.0)  # the client is connected and streaming by now
+    hub = dashboard.app.state.hub
+    opened = hub.connections
+    deadline = time.monotonic() + 20
+    while hub.connections == opened and time.monotonic() < deadline:  # the watch process is streaming
+        time.sleep(0.05)
     dashboard.publish([liquidation("WATCH", PositionSide.LONG, 321_000.0, symbol="[bold]WATCHUSDT")])
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err

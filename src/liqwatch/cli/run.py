@@ -30,8 +30,8 @@ def up(
     coin: Annotated[list[str] | None, typer.Option("--coin", help="collect only this base coin (repeatable)")] = None,
     duration: Annotated[float | None, typer.Option(help="stop after this many seconds (default: run until Ctrl-C)")] = None,
     view: Annotated[bool, typer.Option(help="show the live summary (off: print a status line every 10 s)")] = True,
-    web: Annotated[bool | None, typer.Option(help="serve the dashboard and API (default: [web] enabled)")] = None,
-    port: Annotated[int | None, typer.Option(help="dashboard port (default: [web] port, 8000)")] = None,
+    web: Annotated[bool | None, typer.Option(help="serve the dashboard and API (default: the web.enabled setting, on)")] = None,
+    port: Annotated[int | None, typer.Option(help="dashboard port (default: the web.port setting, 8000)")] = None,
 ) -> None:
     """Collect liquidations, open interest, funding and candles from every venue into the store, and show a summary."""
     base = settings(config_path)

@@ -84,6 +84,7 @@ class LiveHub:
         self.settle_s = settle_s  # keep refreshing totals this long after the last event (the writer's flush lag)
         self.client_queue = client_queue
         self.clients: set[Client] = set()
+        self.connections = 0  # streams opened since start
         self.messages = 0
         self.events = 0
         self.truncated = 0
@@ -181,6 +182,7 @@ class LiveHub:
         """Yield SSE bytes for one browser until it goes away."""
         client = Client(self.client_queue)
         self.clients.add(client)
+        self.connections += 1
         self._touch()  # a new client gets fresh totals soon
         try:
             yield b"retry: 2000\n" + sse("hello", {"ts_ns": now_ns()})
