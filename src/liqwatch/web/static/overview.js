@@ -140,7 +140,11 @@
     await Promise.all([loadTop(), loadCoins()]);
     document.body.dataset.ready = "1";
     if (pinned) return;
-    LW.live({ liquidations: addLive, totals: renderTotals });
+    let topDue = 0;
+    LW.live({ liquidations: addLive, totals: (data) => {
+      renderTotals(data);
+      if (Date.now() > topDue) { topDue = Date.now() + 5000; loadTop(); }
+    } });
     setInterval(() => { loadTop(); loadCoins(); }, 30000);
   }
   main().catch((err) => {
