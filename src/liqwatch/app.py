@@ -11,6 +11,7 @@ import aiohttp
 
 from liqwatch.bus import Bus, DropPolicy
 from liqwatch.config import Settings, VenueSettings
+from liqwatch.errors import LiqwatchError
 from liqwatch.feed import Feed
 from liqwatch.model import Channel, InstrumentIndex
 from liqwatch.model.time import now_ns
@@ -57,6 +58,8 @@ class App:
             )
             # its own bounded queue: a slow destination never blocks the feeds; drops are counted by the bus
             self._alert_source = self.bus.subscribe("alerts", maxsize=100_000, policy=DropPolicy.DROP_OLDEST)
+        self.web: Any = None  # web.server.WebServer once started
+        self.web_error = ""
 
     def venue_names(self) -> list[str]:
         """Return the venues to collect from: [feeds] venues (or all), minus those disabled."""
@@ -96,6 +99,29 @@ class App:
             self._tasks.append(asyncio.create_task(self.alerts.run(self._alert_source), name="alerts"))
         if self.settings.feeds.liquidation_silence_s > 0:
             self._tasks.append(asyncio.create_task(self._watch_silence_forever(), name="silence-monitor"))
+        if self.settings.web.enabled:
+            await self._start_web()
+
+    async def _start_web(self) -> None:
+        # The dashboard is not the collector: if it cannot start, say why and keep collecting.
+        try:
+            from liqwatch.web.server import WebServer, create_app
+        except ImportError as exc:
+            self.web_error = f"the dashboard needs the web extra ({exc.name} is missing): pip install 'liqwatch[web]'"
+            logger.error("%s", self.web_error)
+            return
+        app = create_app(self.store, self.bus, self.status, self.settings, store_lock=self.writer.lock)
+        server = WebServer(app, host=self.settings.web.host, port=self.settings.web.port)
+        try:
+            await server.start()
+        except (OSError, SystemExit, LiqwatchError) as exc:
+            self.web_error = (
+                f"the dashboard could not listen on {self.settings.web.host}:{self.settings.web.port} ({exc}); "
+                "is another liqwatch running? set [web] port (or LIQWATCH__WEB__PORT)"
+            )
+            logger.error("%s", self.web_error)
+            return
+        self.web = server
 
     async def _watch_silence_forever(self, every_s: float = 30.0) -> None:
         liquidating = [f.name for f in self.feeds if Channel.LIQUIDATIONS in f.channels]
@@ -131,7 +157,9 @@ class App:
                 self.store.write_instruments(specs, now_ns())
 
     async def shutdown(self) -> None:
-        """Stop the feeds, flush the writer, close the session and the store."""
+        """Stop the web server and the feeds, flush the writer, close the session and the store."""
+        if self.web is not None:
+            await self.web.stop()
         for feed in self.feeds:
             feed.stop()
         feed_tasks = [t for t in self._tasks if t.get_name().startswith("feed-")]
@@ -160,6 +188,7 @@ class App:
             "writer": self.writer.stats(),
             "bus": self.bus.stats(),
             **({"alerts": self.alerts.stats()} if self.alerts is not None else {}),
+            "web": {"url": self.web.url if self.web is not None else None, "error": self.web_error},
         }
 
 

@@ -62,6 +62,17 @@ class LogSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     level: Annotated[str, _d("DEBUG, INFO, WARNING or ERROR")] = "WARNING"
 
 
+class WebSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """[web]"""
+
+    enabled: Annotated[bool, _d("serve the dashboard and JSON API from `liqwatch up`")] = True
+    host: Annotated[str, _d("address to bind; anything but loopback (127.0.0.1, ::1, localhost) requires a token")] = "127.0.0.1"
+    port: Annotated[int, _d("TCP port of the dashboard (0 = any free port)")] = 8000
+    token: Annotated[str, _d("access token: every request must carry it (Authorization: Bearer, ?token= or cookie); empty = none")] = ""
+    big_usd: Annotated[float, _d("liquidations of at least this USD are highlighted (and flash/beep when enabled in the page)")] = 100_000.0
+    push_interval_s: Annotated[float, _d("live updates are batched and pushed to browsers at most this often")] = 0.1
+
+
 class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """All of liqwatch's settings."""
 
@@ -70,9 +81,16 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     venues: dict[str, VenueSettings] = msgspec.field(default_factory=dict)
     log: LogSettings = msgspec.field(default_factory=LogSettings)
     alerts: AlertSettings = msgspec.field(default_factory=AlertSettings)
+    web: WebSettings = msgspec.field(default_factory=WebSettings)
 
 
-_SECTIONS: dict[str, type[Any]] = {"store": StoreSettings, "feeds": FeedSettings, "log": LogSettings, "alerts": AlertSettings}
+_SECTIONS: dict[str, type[Any]] = {
+    "store": StoreSettings,
+    "feeds": FeedSettings,
+    "log": LogSettings,
+    "alerts": AlertSettings,
+    "web": WebSettings,
+}
 _ENV = re.compile(r"^LIQWATCH__([A-Z0-9_]+?)__([A-Z0-9_]+?)(?:__([A-Z0-9_]+))?$")
 
 
@@ -179,6 +197,31 @@ def _check(settings: Settings) -> None:
     from liqwatch.alerts.settings import check as check_alerts
 
     check_alerts(settings.alerts)
+    _check_web(settings.web)
+
+
+def is_loopback(host: str) -> bool:
+    """Return whether `host` is a loopback address (or `localhost`)."""
+    import ipaddress
+
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_web(web: WebSettings) -> None:
+    if not is_loopback(web.host) and not web.token:
+        raise ConfigError(
+            f"[web] host = {web.host!r} is not a loopback address: set [web] token (or LIQWATCH__WEB__TOKEN) "
+            "so that every request must carry it, or bind 127.0.0.1"
+        )
+    if not 0 <= web.port <= 65535:
+        raise ConfigError(f"[web] port must be 0..65535, was {web.port}")
+    if web.push_interval_s <= 0:
+        raise ConfigError(f"[web] push_interval_s must be positive, was {web.push_interval_s}")
 
 
 def describe(settings: Settings) -> list[tuple[str, Any, str]]:
@@ -205,6 +248,8 @@ def _shown(key: str, value: Any) -> Any:
         return [display(u) for u in value]
     if key == "alerts.rules":
         return [f"{r.name} ({type(r).__struct_config__.tag})" for r in value]
+    if key == "web.token" and value:
+        return "(set, not shown)"
     return value
 
 

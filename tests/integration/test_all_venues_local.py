@@ -20,7 +20,7 @@ import pytest
 from _local import Sink, wait_until
 
 from liqwatch.app import App
-from liqwatch.config import FeedSettings, Settings, StoreSettings, VenueSettings
+from liqwatch.config import FeedSettings, Settings, StoreSettings, VenueSettings, WebSettings
 from liqwatch.feed import Feed
 from liqwatch.model import Channel, Instrument, InstrumentIndex, MarkPrice, OpenInterest
 from liqwatch.recording import RecordedLine, read_recording
@@ -177,6 +177,7 @@ async def test_app_all_venues_store_once_and_idempotent_on_repush(tmp_path: Path
             store=StoreSettings(path=db, flush_interval_s=0.05),
             feeds=FeedSettings(channels=["liquidations"], stale_after_s=5.0),
             venues={v: VenueSettings(ws_url=server.ws_url(v), rest_url=server.rest_url(v)) for v in ALL},
+            web=WebSettings(enabled=False),
         )
         app = App(settings)
         await app.start()

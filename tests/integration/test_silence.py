@@ -24,6 +24,7 @@ async def test_silent_venue_is_restarted_and_the_gap_is_stored(tmp_path: Path) -
                 "LIQWATCH__FEEDS__VENUES": "binance-usdm",
                 "LIQWATCH__FEEDS__CHANNELS": "liquidations",
                 "LIQWATCH__STORE__FLUSH_INTERVAL_S": "0.1",
+                "LIQWATCH__WEB__ENABLED": "false",
             }
         )
         app = App(settings, db=str(tmp_path / "s.duckdb"))

@@ -46,7 +46,7 @@ class ThreadedServer:
 
 
 def write_config(path: Path, urls: dict[str, tuple[str, str]]) -> Path:
-    lines = ["[feeds]", f"venues = {list(urls)!r}", "stale_after_s = 30", "[store]", "flush_interval_s = 0.2"]
+    lines = ["[feeds]", f"venues = {list(urls)!r}", "stale_after_s = 30", "[store]", "flush_interval_s = 0.2", "[web]", "port = 0"]
     for venue, (ws, rest) in urls.items():
         lines += [f'[venues."{venue}"]', f'ws_url = "{ws}"', f'rest_url = "{rest}"']
     path.write_text("\n".join(lines) + "\n")

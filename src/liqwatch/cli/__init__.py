@@ -27,6 +27,7 @@ def _register() -> None:
     from liqwatch.cli.replay import register as register_replay
     from liqwatch.cli.run import register as register_run
     from liqwatch.cli.venues import register as register_venues
+    from liqwatch.cli.watch import register as register_watch
 
     register_query(app)
     register_replay(app)
@@ -37,6 +38,7 @@ def _register() -> None:
     app.add_typer(oi_app, name="oi")
     register_backfill(app)
     app.add_typer(alerts_app, name="alerts")
+    register_watch(app)
 
 
 _register()

@@ -30,6 +30,8 @@ def up(
     coin: Annotated[list[str] | None, typer.Option("--coin", help="collect only this base coin (repeatable)")] = None,
     duration: Annotated[float | None, typer.Option(help="stop after this many seconds (default: run until Ctrl-C)")] = None,
     view: Annotated[bool, typer.Option(help="show the live summary (off: print a status line every 10 s)")] = True,
+    web: Annotated[bool | None, typer.Option(help="serve the dashboard and API (default: the web.enabled setting, on)")] = None,
+    port: Annotated[int | None, typer.Option(help="dashboard port (default: the web.port setting, 8000)")] = None,
 ) -> None:
     """Collect liquidations, open interest, funding and candles from every venue into the store, and show a summary."""
     base = settings(config_path)
@@ -38,6 +40,10 @@ def up(
         overrides["feeds__venues"] = venue
     if coin:
         overrides["feeds__coins"] = coin
+    if web is not None:
+        overrides["web__enabled"] = web
+    if port is not None:
+        overrides["web__port"] = port
     if overrides:
         from liqwatch import config
 
@@ -58,6 +64,10 @@ async def _run(settings: Settings, db: str | None, duration: float | None, live_
             loop.add_signal_handler(sig, stop.set)
     console = Console()
     console.print(f"liqwatch up: {len(app.feeds)} venues → {app.db}  (Ctrl-C to stop)")
+    if app.web is not None:
+        console.print(f"dashboard: {app.web.url}/  API: {app.web.url}/api/openapi.json  metrics: {app.web.url}/metrics")
+    elif app.web_error:
+        console.print(f"[yellow]dashboard off: {app.web_error}[/]")
     deadline = None if duration is None else loop.time() + duration
     try:
         if live_view:

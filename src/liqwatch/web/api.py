@@ -1,0 +1,164 @@
+"""Read-only JSON endpoints: thin wrappers that parse parameters and call `views`/`queries`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, PlainTextResponse, Response, StreamingResponse
+
+from liqwatch.web import metrics, params, views
+from liqwatch.web.queries import Queries
+
+router = APIRouter()
+
+
+def _q(request: Request) -> Queries:
+    return request.app.state.queries  # type: ignore[no-any-return]
+
+
+def _status(request: Request) -> dict[str, Any]:
+    return request.app.state.status_provider()  # type: ignore[no-any-return]
+
+
+@router.get("/api/stats", tags=["liquidations"], summary="Totals over a window (= liqwatch stats --json)")
+def stats(request: Request, window: str | None = None, at: str | None = None) -> dict[str, Any]:
+    until = params.time_param(at, "at")
+    result = _q(request).stats(since=until - params.window_param(window), until=until)
+    return {**result, "window": window or "24h"}
+
+
+@router.get("/api/overview", tags=["liquidations"], summary="Totals for 1h, 4h, 12h and 24h (or ?windows=…)")
+def overview(request: Request, at: str | None = None, windows: str | None = None) -> dict[str, Any]:
+    labels = tuple(w.strip() for w in windows.split(",") if w.strip()) if windows else views.OVERVIEW_WINDOWS
+    if not 1 <= len(labels) <= 8:
+        raise params.BadRequest(f"windows must list 1 to 8 windows, was {windows!r}")
+    for label in labels:
+        params.window_param(label, "windows")
+    return views.totals(_q(request), at=params.time_param(at, "at"), windows=labels)
+
+
+@router.get("/api/liquidations", tags=["liquidations"], summary="Stored liquidations, newest first")
+def liquidations(
+    request: Request,
+    since: str | None = None,
+    until: str | None = None,
+    window: str | None = None,
+    venue: str | None = None,
+    coin: str | None = None,
+    min_usd: str | None = None,
+    limit: str | None = None,
+) -> list[dict[str, Any]]:
+    start, end = params.range_params(since, until, window)
+    return _q(request).liquidations(
+        since=start,
+        until=end,
+        venue=params.venue_param(venue),
+        coin=params.coin_param(coin),
+        min_usd=params.float_param(min_usd, "min_usd"),
+        limit=params.limit_param(limit),
+    )
+
+
+@router.get("/api/top", tags=["liquidations"], summary="The largest liquidations of a window")
+def top(request: Request, window: str | None = None, at: str | None = None, coin: str | None = None, limit: str | None = None) -> list[dict[str, Any]]:
+    until = params.time_param(at, "at")
+    return _q(request).top(
+        since=until - params.window_param(window), until=until, limit=params.limit_param(limit, 10), coin=params.coin_param(coin)
+    )
+
+
+@router.get("/api/coins", tags=["market"], summary="Per-coin table: price, liquidations, OI and funding")
+def coins(request: Request, at: str | None = None) -> dict[str, Any]:
+    when = params.time_param(at, "at")
+    return {"at_ns": when, "coins": views.coin_table(_q(request), at=when)}
+
+
+@router.get("/api/oi", tags=["open interest"], summary="Open interest per venue and coin (= liqwatch oi --json)")
+def oi(request: Request, coin: str | None = None, at: str | None = None) -> dict[str, Any]:
+    return _q(request).oi(at=params.time_param(at, "at"), coin=params.coin_param(coin))
+
+
+@router.get("/api/candles", tags=["market"], summary="Coin chart series: candles, liquidation bars, OI")
+def candles(
+    request: Request,
+    coin: str,
+    interval: str | None = None,
+    window: str | None = None,
+    at: str | None = None,
+    venue: str | None = None,
+    symbol: str | None = None,
+) -> dict[str, Any]:
+    name = params.coin_param(coin, "coin")
+    assert name is not None
+    until = params.time_param(at, "at")
+    if symbol is not None and not params.coin_param(symbol, "symbol"):
+        raise params.BadRequest("symbol must not be empty")
+    return views.coin_chart(
+        _q(request),
+        coin=name,
+        since=until - params.window_param(window),
+        until=until,
+        interval_s=params.interval_param(interval, "5m"),
+        venue=params.venue_param(venue),
+        symbol=symbol,
+    )
+
+
+@router.get("/api/price", tags=["market"], summary="Price context: price, changes, drawdown from ATH")
+def price(request: Request, coin: str, at: str | None = None) -> dict[str, Any]:
+    name = params.coin_param(coin)
+    assert name is not None
+    return _q(request).price(coin=name, at=params.time_param(at, "at"))
+
+
+@router.get("/api/signals", tags=["signals"], summary="Signals that fired in a window")
+def signals(
+    request: Request, since: str | None = None, until: str | None = None, window: str | None = None, coin: str | None = None
+) -> list[dict[str, Any]]:
+    start, end = params.range_params(since, until, window)
+    return _q(request).signals(since=start, until=end, coin=params.coin_param(coin))
+
+
+@router.get("/api/heatmap", tags=["market"], summary="Liquidation heatmap grid and current liquidation map")
+def heatmap(request: Request, coin: str, window: str | None = None, at: str | None = None) -> dict[str, Any]:
+    name = params.coin_param(coin)
+    assert name is not None
+    until = params.time_param(at, "at")
+    return _q(request).heatmap(coin=name, since=until - params.window_param(window), until=until)
+
+
+@router.get("/api/venues", tags=["venues"], summary="Per venue and connection: state, age, rate, reconnects, skipped")
+def venues(request: Request, at: str | None = None) -> dict[str, Any]:
+    return views.venues(_q(request), _status(request), at=params.time_param(at, "at"))
+
+
+@router.get("/api/brief", tags=["brief"], summary="The market brief (format=json, markdown or html)")
+def brief(
+    request: Request, at: str | None = None, window: str | None = None, coin: str | None = None, format: str = "json"
+) -> Any:
+    if format not in ("json", "markdown", "html"):
+        raise params.BadRequest(f"format must be json, markdown or html, was {format!r}")
+    result = _q(request).brief(at=params.time_param(at, "at"), window_ns=params.window_param(window), coin=params.coin_param(coin))
+    if format == "markdown":
+        return PlainTextResponse(result.to_markdown(), media_type="text/markdown")
+    if format == "html":
+        return HTMLResponse(result.to_html())
+    return result.to_dict()
+
+
+@router.get("/api/stream", tags=["live"], summary="Server-sent events: batched liquidations, feed status, totals")
+async def stream(request: Request) -> StreamingResponse:
+    hub = request.app.state.hub
+    hub.start()
+    return StreamingResponse(
+        hub.stream(request.is_disconnected),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+@router.get("/metrics", tags=["operators"], summary="Prometheus metrics", response_class=PlainTextResponse)
+def prometheus(request: Request) -> Response:
+    text = metrics.render(_status(request), request.app.state.hub.stats())
+    return Response(text, media_type="text/plain; version=0.0.4; charset=utf-8")

@@ -1,0 +1,197 @@
+"""Live push to browsers: one bus subscription, batched every `push_interval_s`, encoded once, fanned out.
+
+A cascade of thousands of liquidations per second becomes ~10 messages per second per browser: each carries
+the batch's newest `max_events` liquidations (the rest are counted and summed, never silently lost) and any
+feed-status changes. Totals are re-read from the store at most once a second when something changed. A slow
+browser's queue drops its oldest messages (counted), so one stuck tab never holds the others back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import msgspec
+
+from liqwatch.bus import Bus, DropPolicy, Subscription
+from liqwatch.model import FeedStatus, Liquidation
+from liqwatch.model.time import now_ns
+
+logger = logging.getLogger(__name__)
+
+KEEPALIVE_S = 15.0
+_encoder = msgspec.json.Encoder()
+
+
+def liquidation_row(e: Liquidation) -> dict[str, Any]:
+    """Return the compact JSON shape of a live liquidation (the feed's columns plus both timestamps)."""
+    return {
+        "venue": e.venue,
+        "symbol": e.symbol,
+        "market": e.market,
+        "coin": e.coin,
+        "side": e.position_side.value,
+        "price": e.price,
+        "quantity": e.quantity,
+        "usd": e.notional_usd,
+        "ts_event": e.ts_event,
+        "ts_recv": e.ts_recv,
+    }
+
+
+def sse(kind: str, payload: dict[str, Any]) -> bytes:
+    """Return one server-sent event: `event: kind` and the JSON payload on one data line."""
+    return b"event: " + kind.encode() + b"\ndata: " + _encoder.encode(payload) + b"\n\n"
+
+
+class Client:
+    """One browser's bounded queue of encoded messages."""
+
+    def __init__(self, maxsize: int) -> None:
+        self.queue: asyncio.Queue[bytes] = asyncio.Queue(maxsize)
+        self.dropped = 0
+
+    def offer(self, message: bytes) -> None:
+        if self.queue.full():
+            self.queue.get_nowait()
+            self.dropped += 1
+        self.queue.put_nowait(message)
+
+
+class LiveHub:
+    """Batch bus events into SSE messages for every connected browser."""
+
+    def __init__(
+        self,
+        bus: Bus,
+        *,
+        push_interval_s: float = 0.1,
+        max_events: int = 500,
+        totals: Callable[[], dict[str, Any]] | None = None,
+        totals_interval_s: float = 1.0,
+        settle_s: float = 3.0,
+        client_queue: int = 64,
+    ) -> None:
+        self.bus = bus
+        self.push_interval_s = push_interval_s
+        self.max_events = max_events
+        self.totals = totals
+        self.totals_interval_s = totals_interval_s
+        self.settle_s = settle_s  # keep refreshing totals this long after the last event (the writer's flush lag)
+        self.client_queue = client_queue
+        self.clients: set[Client] = set()
+        self.connections = 0  # streams opened since start
+        self.messages = 0
+        self.events = 0
+        self.truncated = 0
+        self._sub: Subscription | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._refresh_until = 0.0
+
+    def start(self) -> None:
+        """Subscribe to the bus and start batching (idempotent)."""
+        if self._task is None:
+            self._sub = self.bus.subscribe("web", maxsize=200_000, policy=DropPolicy.DROP_OLDEST)
+            self._task = asyncio.create_task(self._run(), name="web-live")
+
+    async def stop(self) -> None:
+        """Stop batching and leave the bus."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        if self._sub is not None:
+            self.bus.unsubscribe(self._sub)
+            self._sub = None
+
+    def stats(self) -> dict[str, Any]:
+        """Return clients, messages pushed, events pushed, events summarised only, and drops."""
+        return {
+            "clients": len(self.clients),
+            "messages": self.messages,
+            "events": self.events,
+            "truncated": self.truncated,
+            "client_dropped": sum(c.dropped for c in self.clients),
+            "bus_dropped": self._sub.dropped if self._sub else 0,
+            "bus_depth": self._sub.depth if self._sub else 0,
+        }
+
+    async def _run(self) -> None:
+        assert self._sub is not None
+        last_totals = 0.0
+        while True:
+            events = await self._sub.get_batch(timeout_s=self.totals_interval_s)
+            if events:
+                await asyncio.sleep(self.push_interval_s)  # gather the rest of the burst into this message
+                events += self._sub.drain()
+                self._publish_events(events)
+            now = time.monotonic()
+            if self.totals is not None and now < self._refresh_until and self.clients and now - last_totals >= self.totals_interval_s:
+                last_totals = now
+                try:
+                    totals = await asyncio.to_thread(self.totals)
+                except Exception as exc:  # a failed read must not end the live stream
+                    logger.warning("live totals failed: %s", exc)
+                else:
+                    self.broadcast(sse("totals", totals))
+
+    def _publish_events(self, events: list[Any]) -> None:
+        liqs = [e for e in events if isinstance(e, Liquidation)]
+        status = [e for e in events if isinstance(e, FeedStatus)]
+        if liqs:
+            self._touch()
+            shown = liqs[-self.max_events :]
+            self.truncated += len(liqs) - len(shown)
+            self.events += len(shown)
+            self.broadcast(
+                sse(
+                    "liquidations",
+                    {
+                        "events": [liquidation_row(e) for e in shown],
+                        "count": len(liqs),
+                        "usd": sum(e.notional_usd for e in liqs),
+                        "sent_ns": now_ns(),
+                    },
+                )
+            )
+        if status:
+            self._touch()
+            self.broadcast(
+                sse(
+                    "status",
+                    {"events": [{"venue": s.venue, "connection": s.connection_id, "state": s.state.value, "detail": s.detail,
+                                 "ts_event": s.ts_event} for s in status]},
+                )
+            )
+
+    def _touch(self) -> None:
+        self._refresh_until = time.monotonic() + self.settle_s
+
+    def broadcast(self, message: bytes) -> None:
+        """Queue one encoded message for every client."""
+        self.messages += 1
+        for client in self.clients:
+            client.offer(message)
+
+    async def stream(self, is_disconnected: Callable[[], Any]) -> AsyncIterator[bytes]:
+        """Yield SSE bytes for one browser until it goes away."""
+        client = Client(self.client_queue)
+        self.clients.add(client)
+        self.connections += 1
+        self._touch()  # a new client gets fresh totals soon
+        try:
+            yield b"retry: 2000\n" + sse("hello", {"ts_ns": now_ns()})
+            while True:
+                try:
+                    yield await asyncio.wait_for(client.queue.get(), KEEPALIVE_S)
+                except TimeoutError:
+                    if await is_disconnected():
+                        return
+                    yield b": keepalive\n\n"
+        finally:
+            self.clients.discard(client)

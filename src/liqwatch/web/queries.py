@@ -1,0 +1,214 @@
+"""Every query the web layer makes, in one place: the same functions as the CLI, behind one store lock.
+
+Functions other issues provide (price context, signals, brief, heatmap) are imported when called; where one is
+not in this build, `Unavailable` is raised and the API answers 503. Wiring a new backend is a change here only.
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from liqwatch.analytics.metrics import liquidation_stats
+from liqwatch.analytics.open_interest import open_interest_summary
+from liqwatch.model.time import NS_PER_S, ns_to_iso
+from liqwatch.storage.base import EventStore
+
+NS_PER_H = 3600 * NS_PER_S
+DAY_NS = 24 * NS_PER_H
+FUNDING_PERIODS_PER_YEAR_S = 365 * 24 * 3600
+
+
+class Unavailable(Exception):
+    """A backing function is not part of this build."""
+
+
+def _optional(module: str, name: str) -> Callable[..., Any]:
+    try:
+        return getattr(importlib.import_module(module), name)  # type: ignore[no-any-return]
+    except (ImportError, AttributeError):
+        raise Unavailable(f"{module}.{name} is not available in this build") from None
+
+
+class Queries:
+    """Read-only queries over one store; `lock` is shared with the writer (one DuckDB connection)."""
+
+    def __init__(self, store: EventStore, lock: threading.Lock | None = None) -> None:
+        self.store = store
+        self.lock = lock or threading.Lock()
+
+    @contextmanager
+    def _locked(self) -> Iterator[EventStore]:
+        with self.lock:
+            yield self.store
+
+    def _sql(self, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+        with self._locked() as store:
+            return store.execute(sql, params)  # type: ignore[attr-defined, no-any-return]
+
+    # -- what the CLI shows ---------------------------------------------------------------------------------
+    def stats(self, *, since: int, until: int) -> dict[str, Any]:
+        """Return `liqwatch stats --json` for (since, until]."""
+        with self._locked() as store:
+            return liquidation_stats(store, since=since, until=until)
+
+    def liquidations(self, **filters: Any) -> list[dict[str, Any]]:
+        """Return stored liquidations (newest first) as `liqwatch liquidations --json` rows."""
+        with self._locked() as store:
+            rows = store.liquidations(**filters, newest_first=True)
+        return [{**r, "ts": ns_to_iso(r["ts_event"])} for r in rows]
+
+    def top(self, *, since: int, until: int, limit: int, coin: str | None) -> list[dict[str, Any]]:
+        """Return the largest liquidations of the window."""
+        with self._locked() as store:
+            rows = store.top_liquidations(since=since, until=until, limit=limit, coin=coin)
+        return [{**r, "ts": ns_to_iso(r["ts_event"])} for r in rows]
+
+    def oi(self, *, at: int, coin: str | None) -> dict[str, Any]:
+        """Return `liqwatch oi --json` at `at`."""
+        with self._locked() as store:
+            return open_interest_summary(store, at=at, coin=coin)
+
+    def venue_activity(self, *, since: int, until: int) -> list[dict[str, Any]]:
+        """Return per venue the stored liquidations and outages of the window."""
+        with self._locked() as store:
+            return store.venues_active(since=since, until=until)
+
+    # -- coin page series ---------------------------------------------------------------------------------------
+    def coins(self, *, until: int) -> list[str]:
+        """Return coins with liquidations, OI or candles in the last 24 h before `until`, most liquidated first."""
+        rows = self._sql(
+            "SELECT coin, sum(n) FROM ("
+            " SELECT coin, sum(notional_usd) AS n FROM liquidations WHERE ts_event > ? AND ts_event <= ? GROUP BY coin"
+            " UNION ALL SELECT coin, 0 FROM open_interest WHERE ts_event > ? AND ts_event <= ? GROUP BY coin"
+            " UNION ALL SELECT coin, 0 FROM candles WHERE ts_event > ? AND ts_event <= ? GROUP BY coin"
+            ") GROUP BY coin ORDER BY 2 DESC, coin",
+            [until - DAY_NS, until] * 3,
+        )
+        return [str(r[0]) for r in rows]
+
+    def reference_market(self, coin: str, *, since: int, until: int) -> tuple[str, str] | None:
+        """Return the (venue, symbol) with the most 1m candles of `coin` in the window (the price series shown)."""
+        rows = self._sql(
+            "SELECT venue, symbol, count(*) AS n FROM candles WHERE coin = ? AND interval_s = 60 "
+            "AND ts_event > ? AND ts_event <= ? GROUP BY venue, symbol "
+            "ORDER BY n DESC, (any_value(market) LIKE '%-USDT-PERP') DESC, venue, symbol LIMIT 1",
+            [coin, since, until],
+        )
+        return (str(rows[0][0]), str(rows[0][1])) if rows else None
+
+    def candles(self, *, venue: str, symbol: str, since: int, until: int, bucket_ns: int) -> list[dict[str, Any]]:
+        """Return OHLCV bars of one market aggregated from stored 1m candles into `bucket_ns` buckets."""
+        rows = self._sql(
+            "SELECT (ts_event // ?) * ? AS t, arg_min(open, ts_event), max(high), min(low), arg_max(close, ts_event), "
+            "sum(volume) FROM candles WHERE venue = ? AND symbol = ? AND interval_s = 60 AND ts_event > ? AND ts_event <= ? "
+            "GROUP BY t ORDER BY t",
+            [bucket_ns, bucket_ns, venue, symbol, since, until],
+        )
+        return [
+            {"ts": ns_to_iso(int(r[0])), "ts_ns": int(r[0]), "open": r[1], "high": r[2], "low": r[3], "close": r[4], "volume": r[5]}
+            for r in rows
+        ]
+
+    def liquidation_bars(self, *, coin: str, since: int, until: int, bucket_ns: int) -> list[dict[str, Any]]:
+        """Return liquidated USD per bucket and side for one coin across venues."""
+        rows = self._sql(
+            "SELECT (ts_event // ?) * ? AS t, "
+            "coalesce(sum(notional_usd) FILTER (WHERE position_side = 'long'), 0), "
+            "coalesce(sum(notional_usd) FILTER (WHERE position_side = 'short'), 0), count(*) "
+            "FROM liquidations WHERE coin = ? AND ts_event > ? AND ts_event <= ? GROUP BY t ORDER BY t",
+            [bucket_ns, bucket_ns, coin, since, until],
+        )
+        return [
+            {"ts": ns_to_iso(int(r[0])), "ts_ns": int(r[0]), "long_usd": float(r[1]), "short_usd": float(r[2]), "count": int(r[3])}
+            for r in rows
+        ]
+
+    def oi_series(self, *, coin: str, since: int, until: int, bucket_ns: int) -> list[dict[str, Any]]:
+        """Return total one-sided OI (coin units) per bucket: each (venue, symbol)'s last value, carried forward."""
+        rows = self._sql(
+            "SELECT venue, symbol, (ts_event // ?) * ? AS t, arg_max(open_interest, ts_event), arg_max(open_interest_usd, ts_event) "
+            "FROM open_interest WHERE coin = ? AND ts_event > ? AND ts_event <= ? GROUP BY venue, symbol, t ORDER BY t",
+            [bucket_ns, bucket_ns, coin, since, until],
+        )
+        by_bucket: dict[int, list[tuple[str, float, float | None]]] = defaultdict(list)
+        for venue, symbol, t, oi, oi_usd in rows:
+            by_bucket[int(t)].append((f"{venue}\x1f{symbol}", float(oi), None if oi_usd is None else float(oi_usd)))
+        latest: dict[str, tuple[float, float | None]] = {}
+        out = []
+        for t in sorted(by_bucket):
+            for key, oi, usd in by_bucket[t]:
+                latest[key] = (oi, usd)
+            usd_values = [u for _, u in latest.values() if u is not None]
+            out.append(
+                {
+                    "ts": ns_to_iso(t),
+                    "ts_ns": t,
+                    "oi_coin": sum(o for o, _ in latest.values()),
+                    "oi_usd_reported": sum(usd_values) if usd_values else None,
+                    "symbols": len(latest),
+                }
+            )
+        return out
+
+    def funding(self, *, at: int) -> dict[str, dict[str, Any]]:
+        """Return per coin the mean annualised funding (APR) of its perpetuals' latest rates in the 24 h before `at`."""
+        rows = self._sql(
+            "SELECT coin, avg(funding_rate * ? / coalesce(nullif(funding_interval_s, 0), 28800)), count(*) FROM ("
+            " SELECT coin, funding_rate, funding_interval_s FROM mark_prices"
+            " WHERE ts_event <= ? AND ts_event > ? AND funding_rate IS NOT NULL"
+            " QUALIFY row_number() OVER (PARTITION BY venue, symbol ORDER BY ts_event DESC) = 1"
+            ") GROUP BY coin",
+            [FUNDING_PERIODS_PER_YEAR_S, at, at - DAY_NS],
+        )
+        return {str(r[0]): {"funding_apr": float(r[1]), "symbols": int(r[2])} for r in rows}
+
+    def last_prices(self, *, at: int) -> dict[str, dict[str, Any]]:
+        """Return per coin the last 1m close at or before `at` and the one 24 h earlier (median over its markets)."""
+        rows = self._sql(
+            "WITH now_c AS (SELECT coin, venue, symbol, close FROM candles WHERE interval_s = 60 AND ts_event <= ? "
+            " AND ts_event > ? QUALIFY row_number() OVER (PARTITION BY venue, symbol ORDER BY ts_event DESC) = 1), "
+            "then_c AS (SELECT venue, symbol, close FROM candles WHERE interval_s = 60 AND ts_event <= ? AND ts_event > ? "
+            " QUALIFY row_number() OVER (PARTITION BY venue, symbol ORDER BY ts_event DESC) = 1) "
+            "SELECT n.coin, median(n.close), median(t.close / n.close) FROM now_c n "
+            "LEFT JOIN then_c t ON t.venue = n.venue AND t.symbol = n.symbol GROUP BY n.coin",
+            [at, at - DAY_NS, at - DAY_NS, at - 2 * DAY_NS],
+        )
+        out = {}
+        for coin, close, ratio in rows:
+            change = (1.0 / float(ratio) - 1.0) if ratio else None
+            out[str(coin)] = {"price": float(close), "change_24h": change}
+        return out
+
+    # -- functions from other issues (503 until they land) --------------------------------------------------
+    def price(self, *, coin: str, at: int) -> dict[str, Any]:
+        """Return `price_context` (price, changes, drawdown from ATH) for a coin."""
+        fn = _optional("liqwatch.analytics.price", "price_context")
+        with self._locked() as store:
+            return fn(store, coin=coin, at=at)  # type: ignore[no-any-return]
+
+    def signals(self, *, since: int, until: int, coin: str | None) -> list[dict[str, Any]]:
+        """Return the signals that fired in the window."""
+        fn = _optional("liqwatch.analytics.signals", "recent_signals")
+        with self._locked() as store:
+            return fn(store, since=since, until=until, coin=coin)  # type: ignore[no-any-return]
+
+    def brief(self, *, at: int, window_ns: int, coin: str | None) -> Any:
+        """Return the market brief object (`to_dict`, `to_markdown`, `to_html`)."""
+        fn = _optional("liqwatch.analytics.brief", "build_brief")
+        with self._locked() as store:
+            return fn(store, at=at, window_ns=window_ns, coin=coin)
+
+    def heatmap(self, *, coin: str, since: int, until: int) -> dict[str, Any]:
+        """Return the liquidation heatmap grid and the current liquidation map of a coin."""
+        grid = _optional("liqwatch.heatmap", "heatmap_grid")
+        current = _optional("liqwatch.heatmap", "current_map")
+        with self._locked() as store:
+            return {
+                "grid": grid(store, coin=coin, since=since, until=until),
+                "current": current(store, coin=coin, at=until),
+            }

@@ -1,0 +1,154 @@
+// Overview: window totals with coverage, live feed with filters, largest liquidations, venues and coins.
+"use strict";
+(() => {
+  const { config, usd, pct, signedPct, num, time, el, row, fill, json, query } = LW;
+  const windows = config.windows || ["1h", "4h", "12h", "24h"];
+  const pinned = config.at !== null && config.at !== undefined;
+  const at = pinned ? String(config.at) : null;
+  const FEED_ROWS = 200;
+  const feedBody = document.querySelector("#feed tbody");
+  const venuesSeen = new Set();
+
+  function card(label, s) {
+    const c = el("section", null, "card");
+    c.dataset.window = label;
+    c.appendChild(el("h3", label));
+    const total = el("div", usd(s.total_usd), "total");
+    total.dataset.usd = String(s.total_usd);
+    c.appendChild(total);
+    const longs = el("div", "longs " + usd(s.long_usd), "longs");
+    longs.dataset.usd = String(s.long_usd);
+    const shorts = el("div", "shorts " + usd(s.short_usd), "shorts");
+    shorts.dataset.usd = String(s.short_usd);
+    const share = el("div", s.long_share === null ? "no liquidations" : pct(s.long_share, 0) + " longs", "share");
+    share.dataset.value = String(s.long_share);
+    const count = el("div", s.count.toLocaleString("en-US") + " events", "count");
+    count.dataset.value = String(s.count);
+    c.append(longs, shorts, share, count);
+    const badges = el("div", null, "badges");
+    for (const v of s.coverage.sampled) {
+      const b = el("span", v + " sampled", "badge warn sampled");
+      b.title = s.coverage.notes[v] || "publishes samples: totals are lower bounds";
+      badges.appendChild(b);
+    }
+    for (const [v, n] of Object.entries(s.coverage.outages || {})) {
+      badges.appendChild(el("span", v + " down ×" + n, "badge bad outage"));
+    }
+    if (!s.coverage.sampled.length && s.count) badges.appendChild(el("span", "complete", "badge ok"));
+    c.appendChild(badges);
+    return c;
+  }
+
+  function renderTotals(data) {
+    const box = document.getElementById("totals");
+    box.replaceChildren(...windows.filter((w) => data.windows[w]).map((w) => card(w, data.windows[w])));
+    box.dataset.at = String(data.at_ns);
+    const day = data.windows["24h"] || data.windows[windows[windows.length - 1]];
+    fill(document.querySelector("#by-venue tbody"), Object.entries(day.by_venue).map(([v, b]) =>
+      row([v, { text: usd(b.total_usd), cls: "num", value: b.total_usd }, { text: usd(b.long_usd), cls: "num long" },
+           { text: usd(b.short_usd), cls: "num short" }, { text: pct(b.long_share, 0), cls: "num" },
+           { text: b.count.toLocaleString("en-US"), cls: "num" }])));
+    for (const v of Object.keys(day.by_venue)) addVenue(v);
+  }
+
+  function addVenue(v) {
+    if (venuesSeen.has(v)) return;
+    venuesSeen.add(v);
+    const o = el("option", v);
+    o.value = v;
+    document.getElementById("f-venue").appendChild(o);
+  }
+
+  function filters() {
+    return {
+      coin: document.getElementById("f-coin").value.trim().toUpperCase(),
+      venue: document.getElementById("f-venue").value,
+      min: Number(document.getElementById("f-min").value) || 0,
+    };
+  }
+  function passes(e, f) {
+    return (!f.coin || e.coin === f.coin) && (!f.venue || e.venue === f.venue) && e.usd >= f.min;
+  }
+  function feedRow(e) {
+    const tr = row([time(e.ts_event), e.venue, e.symbol, { text: e.side, cls: e.side },
+                    { text: num(e.price), cls: "num" }, { text: usd(e.usd), cls: "num", value: e.usd }]);
+    tr.className = e.side + (e.usd >= config.big_usd ? " big" : "");
+    tr.dataset.coin = e.coin;
+    tr.dataset.venue = e.venue;
+    tr.dataset.usd = String(e.usd);
+    return tr;
+  }
+  let feedEvents = []; // newest first, unfiltered, so changing a filter re-renders from memory
+  function renderFeed() {
+    const f = filters();
+    fill(feedBody, feedEvents.filter((e) => passes(e, f)).slice(0, FEED_ROWS).map(feedRow));
+  }
+  function addLive(data) {
+    const f = filters();
+    const fresh = data.events.slice().reverse();
+    feedEvents = fresh.concat(feedEvents).slice(0, 2000);
+    const rows = fresh.filter((e) => passes(e, f)).slice(0, FEED_ROWS).map(feedRow);
+    feedBody.prepend(...rows);
+    while (feedBody.rows.length > FEED_ROWS) feedBody.deleteRow(-1);
+    for (const e of fresh) addVenue(e.venue);
+    const big = fresh.find((e) => e.usd >= config.big_usd && passes(e, f));
+    if (big) LW.alertBig(big);
+  }
+  for (const id of ["f-coin", "f-venue", "f-min"]) document.getElementById(id).addEventListener("input", renderFeed);
+
+  function toLive(r) {
+    return { venue: r.venue, symbol: r.symbol, coin: r.coin, side: r.position_side, price: r.price, usd: r.notional_usd,
+             ts_event: r.ts_event };
+  }
+  async function loadTop() {
+    const top = await json("/api/top" + query({ window: "24h", at, limit: 10 }));
+    fill(document.querySelector("#top tbody"), top.map((r) => {
+      const tr = row([r.ts.slice(0, 19).replace("T", " "), r.venue, r.symbol, { text: r.position_side, cls: r.position_side },
+                      { text: usd(r.notional_usd), cls: "num", value: r.notional_usd }]);
+      tr.className = r.position_side + (r.notional_usd >= config.big_usd ? " big" : "");
+      return tr;
+    }));
+  }
+  async function loadCoins() {
+    const data = await json("/api/coins" + query({ at }));
+    fill(document.querySelector("#coins tbody"), data.coins.map((c) => {
+      const link = el("a", c.coin);
+      link.href = "/coin/" + encodeURIComponent(c.coin) + (at ? "?at=" + at : "");
+      const first = document.createElement("td");
+      first.appendChild(link);
+      const tr = row([{ text: num(c.price), cls: "num" }, { text: signedPct(c.change_24h), cls: "num" },
+                      { text: c.drawdown_from_ath === null ? "–" : pct(c.drawdown_from_ath), cls: "num" },
+                      { text: usd(c.long_usd), cls: "num long", value: c.long_usd },
+                      { text: usd(c.short_usd), cls: "num short", value: c.short_usd },
+                      { text: usd(c.oi_usd), cls: "num" }, { text: signedPct(c.oi_usd_change_24h), cls: "num" },
+                      { text: num(c.oi_coin, 5), cls: "num" }, { text: signedPct(c.oi_coin_change_24h), cls: "num" },
+                      { text: c.funding_apr === null ? "–" : pct(c.funding_apr, 1), cls: "num" }]);
+      tr.prepend(first);
+      tr.dataset.coin = c.coin;
+      return tr;
+    }));
+  }
+
+  async function main() {
+    document.getElementById("mode").textContent = pinned
+      ? "History view at " + new Date(Number(at) / 1e6).toISOString() + " (not live)" : "";
+    renderTotals(await json("/api/overview" + query({ at, windows: windows.join(",") })));
+    const recent = await json("/api/liquidations" + query({ window: "24h", until: at, limit: FEED_ROWS }));
+    feedEvents = recent.map(toLive);
+    for (const e of feedEvents) addVenue(e.venue);
+    renderFeed();
+    await Promise.all([loadTop(), loadCoins()]);
+    document.body.dataset.ready = "1";
+    if (pinned) return;
+    let topDue = 0;
+    LW.live({ liquidations: addLive, totals: (data) => {
+      renderTotals(data);
+      if (Date.now() > topDue) { topDue = Date.now() + 5000; loadTop(); }
+    } });
+    setInterval(() => { loadTop(); loadCoins(); }, 30000);
+  }
+  main().catch((err) => {
+    document.getElementById("mode").textContent = "Could not load: " + err.message;
+    document.body.dataset.ready = "error";
+  });
+})();

@@ -1,0 +1,124 @@
+"""What each page shows, composed from `queries`: window totals, the per-coin table, the venues view, coin charts."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from liqwatch.model.time import NS_PER_S, ns_to_iso, parse_duration_ns
+from liqwatch.web.queries import Queries, Unavailable
+
+OVERVIEW_WINDOWS = ("1h", "4h", "12h", "24h")
+MAX_COINS = 40
+
+
+def totals(q: Queries, *, at: int, windows: tuple[str, ...] = OVERVIEW_WINDOWS) -> dict[str, Any]:
+    """Return `liqwatch stats --json` for each window ending at `at`."""
+    return {
+        "at": ns_to_iso(at),
+        "at_ns": at,
+        "windows": {label: {**q.stats(since=at - parse_duration_ns(label), until=at), "window": label} for label in windows},
+    }
+
+
+def coin_table(q: Queries, *, at: int) -> list[dict[str, Any]]:
+    """Return one row per coin: price, 24h change, drawdown from ATH, 24h liquidations, OI and its 24h change, funding APR."""
+    day = 86_400 * NS_PER_S
+    stats = q.stats(since=at - day, until=at)["by_coin"]
+    oi = q.oi(at=at, coin=None)["coins"]
+    prices = q.last_prices(at=at)
+    funding = q.funding(at=at)
+    coins = list(dict.fromkeys([*stats, *oi, *prices]))[:MAX_COINS]
+    rows = []
+    for coin in coins:
+        liq = stats.get(coin, {})
+        total = (oi.get(coin) or {}).get("total") or {}
+        change = (total.get("changes") or {}).get("24h") or {}
+        price = prices.get(coin, {})
+        rows.append(
+            {
+                "coin": coin,
+                "price": price.get("price"),
+                "change_24h": price.get("change_24h"),
+                "drawdown_from_ath": _drawdown(q, coin, at),
+                "long_usd": liq.get("long_usd", 0.0),
+                "short_usd": liq.get("short_usd", 0.0),
+                "liquidations": liq.get("count", 0),
+                "oi_usd": total.get("oi_usd"),
+                "oi_coin": total.get("oi_coin"),
+                "oi_usd_change_24h": change.get("usd_change"),
+                "oi_coin_change_24h": change.get("coin_change"),
+                "funding_apr": (funding.get(coin) or {}).get("funding_apr"),
+            }
+        )
+    return rows
+
+
+def _drawdown(q: Queries, coin: str, at: int) -> float | None:
+    try:
+        context = q.price(coin=coin, at=at)
+    except Unavailable:
+        return None
+    value = context.get("drawdown_from_ath")
+    return float(value) if isinstance(value, int | float) else None
+
+
+def venues(q: Queries, status: dict[str, Any], *, at: int) -> dict[str, Any]:
+    """Return per venue its live state and per-connection counters (when collecting) and the last 24 h in the store."""
+    stored = {r["venue"]: r for r in q.venue_activity(since=at - 86_400 * NS_PER_S, until=at)}
+    feeds: dict[str, Any] = status.get("feeds") or {}
+    out = []
+    for name in sorted(set(feeds) | set(stored)):
+        feed = feeds.get(name) or {}
+        row = stored.get(name) or {}
+        out.append(
+            {
+                "venue": name,
+                "state": feed.get("state", "not collected"),
+                "detail": feed.get("detail", ""),
+                "connections": [
+                    {
+                        "connection": conn,
+                        "state": c.get("state"),
+                        "last_message_age_s": c.get("last_message_age_s"),
+                        "messages_per_min": c.get("messages_per_min"),
+                        "reconnects": c.get("reconnects", 0),
+                        "skipped": sum((c.get("skipped") or {}).values()),
+                        "skipped_by_reason": c.get("skipped") or {},
+                        "events": c.get("events", 0),
+                    }
+                    for conn, c in sorted((feed.get("connections") or {}).items())
+                ],
+                "liquidations_24h": int(row.get("liquidations", 0)),
+                "outages_24h": int(row.get("outages", 0)),
+                "last_liquidation": ns_to_iso(int(row["last_ts"])) if row.get("last_ts") else None,
+            }
+        )
+    return {"at": ns_to_iso(at), "live": bool(feeds), "venues": out, "writer": status.get("writer"), "bus": status.get("bus")}
+
+
+def coin_chart(
+    q: Queries, *, coin: str, since: int, until: int, interval_s: int, venue: str | None, symbol: str | None
+) -> dict[str, Any]:
+    """Return the coin page's series: candles of one reference market, liquidation bars and OI, in one bucket size."""
+    bucket = interval_s * NS_PER_S
+    market = (venue, symbol) if venue and symbol else q.reference_market(coin, since=since, until=until)
+    candles = q.candles(venue=market[0], symbol=market[1], since=since, until=until, bucket_ns=bucket) if market else []
+    return {
+        "coin": coin,
+        "since": ns_to_iso(since),
+        "until": ns_to_iso(until),
+        "interval_s": interval_s,
+        "market": {"venue": market[0], "symbol": market[1]} if market else None,
+        "candles": candles,
+        "liquidations": q.liquidation_bars(coin=coin, since=since, until=until, bucket_ns=bucket),
+        "open_interest": q.oi_series(coin=coin, since=since, until=until, bucket_ns=bucket),
+        "signals": _or_none(lambda: q.signals(since=since, until=until, coin=coin)),
+    }
+
+
+def _or_none(fn: Callable[[], Any]) -> Any:
+    try:
+        return fn()
+    except Unavailable:
+        return None

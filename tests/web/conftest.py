@@ -1,0 +1,124 @@
+"""Web fixtures: a store seeded by replaying the shared recordings, the dashboard over it, one chromium per session."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+
+from liqwatch import config
+from liqwatch.ingest import replay_files
+from liqwatch.model.time import ns_to_iso
+from liqwatch.sim.venue_server import DEFAULT_RECORDED_DIR
+from liqwatch.storage import open_store
+from liqwatch.storage.base import EventStore
+
+RECORDED = Path(DEFAULT_RECORDED_DIR)
+FAMILIES = ("rest_instruments", "liquidations", "klines", "open_interest", "tickers")
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+HISTORY_WINDOWS = ("1h", "24h", "3650d")
+
+if not RECORDED.exists():
+    pytest.skip("shared recordings are not available", allow_module_level=True)
+
+
+def recorded_files() -> list[Path]:
+    return sorted(p for fam in FAMILIES for p in RECORDED.glob(f"*.{fam}.jsonl"))
+
+
+def seed(path: Path) -> int:
+    """Replay the recordings into a DuckDB file; return the newest liquidation's time."""
+    store = open_store(str(path))
+    try:
+        replay_files(store, recorded_files())
+        return int(store.execute("SELECT max(ts_event) FROM liquidations")[0][0])  # type: ignore[attr-defined]
+    finally:
+        store.close()
+
+
+def cli_stats(db: Path, window: str, at: int) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "liqwatch", "stats", "--json", "--window", window, "--at", ns_to_iso(at), "--db", str(db)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
+
+
+class Seeded(msgspec.Struct):
+    db: Path
+    at: int
+    stats: dict[str, dict[str, Any]]  # window → `liqwatch stats --json` output, taken before the dashboard opened the file
+
+
+@pytest.fixture(scope="session")
+def seeded(tmp_path_factory: pytest.TempPathFactory) -> Seeded:
+    db = tmp_path_factory.mktemp("web") / "seeded.duckdb"
+    at = seed(db)
+    out = {}
+    for window in HISTORY_WINDOWS:  # DuckDB: one process per file, so one at a time and before serving
+        proc = cli_stats(db, window, at)
+        stdout, stderr = proc.communicate(timeout=60)
+        assert proc.returncode == 0, stderr
+        out[window] = msgspec.json.decode(stdout)
+    return Seeded(db=db, at=at, stats=out)
+
+
+@pytest.fixture(scope="session")
+def store(seeded: Seeded) -> Iterator[EventStore]:
+    s = open_store(str(seeded.db))
+    yield s
+    s.close()
+
+
+@pytest.fixture(scope="session")
+def dashboard(store: EventStore) -> Iterator[Any]:
+    from liqwatch.web.background import BackgroundDashboard
+
+    settings = config.load(environ={}, web__port=0, store__flush_interval_s=0.1, web__big_usd=100_000)
+    with BackgroundDashboard(store, settings) as d:
+        yield d
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="session")
+def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    where = os.environ.get("LIQWATCH_SCREENSHOTS")
+    path = Path(where) if where else tmp_path_factory.mktemp("screenshots")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.fixture
+def page(browser: Any, dashboard: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    pg = context.new_page()
+    errors: list[str] = []
+    pg.on("pageerror", lambda exc: errors.append(str(exc)))
+    offhost: list[str] = []
+    pg.on("request", lambda r: offhost.append(r.url) if not r.url.startswith(dashboard.url) else None)
+    yield pg
+    context.close()
+    assert not errors, f"JavaScript errors on the page: {errors}"
+    assert not offhost, f"requests off the dashboard's host: {offhost}"
+

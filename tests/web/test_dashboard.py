@@ -1,0 +1,162 @@
+"""The dashboard in a real chromium against a real server over a store seeded by replaying recorded frames."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+
+from conftest import HISTORY_WINDOWS, Seeded
+from liqwatch.cli.query import _usd
+from liqwatch.model import ContractType, Liquidation, PositionSide, PriceKind
+from liqwatch.model.time import now_ns
+
+pytestmark = pytest.mark.timeout(90)
+HOSTILE = '<img src=x onerror="window.__xss=1">'
+
+
+def liquidation(coin: str, side: PositionSide, usd: float, *, venue: str = "bybit", symbol: str | None = None) -> Liquidation:
+    ts = now_ns()
+    price = 50_000.0 if coin == "BTC" else 2_500.0
+    return Liquidation(
+        venue=venue, symbol=symbol or f"{coin}USDT", market=f"{coin}-USDT-PERP", coin=coin, ts_event=ts, ts_recv=ts,
+        position_side=side, venue_side="Buy" if side is PositionSide.LONG else "Sell", price=price,
+        price_kind=PriceKind.BANKRUPTCY, quantity=usd / price, contracts=usd / price, notional_usd=usd,
+        contract_type=ContractType.LINEAR, venue_event_id=f"web-test-{ts}-{coin}-{usd}",
+    )
+
+
+def card(page: Any, window: str) -> dict[str, Any]:
+    return page.eval_on_selector(
+        f'#totals .card[data-window="{window}"]',
+        """c => ({total: Number(c.querySelector('.total').dataset.usd), text: c.querySelector('.total').textContent,
+                  longs: Number(c.querySelector('.longs').dataset.usd), shorts: Number(c.querySelector('.shorts').dataset.usd),
+                  count: Number(c.querySelector('.count').dataset.value),
+                  sampled: [...c.querySelectorAll('.sampled')].map(b => b.textContent)})""",
+    )
+
+
+def test_overview_totals_equal_liqwatch_stats_json(page: Any, dashboard: Any, seeded: Seeded, screenshots: Path) -> None:
+    page.goto(f"{dashboard.url}/?at={seeded.at}&windows={','.join(HISTORY_WINDOWS)}")
+    page.wait_for_selector("body[data-ready='1']")
+    for window in HISTORY_WINDOWS:
+        expected = seeded.stats[window]
+        shown = card(page, window)
+        assert shown["total"] == expected["total_usd"]
+        assert shown["longs"] == expected["long_usd"]
+        assert shown["shorts"] == expected["short_usd"]
+        assert shown["count"] == expected["count"]
+        assert shown["text"] == _usd(expected["total_usd"])
+        assert shown["sampled"] == [f"{v} sampled" for v in expected["coverage"]["sampled"]]
+    everything = seeded.stats["3650d"]
+    assert everything["count"] > 5  # the replay really seeded the store
+    venues = page.eval_on_selector_all("#by-venue tbody tr", "rows => rows.map(r => r.cells[0].textContent)")
+    assert venues  # the last window's venues
+    top = page.eval_on_selector_all("#top tbody tr td[data-value]", "cells => cells.map(c => Number(c.dataset.value))")
+    assert top and top == sorted(top, reverse=True)
+    page.screenshot(path=str(screenshots / "overview-history.png"), full_page=True)
+
+
+def test_feed_and_totals_update_live_without_reload(page: Any, dashboard: Any, screenshots: Path) -> None:
+    page.goto(f"{dashboard.url}/")
+    page.wait_for_selector("body[data-ready='1']")
+    page.wait_for_function("document.getElementById('conn').textContent === 'live'")
+    before = card(page, "1h")
+    page.evaluate("window.__marker = 'no reload'")
+    events = [
+        liquidation("BTC", PositionSide.LONG, 250_000.0),
+        liquidation("ETH", PositionSide.SHORT, 12_000.0, venue="okx"),
+        liquidation("SOL", PositionSide.LONG, 3_000.0, symbol=HOSTILE),
+    ]
+    dashboard.publish(events)
+    page.wait_for_function("document.querySelectorAll('#feed tbody tr').length >= 3 && "
+                           "[...document.querySelectorAll('#feed tbody tr')].some(r => r.dataset.coin === 'SOL')")
+    expected_total = before["total"] + sum(e.notional_usd for e in events)
+    page.wait_for_function(
+        "t => Math.abs(Number(document.querySelector('#totals .card[data-window=\"1h\"] .total').dataset.usd) - t) < 1e-6",
+        arg=expected_total, timeout=15_000,
+    )
+    shown = card(page, "1h")
+    assert shown["longs"] == pytest.approx(before["longs"] + 253_000.0)
+    assert shown["shorts"] == pytest.approx(before["shorts"] + 12_000.0)
+    assert shown["count"] == before["count"] + 3
+    assert page.evaluate("window.__marker") == "no reload"
+    api = msgspec.json.decode(page.evaluate("fetch('/api/stats?window=1h').then(r => r.text())"))
+    assert api["total_usd"] == pytest.approx(shown["total"])
+
+    rows = page.eval_on_selector_all(
+        "#feed tbody tr",
+        "rows => rows.slice(0, 3).map(r => ({coin: r.dataset.coin, symbol: r.cells[2].textContent, big: r.classList.contains('big'),"
+        " usd: Number(r.dataset.usd), imgs: r.querySelectorAll('img').length}))",
+    )
+    assert [r["coin"] for r in rows] == ["SOL", "ETH", "BTC"]  # newest first
+    assert rows[0]["symbol"] == HOSTILE and rows[0]["imgs"] == 0  # a venue string is text, never markup
+    assert page.evaluate("window.__xss") is None
+    assert [r["big"] for r in rows] == [False, False, True]
+
+    page.fill("#f-coin", "eth")
+    coins = page.eval_on_selector_all("#feed tbody tr", "rows => [...new Set(rows.map(r => r.dataset.coin))]")
+    assert coins == ["ETH"]
+    page.fill("#f-coin", "")
+    page.fill("#f-min", "100000")
+    assert page.eval_on_selector_all("#feed tbody tr", "rows => rows.map(r => Number(r.dataset.usd))") == [250_000.0]
+    page.screenshot(path=str(screenshots / "overview-live.png"), full_page=True)
+
+
+def test_coin_page_renders_candles_liquidations_and_oi(page: Any, dashboard: Any, seeded: Seeded, screenshots: Path) -> None:
+    api = msgspec.json.decode(
+        page.request.get(f"{dashboard.url}/api/candles?coin=BTC&window=3650d&interval=1d&at={seeded.at}").body()
+    )
+    assert api["candles"] and api["liquidations"]
+    page.goto(f"{dashboard.url}/coin/BTC?at={seeded.at}&window=3650d&interval=1d")
+    page.wait_for_selector("body[data-ready='1']", timeout=30_000)
+    traces = page.evaluate("document.getElementById('chart').data.map(t => ({type: t.type, n: t.x.length, name: t.name}))")
+    by_name = {t["name"]: t for t in traces}
+    assert by_name["price"] == {"type": "candlestick", "n": len(api["candles"]), "name": "price"}
+    assert by_name["longs liquidated"]["n"] == len(api["liquidations"])
+    assert page.locator("#chart .main-svg").count() >= 1
+    assert page.locator("#chart g.trace.boxes, #chart .cartesianlayer .trace").count() >= 2  # drawn, not just data
+    assert page.text_content("#market") == f"{api['market']['venue']} {api['market']['symbol']}"
+    assert "heatmap: not available in this build" in (page.text_content("#chart-notes") or "")
+    page.screenshot(path=str(screenshots / "coin-btc.png"), full_page=True)
+
+
+def test_venues_page_lists_stored_venues(page: Any, dashboard: Any, seeded: Seeded) -> None:
+    page.goto(f"{dashboard.url}/venues")
+    page.wait_for_selector("body[data-ready='1']")
+    venues = page.eval_on_selector_all("#venues tbody tr", "rows => rows.map(r => r.dataset.venue)")
+    api = msgspec.json.decode(page.request.get(f"{dashboard.url}/api/venues").body())
+    assert venues == [v["venue"] for v in api["venues"]]
+    assert "No collector in this process" in (page.text_content("#venues-mode") or "")
+
+
+def test_brief_page_says_when_the_brief_is_not_in_this_build(page: Any, dashboard: Any) -> None:
+    response = page.goto(f"{dashboard.url}/brief")
+    assert response is not None
+    try:
+        import liqwatch.analytics.brief  # noqa: F401
+    except ImportError:
+        assert response.status == 503
+        assert "not available in this build" in (page.text_content("#brief-unavailable") or "")
+    else:
+        assert response.status == 200
+        assert page.locator("#brief *").count() > 0
+
+
+def test_stays_responsive_during_a_burst(page: Any, dashboard: Any) -> None:
+    page.goto(f"{dashboard.url}/")
+    page.wait_for_selector("body[data-ready='1']")
+    page.wait_for_function("document.getElementById('conn').textContent === 'live'")
+    burst = [liquidation("BTC", PositionSide.SHORT, 1_000.0 + i) for i in range(5_000)]
+    start = time.monotonic()
+    dashboard.publish(burst)
+    page.wait_for_function("[...document.querySelectorAll('#feed tbody tr')].some(r => Number(r.dataset.usd) === 5999)",
+                           timeout=20_000)
+    assert time.monotonic() - start < 10
+    assert page.eval_on_selector_all("#feed tbody tr", "rows => rows.length") == 200  # the feed stays bounded
+    t0 = time.monotonic()
+    assert page.evaluate("1 + 1") == 2
+    assert time.monotonic() - t0 < 1.0
