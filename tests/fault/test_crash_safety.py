@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "integration"))
-from test_up import ThreadedServer  # noqa: E402
+from test_up import ThreadedServer
 
-from liqwatch.storage import open_store  # noqa: E402
+from liqwatch.storage import open_store
 
 pytestmark = pytest.mark.timeout(90)
 VENUE = "binance-usdm"
@@ -31,10 +31,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def frame(i: int) -> bytes:
+    ms = BASE_MS + i
     return (
-        '{"stream":"btcusdt@forceOrder","data":{"e":"forceOrder","E":%d,"o":{"s":"BTCUSDT","S":"SELL","o":"LIMIT",'
-        '"f":"IOC","q":"0.010","p":"30000.00","ap":"30000.00","X":"FILLED","l":"0.010","z":"0.010","T":%d}}}'
-        % (BASE_MS + i, BASE_MS + i)
+        f'{{"stream":"btcusdt@forceOrder","data":{{"e":"forceOrder","E":{ms},"o":{{"s":"BTCUSDT","S":"SELL","o":"LIMIT",'
+        f'"f":"IOC","q":"0.010","p":"30000.00","ap":"30000.00","X":"FILLED","l":"0.010","z":"0.010","T":{ms}}}}}}}'
     ).encode()
 
 
@@ -108,7 +108,7 @@ def test_kill_9_mid_ingest_keeps_every_flushed_event_once_and_restarts(tmp_path:
         try:
             exchange.call(s.wait_subscribed(VENUE, count=subscribed + 1, timeout_s=30))
             exchange.call(push(first_k - 200, first_k + 100))
-            out, err = proc.communicate(timeout=40)
+            _, err = proc.communicate(timeout=40)
         finally:
             proc.kill()
         assert proc.returncode == 0, err

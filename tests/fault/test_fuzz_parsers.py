@@ -16,10 +16,10 @@ import math
 from typing import Any
 
 import pytest
-from golden import instruments_for, venue_files
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from golden import instruments_for, venue_files
 from liqwatch.errors import ParseError, UnknownInstrument, UnknownMessage
 from liqwatch.model import Candle, Event, FeedStatus, Liquidation, MarkPrice, OpenInterest
 from liqwatch.parsing import SKIP_INTERNAL, FrameCounters, safe_parse
