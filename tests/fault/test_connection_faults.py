@@ -20,17 +20,17 @@ import aiohttp
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "integration"))
-from _local import Sink, wait_until  # noqa: E402
+from _local import Sink, wait_until
 
-from liqwatch.app import App  # noqa: E402
-from liqwatch.bus import DropPolicy  # noqa: E402
-from liqwatch.config import FeedSettings, Settings, StoreSettings, VenueSettings  # noqa: E402
-from liqwatch.feed import Feed  # noqa: E402
-from liqwatch.model import Channel, FeedState, FeedStatus, InstrumentIndex, Liquidation, OpenInterest  # noqa: E402
-from liqwatch.parsing import SKIP_MALFORMED  # noqa: E402
-from liqwatch.sim import VenueServer  # noqa: E402
-from liqwatch.transport.websocket import Backoff  # noqa: E402
-from liqwatch.venues import get_venue  # noqa: E402
+from liqwatch.app import App
+from liqwatch.bus import DropPolicy
+from liqwatch.config import FeedSettings, Settings, StoreSettings, VenueSettings
+from liqwatch.feed import Feed
+from liqwatch.model import Channel, FeedState, FeedStatus, InstrumentIndex, Liquidation, OpenInterest
+from liqwatch.parsing import SKIP_MALFORMED
+from liqwatch.sim import VenueServer
+from liqwatch.transport.websocket import Backoff
+from liqwatch.venues import get_venue
 
 pytestmark = pytest.mark.timeout(30)
 BINANCE = "binance-usdm"
