@@ -88,10 +88,10 @@ async def _measure(rate: int, seconds: float) -> dict[str, float]:
             stored = app.writer.stored["liquidations"]
             rss = proc.memory_info().rss
         finally:
+            await app.shutdown()
             server.stdin.write(b"quit\n")
             await server.stdin.drain()
             await server.wait()
-            await app.shutdown()
     cpu = (cpu1.user - cpu0.user) + (cpu1.system - cpu0.system)
     return {
         "sent": sent, "send_s": send_s, "stored": stored, "wall_s": wall, "sent_rate": sent / send_s,

@@ -38,16 +38,24 @@ class FrameCounters:
 
 
 _INF = float("inf")
+_FLOAT_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _float_fields(cls: type) -> tuple[str, ...]:
+    names = tuple(f.name for f in msgspec.structs.fields(cls) if "float" in str(f.type))
+    _FLOAT_FIELDS[cls] = names
+    return names
 
 
 def _require_finite(event: Event, venue: str) -> None:
     # NaN or ±inf in a candle, OI or mark price would poison every sum and chart downstream.
-    for field in event.__struct_fields__:
+    cls = type(event)
+    for field in _FLOAT_FIELDS.get(cls) or _float_fields(cls):
         value = getattr(event, field)
-        if value.__class__ is float and not -_INF < value < _INF:
+        if value is not None and not -_INF < value < _INF:
             if field == "open_interest" and value != value:
                 continue  # NaN by design: contracts that cannot be converted to base units without a price yet
-            raise ParseError(f"malformed {venue} {type(event).__name__}: {field} must be finite, was {value!r}")
+            raise ParseError(f"malformed {venue} {cls.__name__}: {field} must be finite, was {value!r}")
 
 
 def safe_parse(
