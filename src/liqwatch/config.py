@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import tomllib
@@ -153,10 +154,32 @@ def _convert(data: dict[str, Any]) -> Settings:
     try:
         return msgspec.convert(data, Settings, strict=False)
     except msgspec.ValidationError as exc:
-        raise ConfigError(_explain(str(exc))) from None
+        raise ConfigError(_explain(str(exc), data)) from None
 
 
-def _explain(message: str) -> str:
+_EXPECTED = {
+    "float": "a number (e.g. 1.5)",
+    "int": "a whole number (e.g. 5000)",
+    "bool": "true or false",
+    "str": "a string in quotes",
+    "array": "a list (e.g. ['BTC', 'ETH']; in the environment: BTC,ETH)",
+    "object": "a table of keys",
+}
+_TYPED = re.compile(r"Expected `(\w+)[^`]*`, got `\w+` - at `\$\.(\w+)(?:\[\.\.\.\])?\.(\w+)`")
+
+
+def _explain(message: str, data: dict[str, Any] | None = None) -> str:
+    typed = _TYPED.match(message)
+    if typed and data is not None:
+        expected, section, key = typed.groups()
+        value: Any = "?"
+        where = f"[{section}]"
+        if section == "venues":  # msgspec hides the dict key: find the venue whose value is wrong
+            bad = [(v, vals[key]) for v, vals in data.get("venues", {}).items() if isinstance(vals, dict) and key in vals]
+            where, value = (f'[venues."{bad[0][0]}"]', bad[0][1]) if bad else ("[venues.NAME]", "?")
+        elif isinstance(data.get(section), dict):
+            value = data[section].get(key, "?")
+        return f"config error: {where} {key} must be {_EXPECTED.get(expected, expected)}, was {value!r}"
     match = re.match(r"Object contains unknown field `(\w+)` - at `\$\.?([\w.\[\]'\"-]*)`", message)
     if match:
         field, where = match.groups()
@@ -190,8 +213,20 @@ def _check(settings: Settings) -> None:
     for ch in settings.feeds.channels:
         if ch not in channels:
             raise ConfigError(f"unknown channel {ch!r} in [feeds] channels{did_you_mean(ch, channels)}; known: {', '.join(channels)}")
-    if settings.store.flush_interval_s <= 0 or settings.store.batch_size <= 0:
-        raise ConfigError("[store] flush_interval_s and batch_size must be positive")
+    store, feeds = settings.store, settings.feeds
+    if not 0 < store.flush_interval_s < math.inf:
+        raise ConfigError(f"[store] flush_interval_s must be a positive number of seconds (e.g. 1.0), was {store.flush_interval_s!r}")
+    if store.batch_size <= 0:
+        raise ConfigError(f"[store] batch_size must be a positive whole number (e.g. 5000), was {store.batch_size!r}")
+    for key, hint in (("stale_after_s", "0 = each venue's default"), ("liquidation_silence_s", "0 = off")):
+        value = getattr(feeds, key)
+        if not 0 <= value < math.inf:
+            raise ConfigError(f"[feeds] {key} must be 0 or a positive number of seconds ({hint}), was {value!r}")
+    for venue, vs in settings.venues.items():
+        for key, schemes in (("ws_url", ("ws://", "wss://")), ("rest_url", ("http://", "https://"))):
+            url = getattr(vs, key)
+            if url and not url.startswith(schemes):
+                raise ConfigError(f'[venues."{venue}"] {key} must start with {" or ".join(schemes)}, was {url!r}')
     if settings.log.level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError(f"[log] level must be DEBUG, INFO, WARNING or ERROR, was {settings.log.level!r}")
     from liqwatch.alerts.settings import check as check_alerts

@@ -9,7 +9,7 @@ import msgspec
 
 from liqwatch.errors import ParseError, UnknownInstrument, UnknownMessage
 from liqwatch.logs import log_once
-from liqwatch.model import Event, InstrumentIndex
+from liqwatch.model import Event, InstrumentIndex, Liquidation
 from liqwatch.recording import decompress
 from liqwatch.venues import VenueModule
 
@@ -37,6 +37,27 @@ class FrameCounters:
         return {"frames": self.frames, "events": self.events, "skipped": dict(self.skipped), "last_error": self.last_error}
 
 
+_INF = float("inf")
+_FLOAT_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _float_fields(cls: type) -> tuple[str, ...]:
+    names = tuple(f.name for f in msgspec.structs.fields(cls) if "float" in str(f.type))
+    _FLOAT_FIELDS[cls] = names
+    return names
+
+
+def _require_finite(event: Event, venue: str) -> None:
+    # NaN or ±inf in a candle, OI or mark price would poison every sum and chart downstream.
+    cls = type(event)
+    for field in _FLOAT_FIELDS.get(cls) or _float_fields(cls):
+        value = getattr(event, field)
+        if value is not None and not -_INF < value < _INF:
+            if field == "open_interest" and value != value:
+                continue  # NaN by design: contracts that cannot be converted to base units without a price yet
+            raise ParseError(f"malformed {venue} {cls.__name__}: {field} must be finite, was {value!r}")
+
+
 def safe_parse(
     venue: VenueModule, frame: bytes, instruments: InstrumentIndex, ts_recv: int, counters: FrameCounters
 ) -> list[Event]:
@@ -47,6 +68,9 @@ def safe_parse(
         if venue.SPEC.frame_encoding == "gzip":
             frame = decompress(frame)
         events = venue.parse_frame(frame, instruments, ts_recv)
+        for event in events:
+            if type(event) is not Liquidation:  # venue modules validate liquidations on the hot path themselves
+                _require_finite(event, name)
     except UnknownInstrument as exc:
         reason, detail = SKIP_UNKNOWN_INSTRUMENT, str(exc)
         log_once(logger, logging.INFO, f"{name}:{reason}:{exc.symbol}", "venue=%s %s", name, exc)
@@ -56,7 +80,9 @@ def safe_parse(
     except ParseError as exc:
         reason, detail = SKIP_MALFORMED, str(exc)
         log_once(logger, logging.WARNING, f"{name}:{reason}:{str(exc)[:60]}", "venue=%s skipped: %s", name, exc)
-    except (msgspec.MsgspecError, ValueError, TypeError, KeyError, IndexError, AttributeError, ZeroDivisionError) as exc:
+    except (
+        msgspec.MsgspecError, ValueError, TypeError, KeyError, IndexError, AttributeError, ArithmeticError
+    ) as exc:
         # A parser bug must not take the feed down: count it loudly and keep the socket.
         reason, detail = SKIP_INTERNAL, f"{type(exc).__name__}: {exc}"
         log_once(logger, logging.ERROR, f"{name}:{reason}:{type(exc).__name__}", "venue=%s parser error (please report): %s", name, detail)

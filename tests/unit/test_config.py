@@ -31,7 +31,7 @@ def test_file_then_environment(tmp_path: Path) -> None:
         ("[store]\npth = 'x'\n", "unknown key 'pth' (did you mean 'path'?)"),
         ("[feeds]\nvenues = ['bybt']\n", "unknown venue 'bybt' in config (did you mean 'bybit'?)"),
         ("[feeds]\nchannels = ['liquidation']\n", "unknown channel 'liquidation'"),
-        ("[store]\nbatch_size = 'many'\n", "store.batch_size: Expected `int`"),
+        ("[store]\nbatch_size = 'many'\n", "[store] batch_size must be a whole number (e.g. 5000), was 'many'"),
         ("[log]\nlevel = 'LOUD'\n", "[log] level must be"),
         ("[venues.okx]\nwsurl = 'x'\n", "unknown key 'wsurl' (did you mean 'ws_url'?)"),
     ],

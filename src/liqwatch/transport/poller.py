@@ -11,7 +11,7 @@ import msgspec
 
 from liqwatch.errors import ParseError, UnknownInstrument, UnknownMessage, VenueError
 from liqwatch.logs import VenueLogger, log_once
-from liqwatch.model import Event, Instrument, InstrumentIndex, OpenInterest
+from liqwatch.model import Event, FeedState, FeedStatus, Instrument, InstrumentIndex, OpenInterest
 from liqwatch.model.time import now_ns
 from liqwatch.parsing import (
     SKIP_INTERNAL,
@@ -55,6 +55,7 @@ class Poller:
         self.request_errors = 0
         self.last_error = ""
         self._last: dict[tuple[str, str], float] = {}
+        self.failing = False  # the last round had a failed request: a gap in this venue's polled data
         self._log = VenueLogger(logger, {"venue": venue.SPEC.name, "conn": "poll"})
 
     async def run(self) -> None:
@@ -67,10 +68,12 @@ class Poller:
         """Run one round of requests; emit and return the changed events."""
         self.rounds += 1
         out: list[Event] = []
+        failed: VenueError | None = None
         for request in self.venue.poll_requests(self._instruments()):
             try:
                 payload = await self._rest.get(request)
             except VenueError as exc:
+                failed = exc
                 self.request_errors += 1
                 self.last_error = str(exc)[:300]
                 log_once(logger, logging.WARNING, f"{self.venue.SPEC.name}:poll:{type(exc).__name__}", "poll failed: %s", exc)
@@ -79,7 +82,17 @@ class Poller:
             if changed:
                 out.extend(changed)
                 self._emit(changed)
+        self._record_gap(failed)
         return out
+
+    def _record_gap(self, failed: VenueError | None) -> None:
+        # A failed round opens a gap and the next clean round closes it; both are stored as FeedStatus.
+        if (failed is not None) == self.failing:
+            return
+        self.failing = failed is not None
+        state, detail = (FeedState.DISCONNECTED, f"poll failed: {failed}"[:300]) if failed else (FeedState.CONNECTED, "poll recovered")
+        ts = now_ns()
+        self._emit([FeedStatus(venue=self.venue.SPEC.name, connection_id="poll", state=state, detail=detail, ts_event=ts, ts_recv=ts)])
 
     def _parse(self, tag: str, payload: bytes) -> list[Event]:
         counters = self.counters

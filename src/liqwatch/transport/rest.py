@@ -114,8 +114,8 @@ class RestClient:
                         f"{self.venue_name} rate-limited {url} (HTTP {status}); waited as told, still limited: {excerpt}",
                         retry_after_s=retry_after,
                     )
-                elif status >= 500:
-                    delay = backoff.next_delay()
+                elif status >= 500:  # 503 may say when to come back (RFC 9110 §10.2.3)
+                    delay = min(retry_after, self.max_retry_after_s) if retry_after is not None else backoff.next_delay()
                     last = ConnectionLost(f"{self.venue_name} server error on {url}: HTTP {status}: {excerpt}")
                 else:
                     raise VenueError(

@@ -30,7 +30,7 @@ def decode(decoder: msgspec.json.Decoder[T], frame: bytes | str, what: str) -> T
     """Decode a frame, mapping msgspec's errors to `ParseError` naming `what` was expected."""
     try:
         return decoder.decode(frame)
-    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+    except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError) as exc:
         raise ParseError(f"malformed {what}: {exc}") from None
 
 

@@ -106,7 +106,7 @@ def parse_frame(frame: bytes, instruments: InstrumentIndex, ts_recv: int) -> lis
     """Parse one frame (combined-stream wrapper, bare payload, control, or a REST openInterest body)."""
     try:
         combined = _COMBINED.decode(frame)
-    except (msgspec.ValidationError, msgspec.DecodeError):
+    except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError):
         return FAMILY.parse_control(frame, instruments, ts_recv, lambda f: _payload(f, instruments, ts_recv))
     data = combined.data
     if isinstance(data, list):

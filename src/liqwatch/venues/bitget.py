@@ -14,6 +14,7 @@ pre-2021 `swap/funding_rate` table (not collected).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import msgspec
@@ -236,6 +237,8 @@ def _candles(env: _Envelope, instruments: InstrumentIndex, ts_recv: int) -> list
             raise ParseError(f"malformed Bitget candle1m: need [ts, o, h, l, c, vol], got {row!r}")
         # [ts, open, high, low, close, base volume, (quote volume, USDT volume)]; in a snapshot every bar but the last is closed
         ts, o, h, low, c, vol = row[:6]
+        if not all(math.isfinite(x) for x in row[:6]):
+            raise ParseError(f"malformed Bitget candle1m: non-finite number in {row!r}")
         out.append(
             _wire.candle(
                 inst,

@@ -10,6 +10,7 @@ its bytes, so only linear/inverse URLs are ever connected.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import msgspec
@@ -217,9 +218,12 @@ def _num(value: _Num, field: str) -> float | None:
     if value is None or value == "":
         return None
     try:
-        return float(value)
+        number = float(value)
     except ValueError:
         raise ParseError(f"malformed Bybit ticker: {field} must be a number, was {value!r}") from None
+    if not math.isfinite(number):
+        raise ParseError(f"malformed Bybit ticker: {field} must be finite, was {value!r}")
+    return number
 
 
 def _ticker(env: _Envelope, instruments: InstrumentIndex, ts_recv: int) -> list[Event]:

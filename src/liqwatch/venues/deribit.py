@@ -145,7 +145,7 @@ def reply_to(frame: bytes) -> bytes | None:
         return None
     try:
         msg = _ENVELOPE.decode(frame)
-    except (msgspec.ValidationError, msgspec.DecodeError):
+    except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError):
         return None
     if msg.method == "heartbeat" and msg.params is not None and msg.params.type == "test_request":
         return _rpc(0, "public/test", {})

@@ -175,7 +175,7 @@ def reply_to(frame: bytes) -> bytes | None:
     """Answer {"op":"ping","ts":t} with {"op":"pong","ts":t} and {"ping":t} with {"pong":t}."""
     try:
         msg = _PING.decode(frame)
-    except (msgspec.ValidationError, msgspec.DecodeError):
+    except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError):
         return None
     if msg.ping:
         return b'{"pong":' + bytes(msg.ping) + b"}"

@@ -1,0 +1,129 @@
+"""Per-venue parse throughput on recorded frames, and DuckDB batch-insert rows/s.
+
+Parse: every recorded data frame of a venue (../shared/data/recorded, the files `tests/golden.py` replays) that
+yields at least one event, repeated to `n` frames, through `parsing.safe_parse` (gzip venues decompress inside,
+as live). Store: `DuckDBStore.write` of 5,000-liquidation batches into a fresh file (the writer's default batch).
+The 1M/100M-row query benchmarks live in bench/store.py (analytics).
+"""
+
+from __future__ import annotations
+
+import gzip
+import tempfile
+from pathlib import Path
+
+from bench._harness import Case, Row, best_rate
+from bench.parse import TS_RECV, recorded_dir
+
+ROOT = Path(__file__).resolve().parents[1]
+EXTRA_INSTRUMENTS = ROOT / "tests" / "fixtures" / "instruments"
+FULL_N, FULL_REPS = 50_000, 5
+QUICK_N, QUICK_REPS = 10_000, 3
+
+
+def venue_frames(name: str):  # -> tuple[VenueModule, InstrumentIndex, list[bytes], int]
+    """The venue, its recorded instruments, and its recorded frames that yield events (as the socket delivers them)."""
+    import msgspec
+
+    from liqwatch.model import Instrument, InstrumentIndex
+    from liqwatch.parsing import FrameCounters, safe_parse
+    from liqwatch.recording import RecordedLine, read_recording
+    from liqwatch.replay import load_instruments
+    from liqwatch.venues import get_venue
+
+    venue = get_venue(name)
+    index = InstrumentIndex()
+    files: list[Path] = []
+    for prefix in venue.SPEC.recorded_prefixes:
+        inst = recorded_dir() / f"{prefix}.rest_instruments.jsonl"
+        if inst.exists():
+            index.update(load_instruments(inst, venue))
+        files += [p for p in sorted(recorded_dir().glob(f"{prefix}.*.jsonl")) if ".rest_instruments." not in p.name]
+    extra = EXTRA_INSTRUMENTS / f"{name}.json"
+    if extra.exists():
+        index.update(msgspec.json.decode(extra.read_bytes(), type=list[Instrument]))
+    frames, events = [], 0
+    gz = venue.SPEC.frame_encoding == "gzip"
+    for path in files:
+        for rec in read_recording(path):
+            if not isinstance(rec, RecordedLine):
+                continue
+            got = safe_parse(venue, rec.frame, index, TS_RECV, FrameCounters())
+            if got:
+                frames.append(gzip.compress(rec.frame) if gz else rec.frame)
+                events += len(got)
+    return venue, index, frames, events
+
+
+def _parse_case(name: str) -> Case:
+    def run(quick: bool) -> Row:
+        from liqwatch.parsing import FrameCounters, safe_parse
+
+        n, reps = (QUICK_N, QUICK_REPS) if quick else (FULL_N, FULL_REPS)
+        venue, index, distinct, events = venue_frames(name)
+        row = Row(case=f"{name} recorded frames parse", n=n, unit="frames/s", liqwatch=0.0)
+        if not distinct:
+            row.notes.append("no recorded frame yields events")
+            return row
+        frames = (distinct * (n // len(distinct) + 1))[:n]
+        counters = FrameCounters()
+
+        def loop() -> None:
+            for frame in frames:
+                safe_parse(venue, frame, index, TS_RECV, counters)
+
+        row.liqwatch = best_rate(loop, n, reps)
+        bugs = counters.skipped.get("parser_bug", 0)
+        row.checks.append(("no skipped frame", not counters.skipped, f"{dict(counters.skipped) or 'none'}; {bugs} parser bugs"))
+        row.notes.append(
+            f"{len(distinct)} distinct recorded frames ({events} events, {events / len(distinct):.2f}/frame) cycled"
+            + (", gzip-compressed as sent" if venue.SPEC.frame_encoding == "gzip" else "")
+            + "; anchors not driven for this venue (see notes/i9.md)"
+        )
+        return row
+
+    return Case(f"{name} recorded frames parse", run)
+
+
+def run_store_insert(quick: bool) -> Row:
+    """Batch insert of liquidations into a fresh DuckDB file through `EventStore.write`."""
+    from bench.parse import binance_force_order_frames, binance_instruments
+    from liqwatch.storage import open_store
+    from liqwatch.venues import binance
+
+    total = 100_000 if quick else 500_000
+    batch = 5000
+    index = binance_instruments()
+    frames = binance_force_order_frames(batch)
+    base = [e for f in frames for e in binance.parse_frame(f, index, TS_RECV)]
+    import msgspec
+
+    batches = [
+        [msgspec.structs.replace(e, ts_event=e.ts_event + k * 10_000_000_000 + j) for j, e in enumerate(base)]
+        for k in range(total // batch)
+    ]
+    with tempfile.TemporaryDirectory() as tmp:
+        store = open_store(str(Path(tmp) / "insert.duckdb"))
+        import time
+
+        t0 = time.perf_counter()
+        new = 0
+        for b in batches:
+            new += store.write(b).get("liquidations", 0)
+        elapsed = time.perf_counter() - t0
+        count = store.count("liquidations")
+        store.close()
+    row = Row(case="duckdb batch insert (5k liquidations/batch)", n=total, unit="rows/s", liqwatch=total / elapsed)
+    row.checks.append(("every row stored once", new == count == total, f"{count:,} rows"))
+    row.notes.append("one pass into a fresh file (incl. event_id hashing and Arrow conversion); 24h-stats and per-minute "
+                     "queries at 1M/100M rows: bench/store.py")
+    return row
+
+
+def _names() -> list[str]:
+    from liqwatch.venues import VENUES
+
+    return list(VENUES)
+
+
+CASES = [_parse_case(name) for name in _names()] + [Case("duckdb batch insert", run_store_insert)]
