@@ -20,6 +20,7 @@ app = typer.Typer(
 def _register() -> None:
     from liqwatch.cli.backfill import register as register_backfill
     from liqwatch.cli.config_cmd import app as config_app
+    from liqwatch.cli.demo import register as register_demo
     from liqwatch.cli.instruments import app as instruments_app
     from liqwatch.cli.oi import app as oi_app
     from liqwatch.cli.query import register as register_query
@@ -35,6 +36,7 @@ def _register() -> None:
     app.add_typer(config_app, name="config")
     app.add_typer(oi_app, name="oi")
     register_backfill(app)
+    register_demo(app)
 
 
 _register()

@@ -99,6 +99,8 @@ class SimExchange:
         self.wires: dict[str, VenueWire] = {v: WIRES[v](ticks, prices) for v in scenario.venues}
         self.ledger = Ledger()
         self.snapshots = {c: self.market.snapshot(c) for c in self.coins}
+        self.first_snapshots = dict(self.snapshots)
+        self.lows = {c: self.market.price(c) for c in self.coins}
         self._throttles = {v: _Throttle(s.throttle_ms) for v, s in scenario.venues.items() if s.throttle_ms > 0}
         self._keys: dict[str, set[tuple[str, int, str, str, str]]] = {v: set() for v in scenario.venues}
         self._topics: dict[str, set[str]] | None = None
@@ -187,6 +189,7 @@ class SimExchange:
                 out.extend((event.venue, e.frame) for e in self._liquidation(event))
             elif isinstance(event, SimBar):
                 bars[event.coin] = event
+                self.lows[event.coin] = min(self.lows[event.coin], event.low)
             elif isinstance(event, SimSnapshot):
                 self.snapshots[event.coin] = event
                 bar = bars.pop(event.coin, None)
