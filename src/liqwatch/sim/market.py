@@ -108,8 +108,9 @@ class Market:
         self.venues = list(scenario.venues)
         total_share = sum(v.share for v in scenario.venues.values())
         self.shares = np.array([scenario.venues[v].share / total_share for v in self.venues])
+        self._share_list = [float(x) for x in self.shares]
         self.step_ns = round(scenario.step_s * NS_PER_S)
-        self.ts_ns = scenario.ts_start
+        self.ts_start = self.ts_ns = scenario.ts_start
         self.ts_end = scenario.ts_end
         tiers = scenario.leverage
         self._leverages = np.array([t.leverage for t in tiers])
@@ -197,7 +198,7 @@ class Market:
     @property
     def progress(self) -> float:
         """Return the share of the scenario simulated so far."""
-        return min(1.0, (self.ts_ns - self.scenario.ts_start) / max(1, self.ts_end - self.scenario.ts_start))
+        return min(1.0, (self.ts_ns - self.ts_start) / max(1, self.ts_end - self.ts_start))
 
     def advance(self, until_ns: int) -> list[SimEvent]:
         """Run every step that ends at or before `until_ns` (and the scenario's end); return its events in time order."""
@@ -222,7 +223,7 @@ class Market:
         return out
 
     def _anchor(self, coin: _Coin, ts_ns: int) -> float:
-        hour = (ts_ns - self.scenario.ts_start) / (_HOUR_S * NS_PER_S)
+        hour = (ts_ns - self.ts_start) / (_HOUR_S * NS_PER_S)
         k = bisect.bisect_right(coin.hours, hour)
         if k >= len(coin.hours):
             return coin.log_prices[-1]
@@ -310,9 +311,9 @@ class Market:
         bar = coin.bar
         bar.high, bar.low, bar.close = max(bar.high, high), min(bar.low, low), price
         activity = math.sqrt(coin.h / self._target_variance(cfg))
-        background = cfg.volume_usd_per_day * self.scenario.step_s / 86400.0 * activity / price
-        for venue, share in zip(self.venues, self.shares, strict=True):
-            bar.volume[venue] += traded[venue] + background * float(share) * (0.5 + float(coin.rng.random()))
+        background = cfg.volume_usd_per_day * self.scenario.step_s / 86400.0 * activity / price * (0.5 + float(coin.rng.random()))
+        for venue, share in zip(self.venues, self._share_list, strict=True):
+            bar.volume[venue] += traded[venue] + background * share
 
     def _minute(self, coin: _Coin, t1: int) -> list[SimEvent]:
         out: list[SimEvent] = []
