@@ -7,6 +7,7 @@ every keyframe; highs and lows widen each day's open/close range. The `ath` is t
 
 from __future__ import annotations
 
+import itertools
 import math
 from datetime import date, timedelta
 
@@ -30,7 +31,7 @@ def _keyframes(cfg: CoinScenario, first: date, last: date) -> list[tuple[int, fl
 def _log_closes(cfg: CoinScenario, rng: np.random.Generator, days: int, keys: list[tuple[int, float]]) -> np.ndarray:
     vol = cfg.daily_volatility
     out = np.empty(days)
-    for (d0, y0), (d1, y1) in zip(keys, keys[1:], strict=False):
+    for (d0, y0), (d1, y1) in itertools.pairwise(keys):
         n = d1 - d0
         walk = np.concatenate([[0.0], np.cumsum(rng.standard_normal(n) * vol)])
         bridge = walk - np.linspace(0.0, 1.0, n + 1) * walk[-1]

@@ -18,7 +18,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from liqwatch.sim.book import LONG, SHORT, Book, Position, liquidation_prices, maintenance_rate, usable_leverage
+from liqwatch.sim.book import (
+    LONG,
+    SHORT,
+    Book,
+    Position,
+    liquidation_prices,
+    maintenance_rate,
+    usable_leverage,
+)
 from liqwatch.sim.scenario import CoinScenario, Scenario
 
 NS_PER_S = 1_000_000_000

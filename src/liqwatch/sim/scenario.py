@@ -166,10 +166,10 @@ def parse_scenario(data: dict[str, object], where: str = "scenario") -> Scenario
     return scenario
 
 
-def _problems(s: Scenario) -> list[str]:  # noqa: C901 - a flat list of checks reads best
+def _problems(s: Scenario) -> list[str]:
     out: list[str] = []
     try:
-        s.ts_start
+        iso_to_ns(s.start)
     except ValueError:
         out.append(f"start {s.start!r} is not an ISO 8601 time (e.g. 2025-11-04T00:00:00Z)")
     if not 0 < s.duration_h <= 24 * 31:

@@ -67,11 +67,11 @@ def read_story(store: EventStore, scenario: Scenario, until: int | None = None) 
     for key in sorted(first.keys() & last.keys()):  # the same venues at both ends
         coin = key[0]
         (b0, u0), (b1, u1) = first[key], last[key]
-        f, t = story.open_interest_base.get(coin, (0.0, 0.0))
-        story.open_interest_base[coin] = (f + b0, t + b1)
+        base_from, base_to = story.open_interest_base.get(coin, (0.0, 0.0))
+        story.open_interest_base[coin] = (base_from + b0, base_to + b1)
         if u0 is not None and u1 is not None:
-            f, t = story.open_interest_usd.get(coin, (0.0, 0.0))
-            story.open_interest_usd[coin] = (f + u0, t + u1)
+            usd_from, usd_to = story.open_interest_usd.get(coin, (0.0, 0.0))
+            story.open_interest_usd[coin] = (usd_from + u0, usd_to + u1)
     return story
 
 

@@ -232,10 +232,10 @@ class OkxWire(VenueWire):
             out.append((dumps(arg).decode(), dumps({"arg": arg, "data": [row]})))
         if bar is not None:
             vol, cs = bar.volume[self.venue], self.contract_size(coin)
-            row = [str(bar.ts_ns // _NS_PER_MS), self.price(coin, bar.open), self.price(coin, bar.high), self.price(coin, bar.low),
-                   self.price(coin, bar.close), _fmt(vol / cs, 2), _fmt(vol, 4), _fmt(vol * bar.close, 2), "1"]
+            candle = [str(bar.ts_ns // _NS_PER_MS), self.price(coin, bar.open), self.price(coin, bar.high), self.price(coin, bar.low),
+                      self.price(coin, bar.close), _fmt(vol / cs, 2), _fmt(vol, 4), _fmt(vol * bar.close, 2), "1"]
             arg = {"channel": "candle1m", "instId": sym}
-            out.append((dumps(arg).decode(), dumps({"arg": arg, "data": [row]})))
+            out.append((dumps(arg).decode(), dumps({"arg": arg, "data": [candle]})))
         return out
 
     def rest(self, path: str, query: dict[str, str], coins: list[str], snaps: dict[str, SimSnapshot], ts_ms: int) -> bytes | None:
