@@ -84,6 +84,7 @@ class App:
                     coins=frozenset(c.upper() for c in coins) if coins else None,
                     emit=self.bus.publish,
                     stale_after_s=self.settings.feeds.stale_after_s or None,
+                    oi_poll_interval_s=self.settings.feeds.oi_poll_interval_s or None,
                 )
             )
         return feeds

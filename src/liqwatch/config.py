@@ -43,6 +43,7 @@ class FeedSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
         msgspec.field(default_factory=list)
     )
     stale_after_s: Annotated[float, _d("a socket silent this long is marked STALE and reconnected (0 = each venue's default)")] = 0.0
+    oi_poll_interval_s: Annotated[float, _d("poll REST open interest this often (0 = each venue's default)")] = 0.0
     liquidation_silence_s: Annotated[
         float, _d("a venue with no liquidation this long while 2+ peers report some is marked STALE and reconnected (0 = off)")
     ] = 900.0

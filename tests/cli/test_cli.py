@@ -209,3 +209,18 @@ def test_help_lists_the_commands() -> None:
     out = run("--help")
     for command in ("up", "replay", "liquidations", "stats", "venues", "instruments", "config"):
         assert command in out
+
+
+def test_demo_lists_scenarios_and_runs_a_short_one_offline(tmp_path: Path) -> None:
+    assert "selloff-2025-11-04" in run("demo", "--list")
+    assert "demo" in run("--help")
+    db = tmp_path / "demo.duckdb"
+    out = run("demo", "--speed", "0", "--hours", "0.2", "--seed", "3", "--db", str(db), "--no-view")
+    assert "liquidated (stored)" in out and "BTC: 111,000.00" in out
+    rows = liquidations(db, "--since", "2025-11-04T00:00:00Z", "--until", "2025-11-04T00:13:00Z")
+    assert rows and {r["venue"] for r in rows} <= {"binance-usdm", "bybit", "okx", "htx"}
+    stored = sum(r["notional_usd"] for r in rows)
+    shown = f"${stored / 1e6:,.1f}M" if stored >= 1e6 else f"${stored:,.0f}"
+    assert f"liquidated (stored): {shown} in {len(rows):,} orders" in " ".join(out.split())
+    bad = RUNNER.invoke(app, ["demo", "--scenario", "nope", "--db", str(db)])
+    assert bad.exit_code != 0

@@ -21,6 +21,7 @@ def _register() -> None:
     from liqwatch.cli.alerts import app as alerts_app
     from liqwatch.cli.backfill import register as register_backfill
     from liqwatch.cli.config_cmd import app as config_app
+    from liqwatch.cli.demo import register as register_demo
     from liqwatch.cli.instruments import app as instruments_app
     from liqwatch.cli.oi import app as oi_app
     from liqwatch.cli.query import register as register_query
@@ -39,6 +40,7 @@ def _register() -> None:
     register_backfill(app)
     app.add_typer(alerts_app, name="alerts")
     register_watch(app)
+    register_demo(app)
 
 
 _register()

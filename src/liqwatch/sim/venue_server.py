@@ -32,6 +32,7 @@ from liqwatch.sim.dialects._base import RecordedBody, RestCall
 
 logger = logging.getLogger(__name__)
 _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+RestHook = Callable[[str, str, dict[str, str]], "tuple[int, bytes] | None"]  # (venue, path, query) → (status, body)
 
 # ../shared/data/recorded beside a source checkout (src/liqwatch/sim/ → repo → its parent), or $LIQWATCH_RECORDED_DIR.
 DEFAULT_RECORDED_DIR = Path(
@@ -104,12 +105,14 @@ class VenueServer:
         server_ping_s: float | None = None,
         app_ping_s: float | None = None,
         default_open_interest: float = 1000.0,
+        rest_hook: RestHook | None = None,
     ) -> None:
         self.venues = tuple(venues)
         self._recorded_dir = recorded_dir
         self._server_ping_s = server_ping_s
         self._app_ping_s = app_ping_s  # send each dialect's application ping this often (None: only on `app_ping`)
         self.default_open_interest = default_open_interest
+        self.rest_hook = rest_hook  # answers REST calls first (a simulated market's instruments and OI); None falls through
         self._state: dict[str, _VenueState] = {}
         self._runner: web.AppRunner | None = None
         self._pumps: list[asyncio.Task[None]] = []
@@ -408,6 +411,10 @@ class VenueServer:
                 return web.Response(status=status, body=dialect.rest_error(status), headers=headers, content_type="application/json")
             query = dict(request.query)
             path = request.path[len(prefix) :] if prefix else request.path
+            if self.rest_hook is not None:
+                hooked = self.rest_hook(dialect.VENUE, path, query)
+                if hooked is not None:
+                    return web.Response(status=hooked[0], body=hooked[1], content_type="application/json")
             custom = getattr(dialect, "rest", None)
             if custom is not None:
                 call = RestCall(
@@ -438,4 +445,4 @@ class VenueServer:
         return state.dialect.empty_instruments(query)
 
 
-__all__ = ["DEFAULT_RECORDED_DIR", "VenueCounters", "VenueServer"]
+__all__ = ["DEFAULT_RECORDED_DIR", "RestHook", "VenueCounters", "VenueServer"]

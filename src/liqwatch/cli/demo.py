@@ -1,0 +1,204 @@
+"""`liqwatch demo`: a simulated market re-enacting a liquidation cascade through the real connectors, live."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+
+from liqwatch.logs import setup_logging
+from liqwatch.model.time import ns_to_iso
+
+if TYPE_CHECKING:
+    from liqwatch.sim.demo import Demo
+    from liqwatch.sim.summary import Story
+
+
+def register(app: typer.Typer) -> None:
+    app.command("demo")(demo)
+
+
+def demo(
+    scenario: Annotated[str, typer.Option(help="built-in scenario name or a scenario TOML file")] = "selloff-2025-11-04",
+    speed: Annotated[float, typer.Option(help="simulated seconds per real second (60: an hour a minute; 0: as fast as possible)")] = 60.0,
+    seed: Annotated[int, typer.Option(help="random seed: the same seed replays the same market")] = 1,
+    db: Annotated[Path | None, typer.Option("--db", help="DuckDB file (default: a fresh demo.duckdb beside the default store)")] = None,
+    hours: Annotated[float | None, typer.Option(help="run only the first HOURS of the scenario")] = None,
+    view: Annotated[bool, typer.Option(help="show the live summary (off: a status line every 10 s)")] = True,
+    list_scenarios: Annotated[bool, typer.Option("--list", help="list the built-in scenarios and exit")] = False,
+) -> None:
+    """Re-enact a market scenario on a local exchange (Binance, Bybit, OKX, HTX wire formats) and collect it with the real connectors."""
+    import msgspec
+
+    from liqwatch.errors import ConfigError
+    from liqwatch.sim.scenario import builtin_names, load_scenario
+    from liqwatch.storage import default_db_path
+
+    if list_scenarios:
+        for name in builtin_names():
+            s = load_scenario(name)
+            typer.echo(f"{name}: {s.title or s.description}")
+        return
+    chosen = load_scenario(scenario)
+    if hours is not None:
+        if not 0 < hours <= chosen.duration_h:
+            raise ConfigError(f"--hours must be in (0, {chosen.duration_h:g}], was {hours:g}")
+        chosen = msgspec.structs.replace(chosen, duration_h=hours)
+    if db is None:
+        db = default_db_path().with_name("demo.duckdb")
+        db.parent.mkdir(parents=True, exist_ok=True)
+        for stale in (db, db.with_name(db.name + ".wal")):
+            stale.unlink(missing_ok=True)  # the demo store starts fresh each run
+    setup_logging("WARNING")
+    asyncio.run(_run(chosen, str(db), seed, speed, view and sys.stdout.isatty()))
+
+
+async def _run(scenario: object, db: str, seed: int, speed: float, live_view: bool) -> None:
+    from liqwatch.sim.demo import Demo
+    from liqwatch.sim.scenario import Scenario
+
+    assert isinstance(scenario, Scenario)
+    console = Console()
+    runner = Demo(scenario, db=db, seed=seed, speed=speed)
+    console.print(f"liqwatch demo: [bold]{scenario.title or scenario.name}[/] — seed {seed}, speed {speed:g}x, store {db}")
+    await runner.start()
+    console.print(f"local exchange: {runner.server.http_url} ({', '.join(scenario.venues)}); {runner.history_candles} daily candles of history seeded")
+    for line in runner.service_lines or ["dashboard: not part of this build yet — the store above holds everything it would show"]:
+        console.print(line)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    done = asyncio.create_task(runner.wait_finished())
+    try:
+        if live_view:
+            with Live(_render(runner), console=console, refresh_per_second=2) as live:
+                while not stop.is_set() and not done.done():
+                    await _sleep(stop, 0.5)
+                    live.update(_render(runner))
+        else:
+            while not stop.is_set() and not done.done():
+                await _sleep(stop, 10.0)
+                console.print(_status_line(runner))
+        if done.done():
+            await runner.drain()
+            _print_story(console, runner)
+        else:
+            console.print("stopped before the scenario's end")
+    finally:
+        done.cancel()
+        await runner.stop()
+
+
+async def _sleep(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)
+
+
+def _usd(value: float) -> str:
+    if abs(value) >= 1e9:
+        return f"${value / 1e9:,.2f}B"
+    if abs(value) >= 1e6:
+        return f"${value / 1e6:,.1f}M"
+    return f"${value:,.0f}"
+
+
+def _stored_by_venue(runner: Demo) -> dict[str, tuple[float, float, int]]:
+    app = runner.app
+    if app is None:
+        return {}
+    s = runner.scenario
+    with app.writer.lock:
+        rows = app.store.liquidation_totals(since=s.ts_start - 1, until=s.ts_end + 60 * 1_000_000_000, group_by="venue")
+    return {str(r["venue"]): (float(r["long_usd"]), float(r["short_usd"]), int(r["long_count"]) + int(r["short_count"])) for r in rows}
+
+
+def _render(runner: Demo) -> Group:
+    ex, s = runner.exchange, runner.scenario
+    market = ex.market
+    head = f"{s.title or s.name} — {ns_to_iso(market.ts_ns)[:19].replace('T', ' ')} UTC — {market.progress:.0%} — speed {runner.speed:g}x"
+    liq = Table(title="liquidations: published by the simulated venues vs stored by liqwatch", title_justify="left")
+    for col in ("venue", "sim longs", "sim shorts", "sim count", "stored longs", "stored shorts", "stored count", "venue's own (pre-throttle)"):
+        liq.add_column(col, justify="right" if col != "venue" else "left")
+    published = ex.ledger.totals(by=("venue", "side"))
+    occurred = ex.ledger.totals(published=False, by=("venue",))
+    stored = _stored_by_venue(runner)
+    for venue in s.venues:
+        pl, ps = published.get((venue, "long")), published.get((venue, "short"))
+        sl, ss, sn = stored.get(venue, (0.0, 0.0, 0))
+        occ = occurred.get((venue,))
+        liq.add_row(
+            venue, _usd(pl.usd if pl else 0), _usd(ps.usd if ps else 0), f"{(pl.count if pl else 0) + (ps.count if ps else 0):,}",
+            _usd(sl), _usd(ss), f"{sn:,}", _usd(occ.usd) if occ and s.venues[venue].throttle_ms else "",
+        )
+    coins = Table(title="market (simulated)", title_justify="left")
+    for col in ("coin", "price", "since start", "open interest", "OI change (coin)", "funding (8h, first venue)"):
+        coins.add_column(col, justify="right" if col != "coin" else "left")
+    for coin in ex.coins:
+        snap, first = ex.snapshots[coin], ex.first_snapshots[coin]
+        oi, oi0 = sum(snap.open_interest.values()), sum(first.open_interest.values())
+        rate = next(iter(snap.funding_rate.values()))
+        coins.add_row(coin, f"{market.price(coin):,.2f}", f"{market.price(coin) / first.index_price - 1:+.2%}", _usd(oi * snap.mark_price),
+                      f"{oi / oi0 - 1:+.2%}", f"{rate:+.4%}")
+    app = runner.app
+    writer = app.writer.stats() if app is not None else {}
+    return Group(head, liq, coins, f"store: {writer.get('stored', {})}")
+
+
+def _status_line(runner: Demo) -> str:
+    ex = runner.exchange
+    stored = sum(lu + su for lu, su, _ in _stored_by_venue(runner).values())
+    return (f"[{ns_to_iso(ex.now_ns)[:19]}] {ex.market.progress:.0%}: published {_usd(ex.ledger.total_usd())}, "
+            f"stored {_usd(stored)}, frames {sum(ex.ledger.frames.values()):,}")
+
+
+def _print_story(console: Console, runner: Demo) -> None:
+    from liqwatch.sim.summary import read_story
+
+    app = runner.app
+    assert app is not None
+    with app.writer.lock:
+        story = read_story(app.store, runner.scenario)
+    ex = runner.exchange
+    console.print(_story_table(story, runner))
+    lines = [
+        f"liquidated (stored): {_usd(story.total_usd)} in {story.count:,} orders — {story.long_share:.0%} longs ({_usd(story.long_usd)})",
+        f"published by the simulated venues: {_usd(ex.ledger.total_usd())}; liquidated in the market: {_usd(ex.ledger.total_usd(published=False))}"
+        " (Binance publishes at most one per symbol per second)",
+    ]
+    if story.largest:
+        big = story.largest
+        lines.append(f"largest: {_usd(float(big['notional_usd']))} {big['position_side']} on {big['venue']} {big['symbol']} at {ns_to_iso(int(big['ts_event']))}")
+    for coin in ex.coins:
+        first, low = ex.first_snapshots[coin].index_price, ex.lows[coin]
+        ath = runner.scenario.coins[coin].ath
+        under = f", {1 - ex.market.price(coin) / ath:.0%} under its ATH {ath:,.0f}" if ath else ""
+        oi = story.open_interest_usd.get(coin)
+        oi_base = story.open_interest_base.get(coin)
+        oi_text = f"; OI {oi[1] / oi[0] - 1:+.1%} in USD, {oi_base[1] / oi_base[0] - 1:+.1%} in coins" if oi and oi_base and oi[0] and oi_base[0] else ""
+        lines.append(f"{coin}: {first:,.2f} → {ex.market.price(coin):,.2f} (low {low:,.2f}){under}{oi_text}")
+    lines.append(f"store: {runner.db} — e.g. `liqwatch liquidations --db {runner.db} --since {ns_to_iso(runner.scenario.ts_start)}`")
+    for line in lines:
+        console.print(line)
+
+
+def _story_table(story: Story, runner: Demo) -> Table:
+    table = Table(title="stored by liqwatch (the real connectors)", title_justify="left")
+    for col in ("venue", "longs", "shorts", "count", "simulated (published)", "match"):
+        table.add_column(col, justify="right" if col != "venue" else "left")
+    published = runner.exchange.ledger.totals(by=("venue",))
+    for venue in runner.scenario.venues:
+        lu, su, n = story.by_venue.get(venue, (0.0, 0.0, 0))
+        pub = published.get((venue,))
+        same = pub is not None and pub.count == n and abs(pub.usd - lu - su) <= 1e-6 * max(1.0, pub.usd)
+        table.add_row(venue, _usd(lu), _usd(su), f"{n:,}", _usd(pub.usd if pub else 0), "[green]yes[/]" if same else "[red]no[/]")
+    return table
