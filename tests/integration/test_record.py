@@ -66,17 +66,18 @@ class ThreadedServer:
     def subscribes(self, venue: str) -> int:
         return self.server.counters(venue).subscribe_messages
 
-    def wait_subscribes(self, venue: str, at_least: int, quiet_s: float = 0.5, timeout_s: float = 20) -> int:
-        """Wait for `at_least` subscribe messages, then until none arrived for `quiet_s`; return the count."""
+    def wait_subscribes(self, at_least: dict[str, int], quiet_s: float = 0.4, timeout_s: float = 20) -> dict[str, int]:
+        """Wait until every venue saw `at_least[venue]` subscribe messages and none arrived for `quiet_s`; return the counts."""
         deadline = time.monotonic() + timeout_s
-        last, since = -1, time.monotonic()
+        last: dict[str, int] = {}
+        since = time.monotonic()
         while True:
-            now = self.subscribes(venue)
+            now = {v: self.subscribes(v) for v in at_least}
             if now != last:
                 last, since = now, time.monotonic()
-            if now >= at_least and time.monotonic() - since >= quiet_s:
+            if all(now[v] >= n for v, n in at_least.items()) and time.monotonic() - since >= quiet_s:
                 return now
-            assert time.monotonic() < deadline, f"{venue}: {now} subscribe messages, wanted {at_least}"
+            assert time.monotonic() < deadline, f"subscribe messages {now}, wanted {at_least}"
             time.sleep(0.05)
 
 
@@ -122,11 +123,10 @@ def test_recordings_replay_to_what_up_stored(exchange: ThreadedServer, tmp_path:
     up = cli("up", "--config", str(config), "--db", str(live_db), "--no-view", "--record", str(up_dir))
     procs = [up]
     try:
-        single = {v: exchange.wait_subscribes(v, 1) for v in VENUES}
+        single = exchange.wait_subscribes(dict.fromkeys(VENUES, 1))
         rec = cli("record", "--config", str(config), "--venues", ",".join(VENUES), "--out", str(rec_dir))
         procs.append(rec)
-        for v in VENUES:  # the second process sends the same subscriptions
-            exchange.wait_subscribes(v, 2 * single[v], quiet_s=0.3)
+        exchange.wait_subscribes({v: 2 * n for v, n in single.items()}, quiet_s=0.2)  # the same subscriptions again
         sent_before = {v: s.counters(v).frames_sent for v in VENUES}
         assert exchange.call(s.replay_file("binance-usdm", DEFAULT_RECORDED_DIR / "BINANCE_FUTURES.liquidations.jsonl")) == 1
         exchange.call(s.push("okx", OKX_SWAP_LIQ))
