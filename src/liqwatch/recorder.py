@@ -112,7 +112,7 @@ class RecordingWriter:
 
     def _fail(self, name: str, exc: OSError) -> None:
         self.error = f"recording stopped: cannot write {self.directory / name}: {exc.strerror or exc}"
-        logger.error("%s", self.error)
+        logger.debug("%s", self.error)  # the front end (record, up) shows it once
         for fh, _ in self._files.values():
             with contextlib.suppress(OSError):
                 fh.close()
