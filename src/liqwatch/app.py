@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 import aiohttp
@@ -13,9 +15,10 @@ from liqwatch.bus import Bus, DropPolicy
 from liqwatch.config import Settings, VenueSettings
 from liqwatch.errors import LiqwatchError
 from liqwatch.feed import Feed
-from liqwatch.model import Channel, InstrumentIndex
+from liqwatch.model import Channel, Event, InstrumentIndex
 from liqwatch.model.time import now_ns
 from liqwatch.monitor import LiquidationSilence
+from liqwatch.recorder import RecordingWriter
 from liqwatch.storage import EventStore, default_db_path, open_store
 from liqwatch.storage.writer import StoreWriter
 from liqwatch.venues import VENUES
@@ -26,11 +29,52 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
+def venue_names(settings: Settings) -> list[str]:
+    """Return the venues to collect from: [feeds] venues (or all), minus those disabled."""
+    names = settings.feeds.venues or list(VENUES)
+    return [n for n in names if settings.venues.get(n, VenueSettings()).enabled]
+
+
+def build_feeds(
+    settings: Settings,
+    session: aiohttp.ClientSession,
+    instruments: InstrumentIndex,
+    emit: Callable[[list[Event]], None],
+    recorder: RecordingWriter | None = None,
+) -> list[Feed]:
+    """Return one Feed per configured venue (URLs, coins, channels from the settings), tapped by `recorder`."""
+    feeds = []
+    wanted = frozenset(Channel(c) for c in settings.feeds.channels) or frozenset(Channel)
+    for name in venue_names(settings):
+        module = VENUES[name]
+        vs = settings.venues.get(name, VenueSettings())
+        coins = vs.coins or settings.feeds.coins
+        feeds.append(
+            Feed(
+                module,
+                session=session,
+                ws_url=vs.ws_url or module.SPEC.ws_url,
+                rest_url=vs.rest_url or module.SPEC.rest_url,
+                channels=wanted,
+                instruments=instruments,
+                coins=frozenset(c.upper() for c in coins) if coins else None,
+                emit=emit,
+                stale_after_s=settings.feeds.stale_after_s or None,
+                oi_poll_interval_s=settings.feeds.oi_poll_interval_s or None,
+                tap=recorder.tap(module) if recorder is not None else None,
+            )
+        )
+    return feeds
+
+
 class App:
     """Everything `liqwatch up` runs in one process: feeds → bus → (store writer, live consumers)."""
 
-    def __init__(self, settings: Settings, *, db: str | None = None) -> None:
+    def __init__(self, settings: Settings, *, db: str | None = None, record_dir: Path | None = None) -> None:
         self.settings = settings
+        self.recorder = RecordingWriter(record_dir) if record_dir is not None else None
+        if self.recorder is not None:
+            self.recorder.prepare()
         self.db = db or settings.store.path or str(default_db_path())
         self.store: EventStore = open_store(self.db)
         self.instruments = InstrumentIndex(self.store.load_instruments())
@@ -63,36 +107,12 @@ class App:
 
     def venue_names(self) -> list[str]:
         """Return the venues to collect from: [feeds] venues (or all), minus those disabled."""
-        names = self.settings.feeds.venues or list(VENUES)
-        return [n for n in names if self.settings.venues.get(n, VenueSettings()).enabled]
-
-    def _build_feeds(self, session: aiohttp.ClientSession) -> list[Feed]:
-        feeds = []
-        wanted = frozenset(Channel(c) for c in self.settings.feeds.channels) or frozenset(Channel)
-        for name in self.venue_names():
-            module = VENUES[name]
-            vs = self.settings.venues.get(name, VenueSettings())
-            coins = vs.coins or self.settings.feeds.coins
-            feeds.append(
-                Feed(
-                    module,
-                    session=session,
-                    ws_url=vs.ws_url or module.SPEC.ws_url,
-                    rest_url=vs.rest_url or module.SPEC.rest_url,
-                    channels=wanted,
-                    instruments=self.instruments,
-                    coins=frozenset(c.upper() for c in coins) if coins else None,
-                    emit=self.bus.publish,
-                    stale_after_s=self.settings.feeds.stale_after_s or None,
-                    oi_poll_interval_s=self.settings.feeds.oi_poll_interval_s or None,
-                )
-            )
-        return feeds
+        return venue_names(self.settings)
 
     async def start(self) -> None:
         """Start the writer and every feed as tasks."""
         self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30, sock_connect=10))
-        self.feeds = self._build_feeds(self._session)
+        self.feeds = build_feeds(self.settings, self._session, self.instruments, self.bus.publish, self.recorder)
         self._tasks = [asyncio.create_task(self.writer.run(), name="writer")]
         self._tasks += [asyncio.create_task(f.run(), name=f"feed-{f.name}") for f in self.feeds]
         self._tasks.append(asyncio.create_task(self._persist_instruments_forever(), name="instruments-cache"))
@@ -179,6 +199,8 @@ class App:
             await self._session.close()
         self.persist_instruments()
         self.store.close()
+        if self.recorder is not None:
+            self.recorder.close()
 
     def status(self) -> dict[str, Any]:
         """Return a snapshot of every feed, the writer and the bus."""
@@ -190,6 +212,7 @@ class App:
             "bus": self.bus.stats(),
             **({"alerts": self.alerts.stats()} if self.alerts is not None else {}),
             "web": {"url": self.web.url if self.web is not None else None, "error": self.web_error},
+            "recording": self.recorder.stats() if self.recorder is not None else None,
         }
 
 

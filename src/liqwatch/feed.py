@@ -14,12 +14,14 @@ import logging
 from collections import deque
 from collections.abc import Callable
 from functools import partial
+from typing import Protocol
 
 import aiohttp
 
 from liqwatch.errors import VenueError
 from liqwatch.logs import VenueLogger
 from liqwatch.model import Channel, Event, FeedStatus, Instrument, InstrumentIndex, Origin
+from liqwatch.model.time import now_ns
 from liqwatch.parsing import SKIP_UNKNOWN_INSTRUMENT, FrameCounters, safe_parse
 from liqwatch.subscriptions import plan_additions
 from liqwatch.transport.poller import Poller
@@ -28,6 +30,16 @@ from liqwatch.transport.websocket import Backoff, ReconnectingWebSocket
 from liqwatch.venues import VenueModule, WsConnection
 
 logger = logging.getLogger(__name__)
+
+
+class FeedTap(Protocol):
+    """Receives every raw frame and REST body a Feed gets (e.g. `liqwatch.recorder.VenueTap`); must not raise."""
+
+    def frame(self, frame: bytes, ts_recv: int, url: str) -> None: ...
+
+    def instruments(self, body: bytes, ts_recv: int, url: str) -> None: ...
+
+    def poll(self, tag: str, body: bytes, ts_recv: int, url: str) -> None: ...
 
 
 class Feed:
@@ -51,6 +63,7 @@ class Feed:
         oi_poll_interval_s: float | None = None,
         rest_min_interval_s: float = 0.05,
         max_held_frames: int = 1000,
+        tap: FeedTap | None = None,
     ) -> None:
         self.venue = venue
         self.name = venue.SPEC.name
@@ -82,6 +95,7 @@ class Feed:
         self.subscribed: set[str] = set()  # symbols the websocket connections cover
         self.subscription_updates = 0
         self._stopped = asyncio.Event()
+        self.tap = tap
         self._log = VenueLogger(logger, {"venue": self.name, "conn": "feed"})
 
     def selected(self) -> list[Instrument]:
@@ -100,7 +114,10 @@ class Feed:
         """
         found: list[Instrument] = []
         for request in self.venue.instrument_requests():
-            found.extend(self.venue.parse_instruments(await self.rest.get(request)))
+            body = await self.rest.get(request)
+            if self.tap is not None:
+                self.tap.instruments(body, now_ns(), self.rest.url(request))
+            found.extend(self.venue.parse_instruments(body))
         self.instruments.update(found)
         self._listed = {i.symbol for i in found}
         self.instrument_loads += 1
@@ -169,7 +186,7 @@ class Feed:
         counters = self.counters.setdefault(connection.name, FrameCounters())
         socket = ReconnectingWebSocket(
             self.venue, connection, session=self._session,
-            on_frame=partial(self._on_frame, counters), on_status=self._on_status,
+            on_frame=partial(self._on_frame, counters, connection.url), on_status=self._on_status,
             stale_after_s=self.stale_after_s, backoff_base_s=self._backoff_base_s, backoff_cap_s=self._backoff_cap_s,
         )
         self.sockets.append(socket)
@@ -181,6 +198,8 @@ class Feed:
             await self._load_until_done()
         else:
             self._log.info("starting from %d cached instruments", len(self.instruments.for_venue(self.name)))
+            if self.tap is not None:  # a recording must hold the specs its frames need: fetch them now too
+                self._tasks.append(asyncio.create_task(self.refresh(), name=f"{self.name}-instruments-now"))
         selected = self.selected()
         self.subscribed = {i.symbol for i in selected}
         tasks = self._tasks
@@ -189,7 +208,8 @@ class Feed:
             self._start_socket(connection)
         if Channel.OPEN_INTEREST in self.channels and self.venue.SPEC.oi_origin is Origin.POLL:
             self.poller = Poller(
-                self.venue, self.rest, self.selected, self.instruments, self._emit, interval_s=self._oi_poll_interval_s
+                self.venue, self.rest, self.selected, self.instruments, self._emit, interval_s=self._oi_poll_interval_s,
+                on_body=self.tap.poll if self.tap is not None else None,
             )
             tasks.append(asyncio.create_task(self.poller.run(), name=f"{self.name}-poll"))
         try:
@@ -204,7 +224,9 @@ class Feed:
     def _on_status(self, status: FeedStatus) -> None:
         self._emit([status])
 
-    def _on_frame(self, counters: FrameCounters, frame: bytes, ts_recv: int) -> None:
+    def _on_frame(self, counters: FrameCounters, url: str, frame: bytes, ts_recv: int) -> None:
+        if self.tap is not None:
+            self.tap.frame(frame, ts_recv, url)
         unknown_before = counters.skipped[SKIP_UNKNOWN_INSTRUMENT]
         events = safe_parse(self.venue, frame, self.instruments, ts_recv, counters)
         if counters.skipped[SKIP_UNKNOWN_INSTRUMENT] > unknown_before:

@@ -62,12 +62,28 @@ def safe_parse(
     venue: VenueModule, frame: bytes, instruments: InstrumentIndex, ts_recv: int, counters: FrameCounters
 ) -> list[Event]:
     """Parse one frame; count and log (once per kind) anything that does not parse, and return `[]` for it."""
+    return _guarded(venue, frame, instruments, ts_recv, counters, None)
+
+
+def safe_parse_poll(
+    venue: VenueModule, tag: str, body: bytes, instruments: InstrumentIndex, ts_recv: int, counters: FrameCounters
+) -> list[Event]:
+    """Parse one recorded polled REST body with `parse_poll`, counting what does not parse like `safe_parse`."""
+    return _guarded(venue, body, instruments, ts_recv, counters, tag)
+
+
+def _guarded(
+    venue: VenueModule, frame: bytes, instruments: InstrumentIndex, ts_recv: int, counters: FrameCounters, tag: str | None
+) -> list[Event]:
     counters.frames += 1
     name = venue.SPEC.name
     try:
-        if venue.SPEC.frame_encoding == "gzip":
-            frame = decompress(frame)
-        events = venue.parse_frame(frame, instruments, ts_recv)
+        if tag is not None:
+            events = venue.parse_poll(tag, decompress(frame), instruments, ts_recv)
+        else:
+            if venue.SPEC.frame_encoding == "gzip":
+                frame = decompress(frame)
+            events = venue.parse_frame(frame, instruments, ts_recv)
         for event in events:
             if type(event) is not Liquidation:  # venue modules validate liquidations on the hot path themselves
                 _require_finite(event, name)

@@ -1,7 +1,8 @@
 """Recorded frames as JSON Lines: read them for replay, write them from a live feed (`liqwatch record`).
 
 One object per line: `raw` (the frame as a string) or `raw_b64` (a binary frame, e.g. HTX's gzip),
-`recv_ts` (unix seconds, float, or null). This is the format of `shared/data/recorded/`.
+`recv_ts` (unix seconds, float, or null). This is the format of `shared/data/recorded/`. Optional: `url`
+(where it came from) and `tag` (a polled REST body: the `RestRequest.tag` that `parse_poll` needs).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ class RecordedLine(msgspec.Struct, frozen=True, kw_only=True):
     ts_recv: int | None  # ns, None when the recorder logged no receive time
     url: str | None = None
     generated: bool = False
+    tag: str | None = None  # set on polled REST bodies: parse with `parse_poll(tag, ...)`, not `parse_frame`
 
 
 class _Line(msgspec.Struct, frozen=True):
@@ -36,6 +38,7 @@ class _Line(msgspec.Struct, frozen=True):
     recv_ts: float | None = None
     url: str | None = None
     note: str | None = None
+    tag: str | None = None
 
 
 _LINE = msgspec.json.Decoder(_Line)
@@ -82,6 +85,7 @@ def read_recording(path: Path) -> Iterator[RecordedLine | ParseError]:
                 ts_recv=s_to_ns(rec.recv_ts) if rec.recv_ts is not None else None,
                 url=rec.url,
                 generated="generated" in (rec.note or ""),
+                tag=rec.tag,
             )
 
 
@@ -92,8 +96,8 @@ class FrameRecorder:
         self._fh = fh
         self.count = 0
 
-    def write(self, frame: bytes, ts_recv_ns: int, url: str | None = None) -> None:
-        """Write one frame (text as `raw`, binary as `raw_b64`)."""
+    def write(self, frame: bytes, ts_recv_ns: int, url: str | None = None, *, tag: str | None = None) -> None:
+        """Write one frame (text as `raw`, binary as `raw_b64`); `tag` marks a polled REST body."""
         obj: dict[str, object] = {"recv_ts": ts_recv_ns / 1e9}
         try:
             obj["raw"] = frame.decode("utf-8")
@@ -101,5 +105,7 @@ class FrameRecorder:
             obj["raw_b64"] = base64.b64encode(frame).decode()
         if url:
             obj["url"] = url
+        if tag:
+            obj["tag"] = tag
         self._fh.write(json.dumps(obj, separators=(",", ":")) + "\n")
         self.count += 1

@@ -9,7 +9,7 @@ import msgspec
 
 from liqwatch.errors import ConfigError, ParseError
 from liqwatch.model import Event, Instrument, InstrumentIndex
-from liqwatch.parsing import SKIP_MALFORMED, FrameCounters, safe_parse
+from liqwatch.parsing import SKIP_MALFORMED, FrameCounters, safe_parse, safe_parse_poll
 from liqwatch.recording import RecordedLine, read_recording
 from liqwatch.venues import VenueModule, get_venue, venue_for_recording
 
@@ -71,9 +71,15 @@ def _records(path: Path, counters: FrameCounters) -> Iterator[RecordedLine]:
 def replay_events(
     path: Path, venue: VenueModule, instruments: InstrumentIndex, counters: FrameCounters
 ) -> Iterator[tuple[int, list[Event]]]:
-    """Yield (line number, events) for every frame of a recording; skipped frames are counted."""
+    """Yield (line number, events) for every frame of a recording; skipped frames are counted.
+
+    A line with a `tag` (a polled REST body from `liqwatch record`) goes through `parse_poll`.
+    """
     for rec in _records(path, counters):
-        events = safe_parse(venue, rec.frame, instruments, rec.ts_recv or 0, counters)
+        if rec.tag is not None:
+            events = safe_parse_poll(venue, rec.tag, rec.frame, instruments, rec.ts_recv or 0, counters)
+        else:
+            events = safe_parse(venue, rec.frame, instruments, rec.ts_recv or 0, counters)
         if rec.ts_recv is None:
             # No receive time was recorded: take the venue's clock, which is what we know.
             events = [e if e.ts_recv else msgspec.structs.replace(e, ts_recv=e.ts_event) for e in events]

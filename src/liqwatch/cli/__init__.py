@@ -25,6 +25,7 @@ def _register() -> None:
     from liqwatch.cli.instruments import app as instruments_app
     from liqwatch.cli.oi import app as oi_app
     from liqwatch.cli.query import register as register_query
+    from liqwatch.cli.record import register as register_record
     from liqwatch.cli.replay import register as register_replay
     from liqwatch.cli.run import register as register_run
     from liqwatch.cli.venues import register as register_venues
@@ -34,6 +35,7 @@ def _register() -> None:
     register_replay(app)
     register_venues(app)
     register_run(app)
+    register_record(app)
     app.add_typer(instruments_app, name="instruments")
     app.add_typer(config_app, name="config")
     app.add_typer(oi_app, name="oi")

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import signal
 import sys
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -32,6 +33,9 @@ def up(
     view: Annotated[bool, typer.Option(help="show the live summary (off: print a status line every 10 s)")] = True,
     web: Annotated[bool | None, typer.Option(help="serve the dashboard and API (default: the web.enabled setting, on)")] = None,
     port: Annotated[int | None, typer.Option(help="dashboard port (default: the web.port setting, 8000)")] = None,
+    record: Annotated[
+        Path | None, typer.Option("--record", help="also write every received frame and REST body to this directory (as `liqwatch record`)")
+    ] = None,
 ) -> None:
     """Collect liquidations, open interest, funding and candles from every venue into the store, and show a summary."""
     base = settings(config_path)
@@ -49,13 +53,13 @@ def up(
 
         base = config.load(config_path, **overrides)
     setup_logging(base.log.level)
-    asyncio.run(_run(base, str(db) if db else None, duration, view and sys.stdout.isatty()))
+    asyncio.run(_run(base, str(db) if db else None, duration, view and sys.stdout.isatty(), record))
 
 
-async def _run(settings: Settings, db: str | None, duration: float | None, live_view: bool) -> None:
+async def _run(settings: Settings, db: str | None, duration: float | None, live_view: bool, record: Path | None = None) -> None:
     from liqwatch.app import App
 
-    app = App(settings, db=db)
+    app = App(settings, db=db, record_dir=record)
     await app.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -63,7 +67,8 @@ async def _run(settings: Settings, db: str | None, duration: float | None, live_
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
     console = Console()
-    console.print(f"liqwatch up: {len(app.feeds)} venues → {app.db}  (Ctrl-C to stop)")
+    recording = f", recording to {record}" if record is not None else ""
+    console.print(f"liqwatch up: {len(app.feeds)} venues → {app.db}{recording}  (Ctrl-C to stop)")
     if app.web is not None:
         console.print(f"dashboard: {app.web.url}/  API: {app.web.url}/api/openapi.json  metrics: {app.web.url}/metrics")
     elif app.web_error:
@@ -74,17 +79,33 @@ async def _run(settings: Settings, db: str | None, duration: float | None, live_
             with Live(_render(app), console=console, refresh_per_second=1) as live:
                 while not stop.is_set() and (deadline is None or loop.time() < deadline):
                     await _sleep(stop, 1.0)
+                    _flush_recording(app, console)
                     live.update(_render(app))
         else:
             last = 0.0
             while not stop.is_set() and (deadline is None or loop.time() < deadline):
                 await _sleep(stop, 0.5)
+                _flush_recording(app, console)
                 if loop.time() - last >= 10 or (deadline is not None and loop.time() >= deadline):
                     last = loop.time()
                     console.print(_status_line(app))
     finally:
         await app.shutdown()
         console.print(f"stopped; stored {dict(app.writer.stored) or 'nothing'}")
+        if app.recorder is not None:
+            lines = app.recorder.counts
+            console.print(f"recorded {sum(lines.values())} lines in {len(lines)} files under {app.recorder.directory}")
+
+
+def _flush_recording(app: Any, console: Console) -> None:
+    """Flush the recording files; on a disk error say so once and keep collecting into the store."""
+    recorder = app.recorder
+    if recorder is None:
+        return
+    recorder.flush()
+    if recorder.error and not recorder.error_reported:
+        recorder.error_reported = True
+        console.print(f"[red]error:[/] {recorder.error} — collection into the store continues")
 
 
 async def _sleep(stop: asyncio.Event, seconds: float) -> None:

@@ -43,12 +43,14 @@ class Poller:
         emit: Callable[[list[Event]], None],
         *,
         interval_s: float | None = None,
+        on_body: Callable[[str, bytes, int, str], None] | None = None,
     ) -> None:
         self.venue = venue
         self._rest = rest
         self._instruments = instruments
         self._index = index
         self._emit = emit
+        self._on_body = on_body  # (tag, body, ts_recv, url): e.g. a recorder
         self.interval_s = interval_s if interval_s is not None else venue.SPEC.oi_poll_interval_s
         self.counters = FrameCounters()
         self.rounds = 0
@@ -78,6 +80,8 @@ class Poller:
                 self.last_error = str(exc)[:300]
                 log_once(logger, logging.WARNING, f"{self.venue.SPEC.name}:poll:{type(exc).__name__}", "poll failed: %s", exc)
                 continue
+            if self._on_body is not None:
+                self._on_body(request.tag, payload, now_ns(), self._rest.url(request))
             changed = self._changed(self._parse(request.tag, payload))
             if changed:
                 out.extend(changed)
