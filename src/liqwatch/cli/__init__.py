@@ -20,11 +20,14 @@ app = typer.Typer(
 def _register() -> None:
     from liqwatch.cli.backfill import register as register_backfill
     from liqwatch.cli.config_cmd import app as config_app
+    from liqwatch.cli.heatmap import register as register_heatmap
     from liqwatch.cli.instruments import app as instruments_app
     from liqwatch.cli.oi import app as oi_app
     from liqwatch.cli.query import register as register_query
     from liqwatch.cli.replay import register as register_replay
     from liqwatch.cli.run import register as register_run
+    from liqwatch.cli.stress import register as register_stress
+    from liqwatch.cli.study import register as register_study
     from liqwatch.cli.venues import register as register_venues
 
     register_query(app)
@@ -35,6 +38,9 @@ def _register() -> None:
     app.add_typer(config_app, name="config")
     app.add_typer(oi_app, name="oi")
     register_backfill(app)
+    register_heatmap(app)
+    register_stress(app)
+    register_study(app)
 
 
 _register()

@@ -110,7 +110,7 @@ def heatmap_grid(
 ) -> dict[str, Any]:
     """Return the time × price heatmap of modelled active liquidation USD over (since, until], with candles.
 
-    `cells` are [x, y, usd] (CoinGlass's layout) for non-zero cells: x indexes `x_axis` (column end times), y
+    `cells` are [x, y, usd] (CoinGlass's layout) for cells above a millionth of the maximum: x indexes `x_axis` (column end times), y
     indexes `y_axis` (bucket low prices). The model starts `warmup_ns` before `since` so the first column has levels.
     """
     a = (assumptions or Assumptions()).validate()
@@ -144,13 +144,13 @@ def grid_from_runs(
     for _, lv in runs:
         g_long, g_short = grid(lv, ends, price_lo, bucket, n_rows)
         total += g_long + g_short
-    xs, ys = np.nonzero(total > 0)
+    xs, ys = np.nonzero(total > total.max(initial=0.0) * 1e-6)
     return {
         "coin": coin.upper(), **head, "empty": xs.shape[0] == 0, "reference": f"{bars.venue}:{bars.symbol}",
         "column_s": width // NS_PER_S, "bucket": bucket,
         "x_axis": [ns_to_iso(int(t)) for t in ends],
         "y_axis": [price_lo + i * bucket for i in range(n_rows)],
-        "cells": [[int(x), int(y), float(total[x, y])] for x, y in zip(xs.tolist(), ys.tolist(), strict=True)],
+        "cells": list(zip(xs.tolist(), ys.tolist(), total[xs, ys].tolist(), strict=True)),
         "max_usd": float(total.max()) if total.size else 0.0,
         "candles": _candles(bars, ends, width),
         "symbols": _symbols(runs),

@@ -46,7 +46,7 @@ class Assumptions(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
 
     leverages: tuple[float, ...] = DEFAULT_LEVERAGES
     weights: tuple[float, ...] = DEFAULT_WEIGHTS
-    brackets: dict[str, tuple[MarginBracket, ...]] = msgspec.field(default_factory=dict)  # venue -> brackets
+    brackets: dict[str, tuple[MarginBracket, ...]] = msgspec.field(default_factory=dict)  # venue ("*": any) -> brackets
     mmr_source: str = "flat 0.5% (first-tier order of Binance/Bybit BTC); venue brackets where configured"
     position_usd: float = 10_000.0  # representative single position, picks the bracket and the MA/N term
     entry_proxy: str = "vwap"  # vwap (volume_usd/volume, else typical) | typical ((H+L+C)/3) | close
@@ -122,7 +122,8 @@ def liquidation_price(entry: float, leverage: float, *, long: bool, mmr: float, 
 
 def tier_factors(assumptions: Assumptions, venue: str) -> tuple[list[float], list[float]]:
     """Return per tier the long and short liquidation price as a multiple of the entry price."""
-    bracket = bracket_for(assumptions.brackets.get(venue, DEFAULT_BRACKETS), assumptions.position_usd)
+    table = assumptions.brackets.get(venue) or assumptions.brackets.get("*") or DEFAULT_BRACKETS
+    bracket = bracket_for(table, assumptions.position_usd)
     longs = [
         liquidation_price(1.0, lev, long=True, mmr=bracket.rate, amount_usd=bracket.amount_usd,
                           notional_usd=assumptions.position_usd)

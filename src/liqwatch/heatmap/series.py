@@ -47,17 +47,40 @@ def load_bars(
     venue_clause = " AND venue = ?" if venue else ""
     params: list[Any] = [coin, *([venue] if venue else []), until, coin, interval, since - step, until - step]
     params += [venue] if venue else []
-    rows = store.execute(
+    sql = (
         "WITH o AS (SELECT venue, symbol, ts_event, open_interest FROM open_interest "
         "WHERE coin = ?" + venue_clause + " AND ts_event <= ? AND origin <> 'import'), "
         "c AS (SELECT venue, symbol, ts_event, open, high, low, close, volume, volume_usd FROM candles "
         "WHERE coin = ? AND interval_s = ? AND ts_event > ? AND ts_event <= ?" + venue_clause + ") "
         f"SELECT c.venue, c.symbol, c.ts_event, c.open, c.high, c.low, c.close, c.volume, c.volume_usd, "
         f"o.open_interest FROM c ASOF LEFT JOIN o ON c.venue = o.venue AND c.symbol = o.symbol "
-        f"AND c.ts_event + {step} >= o.ts_event ORDER BY c.venue, c.symbol, c.ts_event",
-        params,
+        f"AND c.ts_event + {step} >= o.ts_event ORDER BY c.venue, c.symbol, c.ts_event"
     )
-    return _split(rows, step)
+    fetch = getattr(store, "fetch_columns", None)
+    if fetch is not None:
+        return _split_columns(fetch(sql, params), step)
+    return _split(store.execute(sql, params), step)
+
+
+def _floats(col: Any) -> np.ndarray[Any, np.dtype[np.float64]]:
+    return np.asarray(np.ma.filled(np.ma.asarray(col).astype(np.float64), np.nan), dtype=np.float64)
+
+
+def _split_columns(cols: dict[str, Any], step: int) -> list[Bars]:
+    venue = np.asarray(np.ma.filled(np.ma.asarray(cols["venue"]), ""), dtype=object)
+    symbol = np.asarray(np.ma.filled(np.ma.asarray(cols["symbol"]), ""), dtype=object)
+    n = venue.shape[0]
+    if n == 0:
+        return []
+    ts = np.asarray(cols["ts_event"], dtype=np.int64)
+    data = {k: _floats(cols[k]) for k in ("open", "high", "low", "close", "volume", "volume_usd", "open_interest")}
+    change = np.flatnonzero((venue[1:] != venue[:-1]) | (symbol[1:] != symbol[:-1])) + 1
+    bounds = [0, *change.tolist(), n]
+    out = []
+    for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+        out.append(Bars(venue=str(venue[a]), symbol=str(symbol[a]), ts_open=ts[a:b], interval_ns=step,
+                        **{k: v[a:b] for k, v in data.items()}))
+    return out
 
 
 def _split(rows: list[tuple[Any, ...]], step: int) -> list[Bars]:

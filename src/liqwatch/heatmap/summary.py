@@ -33,11 +33,15 @@ def map_cells(levels: Sequence[Levels], at: int, bucket: float) -> dict[tuple[st
         if not np.any(live):
             continue
         idx = np.floor(lv.price[live] / bucket).astype(np.int64)
-        keys = np.stack([lv.side[live].astype(np.int64), lv.tier[live].astype(np.int64), idx], axis=1)
-        uniq, inv = np.unique(keys, axis=0, return_inverse=True)
+        lo, span = int(idx.min()), int(idx.max() - idx.min()) + 1
+        tiers = int(lv.tier.max()) + 1
+        key = (lv.side[live].astype(np.int64) * tiers + lv.tier[live].astype(np.int64)) * span + (idx - lo)
+        uniq, inv = np.unique(key, return_inverse=True)
         sums = np.bincount(inv.ravel(), weights=value[live])
-        for (side, tier, b), usd in zip(uniq.tolist(), sums.tolist(), strict=True):
-            cells[(lv.venue, side, tier, b)] += usd
+        for k, usd in zip(uniq.tolist(), sums.tolist(), strict=True):
+            st, b = divmod(k, span)
+            side, tier = divmod(st, tiers)
+            cells[(lv.venue, side, tier, b + lo)] += usd
     return dict(cells)
 
 
