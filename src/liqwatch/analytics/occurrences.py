@@ -112,9 +112,9 @@ def detect(store: SqlStore, *, kind: str, coin: str, since: int, until: int) -> 
     """Return occurrence times detected from stored liquidations or OI (rules in the module doc)."""
     if kind in ("long-cluster", "short-cluster"):
         hours, longs, shorts = _hourly_liquidations(store, coin, since, until)
-        return detect_clusters(hours, longs, shorts, kind.split("-")[0]).tolist()
+        return [int(t) for t in detect_clusters(hours, longs, shorts, kind.split("-")[0])]
     hours, change = _hourly_oi_change(store, coin, since, until)
-    return detect_flushes(hours, change).tolist()
+    return [int(t) for t in detect_flushes(hours, change)]
 
 
 def occurrences(store: SqlStore, *, kind: str, coin: str, since: int, until: int, source: str = "auto") -> tuple[list[int], str]:

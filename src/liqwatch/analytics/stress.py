@@ -58,7 +58,7 @@ def _cascade(cells: list[tuple[str, str, float, float]], price: float, target: f
              venue: str | None) -> tuple[float, int, bool]:
     sign = -1.0 if target < price else 1.0
     current, rounds = target, 0
-    for rounds in range(1, MAX_ROUNDS + 1):  # noqa: B007 - the count is returned
+    for rounds in range(1, MAX_ROUNDS + 1):
         liq = sum(_liquidated(cells, price, current, venue).values())
         nxt = target * (1.0 + sign * impact * liq / 1e6)
         if nxt <= price * 0.01:

@@ -44,7 +44,7 @@ def assumptions(
     base = Assumptions()
     levs = floats(leverages, "--leverages") or base.leverages
     ws = floats(weights, "--weights") or (base.weights if len(levs) == len(base.weights) else tuple(1.0 for _ in levs))
-    brackets = {} if mmr is None else {"*": (MarginBracket(max_notional_usd=float("inf"), rate=mmr),)}
+    brackets: dict[str, tuple[MarginBracket, ...]] = {} if mmr is None else {"*": (MarginBracket(max_notional_usd=float("inf"), rate=mmr),)}
     return Assumptions(
         leverages=levs, weights=ws, entry_proxy=entry, long_share=split, bucket_usd=bucket, brackets=brackets,
         mmr_source=f"flat {mmr:.3%} (--mmr)" if mmr is not None else base.mmr_source,

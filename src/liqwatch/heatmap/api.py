@@ -139,7 +139,7 @@ def grid_from_runs(
     hi = max(float(np.nanmax(b.high[b.ts_close > since])) for b in in_window if np.any(b.ts_close > since))
     bucket = assumptions.bucket_usd or nice_step((hi * 1.21 - lo * 0.79) / max_rows)
     price_lo = math.floor(lo * 0.79 / bucket) * bucket
-    n_rows = int(math.ceil((hi * 1.21 - price_lo) / bucket))
+    n_rows = math.ceil((hi * 1.21 - price_lo) / bucket)
     total = np.zeros((ends.shape[0], n_rows))
     for _, lv in runs:
         g_long, g_short = grid(lv, ends, price_lo, bucket, n_rows)

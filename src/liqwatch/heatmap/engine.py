@@ -95,7 +95,7 @@ def entry_prices(bars: Bars, proxy: str) -> F64:
     with np.errstate(divide="ignore", invalid="ignore"):
         vwap = bars.volume_usd / bars.volume
     ok = np.isfinite(vwap) & (vwap >= bars.low) & (vwap <= bars.high) & (bars.volume > 0)
-    return np.where(ok, vwap, typical)
+    return np.asarray(np.where(ok, vwap, typical), dtype=np.float64)
 
 
 def long_shares(bars: Bars, rule: str) -> F64:
@@ -105,7 +105,7 @@ def long_shares(bars: Bars, rule: str) -> F64:
     rng = bars.high - bars.low
     with np.errstate(divide="ignore", invalid="ignore"):
         clv = np.where(rng > 0, (bars.close - bars.low) / rng, 0.5)
-    return 0.25 + 0.5 * np.clip(np.nan_to_num(clv, nan=0.5), 0.0, 1.0)
+    return np.asarray(0.25 + 0.5 * np.clip(np.nan_to_num(clv, nan=0.5), 0.0, 1.0), dtype=np.float64)
 
 
 def _sparse_min(values: F64) -> list[F64]:

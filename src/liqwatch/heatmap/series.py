@@ -7,6 +7,7 @@ only on change, so an old row is still current). End-of-day imports (CME) have n
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -77,7 +78,7 @@ def _split_columns(cols: dict[str, Any], step: int) -> list[Bars]:
     change = np.flatnonzero((venue[1:] != venue[:-1]) | (symbol[1:] != symbol[:-1])) + 1
     bounds = [0, *change.tolist(), n]
     out = []
-    for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+    for a, b in itertools.pairwise(bounds):
         out.append(Bars(venue=str(venue[a]), symbol=str(symbol[a]), ts_open=ts[a:b], interval_ns=step,
                         **{k: v[a:b] for k, v in data.items()}))
     return out

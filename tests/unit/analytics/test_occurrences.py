@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from factories import T0, make_liquidation, make_open_interest
 
+from factories import T0, make_liquidation, make_open_interest
 from liqwatch.analytics.occurrences import HOUR_NS, detect_clusters, detect_flushes, occurrences, price_series
 from liqwatch.model import PositionSide, Signal
 from liqwatch.storage.duckdb_store import DuckDBStore
@@ -49,5 +49,5 @@ def test_occurrences_prefer_stored_signals_and_detect_otherwise(tmp_path: Path) 
                         ts_event=T0 + 5 * HOUR_NS, ts_recv=T0 + 5 * HOUR_NS)])
     assert occurrences(store, kind="long-cluster", coin="BTC", since=since, until=until) == ([T0 + 5 * HOUR_NS], "signals")
     assert occurrences(store, kind="long-cluster", coin="BTC", since=since, until=until, source="detect")[1] == "detected"
-    t, p, info = price_series(store, coin="BTC", since=since, until=until)
+    t, _, info = price_series(store, coin="BTC", since=since, until=until)
     assert t.shape == (0,) and info == {}

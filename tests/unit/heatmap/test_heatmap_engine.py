@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from liqwatch.heatmap.assumptions import Assumptions, MarginBracket, liquidation_price, nice_step, tier_factors
+from liqwatch.heatmap.assumptions import (
+    Assumptions,
+    MarginBracket,
+    liquidation_price,
+    nice_step,
+    tier_factors,
+)
 from liqwatch.heatmap.engine import LONG, SHORT, Bars, build_levels, first_at_or_below, grid, long_shares
 
 MIN = 60 * 10**9

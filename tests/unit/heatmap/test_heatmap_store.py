@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from factories import T0, make_liquidation
 from heatmap_scenario import MIN, bar_events
-
 from liqwatch.heatmap import Assumptions, current_map, heatmap_grid
 from liqwatch.heatmap.calibrate import THROTTLED_WEIGHT, calibrate
 from liqwatch.model import PositionSide
