@@ -7,7 +7,7 @@ Pure: works on a map from `liqwatch.heatmap.current_map` (its `cells` rows [venu
   liquidated moves price a further `impact` (fraction) the same way, so the final price P solves
   P = target × (1 ∓ impact × L(P) / 1e6), with L(P) the USD liquidated between the price and P; it is found by
   fixed-point iteration, which moves monotonically away from the price and stops at the last level.
-- The *range* re-weights the map's leverage tiers under other leverage priors (`WEIGHT_SCENARIOS`): a tier's USD
+- The *range* re-weights the map's leverage tiers under other leverage priors (`weight_scenarios`): a tier's USD
   scales with its weight, and death times do not depend on the weights, so this is exact within the model.
 """
 
@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from liqwatch.errors import ConfigError
-from liqwatch.heatmap.assumptions import WEIGHT_SCENARIOS
+from liqwatch.heatmap.assumptions import weight_scenarios
 
 MAX_ROUNDS = 200
 CAVEAT = (
@@ -99,7 +99,9 @@ def stress(
         return {**result, "venues": {}, "total_usd": 0.0, "range": None, "cascade": None, "empty": True}
     base = _scaled_cells(cells, prior, prior)
     per_venue = _liquidated(base, price, target_price, venue)
-    options = {k: v for k, v in (scenarios or WEIGHT_SCENARIOS).items() if len(v) == len(prior)}
+    leverages = tuple(float(x) for x in assumptions.get("leverages") or [])
+    default = weight_scenarios(leverages, tuple(prior)) if len(leverages) == len(prior) else {"prior": tuple(prior)}
+    options = {k: v for k, v in (scenarios or default).items() if len(v) == len(prior)}
     totals: dict[str, float] = {}
     cascades: dict[str, float] = {}
     for name, weights in options.items():

@@ -28,6 +28,16 @@ WEIGHT_SCENARIOS: dict[str, tuple[float, ...]] = {
 }
 
 
+def weight_scenarios(leverages: tuple[float, ...], prior: tuple[float, ...]) -> dict[str, tuple[float, ...]]:
+    """Return leverage priors for an uncertainty range: the named ones for the default tiers, else prior, uniform,
+    low-leverage (∝ 1/L) and high-leverage (∝ L)."""
+    if tuple(leverages) == DEFAULT_LEVERAGES:
+        return {**WEIGHT_SCENARIOS, "prior": tuple(prior)}
+    inv = tuple(1.0 / lev for lev in leverages)
+    return {"prior": tuple(prior), "uniform": tuple(1.0 for _ in leverages), "low-leverage": inv,
+            "high-leverage": tuple(leverages)}
+
+
 class MarginBracket(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """One maintenance-margin tier: positions up to `max_notional_usd` pay `rate` minus `amount_usd`."""
 
