@@ -75,7 +75,7 @@ def map_figure(m: dict[str, Any]) -> Any:
     fig.update_layout(
         title=f"{m['coin']} liquidation map at {m.get('at', '')[:16]} UTC (modelled, relative)", template="plotly_dark",
         barmode="overlay", yaxis={"title": "USD per bucket"}, xaxis={"title": "price"}, height=600, width=1200,
-        yaxis2={"title": "cumulative USD", "overlaying": "y", "side": "right"},
+        yaxis2={"title": "cumulative USD", "overlaying": "y", "side": "right", "rangemode": "tozero"},
     )
     return fig
 
