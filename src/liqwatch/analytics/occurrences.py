@@ -137,11 +137,18 @@ def price_series(store: SqlStore, *, coin: str, since: int, until: int) -> tuple
     if not best:
         return np.zeros(0, dtype=np.int64), np.zeros(0), {}
     venue, symbol, interval_s, _ = best[0]
-    rows = store.execute(
-        "SELECT ts_event + interval_s * 1000000000, close FROM candles WHERE venue = ? AND symbol = ? AND interval_s = ? "
-        "AND ts_event >= ? AND ts_event <= ? ORDER BY ts_event",
-        [venue, symbol, interval_s, since, until],
+    sql = (
+        "SELECT ts_event + interval_s * 1000000000 AS t, close FROM candles WHERE venue = ? AND symbol = ? "
+        "AND interval_s = ? AND ts_event >= ? AND ts_event <= ? ORDER BY ts_event"
     )
-    times = np.array([int(r[0]) for r in rows], dtype=np.int64)
-    closes = np.array([np.nan if r[1] is None else float(r[1]) for r in rows], dtype=np.float64)
-    return times, closes, {"venue": venue, "symbol": symbol, "interval_s": int(interval_s), "bars": len(rows)}
+    params = [venue, symbol, interval_s, since, until]
+    fetch = getattr(store, "fetch_columns", None)
+    if fetch is not None:
+        cols = fetch(sql, params)
+        times = np.asarray(cols["t"], dtype=np.int64)
+        closes = np.asarray(np.ma.filled(np.ma.asarray(cols["close"]).astype(np.float64), np.nan), dtype=np.float64)
+    else:
+        rows = store.execute(sql, params)
+        times = np.array([int(r[0]) for r in rows], dtype=np.int64)
+        closes = np.array([np.nan if r[1] is None else float(r[1]) for r in rows], dtype=np.float64)
+    return times, closes, {"venue": venue, "symbol": symbol, "interval_s": int(interval_s), "bars": int(times.shape[0])}
