@@ -61,6 +61,20 @@ class LogSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     level: Annotated[str, _d("DEBUG, INFO, WARNING or ERROR")] = "WARNING"
 
 
+class HeatmapSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """[heatmap]"""
+
+    leverages: Annotated[list[float], _d("leverage tiers of the liquidation model")] = msgspec.field(
+        default_factory=lambda: [5.0, 10.0, 25.0, 50.0, 100.0]
+    )
+    weights: Annotated[list[float], _d("share of new OI per tier, any scale (`liqwatch heatmap calibrate` fits them)")] = (
+        msgspec.field(default_factory=lambda: [15.0, 30.0, 25.0, 20.0, 10.0])
+    )
+    mmr: Annotated[float, _d("flat maintenance margin rate used for every venue")] = 0.005
+    entry_proxy: Annotated[str, _d("entry price of new OI: vwap, typical or close")] = "vwap"
+    long_share: Annotated[str, _d("long/short split of new OI: clv (close location in the bar) or even")] = "clv"
+
+
 class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """All of liqwatch's settings."""
 
@@ -68,9 +82,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     feeds: FeedSettings = msgspec.field(default_factory=FeedSettings)
     venues: dict[str, VenueSettings] = msgspec.field(default_factory=dict)
     log: LogSettings = msgspec.field(default_factory=LogSettings)
+    heatmap: HeatmapSettings = msgspec.field(default_factory=HeatmapSettings)
 
 
-_SECTIONS: dict[str, type[Any]] = {"store": StoreSettings, "feeds": FeedSettings, "log": LogSettings}
+_SECTIONS: dict[str, type[Any]] = {
+    "store": StoreSettings, "feeds": FeedSettings, "log": LogSettings, "heatmap": HeatmapSettings,
+}
 _ENV = re.compile(r"^LIQWATCH__([A-Z0-9_]+?)__([A-Z0-9_]+?)(?:__([A-Z0-9_]+))?$")
 
 

@@ -55,7 +55,17 @@ def test_map_table_and_flat_mmr(seeded: Path) -> None:
     assert "within ±2%" in result.output and "max pain" in result.output
     m = _json("map", "--at", AT, "--lookback", "1h", *MODEL, "--mmr", "0", "--bucket", "1", "--db", str(seeded))
     assert [b["price"] for b in m["buckets"]] == [90.5, 98.5, 102.5, 110.5]  # 90/98 and 102/110 land in those buckets
-    assert m["assumptions"]["mmr_source"] == "flat 0.000% (--mmr)"
+    assert m["assumptions"]["mmr_source"].startswith("flat 0.000% (--mmr)")
+
+
+def test_weights_come_from_the_heatmap_config_section(seeded: Path) -> None:
+    env = {"LIQWATCH__HEATMAP__LEVERAGES": "10,50", "LIQWATCH__HEATMAP__WEIGHTS": "3,1", "LIQWATCH__HEATMAP__MMR": "0.004"}
+    result = runner.invoke(app, ["map", "--at", AT, "--lookback", "1h", "--entry", "close", "--split", "even", "--json",
+                                 "--db", str(seeded)], env=env)
+    assert result.exit_code == 0, result.output
+    a = json.loads(result.output)["assumptions"]
+    assert a["tiers"] == [{"leverage": 10.0, "share": 0.75}, {"leverage": 50.0, "share": 0.25}]
+    assert a["mmr_source"].startswith("flat 0.400% ([heatmap] mmr)")
 
 
 def test_stress_to_move_and_cascade(seeded: Path) -> None:

@@ -9,18 +9,27 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from liqwatch.cli._common import DbOption, JsonOption, duration_option, now, print_json, store, time_option
+from liqwatch.cli._common import (
+    DbOption,
+    JsonOption,
+    duration_option,
+    now,
+    print_json,
+    settings,
+    store,
+    time_option,
+)
 from liqwatch.errors import ConfigError, StorageError
 from liqwatch.heatmap.assumptions import Assumptions, MarginBracket
 from liqwatch.heatmap.series import SqlStore
 
 CoinOption = Annotated[str, typer.Option("--coin", help="base coin, e.g. BTC")]
 VenueOption = Annotated[str | None, typer.Option("--venue", help="only this venue (default: every venue, aggregated)")]
-LeveragesOption = Annotated[str | None, typer.Option("--leverages", help="leverage tiers, e.g. 5,10,25,50,100")]
-WeightsOption = Annotated[str | None, typer.Option("--weights", help="tier weights (any scale), e.g. 15,30,25,20,10")]
-MmrOption = Annotated[float | None, typer.Option("--mmr", help="flat maintenance margin rate (default 0.005)")]
-EntryOption = Annotated[str, typer.Option("--entry", help="entry-price proxy: vwap, typical or close")]
-SplitOption = Annotated[str, typer.Option("--split", help="long/short split of new OI: clv or even")]
+LeveragesOption = Annotated[str | None, typer.Option("--leverages", help="leverage tiers (default [heatmap] leverages: 5,10,25,50,100)")]
+WeightsOption = Annotated[str | None, typer.Option("--weights", help="tier weights, any scale (default [heatmap] weights: 15,30,25,20,10)")]
+MmrOption = Annotated[float | None, typer.Option("--mmr", help="flat maintenance margin rate (default [heatmap] mmr: 0.005)")]
+EntryOption = Annotated[str | None, typer.Option("--entry", help="entry-price proxy: vwap, typical or close")]
+SplitOption = Annotated[str | None, typer.Option("--split", help="long/short split of new OI: clv or even")]
 BucketOption = Annotated[float | None, typer.Option("--bucket", help="price bucket in USD (default: 0.1% of price)")]
 HtmlOption = Annotated[Path | None, typer.Option("--html", help="write an HTML figure (plotly, offline)")]
 PngOption = Annotated[Path | None, typer.Option("--png", help="write a PNG figure (kaleido + Chromium)")]
@@ -37,17 +46,22 @@ def floats(text: str | None, name: str) -> tuple[float, ...] | None:
 
 
 def assumptions(
-    leverages: str | None = None, weights: str | None = None, mmr: float | None = None, entry: str = "vwap",
-    split: str = "clv", bucket: float | None = None,
+    leverages: str | None = None, weights: str | None = None, mmr: float | None = None, entry: str | None = None,
+    split: str | None = None, bucket: float | None = None,
 ) -> Assumptions:
-    """Build the model's assumptions from the shared options."""
-    base = Assumptions()
-    levs = floats(leverages, "--leverages") or base.leverages
-    ws = floats(weights, "--weights") or (base.weights if len(levs) == len(base.weights) else tuple(1.0 for _ in levs))
-    brackets: dict[str, tuple[MarginBracket, ...]] = {} if mmr is None else {"*": (MarginBracket(max_notional_usd=float("inf"), rate=mmr),)}
+    """Build the model's assumptions: the options, else the config's [heatmap] section (TOML or environment)."""
+    cfg = settings(None).heatmap
+    levs = floats(leverages, "--leverages") or tuple(cfg.leverages)
+    if weights is None and leverages is not None and len(levs) != len(cfg.weights):
+        ws: tuple[float, ...] = tuple(1.0 for _ in levs)
+    else:
+        ws = floats(weights, "--weights") or tuple(cfg.weights)
+    rate = cfg.mmr if mmr is None else mmr
+    brackets: dict[str, tuple[MarginBracket, ...]] = {"*": (MarginBracket(max_notional_usd=float("inf"), rate=rate),)}
+    source = f"flat {rate:.3%} ({'--mmr' if mmr is not None else '[heatmap] mmr'}); venue brackets are not loaded"
     return Assumptions(
-        leverages=levs, weights=ws, entry_proxy=entry, long_share=split, bucket_usd=bucket, brackets=brackets,
-        mmr_source=f"flat {mmr:.3%} (--mmr)" if mmr is not None else base.mmr_source,
+        leverages=levs, weights=ws, entry_proxy=entry or cfg.entry_proxy, long_share=split or cfg.long_share,
+        bucket_usd=bucket, brackets=brackets, mmr_source=source,
     ).validate()
 
 
@@ -90,7 +104,7 @@ def heatmap(
     until: Annotated[str | None, typer.Option("--until", help="end of the window (ISO-8601 UTC or relative); default now")] = None,
     venue: VenueOption = None,
     leverages: LeveragesOption = None, weights: WeightsOption = None, mmr: MmrOption = None,
-    entry: EntryOption = "vwap", split: SplitOption = "clv", bucket: BucketOption = None,
+    entry: EntryOption = None, split: SplitOption = None, bucket: BucketOption = None,
     html: HtmlOption = None, png: PngOption = None, as_json: JsonOption = False, db: DbOption = None,
 ) -> None:
     """Show the time × price heatmap of modelled liquidation levels; --html/--png draw it over the price candles."""
@@ -138,7 +152,7 @@ def calibrate_cmd(
     horizon: Annotated[str, typer.Option("--horizon", help="how far ahead a prediction counts")] = "1h",
     tolerance: Annotated[float, typer.Option("--tolerance", help="zone width as a fraction of price")] = 0.005,
     leverages: LeveragesOption = None, weights: WeightsOption = None, mmr: MmrOption = None,
-    entry: EntryOption = "vwap", split: SplitOption = "clv",
+    entry: EntryOption = None, split: SplitOption = None,
     as_json: JsonOption = False, db: DbOption = None,
 ) -> None:
     """Compare predicted zones with realised liquidations (hit rate, recall per venue) and fit the tier weights."""
@@ -182,7 +196,7 @@ def map_cmd(
     lookback: Annotated[str, typer.Option("--lookback", help="history the levels are built from")] = "7d",
     venue: VenueOption = None,
     leverages: LeveragesOption = None, weights: WeightsOption = None, mmr: MmrOption = None,
-    entry: EntryOption = "vwap", split: SplitOption = "clv", bucket: BucketOption = None,
+    entry: EntryOption = None, split: SplitOption = None, bucket: BucketOption = None,
     html: HtmlOption = None, png: PngOption = None, as_json: JsonOption = False, db: DbOption = None,
 ) -> None:
     """Show the current liquidation map: USD per price bucket and tier, cumulative curves, clusters, ±2%/±5%, max pain."""

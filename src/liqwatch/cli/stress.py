@@ -44,7 +44,7 @@ def stress_cmd(
     lookback: Annotated[str, typer.Option("--lookback", help="history the map is built from")] = "7d",
     venue: VenueOption = None,
     leverages: LeveragesOption = None, weights: WeightsOption = None, mmr: MmrOption = None,
-    entry: EntryOption = "vwap", split: SplitOption = "clv",
+    entry: EntryOption = None, split: SplitOption = None,
     as_json: JsonOption = False, db: DbOption = None,
 ) -> None:
     """Estimate the long (down) or short (up) USD liquidated between the price and --to / --move, per venue."""
