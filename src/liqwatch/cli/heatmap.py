@@ -182,6 +182,9 @@ def calibrate_cmd(
         console.print(f"  fitted weights: {pairs} (R² {fit['r2'] if fit['r2'] is None else round(fit['r2'], 3)}, "
                       f"{fit['rows']} rows); pass them with --weights "
                       + ",".join(f"{w * 100:.1f}" for w in fit["weights"]))
+        unfitted = [f"{lev:g}x" for lev, ok in zip(fit["leverages"], fit["identified"], strict=True) if not ok]
+        if unfitted:
+            console.print(f"  price never reached the {', '.join(unfitted)} levels: those keep the prior weight")
     else:
         console.print("  too few realised liquidations in predicted zones to fit weights")
 

@@ -11,7 +11,9 @@ same (τ, τ + horizon]:
 Venues whose stream is complete (`VenueSpec.liquidations_complete`, e.g. Bybit `allLiquidation`) weigh 1 in the
 pooled scores; throttled ones (Binance: at most one per symbol per second) weigh `THROTTLED_WEIGHT`.
 Fitted weights: non-negative least squares of realised USD per (τ, venue, side, bucket) on the model's unweighted
-USD per leverage tier in that bucket, rows weighted like the venues; normalised to sum to 1.
+USD per leverage tier in that bucket, rows weighted like the venues. Only tiers whose levels price crossed in the
+history can be fitted: they share the weight the prior gives them together, the others keep their prior weight
+(`fitted.identified` says which).
 """
 
 from __future__ import annotations
@@ -153,16 +155,21 @@ def _fit(rows_x: list[np.ndarray[Any, Any]], rows_y: list[float], rows_w: list[f
     from scipy.optimize import nnls
 
     x = np.vstack(rows_x)
+    identified = x.sum(axis=0) > 0  # a tier whose levels price never crossed cannot be fitted
     sw = np.sqrt(np.asarray(rows_w))
     scale = max(float(x.max()), 1.0)
-    coef, _ = nnls(x * sw[:, None] / scale, y * sw / scale)
+    coef = np.zeros(x.shape[1])
+    coef[identified], _ = nnls(x[:, identified] * sw[:, None] / scale, y * sw / scale)
     if not coef.sum() > 0:
         return None
-    fitted = coef / coef.sum()
+    prior = np.asarray(a.normalised_weights())
+    # fitted tiers share what the prior gives them together; tiers without data keep their prior weight
+    fitted = np.where(identified, coef / coef.sum() * prior[identified].sum(), prior)
     pred = x @ coef
     ss_res, ss_tot = float(((y - pred) ** 2).sum()), float(((y - y.mean()) ** 2).sum())
     return {
         "weights": [float(w) for w in fitted], "leverages": list(a.leverages), "rows": int(y.shape[0]),
+        "identified": [bool(i) for i in identified],
         "r2": 1.0 - ss_res / ss_tot if ss_tot > 0 else None,
         "realised_per_modelled_usd": float(coef.sum()),
     }

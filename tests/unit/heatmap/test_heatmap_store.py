@@ -76,3 +76,37 @@ def test_calibrate_hit_rate_recall_and_fitted_weights(store: DuckDBStore) -> Non
     assert (ok["zones"], ok["zones_hit"], ok["recall"], ok["weight"]) == (4, 0, None, THROTTLED_WEIGHT)
     assert r["pooled"]["hit_rate"] == pytest.approx(1 / (4 + 4 * THROTTLED_WEIGHT)) and r["pooled"]["recall"] == 1.0
     assert r["fitted"]["weights"] == pytest.approx([1.0, 0.0])
+
+
+def test_calibrate_recovers_the_leverage_mix_of_model_consistent_liquidations(tmp_path: Path) -> None:
+    import sys
+
+    import numpy as np
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
+    from bench.heatmap import END, scenario
+
+    from liqwatch.heatmap.engine import LONG, build_levels
+    from liqwatch.heatmap.series import load_bars
+
+    store = DuckDBStore(tmp_path / "cal.duckdb")
+    store.write(scenario(1, seed=3, venues=(("bybit", "BTCUSDT"),)))
+    true = Assumptions(weights=(0.0, 0.0, 0.6, 0.0, 0.4))  # 25x and 100x only
+    since = END - 2 * 86_400 * 10**9
+    (bars,) = load_bars(store, coin="BTC", since=since, until=END)
+    lv = build_levels(bars, true)
+    dead = np.flatnonzero((lv.death < len(bars)) & (lv.usd > 0))
+    keep = np.exp(lv.log_keep[lv.death[dead] - 1] - lv.log_keep[lv.birth[dead]])
+    store.write([
+        make_liquidation(ts_event=int(bars.ts_open[lv.death[i]]) + 30 * 10**9, price=float(lv.price[i]),
+                         quantity=float(lv.usd[i] * k / lv.price[i]), venue_event_id=f"x{i}",
+                         position_side=PositionSide.LONG if lv.side[i] == LONG else PositionSide.SHORT)
+        for i, k in zip(dead.tolist(), keep.tolist(), strict=True)
+    ])
+    r = calibrate(store, coin="BTC", since=END - 86_400 * 10**9, until=END)  # default prior 15/30/25/20/10
+    fit = r["fitted"]
+    # a day's walk never reaches the 5x (−19.5%) or 10x (−9.5%) levels: those tiers keep the prior 15% and 30%;
+    # the others share the prior's remaining 55% as planted, 0.6 : 0 : 0.4
+    assert fit["identified"] == [False, False, True, True, True]
+    assert fit["weights"] == pytest.approx([0.15, 0.30, 0.55 * 0.6, 0.0, 0.55 * 0.4], abs=0.02)
+    assert r["venues"]["bybit"]["recall"] > 0.9 and r["venues"]["bybit"]["hit_rate"] > 0.5
