@@ -6,7 +6,8 @@ Pure: works on a map from `liqwatch.heatmap.current_map` (its `cells` rows [venu
 - The *cascade* feeds forced selling (buying) back into price with a linear impact assumption: every USD 1M
   liquidated moves price a further `impact` (fraction) the same way, so the final price P solves
   P = target × (1 ∓ impact × L(P) / 1e6), with L(P) the USD liquidated between the price and P; it is found by
-  fixed-point iteration, which moves monotonically away from the price and stops at the last level.
+  fixed-point iteration, which moves monotonically away from the price and stops at the last level; a cascade
+  that would carry price more than `MAX_MOVE` (50%) away is reported as a runaway, capped there.
 - The *range* re-weights the map's leverage tiers under other leverage priors (`weight_scenarios`): a tier's USD
   scales with its weight, and death times do not depend on the weights, so this is exact within the model.
 """
@@ -22,6 +23,7 @@ from liqwatch.errors import ConfigError
 from liqwatch.heatmap.assumptions import weight_scenarios
 
 MAX_ROUNDS = 200
+MAX_MOVE = 0.5  # a cascade that would move price further than this from the price is reported as a runaway
 CAVEAT = (
     "modelled from OI changes and an assumed leverage mix: an order of magnitude, not USD at risk; "
     "the impact is a linear assumption, real depth is not in the model"
@@ -55,18 +57,20 @@ def _liquidated(cells: list[tuple[str, str, float, float]], price: float, to: fl
 
 
 def _cascade(cells: list[tuple[str, str, float, float]], price: float, target: float, impact: float,
-             venue: str | None) -> tuple[float, int, bool]:
+             venue: str | None) -> tuple[float, int, bool, bool]:
+    # returns (final price, rounds, converged, runaway)
     sign = -1.0 if target < price else 1.0
+    limit = price * (1.0 + sign * MAX_MOVE)
     current, rounds = target, 0
     for rounds in range(1, MAX_ROUNDS + 1):
         liq = sum(_liquidated(cells, price, current, venue).values())
         nxt = target * (1.0 + sign * impact * liq / 1e6)
-        if nxt <= price * 0.01:
-            return price * 0.01, rounds, False
+        if (nxt - limit) * sign >= 0:
+            return limit, rounds, False, True
         if abs(nxt - current) <= 1e-9 * price:
-            return nxt, rounds, True
+            return nxt, rounds, True, False
         current = nxt
-    return current, rounds, False
+    return current, rounds, False, False
 
 
 def stress(
@@ -108,7 +112,7 @@ def stress(
         scaled = _scaled_cells(cells, prior, weights)
         totals[name] = sum(_liquidated(scaled, price, target_price, venue).values())
         if impact > 0:
-            final, _, _ = _cascade(scaled, price, target_price, impact, venue)
+            final, _, _, _ = _cascade(scaled, price, target_price, impact, venue)
             cascades[name] = final
     result.update(
         venues=dict(sorted(per_venue.items(), key=lambda kv: -kv[1])),
@@ -118,10 +122,11 @@ def stress(
         empty=False,
     )
     if impact > 0:
-        final, rounds, converged = _cascade(base, price, target_price, impact, venue)
+        final, rounds, converged, runaway = _cascade(base, price, target_price, impact, venue)
         liq = _liquidated(base, price, final, venue)
         result["cascade"] = {
             "final_price": final, "move": final / price - 1.0, "rounds": rounds, "converged": converged,
+            "runaway": runaway,  # the fixed point lies beyond ±MAX_MOVE: final_price is that cap
             "total_usd": sum(liq.values()), "extra_usd": sum(liq.values()) - result["total_usd"],
             "venues": dict(sorted(liq.items(), key=lambda kv: -kv[1])),
             "final_price_range": [min(cascades.values()), max(cascades.values())] if cascades else None,

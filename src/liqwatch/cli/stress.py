@@ -95,7 +95,9 @@ def _print(r: dict[str, Any]) -> None:
         console.print(
             f"  cascade at {r['impact_per_musd']:.4%} per $1M: price {c['final_price']:,.2f} ({c['move']:+.2%}), "
             f"{_usd(c['total_usd'])} liquidated (+{_usd(c['extra_usd'])}); final price across priors "
-            f"{span[0]:,.2f} – {span[1]:,.2f}" + ("" if c["converged"] else " [yellow](did not converge)[/]")
+            f"{span[0]:,.2f} – {span[1]:,.2f}"
+            + (" [yellow](runaway: capped at ±50%; the impact is too large for these modelled totals)[/]"
+               if c["runaway"] else "" if c["converged"] else " [yellow](did not converge)[/]")
         )
     console.print(f"  [dim]{r['caveat']}[/]")
 

@@ -50,6 +50,13 @@ def test_cascade_fixed_point_hand_computed() -> None:
     assert c["extra_usd"] == pytest.approx(1e6) and c["venues"] == {"bybit": pytest.approx(3e6)}
 
 
+def test_runaway_cascade_is_capped_and_flagged() -> None:
+    # 10% per $1M: 98 → 98 × (1 − 0.2) = 78.4 reaches every long (7M) → 98 × 0.3 = 29.4 < 50: capped at 50
+    c = stress(MAP, 98.0, impact=0.1, scenarios=SCENARIOS)["cascade"]
+    assert c["runaway"] and not c["converged"] and c["final_price"] == pytest.approx(50.0)
+    assert c["total_usd"] == pytest.approx(7e6)
+
+
 def test_venue_filter_and_bad_input() -> None:
     assert stress(MAP, 89.0, venue="okx", scenarios=SCENARIOS)["total_usd"] == pytest.approx(4e6)
     assert stress({"price": 0}, 90.0)["empty"]
