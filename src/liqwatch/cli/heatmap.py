@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, cast
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
 from rich.console import Console
@@ -20,8 +20,10 @@ from liqwatch.cli._common import (
     time_option,
 )
 from liqwatch.errors import ConfigError, StorageError
-from liqwatch.heatmap.assumptions import Assumptions, MarginBracket
-from liqwatch.heatmap.series import SqlStore
+
+if TYPE_CHECKING:  # the model pulls in numpy: imported when a command runs, not at CLI start
+    from liqwatch.heatmap.assumptions import Assumptions
+    from liqwatch.heatmap.series import SqlStore
 
 CoinOption = Annotated[str, typer.Option("--coin", help="base coin, e.g. BTC")]
 VenueOption = Annotated[str | None, typer.Option("--venue", help="only this venue (default: every venue, aggregated)")]
@@ -50,6 +52,8 @@ def assumptions(
     split: str | None = None, bucket: float | None = None,
 ) -> Assumptions:
     """Build the model's assumptions: the options, else the config's [heatmap] section (TOML or environment)."""
+    from liqwatch.heatmap.assumptions import Assumptions, MarginBracket
+
     cfg = settings(None).heatmap
     levs = floats(leverages, "--leverages") or tuple(cfg.leverages)
     if weights is None and leverages is not None and len(levs) != len(cfg.weights):
