@@ -74,7 +74,7 @@ def sql_store(db: Path | None) -> SqlStore:
     s = store(db)
     if not hasattr(s, "execute"):
         raise StorageError("the heatmap needs the DuckDB store (pass --db with a DuckDB file)")
-    return cast(SqlStore, s)
+    return cast("SqlStore", s)
 
 
 def _usd(v: float | None) -> str:
