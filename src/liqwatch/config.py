@@ -75,6 +75,20 @@ class WebSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     push_interval_s: Annotated[float, _d("live updates are batched and pushed to browsers at most this often")] = 0.1
 
 
+class HeatmapSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """[heatmap]"""
+
+    leverages: Annotated[list[float], _d("leverage tiers of the liquidation model")] = msgspec.field(
+        default_factory=lambda: [5.0, 10.0, 25.0, 50.0, 100.0]
+    )
+    weights: Annotated[list[float], _d("share of new OI per tier, any scale (`liqwatch heatmap calibrate` fits them)")] = (
+        msgspec.field(default_factory=lambda: [15.0, 30.0, 25.0, 20.0, 10.0])
+    )
+    mmr: Annotated[float, _d("flat maintenance margin rate used for every venue")] = 0.005
+    entry_proxy: Annotated[str, _d("entry price of new OI: vwap, typical or close")] = "vwap"
+    long_share: Annotated[str, _d("long/short split of new OI: clv (close location in the bar) or even")] = "clv"
+
+
 class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """All of liqwatch's settings."""
 
@@ -84,6 +98,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     log: LogSettings = msgspec.field(default_factory=LogSettings)
     alerts: AlertSettings = msgspec.field(default_factory=AlertSettings)
     web: WebSettings = msgspec.field(default_factory=WebSettings)
+    heatmap: HeatmapSettings = msgspec.field(default_factory=HeatmapSettings)
 
 
 _SECTIONS: dict[str, type[Any]] = {
@@ -92,6 +107,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "log": LogSettings,
     "alerts": AlertSettings,
     "web": WebSettings,
+    "heatmap": HeatmapSettings,
 }
 _ENV = re.compile(r"^LIQWATCH__([A-Z0-9_]+?)__([A-Z0-9_]+?)(?:__([A-Z0-9_]+))?$")
 

@@ -22,12 +22,15 @@ def _register() -> None:
     from liqwatch.cli.backfill import register as register_backfill
     from liqwatch.cli.config_cmd import app as config_app
     from liqwatch.cli.demo import register as register_demo
+    from liqwatch.cli.heatmap import register as register_heatmap
     from liqwatch.cli.instruments import app as instruments_app
     from liqwatch.cli.oi import app as oi_app
     from liqwatch.cli.query import register as register_query
     from liqwatch.cli.record import register as register_record
     from liqwatch.cli.replay import register as register_replay
     from liqwatch.cli.run import register as register_run
+    from liqwatch.cli.stress import register as register_stress
+    from liqwatch.cli.study import register as register_study
     from liqwatch.cli.venues import register as register_venues
     from liqwatch.cli.watch import register as register_watch
 
@@ -43,6 +46,9 @@ def _register() -> None:
     app.add_typer(alerts_app, name="alerts")
     register_watch(app)
     register_demo(app)
+    register_heatmap(app)
+    register_stress(app)
+    register_study(app)
 
 
 _register()

@@ -214,6 +214,13 @@ class DuckDBStore:
             params,
         )
 
+    def fetch_columns(self, sql: str, params: Sequence[Any] = ()) -> dict[str, Any]:
+        """Run one query and return its columns as numpy arrays (NULLs masked), for bulk analytics reads."""
+        try:
+            return dict(self._con.execute(sql, list(params)).fetchnumpy())
+        except duckdb.Error as exc:
+            raise StorageError(f"query failed: {exc}") from None
+
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Run one statement on the store's connection (for small side tables such as backfill_progress)."""
         try:
