@@ -18,8 +18,9 @@ import msgspec
 import pyarrow as pa
 
 from liqwatch.errors import StorageError
-from liqwatch.model import Event, Instrument
+from liqwatch.model import Event, Instrument, Signal
 from liqwatch.storage import rollup, schema
+from liqwatch.storage.duckdb_market import MarketQueries
 from liqwatch.storage.schema import ALL_TABLES, INSTRUMENTS, TABLE_FOR, Table
 
 logger = logging.getLogger(__name__)
@@ -44,7 +45,7 @@ def _ddl(table: Table) -> str:
     return f"CREATE TABLE IF NOT EXISTS {table.name} ({cols}, PRIMARY KEY ({', '.join(table.key)}))"
 
 
-class DuckDBStore:
+class DuckDBStore(MarketQueries):
     """EventStore on a DuckDB file (or ':memory:')."""
 
     def __init__(self, path: str | Path, *, read_only: bool = False) -> None:
@@ -83,7 +84,7 @@ class DuckDBStore:
                 self._con.execute(sql)
 
     # -- writes ---------------------------------------------------------------------------------
-    def write(self, events: Sequence[Event]) -> dict[str, int]:
+    def write(self, events: Sequence[Event | Signal]) -> dict[str, int]:
         """Store events idempotently; return new rows per table."""
         grouped: dict[Table, list[Any]] = defaultdict(list)
         for event in events:
