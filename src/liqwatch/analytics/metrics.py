@@ -35,12 +35,22 @@ def coverage(venues: list[str]) -> dict[str, Any]:
     }
 
 
-def liquidation_stats(store: EventStore, *, since: int, until: int) -> dict[str, Any]:
-    """Return totals, long/short split, by-coin and by-venue breakdowns and the largest liquidation in (since, until]."""
-    total = store.liquidation_totals(since=since, until=until)[0]
-    by_coin = {r["coin"]: _side_block(r) for r in store.liquidation_totals(since=since, until=until, group_by="coin")}
-    by_venue = {r["venue"]: _side_block(r) for r in store.liquidation_totals(since=since, until=until, group_by="venue")}
-    largest = _largest(store, since, until)
+def liquidation_stats(store: EventStore, *, since: int, until: int, coin: str | None = None, top: int = 5) -> dict[str, Any]:
+    """Return totals, long/short split, by-coin/venue/margin breakdowns and the largest liquidations in (since, until].
+
+    Served from the per-minute rollup (plus the raw partial minutes at the edges), so the cost depends on the window,
+    not on how much history is stored. `by_margin` splits stablecoin- (linear) from coin-margined (inverse, quanto)
+    contracts; `top` lists the `top` largest single liquidations (`largest` is the first of them).
+    """
+    total = store.liquidation_totals(since=since, until=until, coin=coin)[0]
+    by_coin = {r["coin"]: _side_block(r) for r in store.liquidation_totals(since=since, until=until, group_by="coin", coin=coin)}
+    by_venue = {
+        r["venue"]: _side_block(r) for r in store.liquidation_totals(since=since, until=until, group_by="venue", coin=coin)
+    }
+    by_margin = {
+        r["margin"]: _side_block(r) for r in store.liquidation_totals(since=since, until=until, group_by="margin", coin=coin)
+    }
+    largest_rows = [_liquidation(r) for r in store.top_liquidations(since=since, until=until, limit=max(top, 1), coin=coin)]
     activity = store.venues_active(since=since, until=until)
     return {
         "since": ns_to_iso(since),
@@ -50,7 +60,10 @@ def liquidation_stats(store: EventStore, *, since: int, until: int) -> dict[str,
         **_side_block(total),
         "by_coin": by_coin,
         "by_venue": by_venue,
-        "largest": largest,
+        "by_margin": by_margin,
+        "largest": largest_rows[0] if largest_rows else None,
+        "top": largest_rows[:top],
+        "coin": coin.upper() if coin else None,
         "coverage": {
             **coverage(list(by_venue)),
             "outages": {r["venue"]: int(r["outages"]) for r in activity if r["outages"]},
@@ -58,11 +71,7 @@ def liquidation_stats(store: EventStore, *, since: int, until: int) -> dict[str,
     }
 
 
-def _largest(store: EventStore, since: int, until: int) -> dict[str, Any] | None:
-    rows = store.top_liquidations(since=since, until=until, limit=1)
-    if not rows:
-        return None
-    r = rows[0]
+def _liquidation(r: dict[str, Any]) -> dict[str, Any]:
     return {
         "venue": r["venue"],
         "symbol": r["symbol"],
