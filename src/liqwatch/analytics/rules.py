@@ -116,7 +116,7 @@ def leverage_flush(
     inputs = {k: oi_change.get(k) for k in ("oi_coin_from", "oi_coin_to", "coin_change", "usd_change", "price_change", "symbols", "venues")}
     inputs["drop_pct_threshold"] = params.flush_drop_pct
     message = (
-        f"{coin} leverage flush: open interest fell {coin_change:.1%} in coin terms over {window} "
+        f"{coin} leverage flush: open interest fell {-coin_change:.1%} in coin terms over {window} "
         f"({inputs['symbols']} symbols on {inputs['venues']} venues)"
     )
     return _signal("leverage-flush", coin, window, "neutral", message, inputs, at, ts_recv)

@@ -89,7 +89,7 @@ def evaluate(
         level_rules = params.levels.get(coin) or params.levels.get(coin.lower()) or LevelRules()
         for e in closes:
             out += _clusters(coin, tf_label, tf, e, by_coin[coin], params, ts_recv)
-            out += _oi_rules(store, snapshots, src, coin, e, params, ts_recv)
+            out += _oi_rules(store, snapshots, src, coin, e, tf, params, ts_recv)
             out += _levels(store, src, coin, tf_label, tf, e, level_rules, ts_recv)
             if e % DAY_NS == 0 and level_rules.daily_close:
                 out += _daily(store, coin, e, price_venues, ts_recv)
@@ -118,26 +118,41 @@ def _clusters(
 
 
 def _oi_rules(
-    store: EventStore, snapshots: _Snapshots, src: dict[str, Any] | None, coin: str, e: int, params: SignalSettings, ts_recv: int
+    store: EventStore, snapshots: _Snapshots, src: dict[str, Any] | None, coin: str, e: int, tf: int, params: SignalSettings,
+    ts_recv: int,
 ) -> list[Signal]:
+    # OI rules look back over a window longer than a bar: they fire on the bar that enters the condition, not on
+    # every later bar whose window still contains the same move
     out: list[Signal] = []
     flush_w = parse_duration_ns(params.flush_window)
-    flush = rules.leverage_flush(
-        coin=coin, window=params.flush_window, at=e, oi_change=snapshots.change(coin, e - flush_w, e), params=params, ts_recv=ts_recv
-    )
-    if flush is not None:
-        out.append(flush)
+    fired = [
+        rules.leverage_flush(
+            coin=coin, window=params.flush_window, at=t, oi_change=snapshots.change(coin, t - flush_w, t), params=params,
+            ts_recv=ts_recv,
+        )
+        for t in (e - tf, e)
+    ]
+    if fired[1] is not None and fired[0] is None:
+        out.append(fired[1])
     div_w = parse_duration_ns(params.divergence_window)
-    oi = snapshots.change(coin, e - div_w, e)
-    now_px, then_px = _close_at(store, src, e), _close_at(store, src, e - div_w)
-    price_change = now_px / then_px - 1.0 if now_px is not None and then_px else oi["price_change"]
-    div = rules.divergence(
-        coin=coin, window=params.divergence_window, at=e, price_change=price_change,
-        coin_oi_change=oi["coin_change"], params=params, ts_recv=ts_recv,
-    )
-    if div is not None:
-        out.append(div)
+    divs = []
+    for t in (e - tf, e):
+        oi = snapshots.change(coin, t - div_w, t)
+        now_px, then_px = _close_at(store, src, t), _close_at(store, src, t - div_w)
+        price_change = now_px / then_px - 1.0 if now_px is not None and then_px else oi["price_change"]
+        divs.append(
+            rules.divergence(
+                coin=coin, window=params.divergence_window, at=t, price_change=price_change,
+                coin_oi_change=oi["coin_change"], params=params, ts_recv=ts_recv,
+            )
+        )
+    if divs[1] is not None and (divs[0] is None or _variant(divs[0]) != _variant(divs[1])):
+        out.append(divs[1])
     return out
+
+
+def _variant(s: Signal) -> str:
+    return str(msgspec.json.decode(s.inputs).get("variant"))
 
 
 def _levels(

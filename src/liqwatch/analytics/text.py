@@ -40,6 +40,8 @@ def share(value: float | None) -> str:
 def duration(ns: int) -> str:
     """Format a window length: 24h, 90m, 7d."""
     s = ns // 10**9
+    if s % 3600 == 0 and 0 < s <= 48 * 3600:
+        return f"{s // 3600}h"
     for unit, size in (("d", 86_400), ("h", 3600), ("m", 60)):
         if s >= size and s % size == 0:
             return f"{s // size}{unit}"

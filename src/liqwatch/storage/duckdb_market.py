@@ -18,7 +18,7 @@ class MarketQueries:
         """Return (venue, symbol, market) with their 1m candle count in (since, until], most candles first."""
         return self._rows(
             "SELECT venue, symbol, market, count(*) AS bars FROM candles WHERE coin = ? AND interval_s = 60 "
-            "AND ts_event + 60 * 1000000000 > ? AND ts_event + 60 * 1000000000 <= ? GROUP BY ALL "
+            "AND ts_event + 60000000000 > ? AND ts_event + 60000000000 <= ? GROUP BY ALL "
             "ORDER BY bars DESC, venue, symbol",
             [coin.upper(), since, until],
         )
@@ -39,7 +39,7 @@ class MarketQueries:
         """Return the highest high of any closed candle of a symbol up to `until`, its bar time and the first bar time."""
         rows = self._rows(
             "SELECT max(high) AS high, arg_max(ts_event, high) AS high_ts, min(ts_event) AS first_ts FROM candles "
-            "WHERE venue = ? AND symbol = ? AND ts_event + interval_s * 1000000000 <= ?",
+            "WHERE venue = ? AND symbol = ? AND ts_event + interval_s * 1000000000::BIGINT <= ?",
             [venue, symbol, until],
         )
         return rows[0] if rows and rows[0]["high"] is not None else None
