@@ -86,7 +86,8 @@ class LiveAnalytics:
         self.newest_ns = max(self.newest_ns, e.ts_event)
 
     def _evict(self) -> None:
-        oldest = minute_of(max(self.newest_ns, now_ns()) - self.retention_ns) - MINUTE_NS
+        # the event clock, not the wall clock, so a replay of past days keeps its data
+        oldest = minute_of(self.newest_ns - self.retention_ns) - MINUTE_NS
         for m in [m for m in self._minutes if m < oldest]:
             del self._minutes[m]
         self._outages = [(t, v) for t, v in self._outages if t >= oldest]
