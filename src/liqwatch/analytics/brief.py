@@ -160,8 +160,7 @@ def headline(d: dict[str, Any]) -> str:
     s = d["stats"]
     scope = f"{d['coin']} " if d["coin"] else "Crypto "
     if not s["count"]:
-        text = f"No {scope.strip().lower() + ' ' if d['coin'] else ''}liquidations recorded in the {d['window']} to {d['until'][:16]} UTC"
-        return text.replace("crypto ", "")
+        return f"No {d['coin'] + ' ' if d['coin'] else ''}liquidations recorded in the {d['window']} to {d['until'][:16]} UTC"
     side, side_share = ("longs", s["long_share"]) if s["long_share"] >= 0.5 else ("shorts", 1 - s["long_share"])
     text = f"{scope}liquidations reach {usd(s['total_usd'])} in {d['window']}, {side} {share(side_share)} of the total"
     lead = next(iter(d["coins"].values()), None)
