@@ -19,12 +19,16 @@ app = typer.Typer(
 
 def _register() -> None:
     from liqwatch.cli.backfill import register as register_backfill
+    from liqwatch.cli.brief import register as register_brief
     from liqwatch.cli.config_cmd import app as config_app
+    from liqwatch.cli.export import register as register_export
     from liqwatch.cli.instruments import app as instruments_app
+    from liqwatch.cli.market import register as register_market
     from liqwatch.cli.oi import app as oi_app
     from liqwatch.cli.query import register as register_query
     from liqwatch.cli.replay import register as register_replay
     from liqwatch.cli.run import register as register_run
+    from liqwatch.cli.signals_cmd import register as register_signals
     from liqwatch.cli.venues import register as register_venues
 
     register_query(app)
@@ -35,6 +39,10 @@ def _register() -> None:
     app.add_typer(config_app, name="config")
     app.add_typer(oi_app, name="oi")
     register_backfill(app)
+    register_market(app)
+    register_signals(app)
+    register_brief(app)
+    register_export(app)
 
 
 _register()

@@ -5,14 +5,52 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import duckdb
+
+from liqwatch.errors import StorageError
+
 NS_PER_S = 10**9
 
 
+EXPORTABLE = ("liquidations", "open_interest", "mark_prices", "candles", "feed_status", "signals", "liquidations_1m")
+
+
 class MarketQueries:
-    """Candles, mark prices/funding and stored signals; the host class provides `_rows`."""
+    """Candles, mark prices/funding, stored signals and Arrow exports; the host class provides `_rows` and `_con`."""
+
+    _con: duckdb.DuckDBPyConnection
 
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:  # pragma: no cover - host's
         raise NotImplementedError
+
+    def arrow(
+        self, table: str, *, since: int | None = None, until: int | None = None, coin: str | None = None,
+        venue: str | None = None,
+    ) -> Any:
+        """Return a table's rows with since < ts_event <= until (and coin/venue) as a pyarrow Table, oldest first.
+
+        Raises:
+            StorageError: the table is not one of EXPORTABLE.
+        """
+        if table not in EXPORTABLE:
+            raise StorageError(f"cannot export {table!r}; tables: {', '.join(EXPORTABLE)}")
+        ts = "minute" if table == "liquidations_1m" else "ts_event"
+        clauses, params = [], []
+        for clause, value in ((f"{ts} > ?", since), (f"{ts} <= ?", until), ("coin = ?", coin.upper() if coin else None),
+                              ("venue = ?", venue)):
+            if value is not None:
+                clauses.append(clause)
+                params.append(value)
+        if table in ("feed_status",) and coin:
+            raise StorageError("feed_status has no coin column; drop --coin")
+        where = " WHERE " + " AND ".join(clauses) if clauses else ""
+        exclude = "" if table == "liquidations_1m" else " EXCLUDE (event_id)"
+        try:
+            cur = self._con.execute(f"SELECT *{exclude} FROM {table}{where} ORDER BY {ts}", params)
+            # duckdb ≥ 1.4 names it to_arrow_table; older releases fetch_arrow_table
+            return cur.to_arrow_table() if hasattr(cur, "to_arrow_table") else getattr(cur, "fetch_arrow_table")()  # noqa: B009
+        except duckdb.Error as exc:
+            raise StorageError(f"reading {table} failed: {exc}") from None
 
     def candle_sources(self, *, coin: str, since: int, until: int) -> list[dict[str, Any]]:
         """Return (venue, symbol, market) with their 1m candle count in (since, until], most candles first."""
