@@ -46,9 +46,9 @@ class MarketQueries:
         where = " WHERE " + " AND ".join(clauses) if clauses else ""
         exclude = "" if table == "liquidations_1m" else " EXCLUDE (event_id)"
         try:
-            cur = self._con.execute(f"SELECT *{exclude} FROM {table}{where} ORDER BY {ts}", params)
-            # duckdb ≥ 1.4 names it to_arrow_table; older releases fetch_arrow_table
-            return cur.to_arrow_table() if hasattr(cur, "to_arrow_table") else getattr(cur, "fetch_arrow_table")()  # noqa: B009
+            rel = self._con.sql(f"SELECT *{exclude} FROM {table}{where} ORDER BY {ts}", params=params)
+            # duckdb ≥ 1.4 names it to_arrow_table; older releases arrow()
+            return rel.to_arrow_table() if hasattr(rel, "to_arrow_table") else rel.arrow()
         except duckdb.Error as exc:
             raise StorageError(f"reading {table} failed: {exc}") from None
 
