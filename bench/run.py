@@ -14,9 +14,9 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # `python bench/run.py` puts bench/ itself on the path, not the repo
     sys.path.insert(0, str(ROOT))
 
-from bench import _harness, parse  # noqa: E402
+from bench import _harness, parse, store  # noqa: E402
 
-SUITES = [parse]
+SUITES = [parse, store]
 LIBRARIES = ("liqwatch", "msgspec", "cryptofeed", "yapic.json", "ccxt")
 RESULTS = ROOT / "bench" / "RESULTS.md"
 

@@ -56,8 +56,18 @@ class EventStore(Protocol):
         """Return liquidations with since < ts_event <= until as plain rows."""
         ...
 
-    def top_liquidations(self, *, since: int, until: int, limit: int = 10, coin: str | None = None) -> list[dict[str, Any]]:
-        """Return the largest liquidations by USD notional in (since, until]."""
+    def top_liquidations(
+        self, *, since: int, until: int, limit: int = 10, coin: str | None = None, min_usd: float | None = None
+    ) -> list[dict[str, Any]]:
+        """Return the largest liquidations by USD notional in (since, until] (`min_usd`: a known lower bound)."""
+        ...
+
+    def liquidation_summary(self, *, since: int, until: int, coin: str | None = None) -> list[dict[str, Any]]:
+        """Return per (coin, venue, contract_type, position_side): USD, count, largest, first/last time."""
+        ...
+
+    def feed_outages(self, *, since: int, until: int) -> dict[str, int]:
+        """Return per venue the number of disconnected/stale feed-status changes in (since, until]."""
         ...
 
     def liquidation_totals(

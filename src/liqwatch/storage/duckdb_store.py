@@ -63,11 +63,12 @@ class DuckDBStore(MarketQueries):
             raise StorageError(f"cannot open the database {self.path}: {exc}") from None
         except duckdb.Error as exc:
             raise StorageError(f"cannot open the database {self.path}: {exc}; is it a DuckDB file?") from None
-        self._rollup = not read_only or self._has_table(rollup.TABLE)
+        self._rollup = not read_only or (self._has_table(rollup.TABLE) and self._has_table(rollup.HOUR_TABLE))
         if not read_only:
             for table in ALL_TABLES:
                 self._con.execute(_ddl(table))
             self._con.execute(rollup.DDL)
+            self._con.execute(rollup.HOUR_DDL)
             self._sync_rollup()
 
     def _has_table(self, name: str) -> bool:
@@ -78,7 +79,8 @@ class DuckDBStore(MarketQueries):
         # a file written before the rollup existed (or by another tool) is re-aggregated once
         raw = self._con.execute("SELECT count(*) FROM liquidations").fetchall()[0][0]
         rolled = self._con.execute(f"SELECT coalesce(sum(n), 0) FROM {rollup.TABLE}").fetchall()[0][0]
-        if int(raw) != int(rolled):
+        hourly = self._con.execute(f"SELECT coalesce(sum(n), 0) FROM {rollup.HOUR_TABLE}").fetchall()[0][0]
+        if not int(raw) == int(rolled) == int(hourly):
             logger.info("rebuilding %s from %d liquidations", rollup.TABLE, raw)
             for sql in rollup.REBUILD_SQL:
                 self._con.execute(sql)
@@ -167,10 +169,16 @@ class DuckDBStore(MarketQueries):
             sql += f" LIMIT {int(limit)}"
         return self._rows(sql, params)
 
-    def top_liquidations(self, *, since: int, until: int, limit: int = 10, coin: str | None = None) -> list[dict[str, Any]]:
-        """Return the largest liquidations by USD notional in (since, until]."""
-        where, params = _filters(since, until, None, coin, None)
-        if self._rollup:
+    def top_liquidations(
+        self, *, since: int, until: int, limit: int = 10, coin: str | None = None, min_usd: float | None = None
+    ) -> list[dict[str, Any]]:
+        """Return the largest liquidations by USD notional in (since, until].
+
+        `min_usd`, when the caller knows a lower bound of the limit-th largest (e.g. from `liquidation_summary`),
+        spares the bound's own query.
+        """
+        where, params = _filters(since, until, None, coin, min_usd)
+        if self._rollup and min_usd is None:
             # the n largest rows lie in the n minute buckets with the largest maxima: scan only rows that large
             src, sparams = rollup.window_source(since, until, coin)
             floor = self._rows(
@@ -211,6 +219,27 @@ class DuckDBStore(MarketQueries):
         if keys:
             sql += f" GROUP BY {keys} ORDER BY long_usd + short_usd DESC, {keys}"
         return self._rows(sql, params)
+
+    def liquidation_summary(self, *, since: int, until: int, coin: str | None = None) -> list[dict[str, Any]]:
+        """Return per (coin, venue, contract_type, position_side) in (since, until]: USD, count, largest, first/last time.
+
+        One pass over the rollups (plus raw edges): every total, breakdown and the top-N bound derive from it.
+        """
+        src, params = self._source(since, until, coin)
+        return self._rows(
+            "SELECT coin, venue, contract_type, position_side, sum(usd) AS usd, sum(n)::BIGINT AS n, max(max_usd) AS max_usd, "
+            f"min(first_ts) AS first_ts, max(last_ts) AS last_ts FROM ({src}) GROUP BY ALL ORDER BY coin, venue, contract_type, position_side",
+            params,
+        )
+
+    def feed_outages(self, *, since: int, until: int) -> dict[str, int]:
+        """Return per venue the number of disconnected/stale feed-status changes in (since, until]."""
+        rows = self._rows(
+            "SELECT venue, count(*) AS outages FROM feed_status WHERE ts_event > ? AND ts_event <= ? "
+            "AND state IN ('disconnected', 'stale') GROUP BY venue ORDER BY venue",
+            [since, until],
+        )
+        return {str(r["venue"]): int(r["outages"]) for r in rows}
 
     def liquidation_bars(
         self, *, since: int, until: int, bar_ns: int, coin: str | None = None
