@@ -278,8 +278,9 @@ class DuckDBStore(MarketQueries):
         """Return the number of rows of a table."""
         if table not in {t.name for t in ALL_TABLES}:
             raise StorageError(f"unknown table {table!r}")
-        row = self._con.execute(f"SELECT count(*) FROM {table}").fetchone()
-        return int(row[0]) if row else 0
+        # fetchall: duckdb 2 keeps a half-read result open after fetchone and refuses the next statement
+        rows = self._con.execute(f"SELECT count(*) FROM {table}").fetchall()
+        return int(rows[0][0]) if rows else 0
 
     def checkpoint(self) -> None:
         """Flush the write-ahead log into the database file."""
