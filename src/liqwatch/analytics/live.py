@@ -112,6 +112,11 @@ class LiveAnalytics:
                         candidates.append(e)
         return sums, candidates
 
+    def rolling(self, at: int | None = None) -> dict[str, dict[str, Any]]:
+        """Return `totals` for the standard 1h, 4h, 12h and 24h windows ending at `at` (default now)."""
+        until = now_ns() if at is None else at
+        return {f"{h}h": self.totals(h * 3600 * 10**9, until) for h in (1, 4, 12, 24)}
+
     def totals(self, window_ns: int, at: int | None = None, *, top: int = 5) -> dict[str, Any]:
         """Return the `liquidation_stats` JSON shape for (at − window_ns, at]; `at` defaults to now."""
         until = now_ns() if at is None else at
