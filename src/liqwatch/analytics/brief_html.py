@@ -40,7 +40,7 @@ def _figures(d: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
             {"type": "bar", "name": "shorts liquidated", "x": [b["t"] for b in lq], "y": [b["short_usd"] for b in lq],
              "marker": {"color": "#2ca02c"}, "yaxis": "y2", "opacity": 0.6},
         ]
-        layout = {"title": f"{charts['coin']} today: price and liquidations (15m)", "barmode": "stack",
+        layout = {"title": {"text": f"{charts['coin']} today: price and liquidations (15m)"}, "barmode": "stack",
                   "xaxis": {"rangeslider": {"visible": False}}, "yaxis": {"title": "price", "domain": [0.35, 1]},
                   "yaxis2": {"title": "USD liquidated", "domain": [0, 0.3]}}
         figs.append(("day", {"data": traces, "layout": layout}))
@@ -51,7 +51,7 @@ def _figures(d: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
             {"type": "bar", "name": "longs", "x": coins, "y": [by_coin[c]["long_usd"] for c in coins], "marker": {"color": "#d62728"}},
             {"type": "bar", "name": "shorts", "x": coins, "y": [by_coin[c]["short_usd"] for c in coins], "marker": {"color": "#2ca02c"}},
         ]
-        figs.append(("coins", {"data": traces, "layout": {"title": f"Liquidations by coin and side, {d['window']}", "barmode": "group", "yaxis": {"title": "USD"}}}))
+        figs.append(("coins", {"data": traces, "layout": {"title": {"text": f"Liquidations by coin and side, {d['window']}"}, "barmode": "group", "yaxis": {"title": "USD"}}}))
     return figs
 
 
