@@ -41,8 +41,8 @@ def _figures(d: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
              "marker": {"color": "#2ca02c"}, "yaxis": "y2", "opacity": 0.6},
         ]
         layout = {"title": {"text": f"{charts['coin']} today: price and liquidations (15m)"}, "barmode": "stack",
-                  "xaxis": {"rangeslider": {"visible": False}}, "yaxis": {"title": "price", "domain": [0.35, 1]},
-                  "yaxis2": {"title": "USD liquidated", "domain": [0, 0.3]}}
+                  "xaxis": {"rangeslider": {"visible": False}}, "yaxis": {"title": {"text": "price"}, "domain": [0.35, 1]},
+                  "yaxis2": {"title": {"text": "USD liquidated"}, "domain": [0, 0.3]}}
         figs.append(("day", {"data": traces, "layout": layout}))
     by_coin = d["stats"]["by_coin"]
     if by_coin:
@@ -51,7 +51,7 @@ def _figures(d: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
             {"type": "bar", "name": "longs", "x": coins, "y": [by_coin[c]["long_usd"] for c in coins], "marker": {"color": "#d62728"}},
             {"type": "bar", "name": "shorts", "x": coins, "y": [by_coin[c]["short_usd"] for c in coins], "marker": {"color": "#2ca02c"}},
         ]
-        figs.append(("coins", {"data": traces, "layout": {"title": {"text": f"Liquidations by coin and side, {d['window']}"}, "barmode": "group", "yaxis": {"title": "USD"}}}))
+        figs.append(("coins", {"data": traces, "layout": {"title": {"text": f"Liquidations by coin and side, {d['window']}"}, "barmode": "group", "yaxis": {"title": {"text": "USD"}}}}))
     return figs
 
 
