@@ -1,5 +1,6 @@
 """liqwatch: a self-hosted monitor of crypto-derivatives liquidations and open interest."""
 
+from liqwatch.api import Liqwatch, open
 from liqwatch.errors import (
     ConfigError,
     ConnectionLost,
@@ -37,6 +38,7 @@ __all__ = [
     "Instrument",
     "InstrumentIndex",
     "Liquidation",
+    "Liqwatch",
     "LiqwatchError",
     "MarkPrice",
     "OpenInterest",
@@ -48,5 +50,6 @@ __all__ = [
     "UnknownMessage",
     "VenueError",
     "__version__",
+    "open",
     "open_store",
 ]

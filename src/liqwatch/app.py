@@ -11,12 +11,14 @@ from typing import TYPE_CHECKING, Any, cast
 
 import aiohttp
 
+from liqwatch.analytics.live import LiveAnalytics
+from liqwatch.analytics.signals import evaluate
 from liqwatch.bus import Bus, DropPolicy
 from liqwatch.config import Settings, VenueSettings
 from liqwatch.errors import LiqwatchError
 from liqwatch.feed import Feed
-from liqwatch.model import Channel, Event, InstrumentIndex
-from liqwatch.model.time import now_ns
+from liqwatch.model import Channel, Event, InstrumentIndex, Signal
+from liqwatch.model.time import now_ns, parse_duration_ns
 from liqwatch.monitor import LiquidationSilence
 from liqwatch.recorder import RecordingWriter
 from liqwatch.storage import EventStore, default_db_path, open_store
@@ -85,6 +87,9 @@ class App:
             flush_interval_s=settings.store.flush_interval_s,
             batch_size=settings.store.batch_size,
         )
+        self.analytics = LiveAnalytics()
+        self.bus.on_events(self.analytics.on_events)
+        self.signals_published = 0
         self.feeds: list[Feed] = []
         self.started_ns = now_ns()
         self._session: aiohttp.ClientSession | None = None
@@ -118,6 +123,8 @@ class App:
         self._tasks.append(asyncio.create_task(self._persist_instruments_forever(), name="instruments-cache"))
         if self.alerts is not None:
             self._tasks.append(asyncio.create_task(self.alerts.run(self._alert_source), name="alerts"))
+        if self.settings.signals.enabled:
+            self._tasks.append(asyncio.create_task(self._signals_forever(), name="signals"))
         if self.settings.feeds.liquidation_silence_s > 0:
             self._tasks.append(asyncio.create_task(self._watch_silence_forever(), name="silence-monitor"))
         if self.settings.web.enabled:
@@ -153,6 +160,38 @@ class App:
         while True:
             await asyncio.sleep(min(every_s, self.settings.feeds.liquidation_silence_s))
             await self.restart_silent(monitor.check(now_ns()))
+
+    async def _signals_forever(self, every_s: float = 5.0) -> None:
+        bar_ns = parse_duration_ns(self.settings.signals.timeframe)
+        done = now_ns() // bar_ns * bar_ns  # the first bar evaluated is the one closing after start
+        grace_ns = int((self.settings.store.flush_interval_s + 5.0) * 1e9)  # let the writer store the bar first
+        while True:
+            await asyncio.sleep(every_s)
+            until = (now_ns() - grace_ns) // bar_ns * bar_ns
+            if until > done:
+                await self.evaluate_signals(done, until)
+                done = until
+
+    async def evaluate_signals(self, since: int, until: int) -> list[Signal]:
+        """Evaluate the bars closed in (since, until] and publish their signals on the bus (the writer stores them)."""
+
+        def run() -> list[Signal]:
+            with self.writer.lock:
+                return evaluate(
+                    self.store, self.settings.signals, since=since, until=until, ts_recv=now_ns(),
+                    price_venues=self.settings.analytics.price_venues,
+                )
+
+        try:
+            signals = await asyncio.to_thread(run)
+        except LiqwatchError as exc:
+            logger.error("signal evaluation of %d..%d failed: %s", since, until, exc)
+            return []
+        if signals:
+            # Signal travels on the bus like an event: the store writer and the alerts engine consume it by type
+            self.bus.publish(cast(list[Event], signals))
+            self.signals_published += len(signals)
+        return signals
 
     async def restart_silent(self, silent: list[tuple[str, str]]) -> None:
         """Mark each silent venue's sockets STALE (stored as FeedStatus) and reconnect them."""
@@ -213,6 +252,7 @@ class App:
             **({"alerts": self.alerts.stats()} if self.alerts is not None else {}),
             "web": {"url": self.web.url if self.web is not None else None, "error": self.web_error},
             "recording": self.recorder.stats() if self.recorder is not None else None,
+            "signals_published": self.signals_published,
         }
 
 

@@ -89,6 +89,50 @@ class HeatmapSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
     long_share: Annotated[str, _d("long/short split of new OI: clv (close location in the bar) or even")] = "clv"
 
 
+class LevelRules(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """[signals.levels.COIN]"""
+
+    levels: Annotated[list[float], _d("prices whose crossing by a closed bar fires level-cross")] = msgspec.field(
+        default_factory=list
+    )
+    zones: Annotated[
+        list[list[float]], _d("[low, high] zones: a close above high after one at or below fires zone-reclaim, below low zone-lost")
+    ] = msgspec.field(default_factory=list)
+    daily_close: Annotated[bool, _d("fire close-below-prior-low / close-above-prior-high on each UTC daily close")] = True
+
+
+class SignalSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """[signals]"""
+
+    enabled: Annotated[bool, _d("evaluate signals on closed bars while `liqwatch up` runs")] = True
+    timeframe: Annotated[str, _d("bar length the liquidation, OI and level rules are evaluated on, e.g. 1h")] = "1h"
+    coins: Annotated[list[str], _d("coins to evaluate; empty = every coin with data")] = msgspec.field(default_factory=list)
+    cluster_percentile: Annotated[float, _d("a bar's long (short) USD must exceed this percentile of the lookback bars")] = 95.0
+    cluster_lookback_bars: Annotated[int, _d("bars before the current one the percentile is taken over")] = 168
+    cluster_min_bars: Annotated[int, _d("fewest lookback bars with data before a cluster can fire")] = 24
+    cluster_share: Annotated[float, _d("long (short) share of the bar's liquidated USD needed for a cluster")] = 0.75
+    cluster_min_usd: Annotated[float, _d("and at least this many USD liquidated on that side in the bar")] = 1_000_000.0
+    flush_window: Annotated[str, _d("window of the leverage-flush rule")] = "4h"
+    flush_drop_pct: Annotated[float, _d("coin-terms OI drop (percent) over flush_window that fires leverage-flush")] = 5.0
+    divergence_window: Annotated[str, _d("window of the oi-price-divergence rule")] = "4h"
+    divergence_price_pct: Annotated[float, _d("price move (percent) needed for a divergence")] = 2.0
+    divergence_oi_pct: Annotated[float, _d("opposite coin-terms OI move (percent) needed for a divergence")] = 2.0
+    levels: Annotated[dict[str, LevelRules], _d("level, zone and daily-close rules per coin")] = msgspec.field(
+        default_factory=dict
+    )
+
+
+class AnalyticsSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """[analytics]"""
+
+    price_venues: Annotated[list[str], _d("venues whose COIN-USDT perp candles are the price source, in preference order")] = (
+        msgspec.field(default_factory=lambda: ["binance-usdm", "bybit", "okx", "bitget", "gate"])
+    )
+    sessions: Annotated[
+        dict[str, list[float]], _d("trading sessions as name = [start hour, end hour) UTC; may wrap midnight")
+    ] = msgspec.field(default_factory=lambda: {"asia": [0.0, 8.0], "europe": [8.0, 14.0], "us": [14.0, 22.0]})
+
+
 class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """All of liqwatch's settings."""
 
@@ -99,6 +143,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     alerts: AlertSettings = msgspec.field(default_factory=AlertSettings)
     web: WebSettings = msgspec.field(default_factory=WebSettings)
     heatmap: HeatmapSettings = msgspec.field(default_factory=HeatmapSettings)
+    signals: SignalSettings = msgspec.field(default_factory=SignalSettings)
+    analytics: AnalyticsSettings = msgspec.field(default_factory=AnalyticsSettings)
 
 
 _SECTIONS: dict[str, type[Any]] = {
@@ -108,6 +154,8 @@ _SECTIONS: dict[str, type[Any]] = {
     "alerts": AlertSettings,
     "web": WebSettings,
     "heatmap": HeatmapSettings,
+    "signals": SignalSettings,
+    "analytics": AnalyticsSettings,
 }
 _ENV = re.compile(r"^LIQWATCH__([A-Z0-9_]+?)__([A-Z0-9_]+?)(?:__([A-Z0-9_]+))?$")
 
@@ -244,6 +292,7 @@ def _check(settings: Settings) -> None:
             url = getattr(vs, key)
             if url and not url.startswith(schemes):
                 raise ConfigError(f'[venues."{venue}"] {key} must start with {" or ".join(schemes)}, was {url!r}')
+    _check_analytics(settings)
     if settings.log.level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError(f"[log] level must be DEBUG, INFO, WARNING or ERROR, was {settings.log.level!r}")
     from liqwatch.alerts.settings import check as check_alerts
@@ -274,6 +323,26 @@ def _check_web(web: WebSettings) -> None:
         raise ConfigError(f"[web] port must be 0..65535, was {web.port}")
     if web.push_interval_s <= 0:
         raise ConfigError(f"[web] push_interval_s must be positive, was {web.push_interval_s}")
+
+
+def _check_analytics(settings: Settings) -> None:
+    from liqwatch.model.time import parse_duration_ns
+
+    sig = settings.signals
+    for key in ("timeframe", "flush_window", "divergence_window"):
+        try:
+            parse_duration_ns(getattr(sig, key))
+        except ValueError as exc:
+            raise ConfigError(f"[signals] {key}: {exc}") from None
+    if not 0 < sig.cluster_percentile <= 100 or not 0 <= sig.cluster_share <= 1:
+        raise ConfigError("[signals] cluster_percentile must be in (0, 100] and cluster_share in [0, 1]")
+    for coin, rules in sig.levels.items():
+        for zone in rules.zones:
+            if len(zone) != 2 or zone[0] >= zone[1]:
+                raise ConfigError(f"[signals.levels.{coin}] zones: each zone is [low, high] with low < high, was {zone}")
+    for name, hours in settings.analytics.sessions.items():
+        if len(hours) != 2 or not all(0 <= h <= 24 for h in hours) or hours[0] == hours[1]:
+            raise ConfigError(f"[analytics] sessions.{name}: give [start hour, end hour) UTC within 0..24, was {hours}")
 
 
 def describe(settings: Settings) -> list[tuple[str, Any, str]]:

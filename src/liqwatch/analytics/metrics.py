@@ -36,26 +36,59 @@ def coverage(venues: list[str]) -> dict[str, Any]:
     }
 
 
-def liquidation_stats(store: EventStore, *, since: int, until: int) -> dict[str, Any]:
-    """Return totals, long/short split, by-coin and by-venue breakdowns and the largest liquidation in (since, until]."""
-    total = store.liquidation_totals(since=since, until=until)[0]
-    by_coin = {r["coin"]: _side_block(r) for r in store.liquidation_totals(since=since, until=until, group_by="coin")}
-    by_venue = {r["venue"]: _side_block(r) for r in store.liquidation_totals(since=since, until=until, group_by="venue")}
-    largest = _largest(store, since, until)
-    activity = store.venues_active(since=since, until=until)
+_COIN_MARGINED = ("inverse", "quanto")
+
+
+def _blocks(rows: list[dict[str, Any]], key: str | None) -> dict[str, dict[str, Any]]:
+    sums: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        if key == "margin":
+            name = "coin" if r["contract_type"] in _COIN_MARGINED else "stablecoin"
+        else:
+            name = str(r[key]) if key else ""
+        cell = sums.setdefault(name, {"long_usd": 0.0, "short_usd": 0.0, "long_count": 0, "short_count": 0})
+        side = "long" if r["position_side"] == "long" else "short"
+        cell[f"{side}_usd"] += float(r["usd"])
+        cell[f"{side}_count"] += int(r["n"])
+    blocks = {name: _side_block(cell) for name, cell in sums.items()}
+    return dict(sorted(blocks.items(), key=lambda kv: (-kv[1]["total_usd"], kv[0])))
+
+
+def liquidation_stats(store: EventStore, *, since: int, until: int, coin: str | None = None, top: int = 5) -> dict[str, Any]:
+    """Return totals, long/short split, by-coin/venue/margin breakdowns and the largest liquidations in (since, until].
+
+    Served by one pass over the per-hour and per-minute rollups (plus the raw partial minutes at the edges), so the
+    cost depends on the window, not on how much history is stored. `by_margin` splits stablecoin- (linear) from
+    coin-margined (inverse, quanto) contracts; `top` lists the `top` largest single liquidations (`largest` is the
+    first of them).
+    """
+    rows = store.liquidation_summary(since=since, until=until, coin=coin)
+    n = max(top, 1)
+    maxima = sorted((float(r["max_usd"]) for r in rows), reverse=True)
+    # the n-th largest group maximum is a lower bound of the n-th largest liquidation
+    floor = maxima[min(n, len(maxima)) - 1] if maxima else None
+    largest_rows = (
+        [_liquidation(r) for r in store.top_liquidations(since=since, until=until, limit=n, coin=coin, min_usd=floor)]
+        if rows
+        else []
+    )
+    total = _blocks(rows, None).get("", _side_block({"long_usd": 0.0, "short_usd": 0.0, "long_count": 0, "short_count": 0}))
     return {
         "since": ns_to_iso(since),
         "until": ns_to_iso(until),
         "since_ns": since,
         "until_ns": until,
-        **_side_block(total),
-        "by_coin": by_coin,
-        "by_venue": by_venue,
-        "largest": largest,
+        **total,
+        "by_coin": _blocks(rows, "coin"),
+        "by_venue": _blocks(rows, "venue"),
+        "by_margin": _blocks(rows, "margin"),
+        "largest": largest_rows[0] if largest_rows else None,
+        "top": largest_rows[:top],
+        "coin": coin.upper() if coin else None,
         "coverage": {
-            **coverage(list(by_venue)),
-            "outages": {r["venue"]: int(r["outages"]) for r in activity if r["outages"]},
-            **connection_coverage(store, list(by_venue), since=since, until=until),
+            **coverage(sorted({str(r["venue"]) for r in rows})),
+            "outages": store.feed_outages(since=since, until=until),
+            **connection_coverage(store, sorted({str(r["venue"]) for r in rows}), since=since, until=until),
         },
     }
 
@@ -74,11 +107,7 @@ def connection_coverage(store: EventStore, venues: list[str], *, since: int, unt
     }
 
 
-def _largest(store: EventStore, since: int, until: int) -> dict[str, Any] | None:
-    rows = store.top_liquidations(since=since, until=until, limit=1)
-    if not rows:
-        return None
-    r = rows[0]
+def _liquidation(r: dict[str, Any]) -> dict[str, Any]:
     return {
         "venue": r["venue"],
         "symbol": r["symbol"],

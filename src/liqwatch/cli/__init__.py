@@ -20,15 +20,19 @@ app = typer.Typer(
 def _register() -> None:
     from liqwatch.cli.alerts import app as alerts_app
     from liqwatch.cli.backfill import register as register_backfill
+    from liqwatch.cli.brief import register as register_brief
     from liqwatch.cli.config_cmd import app as config_app
     from liqwatch.cli.demo import register as register_demo
+    from liqwatch.cli.export import register as register_export
     from liqwatch.cli.heatmap import register as register_heatmap
     from liqwatch.cli.instruments import app as instruments_app
+    from liqwatch.cli.market import register as register_market
     from liqwatch.cli.oi import app as oi_app
     from liqwatch.cli.query import register as register_query
     from liqwatch.cli.record import register as register_record
     from liqwatch.cli.replay import register as register_replay
     from liqwatch.cli.run import register as register_run
+    from liqwatch.cli.signals_cmd import register as register_signals
     from liqwatch.cli.stress import register as register_stress
     from liqwatch.cli.study import register as register_study
     from liqwatch.cli.venues import register as register_venues
@@ -49,6 +53,10 @@ def _register() -> None:
     register_heatmap(app)
     register_stress(app)
     register_study(app)
+    register_market(app)
+    register_signals(app)
+    register_brief(app)
+    register_export(app)
 
 
 _register()

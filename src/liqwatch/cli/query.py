@@ -65,13 +65,14 @@ def liquidations(
 def stats(
     window: Annotated[str, typer.Option(help="window length: 1h, 4h, 12h, 24h, 7d …")] = "24h",
     at: Annotated[str | None, typer.Option(help="window end: ISO-8601 UTC or relative; default now")] = None,
+    coin: Annotated[str | None, typer.Option(help="only this base coin, e.g. BTC")] = None,
     as_json: JsonOption = False,
     db: DbOption = None,
 ) -> None:
     """Total liquidations over a window: longs/shorts, by coin and venue, the largest one, with coverage."""
     until = time_option(at, "--at", default=now())
     assert until is not None
-    result = liquidation_stats(store(db), since=until - duration_option(window, "--window"), until=until)
+    result = liquidation_stats(store(db), since=until - duration_option(window, "--window"), until=until, coin=coin)
     result["window"] = window
     if as_json:
         print_json(result)

@@ -7,7 +7,7 @@ from typing import Any, Protocol
 
 import msgspec
 
-from liqwatch.model import Event, Instrument
+from liqwatch.model import Event, Instrument, Signal
 
 
 class SideTotals(msgspec.Struct, kw_only=True):
@@ -30,7 +30,7 @@ class SideTotals(msgspec.Struct, kw_only=True):
 class EventStore(Protocol):
     """What the rest of liqwatch may ask of a store."""
 
-    def write(self, events: Sequence[Event]) -> dict[str, int]:
+    def write(self, events: Sequence[Event | Signal]) -> dict[str, int]:
         """Store events idempotently; return how many new rows each table got."""
         ...
 
@@ -56,12 +56,54 @@ class EventStore(Protocol):
         """Return liquidations with since < ts_event <= until as plain rows."""
         ...
 
-    def top_liquidations(self, *, since: int, until: int, limit: int = 10, coin: str | None = None) -> list[dict[str, Any]]:
-        """Return the largest liquidations by USD notional in (since, until]."""
+    def top_liquidations(
+        self, *, since: int, until: int, limit: int = 10, coin: str | None = None, min_usd: float | None = None
+    ) -> list[dict[str, Any]]:
+        """Return the largest liquidations by USD notional in (since, until] (`min_usd`: a known lower bound)."""
         ...
 
-    def liquidation_totals(self, *, since: int, until: int, group_by: str | None = None) -> list[dict[str, Any]]:
-        """Return long/short USD and counts over (since, until], optionally grouped by 'coin' or 'venue'."""
+    def liquidation_summary(self, *, since: int, until: int, coin: str | None = None) -> list[dict[str, Any]]:
+        """Return per (coin, venue, contract_type, position_side): USD, count, largest, first/last time."""
+        ...
+
+    def feed_outages(self, *, since: int, until: int) -> dict[str, int]:
+        """Return per venue the number of disconnected/stale feed-status changes in (since, until]."""
+        ...
+
+    def liquidation_totals(
+        self, *, since: int, until: int, group_by: str | None = None, coin: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Return long/short USD and counts over (since, until], optionally grouped (coin, venue, market, margin…)."""
+        ...
+
+    def liquidation_bars(self, *, since: int, until: int, bar_ns: int, coin: str | None = None) -> list[dict[str, Any]]:
+        """Return per bar and coin long/short USD and counts, from the per-minute rollup."""
+        ...
+
+    def candle_sources(self, *, coin: str, since: int, until: int) -> list[dict[str, Any]]:
+        """Return (venue, symbol, market) with their 1m candle count in (since, until]."""
+        ...
+
+    def candle_bars(
+        self, *, venue: str, symbol: str, since: int, until: int, interval_s: int = 60
+    ) -> list[dict[str, Any]]:
+        """Return one symbol's candles whose close time is in (since, until], oldest first."""
+        ...
+
+    def price_high(self, *, venue: str, symbol: str, until: int) -> dict[str, Any] | None:
+        """Return the highest high of any closed candle of a symbol up to `until`."""
+        ...
+
+    def mark_at(self, *, venue: str, symbol: str, at: int, max_age_ns: int) -> dict[str, Any] | None:
+        """Return the newest mark price of a symbol at or before `at`."""
+        ...
+
+    def funding_at(self, *, at: int, coin: str | None = None, max_age_ns: int = 86_400 * 10**9) -> list[dict[str, Any]]:
+        """Return the newest funding rate per (venue, symbol) at or before `at`."""
+        ...
+
+    def signal_rows(self, *, since: int, until: int, coin: str | None = None) -> list[dict[str, Any]]:
+        """Return stored signals with since < ts_event <= until, newest first."""
         ...
 
     def venues_active(self, *, since: int, until: int) -> list[dict[str, Any]]:

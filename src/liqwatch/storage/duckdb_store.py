@@ -6,6 +6,7 @@ one process; a second process gets a clear StorageError naming the lock.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
@@ -17,14 +18,26 @@ import msgspec
 import pyarrow as pa
 
 from liqwatch.errors import StorageError
-from liqwatch.model import Event, Instrument
-from liqwatch.storage import schema
+from liqwatch.model import Event, Instrument, Signal
+from liqwatch.storage import rollup, schema
+from liqwatch.storage.duckdb_market import MarketQueries
 from liqwatch.storage.schema import ALL_TABLES, INSTRUMENTS, TABLE_FOR, Table
 
 logger = logging.getLogger(__name__)
 
 _ARROW = {"BIGINT": pa.int64(), "DOUBLE": pa.float64(), "VARCHAR": pa.string(), "BOOLEAN": pa.bool_()}
-_GROUPS = {"coin": "coin", "venue": "venue", "market": "market", "symbol": "venue, symbol", "contract_type": "contract_type"}
+_GROUPS = {
+    "coin": "coin",
+    "venue": "venue",
+    "market": "market",
+    "symbol": "venue, symbol",
+    "contract_type": "contract_type",
+    "margin": "margin",
+    "position_side": "position_side",
+}
+# stablecoin- vs coin-margined: linear contracts settle in USD(T/C); inverse ones in the base coin and quanto ones
+# (BitMEX) in XBT, so both count as coin-margined
+_MARGIN = "CASE WHEN contract_type IN ('inverse', 'quanto') THEN 'coin' ELSE 'stablecoin' END AS margin"
 
 
 def _ddl(table: Table) -> str:
@@ -32,7 +45,7 @@ def _ddl(table: Table) -> str:
     return f"CREATE TABLE IF NOT EXISTS {table.name} ({cols}, PRIMARY KEY ({', '.join(table.key)}))"
 
 
-class DuckDBStore:
+class DuckDBStore(MarketQueries):
     """EventStore on a DuckDB file (or ':memory:')."""
 
     def __init__(self, path: str | Path, *, read_only: bool = False) -> None:
@@ -50,12 +63,30 @@ class DuckDBStore:
             raise StorageError(f"cannot open the database {self.path}: {exc}") from None
         except duckdb.Error as exc:
             raise StorageError(f"cannot open the database {self.path}: {exc}; is it a DuckDB file?") from None
+        self._rollup = not read_only or (self._has_table(rollup.TABLE) and self._has_table(rollup.HOUR_TABLE))
         if not read_only:
             for table in ALL_TABLES:
                 self._con.execute(_ddl(table))
+            self._con.execute(rollup.DDL)
+            self._con.execute(rollup.HOUR_DDL)
+            self._sync_rollup()
+
+    def _has_table(self, name: str) -> bool:
+        rows = self._con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]).fetchall()
+        return bool(rows[0][0])
+
+    def _sync_rollup(self) -> None:
+        # a file written before the rollup existed (or by another tool) is re-aggregated once
+        raw = self._con.execute("SELECT count(*) FROM liquidations").fetchall()[0][0]
+        rolled = self._con.execute(f"SELECT coalesce(sum(n), 0) FROM {rollup.TABLE}").fetchall()[0][0]
+        hourly = self._con.execute(f"SELECT coalesce(sum(n), 0) FROM {rollup.HOUR_TABLE}").fetchall()[0][0]
+        if not int(raw) == int(rolled) == int(hourly):
+            logger.info("rebuilding %s from %d liquidations", rollup.TABLE, raw)
+            for sql in rollup.REBUILD_SQL:
+                self._con.execute(sql)
 
     # -- writes ---------------------------------------------------------------------------------
-    def write(self, events: Sequence[Event]) -> dict[str, int]:
+    def write(self, events: Sequence[Event | Signal]) -> dict[str, int]:
         """Store events idempotently; return new rows per table."""
         grouped: dict[Table, list[Any]] = defaultdict(list)
         for event in events:
@@ -66,13 +97,26 @@ class DuckDBStore:
         columns = schema.rows_to_columns(table, rows)
         arrow = pa.table({n: pa.array(columns[n], type=_ARROW[sql]) for n, sql in table.columns})
         verb = "INSERT OR REPLACE" if table.replace else "INSERT OR IGNORE"
+        rolls = table.name == "liquidations"
         try:
             self._con.register("_batch", arrow)
             try:
-                result = self._con.execute(f"{verb} INTO {table.name} SELECT * FROM _batch").fetchone()
+                if rolls:
+                    self._con.execute("BEGIN TRANSACTION")
+                fetched = self._con.execute(f"{verb} INTO {table.name} SELECT * FROM _batch").fetchall()
+                result = fetched[0] if fetched else None
+                if rolls:
+                    if result and int(result[0]):
+                        minutes = [rollup.minute_of(ts) for ts in columns["ts_event"]]
+                        for sql, params in rollup.refresh_sql(minutes):
+                            self._con.execute(sql, params)
+                    self._con.execute("COMMIT")
             finally:
                 self._con.unregister("_batch")
         except duckdb.Error as exc:
+            if rolls:
+                with contextlib.suppress(duckdb.Error):
+                    self._con.execute("ROLLBACK")
             raise StorageError(f"writing {len(rows)} rows to {table.name} failed: {exc}") from None
         return int(result[0]) if result else 0
 
@@ -125,40 +169,109 @@ class DuckDBStore:
             sql += f" LIMIT {int(limit)}"
         return self._rows(sql, params)
 
-    def top_liquidations(self, *, since: int, until: int, limit: int = 10, coin: str | None = None) -> list[dict[str, Any]]:
-        """Return the largest liquidations by USD notional in (since, until]."""
-        where, params = _filters(since, until, None, coin, None)
+    def top_liquidations(
+        self, *, since: int, until: int, limit: int = 10, coin: str | None = None, min_usd: float | None = None
+    ) -> list[dict[str, Any]]:
+        """Return the largest liquidations by USD notional in (since, until].
+
+        `min_usd`, when the caller knows a lower bound of the limit-th largest (e.g. from `liquidation_summary`),
+        spares the bound's own query.
+        """
+        where, params = _filters(since, until, None, coin, min_usd)
+        if self._rollup and min_usd is None:
+            # the n largest rows lie in the n minute buckets with the largest maxima: scan only rows that large
+            src, sparams = rollup.window_source(since, until, coin)
+            floor = self._rows(
+                f"SELECT max_usd FROM ({src}) ORDER BY max_usd DESC LIMIT 1 OFFSET {max(int(limit) - 1, 0)}", sparams
+            )
+            if floor:
+                where += " AND notional_usd >= ?"
+                params.append(floor[0]["max_usd"])
         return self._rows(
             f"SELECT * EXCLUDE (event_id) FROM liquidations{where} ORDER BY notional_usd DESC, ts_event LIMIT {int(limit)}", params
         )
 
-    def liquidation_totals(self, *, since: int, until: int, group_by: str | None = None) -> list[dict[str, Any]]:
-        """Return long/short USD and counts over (since, until], optionally grouped."""
-        where, params = _filters(since, until, None, None, None)
+    def _source(self, since: int, until: int, coin: str | None = None) -> tuple[str, list[Any]]:
+        if self._rollup:
+            return rollup.window_source(since, until, coin)
+        where, params = _filters(since, until, None, coin, None)
+        return (
+            f"SELECT {rollup.COLUMNS}, notional_usd AS usd, 1 AS n, notional_usd AS max_usd, ts_event AS first_ts, "
+            f"ts_event AS last_ts FROM liquidations{where}",
+            params,
+        )
+
+    def liquidation_totals(
+        self, *, since: int, until: int, group_by: str | None = None, coin: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Return long/short USD and counts over (since, until], optionally grouped, from the per-minute rollup."""
+        src, params = self._source(since, until, coin)
         keys = _GROUPS[group_by] if group_by else ""
         select_keys = f"{keys}, " if keys else ""
         sql = (
             f"SELECT {select_keys}"
-            "coalesce(sum(notional_usd) FILTER (WHERE position_side = 'long'), 0) AS long_usd, "
-            "coalesce(sum(notional_usd) FILTER (WHERE position_side = 'short'), 0) AS short_usd, "
-            "count(*) FILTER (WHERE position_side = 'long') AS long_count, "
-            "count(*) FILTER (WHERE position_side = 'short') AS short_count "
-            f"FROM liquidations{where}"
+            "coalesce(sum(usd) FILTER (WHERE position_side = 'long'), 0) AS long_usd, "
+            "coalesce(sum(usd) FILTER (WHERE position_side = 'short'), 0) AS short_usd, "
+            "coalesce(sum(n) FILTER (WHERE position_side = 'long'), 0)::BIGINT AS long_count, "
+            "coalesce(sum(n) FILTER (WHERE position_side = 'short'), 0)::BIGINT AS short_count "
+            f"FROM (SELECT *, {_MARGIN} FROM ({src}))"
         )
         if keys:
-            sql += f" GROUP BY {keys} ORDER BY long_usd + short_usd DESC"
+            sql += f" GROUP BY {keys} ORDER BY long_usd + short_usd DESC, {keys}"
         return self._rows(sql, params)
+
+    def liquidation_summary(self, *, since: int, until: int, coin: str | None = None) -> list[dict[str, Any]]:
+        """Return per (coin, venue, contract_type, position_side) in (since, until]: USD, count, largest, first/last time.
+
+        One pass over the rollups (plus raw edges): every total, breakdown and the top-N bound derive from it.
+        """
+        src, params = self._source(since, until, coin)
+        return self._rows(
+            "SELECT coin, venue, contract_type, position_side, sum(usd) AS usd, sum(n)::BIGINT AS n, max(max_usd) AS max_usd, "
+            f"min(first_ts) AS first_ts, max(last_ts) AS last_ts FROM ({src}) GROUP BY ALL ORDER BY coin, venue, contract_type, position_side",
+            params,
+        )
+
+    def feed_outages(self, *, since: int, until: int) -> dict[str, int]:
+        """Return per venue the number of disconnected/stale feed-status changes in (since, until]."""
+        rows = self._rows(
+            "SELECT venue, count(*) AS outages FROM feed_status WHERE ts_event > ? AND ts_event <= ? "
+            "AND state IN ('disconnected', 'stale') GROUP BY venue ORDER BY venue",
+            [since, until],
+        )
+        return {str(r["venue"]): int(r["outages"]) for r in rows}
+
+    def liquidation_bars(
+        self, *, since: int, until: int, bar_ns: int, coin: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Return per bar [start, start + bar_ns) and coin: long/short USD and counts, from the minute rollup.
+
+        `since` and `until` are rounded down to whole minutes; bars are aligned to multiples of `bar_ns` from the epoch.
+        """
+        if not self._rollup:
+            raise StorageError(f"{self.path} has no {rollup.TABLE} table; open it once writable to build it")
+        coin_sql = " AND coin = ?" if coin else ""
+        return self._rows(
+            f"SELECT minute - minute % {int(bar_ns)} AS bar, coin, "
+            "coalesce(sum(usd) FILTER (WHERE position_side = 'long'), 0) AS long_usd, "
+            "coalesce(sum(usd) FILTER (WHERE position_side = 'short'), 0) AS short_usd, "
+            "coalesce(sum(n) FILTER (WHERE position_side = 'long'), 0)::BIGINT AS long_count, "
+            "coalesce(sum(n) FILTER (WHERE position_side = 'short'), 0)::BIGINT AS short_count "
+            f"FROM {rollup.TABLE} WHERE minute >= ? AND minute < ?{coin_sql} GROUP BY ALL ORDER BY bar, coin",
+            [rollup.minute_of(since), rollup.minute_of(until), *([coin.upper()] if coin else [])],
+        )
 
     def venues_active(self, *, since: int, until: int) -> list[dict[str, Any]]:
         """Return per venue: liquidation count, first/last event time, and feed-status changes in the window."""
+        src, params = self._source(since, until)
         return self._rows(
-            "WITH l AS (SELECT venue, count(*) AS liquidations, min(ts_event) AS first_ts, max(ts_event) AS last_ts "
-            "FROM liquidations WHERE ts_event > ? AND ts_event <= ? GROUP BY venue), "
+            "WITH l AS (SELECT venue, sum(n)::BIGINT AS liquidations, min(first_ts) AS first_ts, max(last_ts) AS last_ts "
+            f"FROM ({src}) GROUP BY venue), "
             "s AS (SELECT venue, count(*) FILTER (WHERE state IN ('disconnected', 'stale')) AS outages "
             "FROM feed_status WHERE ts_event > ? AND ts_event <= ? GROUP BY venue) "
             "SELECT coalesce(l.venue, s.venue) AS venue, coalesce(liquidations, 0) AS liquidations, first_ts, last_ts, "
             "coalesce(outages, 0) AS outages FROM l FULL OUTER JOIN s ON l.venue = s.venue ORDER BY venue",
-            [since, until, since, until],
+            [*params, since, until],
         )
 
     def feed_status_changes(self, *, since: int, until: int) -> list[dict[str, Any]]:
@@ -176,8 +289,9 @@ class DuckDBStore:
         """Return the number of rows of a table."""
         if table not in {t.name for t in ALL_TABLES}:
             raise StorageError(f"unknown table {table!r}")
-        row = self._con.execute(f"SELECT count(*) FROM {table}").fetchone()
-        return int(row[0]) if row else 0
+        # fetchall: duckdb 2 keeps a half-read result open after fetchone and refuses the next statement
+        rows = self._con.execute(f"SELECT count(*) FROM {table}").fetchall()
+        return int(rows[0][0]) if rows else 0
 
     def checkpoint(self) -> None:
         """Flush the write-ahead log into the database file."""

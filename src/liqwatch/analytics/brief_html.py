@@ -1,0 +1,84 @@
+"""The brief as one standalone HTML page: takeaways, two figures, the disclaimer; plotly.js inlined from the package."""
+
+from __future__ import annotations
+
+import html
+import importlib.util
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+if TYPE_CHECKING:
+    from liqwatch.analytics.brief import Brief
+
+_STYLE = (
+    "body{font-family:system-ui,sans-serif;max-width:960px;margin:2em auto;padding:0 1em;color:#222}"
+    "h1{font-size:1.6em}li{margin:.35em 0}.meta,.caveat{color:#666}.chart{height:420px}footer{margin-top:2em;color:#666}"
+)
+
+
+@cache
+def _plotly_js() -> str | None:
+    spec = importlib.util.find_spec("plotly")  # the file only; importing plotly's Python side is not needed
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(next(iter(spec.submodule_search_locations))) / "package_data" / "plotly.min.js"
+    return path.read_text(encoding="utf-8") if path.exists() else None
+
+
+def _figures(d: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    charts, figs = d["charts"], []
+    if charts["candles"] or charts["liquidations"]:
+        c, lq = charts["candles"], charts["liquidations"]
+        traces = [
+            {"type": "candlestick", "name": f"{charts['coin']} 15m", "x": [b["t"] for b in c], "open": [b["open"] for b in c],
+             "high": [b["high"] for b in c], "low": [b["low"] for b in c], "close": [b["close"] for b in c], "yaxis": "y"},
+            {"type": "bar", "name": "longs liquidated", "x": [b["t"] for b in lq], "y": [b["long_usd"] for b in lq],
+             "marker": {"color": "#d62728"}, "yaxis": "y2", "opacity": 0.6},
+            {"type": "bar", "name": "shorts liquidated", "x": [b["t"] for b in lq], "y": [b["short_usd"] for b in lq],
+             "marker": {"color": "#2ca02c"}, "yaxis": "y2", "opacity": 0.6},
+        ]
+        layout = {"title": {"text": f"{charts['coin']} today: price and liquidations (15m)"}, "barmode": "stack",
+                  "xaxis": {"rangeslider": {"visible": False}}, "yaxis": {"title": {"text": "price"}, "domain": [0.35, 1]},
+                  "yaxis2": {"title": {"text": "USD liquidated"}, "domain": [0, 0.3]}}
+        figs.append(("day", {"data": traces, "layout": layout}))
+    by_coin = d["stats"]["by_coin"]
+    if by_coin:
+        coins = list(by_coin)[:10]
+        traces = [
+            {"type": "bar", "name": "longs", "x": coins, "y": [by_coin[c]["long_usd"] for c in coins], "marker": {"color": "#d62728"}},
+            {"type": "bar", "name": "shorts", "x": coins, "y": [by_coin[c]["short_usd"] for c in coins], "marker": {"color": "#2ca02c"}},
+        ]
+        figs.append(("coins", {"data": traces, "layout": {"title": {"text": f"Liquidations by coin and side, {d['window']}"}, "barmode": "group", "yaxis": {"title": {"text": "USD"}}}}))
+    return figs
+
+
+def render(brief: Brief) -> str:
+    """Return the brief as a standalone HTML document."""
+    d = brief.data
+    parts = [
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
+        f"<title>{html.escape(brief.headline)}</title><style>{_STYLE}</style></head><body>",
+        f"<h1>{html.escape(brief.headline)}</h1>",
+        f"<p class='meta'>{html.escape(d['window'])} to {html.escape(d['until'])}</p>",
+        "<h2>Key takeaways</h2><ul>",
+        *[f"<li>{html.escape(t)}</li>" for t in brief.takeaways],
+        "</ul>",
+    ]
+    if brief.caveats:
+        parts += ["<h2>Coverage</h2><ul>", *[f"<li class='caveat'>{html.escape(c)}</li>" for c in brief.caveats], "</ul>"]
+    figs = _figures(d)
+    js = _plotly_js()
+    if figs and js:
+        parts.append(f"<script>{js}</script>")
+        for name, fig in figs:
+            spec = msgspec.json.encode(fig).decode().replace("</", "<\\/")
+            parts.append(f"<div id='fig-{name}' class='chart'></div><script>Plotly.newPlot('fig-{name}', {spec}.data, {spec}.layout, {{responsive: true}});</script>")
+    elif figs:
+        parts.append("<p class='caveat'>Charts need the plotly package (pip install plotly).</p>")
+    from liqwatch.analytics.brief import DISCLAIMER
+
+    parts += [f"<footer>{html.escape(DISCLAIMER)}</footer></body></html>"]
+    return "\n".join(parts)

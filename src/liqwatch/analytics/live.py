@@ -1,0 +1,188 @@
+"""Live liquidation state in process, updated per event: per-minute buckets, never a re-scan.
+
+`App` feeds it through `bus.on_events`. Each event updates one minute bucket (USD, count and largest per
+(coin, venue, market, margin, side)) and is deduplicated by its store `event_id`, so a venue replaying on reconnect does
+not double count. `totals(window_ns, at)` answers (at − window, at] exactly: whole minutes from the buckets, the two
+partial edge minutes from the events kept for them. The answer has `liquidation_stats`'s JSON shape. Buckets older
+than `retention_ns` are dropped as time advances.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from liqwatch.analytics.metrics import coverage
+from liqwatch.model import FeedState, FeedStatus, Liquidation
+from liqwatch.model.time import now_ns, ns_to_iso
+from liqwatch.storage.rollup import MINUTE_NS, full_minutes, minute_of
+from liqwatch.storage.schema import event_id
+
+_DOWN = (FeedState.DISCONNECTED, FeedState.STALE)
+_COIN_MARGINED = ("inverse", "quanto")
+
+
+_Key = tuple[str, str, str, str]  # coin, venue, margin, side
+TOP_KEPT = 10
+
+
+class _Minute:
+    """One minute: sums per key, its largest events, and the events themselves (for the window's edge minutes)."""
+
+    __slots__ = ("events", "ids", "largest", "sums")
+
+    def __init__(self) -> None:
+        self.events: list[Liquidation] = []
+        self.ids: set[int] = set()
+        self.sums: dict[_Key, list[float]] = defaultdict(lambda: [0.0, 0.0])
+        self.largest: list[Liquidation] = []
+
+    def add(self, e: Liquidation) -> None:
+        self.events.append(e)
+        margin = "coin" if e.contract_type.value in _COIN_MARGINED else "stablecoin"
+        cell = self.sums[(e.coin, e.venue, margin, e.position_side.value)]
+        cell[0] += e.notional_usd
+        cell[1] += 1
+        self.largest = sorted([*self.largest, e], key=_size)[:TOP_KEPT]
+
+
+def _size(e: Liquidation) -> tuple[float, int]:
+    return (-e.notional_usd, e.ts_event)
+
+
+def _margin(e: Liquidation) -> str:
+    return "coin" if e.contract_type.value in _COIN_MARGINED else "stablecoin"
+
+
+class LiveAnalytics:
+    """Rolling liquidation totals for any window up to `retention_ns`, from per-minute buckets."""
+
+    def __init__(self, *, retention_ns: int = 25 * 3600 * 10**9) -> None:
+        self.retention_ns = retention_ns
+        self._minutes: dict[int, _Minute] = {}
+        self._outages: list[tuple[int, str]] = []
+        self.newest_ns = 0
+
+    def on_events(self, events: Iterable[object]) -> None:
+        """Take a published batch (the bus callback): liquidations and feed-status changes; the rest is ignored."""
+        for e in events:
+            if isinstance(e, Liquidation):
+                self.add(e)
+            elif isinstance(e, FeedStatus) and e.state in _DOWN:
+                self._outages.append((e.ts_event, e.venue))
+        self._evict()
+
+    def add(self, e: Liquidation) -> None:
+        """Count one liquidation (once, whatever how often it is seen)."""
+        key = event_id(e)
+        bucket = self._minutes.get(minute_of(e.ts_event))
+        if bucket is None:
+            bucket = self._minutes[minute_of(e.ts_event)] = _Minute()
+        if key in bucket.ids:
+            return
+        bucket.ids.add(key)
+        bucket.add(e)
+        self.newest_ns = max(self.newest_ns, e.ts_event)
+
+    def _evict(self) -> None:
+        # the event clock, not the wall clock, so a replay of past days keeps its data
+        oldest = minute_of(self.newest_ns - self.retention_ns) - MINUTE_NS
+        for m in [m for m in self._minutes if m < oldest]:
+            del self._minutes[m]
+        self._outages = [(t, v) for t, v in self._outages if t >= oldest]
+
+    def _collect(self, since: int, until: int) -> tuple[dict[_Key, list[float]], list[Liquidation]]:
+        lo, hi = full_minutes(since, until)
+        sums: dict[_Key, list[float]] = defaultdict(lambda: [0.0, 0.0])
+        candidates: list[Liquidation] = []
+        for m, bucket in self._minutes.items():
+            if lo <= m < hi:
+                for key, (usd, n) in bucket.sums.items():
+                    cell = sums[key]
+                    cell[0] += usd
+                    cell[1] += n
+                candidates.extend(bucket.largest)
+            elif m + MINUTE_NS > since and m <= until:
+                for e in bucket.events:
+                    if since < e.ts_event <= until:
+                        cell = sums[(e.coin, e.venue, _margin(e), e.position_side.value)]
+                        cell[0] += e.notional_usd
+                        cell[1] += 1
+                        candidates.append(e)
+        return sums, candidates
+
+    def rolling(self, at: int | None = None) -> dict[str, dict[str, Any]]:
+        """Return `totals` for the standard 1h, 4h, 12h and 24h windows ending at `at` (default now)."""
+        until = now_ns() if at is None else at
+        return {f"{h}h": self.totals(h * 3600 * 10**9, until) for h in (1, 4, 12, 24)}
+
+    def totals(self, window_ns: int, at: int | None = None, *, top: int = 5) -> dict[str, Any]:
+        """Return the `liquidation_stats` JSON shape for (at − window_ns, at]; `at` defaults to now."""
+        until = now_ns() if at is None else at
+        since = until - window_ns
+        sums, candidates = self._collect(since, until)
+        largest = sorted(candidates, key=_size)[:top]
+        outages: dict[str, int] = defaultdict(int)
+        for t, venue in self._outages:
+            if since < t <= until:
+                outages[venue] += 1
+        venues = sorted({k[1] for k in sums})
+        return {
+            "since": ns_to_iso(since),
+            "until": ns_to_iso(until),
+            "since_ns": since,
+            "until_ns": until,
+            **_block(sums, lambda k: ""),
+            "by_coin": _grouped(sums, lambda k: k[0]),
+            "by_venue": _grouped(sums, lambda k: k[1]),
+            "by_margin": _grouped(sums, lambda k: k[2]),
+            "largest": _row(largest[0]) if largest else None,
+            "top": [_row(e) for e in largest],
+            "coin": None,
+            "coverage": {**coverage(venues), "outages": dict(sorted(outages.items()))},
+            "live": True,
+            "retention_s": self.retention_ns // 10**9,
+        }
+
+
+def _block(sums: dict[_Key, list[float]], group: Callable[[_Key], str], name: str = "") -> dict[str, Any]:
+    long_usd = short_usd = 0.0
+    long_count = short_count = 0
+    for key, (usd, n) in sums.items():
+        if group(key) != name:
+            continue
+        if key[3] == "long":
+            long_usd, long_count = long_usd + usd, long_count + int(n)
+        else:
+            short_usd, short_count = short_usd + usd, short_count + int(n)
+    total = long_usd + short_usd
+    return {
+        "total_usd": total,
+        "long_usd": long_usd,
+        "short_usd": short_usd,
+        "long_share": long_usd / total if total else None,
+        "count": long_count + short_count,
+        "long_count": long_count,
+        "short_count": short_count,
+    }
+
+
+def _grouped(sums: dict[_Key, list[float]], group: Callable[[_Key], str]) -> dict[str, dict[str, Any]]:
+    blocks = {name: _block(sums, group, name) for name in {group(k) for k in sums}}
+    return dict(sorted(blocks.items(), key=lambda kv: (-kv[1]["total_usd"], kv[0])))
+
+
+def _row(e: Liquidation) -> dict[str, Any]:
+    return {
+        "venue": e.venue,
+        "symbol": e.symbol,
+        "market": e.market,
+        "coin": e.coin,
+        "position_side": e.position_side.value,
+        "price": e.price,
+        "quantity": e.quantity,
+        "notional_usd": e.notional_usd,
+        "ts_event": e.ts_event,
+        "ts": ns_to_iso(e.ts_event),
+    }

@@ -1,0 +1,49 @@
+"""App wiring: bus → LiveAnalytics, and closed-bar signals published on the bus and stored by the writer."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+import market_day as md
+from liqwatch import config
+from liqwatch.analytics.metrics import liquidation_stats
+from liqwatch.app import App
+from liqwatch.model import Candle, Liquidation, MarkPrice, OpenInterest, Signal
+
+pytestmark = pytest.mark.timeout(60)
+
+
+async def test_the_bus_feeds_live_totals_and_signals_reach_bus_and_store(tmp_path: Path) -> None:
+    settings = config.load(signals__cluster_min_bars=10)
+    app = App(settings, db=str(tmp_path / "app.duckdb"))
+    alerts = app.bus.subscribe("alerts")  # how the alerts engine listens
+    day = md.build()
+    window = (md.DAY + 6 * md.H, md.DAY + 11 * md.H)
+    events = [e for e in day.events if isinstance(e, Liquidation | OpenInterest | Candle | MarkPrice) and e.ts_event <= window[1]]
+    for i in range(0, len(events), 2000):
+        app.bus.publish(events[i : i + 2000])  # as feeds do: the writer stores, LiveAnalytics counts
+    writer = asyncio.create_task(app.writer.run())
+    while app.writer.source.depth or app.writer.stored["liquidations"] == 0:
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(1.5)  # a last flush of the tail
+    live = app.analytics.totals(window[1] - window[0], at=window[1])
+    stored = liquidation_stats(app.store, since=window[0], until=window[1])
+    assert live["count"] == stored["count"] > 0 and live["long_usd"] == pytest.approx(stored["long_usd"])
+    alerts.drain()
+    fired = await app.evaluate_signals(*window)
+    assert {("long-cluster", "BTC"), ("leverage-flush", "ETH")} <= {(s.kind, s.coin) for s in fired}
+    published = [e for e in alerts.drain() if isinstance(e, Signal)]
+    assert published == fired
+    for _ in range(100):  # the writer flushes every flush_interval_s
+        with app.writer.lock:
+            stored_signals = app.store.count("signals")
+        if stored_signals == len(fired):
+            break
+        await asyncio.sleep(0.05)
+    assert stored_signals == len(fired)
+    app.writer.stop()
+    await writer
+    app.store.close()
