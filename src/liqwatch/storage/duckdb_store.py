@@ -63,6 +63,8 @@ class DuckDBStore:
         return {table.name: self._insert(table, rows) for table, rows in grouped.items()}
 
     def _insert(self, table: Table, rows: list[Any]) -> int:
+        if table.replace:  # INSERT OR REPLACE keeps the first of two same-key rows in one batch: pass only the last
+            rows = schema.last_version(rows)
         columns = schema.rows_to_columns(table, rows)
         arrow = pa.table({n: pa.array(columns[n], type=_ARROW[sql]) for n, sql in table.columns})
         verb = "INSERT OR REPLACE" if table.replace else "INSERT OR IGNORE"
@@ -129,7 +131,7 @@ class DuckDBStore:
         """Return the largest liquidations by USD notional in (since, until]."""
         where, params = _filters(since, until, None, coin, None)
         return self._rows(
-            f"SELECT * EXCLUDE (event_id) FROM liquidations{where} ORDER BY notional_usd DESC, ts_event LIMIT {int(limit)}", params
+            f"SELECT * EXCLUDE (event_id) FROM liquidations{where} ORDER BY notional_usd DESC, ts_event, event_id LIMIT {int(limit)}", params
         )
 
     def liquidation_totals(self, *, since: int, until: int, group_by: str | None = None) -> list[dict[str, Any]]:
@@ -146,7 +148,7 @@ class DuckDBStore:
             f"FROM liquidations{where}"
         )
         if keys:
-            sql += f" GROUP BY {keys} ORDER BY long_usd + short_usd DESC"
+            sql += f" GROUP BY {keys} ORDER BY long_usd + short_usd DESC, {keys}"
         return self._rows(sql, params)
 
     def venues_active(self, *, since: int, until: int) -> list[dict[str, Any]]:
