@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
@@ -12,7 +13,7 @@ import aiohttp
 from liqwatch.bus import Bus, DropPolicy
 from liqwatch.config import Settings, VenueSettings
 from liqwatch.feed import Feed
-from liqwatch.model import Channel, InstrumentIndex
+from liqwatch.model import Channel, Event, InstrumentIndex
 from liqwatch.model.time import now_ns
 from liqwatch.monitor import LiquidationSilence
 from liqwatch.storage import EventStore, default_db_path, open_store
@@ -45,30 +46,10 @@ class App:
 
     def venue_names(self) -> list[str]:
         """Return the venues to collect from: [feeds] venues (or all), minus those disabled."""
-        names = self.settings.feeds.venues or list(VENUES)
-        return [n for n in names if self.settings.venues.get(n, VenueSettings()).enabled]
+        return venue_names(self.settings)
 
     def _build_feeds(self, session: aiohttp.ClientSession) -> list[Feed]:
-        feeds = []
-        wanted = frozenset(Channel(c) for c in self.settings.feeds.channels) or frozenset(Channel)
-        for name in self.venue_names():
-            module = VENUES[name]
-            vs = self.settings.venues.get(name, VenueSettings())
-            coins = vs.coins or self.settings.feeds.coins
-            feeds.append(
-                Feed(
-                    module,
-                    session=session,
-                    ws_url=vs.ws_url or module.SPEC.ws_url,
-                    rest_url=vs.rest_url or module.SPEC.rest_url,
-                    channels=wanted,
-                    instruments=self.instruments,
-                    coins=frozenset(c.upper() for c in coins) if coins else None,
-                    emit=self.bus.publish,
-                    stale_after_s=self.settings.feeds.stale_after_s or None,
-                )
-            )
-        return feeds
+        return build_feeds(self.settings, session, self.instruments, self.bus.publish)
 
     async def start(self) -> None:
         """Start the writer and every feed as tasks."""
@@ -141,6 +122,38 @@ class App:
             "writer": self.writer.stats(),
             "bus": self.bus.stats(),
         }
+
+
+def venue_names(settings: Settings) -> list[str]:
+    """Return the venues to collect from: [feeds] venues (or all), minus those disabled."""
+    names = settings.feeds.venues or list(VENUES)
+    return [n for n in names if settings.venues.get(n, VenueSettings()).enabled]
+
+
+def build_feeds(
+    settings: Settings, session: aiohttp.ClientSession, instruments: InstrumentIndex, emit: Callable[[list[Event]], None]
+) -> list[Feed]:
+    """Return one Feed per configured venue, emitting into `emit` (the in-process bus, or the NATS publisher)."""
+    feeds = []
+    wanted = frozenset(Channel(c) for c in settings.feeds.channels) or frozenset(Channel)
+    for name in venue_names(settings):
+        module = VENUES[name]
+        vs = settings.venues.get(name, VenueSettings())
+        coins = vs.coins or settings.feeds.coins
+        feeds.append(
+            Feed(
+                module,
+                session=session,
+                ws_url=vs.ws_url or module.SPEC.ws_url,
+                rest_url=vs.rest_url or module.SPEC.rest_url,
+                channels=wanted,
+                instruments=instruments,
+                coins=frozenset(c.upper() for c in coins) if coins else None,
+                emit=emit,
+                stale_after_s=settings.feeds.stale_after_s or None,
+            )
+        )
+    return feeds
 
 
 def venue_state(feed: Feed) -> dict[str, Any]:

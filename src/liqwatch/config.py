@@ -55,6 +55,18 @@ class VenueSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     coins: Annotated[list[str], _d("coins for this venue only; empty = [feeds] coins")] = msgspec.field(default_factory=list)
 
 
+class BusSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """[bus]"""
+
+    url: Annotated[str, _d("NATS server(s) for scale-out roles, comma-separated, e.g. nats://10.0.0.5:4222; empty = in-process only")] = ""
+    stream: Annotated[str, _d("JetStream stream holding every event (created on first use)")] = "LIQWATCH"
+    subject_prefix: Annotated[str, _d("subjects are PREFIX.TYPE.VENUE.COIN, e.g. liqwatch.liquidation.bybit.BTC")] = "liqwatch"
+    consumer: Annotated[str, _d("durable consumer name of `liqwatch ingest` (ingesters sharing it split the work)")] = "liqwatch-ingest"
+    duplicate_window_s: Annotated[float, _d("JetStream drops a re-published event id seen within this window (the store dedupes the rest)")] = 600.0
+    max_age_h: Annotated[float, _d("keep events in the stream this long, so a stopped ingester can catch up (0 = forever)")] = 72.0
+    replicas: Annotated[int, _d("stream replicas (1 for one server; 3 on a 3-node NATS cluster)")] = 1
+
+
 class LogSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """[log]"""
 
@@ -67,10 +79,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     store: StoreSettings = msgspec.field(default_factory=StoreSettings)
     feeds: FeedSettings = msgspec.field(default_factory=FeedSettings)
     venues: dict[str, VenueSettings] = msgspec.field(default_factory=dict)
+    bus: BusSettings = msgspec.field(default_factory=BusSettings)
     log: LogSettings = msgspec.field(default_factory=LogSettings)
 
 
-_SECTIONS: dict[str, type[Any]] = {"store": StoreSettings, "feeds": FeedSettings, "log": LogSettings}
+_SECTIONS: dict[str, type[Any]] = {"store": StoreSettings, "feeds": FeedSettings, "bus": BusSettings, "log": LogSettings}
 _ENV = re.compile(r"^LIQWATCH__([A-Z0-9_]+?)__([A-Z0-9_]+?)(?:__([A-Z0-9_]+))?$")
 
 
@@ -169,6 +182,12 @@ def _check(settings: Settings) -> None:
             raise ConfigError(f"unknown channel {ch!r} in [feeds] channels{did_you_mean(ch, channels)}; known: {', '.join(channels)}")
     if settings.store.flush_interval_s <= 0 or settings.store.batch_size <= 0:
         raise ConfigError("[store] flush_interval_s and batch_size must be positive")
+    if settings.bus.url and not all(u.strip().startswith(("nats://", "tls://")) for u in settings.bus.url.split(",")):
+        raise ConfigError(f"[bus] url must be nats://HOST:PORT (comma-separated for a cluster), was {settings.bus.url!r}")
+    if not re.fullmatch(r"[A-Za-z0-9_-]+", settings.bus.stream) or not re.fullmatch(r"[A-Za-z0-9_-]+", settings.bus.consumer):
+        raise ConfigError("[bus] stream and consumer names may hold only letters, digits, '-' and '_'")
+    if not re.fullmatch(r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*", settings.bus.subject_prefix):
+        raise ConfigError(f"[bus] subject_prefix must be dot-separated tokens of letters, digits, '-', '_', was {settings.bus.subject_prefix!r}")
     if settings.log.level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError(f"[log] level must be DEBUG, INFO, WARNING or ERROR, was {settings.log.level!r}")
 

@@ -104,7 +104,8 @@ class PostgresStore:
         col_list = ", ".join(quote(n) for n in names)
         if table.replace:
             updates = ", ".join(f"{quote(n)} = EXCLUDED.{quote(n)}" for n in names[1:] if n != "ts_event")
-            conflict = f"ON CONFLICT (event_id, ts_event) DO UPDATE SET {updates}"
+            # arrival order is not guaranteed across collectors and retries: the version received last wins
+            conflict = f"ON CONFLICT (event_id, ts_event) DO UPDATE SET {updates} WHERE {table.name}.ts_recv <= EXCLUDED.ts_recv"
         else:
             conflict = "ON CONFLICT DO NOTHING"
         with con.transaction(), con.cursor() as cur:
