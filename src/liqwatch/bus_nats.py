@@ -1,8 +1,8 @@
 """The scale-out bus: normalised events on NATS JetStream, from many collectors on many machines to the ingesters.
 
 Subjects are `PREFIX.TYPE.VENUE.COIN` (`liqwatch.liquidation.bybit.BTC`; `_` where there is no coin) and
-`PREFIX.instruments.VENUE` for contract specs. The payload is the event's msgspec JSON (tagged by `type`), the
-same schema as everywhere else. The JetStream message id is the event's 64-bit `event_id` (plus a digest of
+`PREFIX.instruments.VENUE` for contract specs. The payload is the event struct in MessagePack (msgspec, tagged
+by `type`: a map with the same field names as everywhere else). The JetStream message id is the event's 64-bit `event_id` (plus a digest of
 the payload for candles, whose updates share an id), so a retried publish, a collector restart or a second
 collector on the same venue is dropped by JetStream within `duplicate_window_s`; the store's own
 idempotence on `event_id` drops the rest.
@@ -32,9 +32,9 @@ from liqwatch.storage.schema import event_id
 logger = logging.getLogger(__name__)
 
 WireEvent = Liquidation | OpenInterest | MarkPrice | Candle | FeedStatus | Signal
-_encoder = msgspec.json.Encoder()
-_event_decoder = msgspec.json.Decoder(WireEvent)
-_instruments_decoder = msgspec.json.Decoder(list[Instrument])
+_encoder = msgspec.msgpack.Encoder()  # MessagePack, not JSON: it carries NaN and infinities (a venue's NaN OI) unchanged
+_event_decoder = msgspec.msgpack.Decoder(WireEvent)
+_instruments_decoder = msgspec.msgpack.Decoder(list[Instrument])
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 TYPE_TOKEN = {Liquidation: "liquidation", OpenInterest: "open_interest", MarkPrice: "mark_price", Candle: "candle",
               FeedStatus: "feed_status", Signal: "signal"}  # fmt: skip
@@ -58,7 +58,7 @@ def subject_for(prefix: str, event: WireEvent) -> str:
 def encode(event: WireEvent) -> tuple[bytes, str]:
     """Return (payload, JetStream message id) of an event."""
     payload = _encoder.encode(event)
-    msg_id = str(event_id(event))
+    msg_id = str(event_id(event))  # type: ignore[arg-type]  # event_id() knows Signal too (schema._KEYS)
     if isinstance(event, Candle):  # a bar's updates share its event_id; each distinct version must reach the store
         msg_id += "-" + hashlib.blake2b(payload, digest_size=8).hexdigest()
     return payload, msg_id
@@ -70,12 +70,14 @@ def decode_event(payload: bytes) -> WireEvent:
     Raises:
         msgspec.DecodeError: the payload is not a liqwatch event (callers count and skip it).
     """
-    return _event_decoder.decode(payload)
+    event: WireEvent = _event_decoder.decode(payload)
+    return event
 
 
 def decode_instruments(payload: bytes) -> list[Instrument]:
-    """Decode an instruments payload (a JSON list of Instrument)."""
-    return _instruments_decoder.decode(payload)
+    """Decode an instruments payload (a list of Instrument)."""
+    specs: list[Instrument] = _instruments_decoder.decode(payload)
+    return specs
 
 
 def stream_config(settings: BusSettings) -> Any:
@@ -92,7 +94,7 @@ def stream_config(settings: BusSettings) -> Any:
     )
 
 
-async def connect(settings: BusSettings, *, name: str, retry_forever: bool = True) -> Any:
+async def connect(settings: BusSettings, *, name: str, retry_forever: bool = True, on_reconnect: Callable[[], None] | None = None) -> Any:
     """Connect to NATS (reconnecting forever once connected) and make sure the stream exists; return the client.
 
     Raises:
@@ -104,12 +106,18 @@ async def connect(settings: BusSettings, *, name: str, retry_forever: bool = Tru
     if not settings.url:
         raise ConfigError("no NATS server given: pass --bus nats://HOST:4222 or set [bus] url")
     servers = [u.strip() for u in settings.url.split(",") if u.strip()]
+
+    async def reconnected() -> None:
+        logger.warning("NATS reconnected")
+        if on_reconnect is not None:
+            on_reconnect()
+
     delay = 0.2
     while True:
         try:
             nc = await nats.connect(
                 servers, name=name, max_reconnect_attempts=-1, reconnect_time_wait=0.5, connect_timeout=3,
-                allow_reconnect=True, error_cb=_log_error, disconnected_cb=_log_disconnect, reconnected_cb=_log_reconnect,
+                allow_reconnect=True, error_cb=_log_error, disconnected_cb=_log_disconnect, reconnected_cb=reconnected,
             )  # fmt: skip
             break
         except Exception as exc:  # nats raises OSError, NoServersError, TimeoutError: all "not reachable yet"
@@ -148,18 +156,14 @@ async def _log_disconnect() -> None:
     logger.warning("NATS disconnected; reconnecting")
 
 
-async def _log_reconnect() -> None:
-    logger.warning("NATS reconnected")
-
-
 class NatsPublisher:
     """Publish events to JetStream at least once, never blocking the caller; counts everything."""
 
-    def __init__(self, settings: BusSettings, *, window: int = 512, max_pending: int = 2_000_000, ack_timeout_s: float = 5.0) -> None:
+    def __init__(self, settings: BusSettings, *, window: int = 512, max_pending: int = 2_000_000) -> None:
         self.settings = settings
         self.window = window
         self.max_pending = max_pending
-        self.ack_timeout_s = ack_timeout_s
+        self.ack_timeout_s = settings.ack_timeout_s
         self._outbox: deque[tuple[str, bytes, str]] = deque()
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
@@ -169,12 +173,16 @@ class NatsPublisher:
         self.acked = 0
         self.duplicates = 0  # JetStream already had the message id
         self.retries = 0
+        self.reconnects = 0
         self.dropped = 0  # outbox full: counted, never silent
         self.last_error = ""
 
     async def connect(self, name: str = "liqwatch-collect") -> None:
         """Connect (retrying until the server is there) and make sure the stream exists."""
-        self.nc = await connect(self.settings, name=name)
+        self.nc = await connect(self.settings, name=name, on_reconnect=self._reconnected)
+
+    def _reconnected(self) -> None:
+        self.reconnects += 1
 
     def publish(self, events: Sequence[WireEvent]) -> None:
         """Queue events for JetStream (a Feed's `emit`)."""
@@ -257,7 +265,7 @@ class NatsPublisher:
     def stats(self) -> dict[str, Any]:
         """Return acknowledged, duplicate, retried, dropped and pending counts."""
         return {"acked": self.acked, "duplicates": self.duplicates, "retries": self.retries, "dropped": self.dropped,
-                "pending": self.pending, "last_error": self.last_error}  # fmt: skip
+                "pending": self.pending, "reconnects": self.reconnects, "last_error": self.last_error}  # fmt: skip
 
 
 async def subscribe_live(settings: BusSettings, on_event: Callable[[WireEvent], Awaitable[None] | None], *, name: str) -> Any:

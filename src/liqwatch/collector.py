@@ -97,6 +97,7 @@ async def replay_to_bus(
 
     `rate` paces the events (per second) so a replay behaves like a live collector.
     """
+    batch = batch or (max(1, int(rate / 20)) if rate else 500)  # paced: 20 small bursts a second, like a live feed
     publisher = NatsPublisher(settings.bus)
     await publisher.connect("liqwatch-collect-replay")
     runner = asyncio.create_task(publisher.run())

@@ -65,6 +65,8 @@ class BusSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     duplicate_window_s: Annotated[float, _d("JetStream drops a re-published event id seen within this window (the store dedupes the rest)")] = 600.0
     max_age_h: Annotated[float, _d("keep events in the stream this long, so a stopped ingester can catch up (0 = forever)")] = 72.0
     replicas: Annotated[int, _d("stream replicas (1 for one server; 3 on a 3-node NATS cluster)")] = 1
+    ack_wait_s: Annotated[float, _d("a message an ingester took but did not acknowledge (it died) is redelivered after this")] = 30.0
+    ack_timeout_s: Annotated[float, _d("a publish not acknowledged by JetStream within this is sent again (same id: no double)")] = 5.0
 
 
 class LogSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

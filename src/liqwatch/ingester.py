@@ -46,12 +46,14 @@ class Ingester:
         self.nc: Any = None
 
     async def run(self, *, until_idle_s: float | None = None) -> None:
-        """Consume until `stop()` (or until no message arrived for `until_idle_s`)."""
+        """Consume until `stop()` (or, with `until_idle_s`, until idle that long with nothing pending or unacknowledged)."""
         from nats.js.api import AckPolicy, ConsumerConfig
 
         self.nc = await connect(self.settings, name=f"liqwatch-ingest-{self.settings.consumer}")
         js = self.nc.jetstream()
-        config = ConsumerConfig(ack_policy=AckPolicy.EXPLICIT, ack_wait=60, max_ack_pending=max(20_000, 4 * self.batch_size))
+        config = ConsumerConfig(
+            ack_policy=AckPolicy.EXPLICIT, ack_wait=self.settings.ack_wait_s, max_ack_pending=max(20_000, 4 * self.batch_size)
+        )
         sub = await js.pull_subscribe(
             f"{self.settings.subject_prefix}.>", durable=self.settings.consumer, stream=self.settings.stream, config=config
         )
@@ -63,12 +65,22 @@ class Ingester:
                     await self._handle(msgs)
                     self.last_message_s = time.monotonic()
                 elif until_idle_s is not None and time.monotonic() - self.last_message_s >= until_idle_s:
-                    return
+                    if await self._drained(sub):
+                        return
+                    self.last_message_s = time.monotonic()
         finally:
             with contextlib.suppress(Exception):
                 await self.nc.flush(2)  # the last acks
             with contextlib.suppress(Exception):
                 await self.nc.close()
+
+    async def _drained(self, sub: Any) -> bool:
+        # idle is not done while messages wait, or while a dead ingester's unacknowledged ones await redelivery
+        try:
+            info = await sub.consumer_info()
+        except Exception:
+            return False
+        return int(info.num_pending or 0) == 0 and int(info.num_ack_pending or 0) == 0
 
     async def _fetch(self, sub: Any) -> list[Any]:
         import nats.errors
@@ -100,7 +112,7 @@ class Ingester:
             except msgspec.DecodeError:
                 self.malformed += 1
                 bad.append(msg)
-        await self._write(events, specs)
+        await self._write(events, specs, msgs)
         bad_ids = {id(m) for m in bad}
         for msg in msgs:
             if id(msg) in bad_ids:
@@ -108,7 +120,7 @@ class Ingester:
             else:
                 await msg.ack()
 
-    async def _write(self, events: list[Any], specs: dict[str, list[Any]]) -> None:
+    async def _write(self, events: list[Any], specs: dict[str, list[Any]], msgs: list[Any]) -> None:
         backoff = 0.2
         while True:
             try:
@@ -123,6 +135,9 @@ class Ingester:
                 logger.error("store write failed (%d events not acknowledged, retrying in %.1f s): %s", len(events), backoff, exc)
                 if self._stop.is_set():
                     raise
+                for msg in msgs:  # still working on them: no redelivery to another ingester meanwhile
+                    with contextlib.suppress(Exception):
+                        await msg.in_progress()
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 10.0)
 

@@ -25,6 +25,7 @@ def _register() -> None:
     from liqwatch.cli.query import register as register_query
     from liqwatch.cli.replay import register as register_replay
     from liqwatch.cli.run import register as register_run
+    from liqwatch.cli.scale import register as register_scale
     from liqwatch.cli.venues import register as register_venues
 
     register_query(app)
@@ -35,6 +36,7 @@ def _register() -> None:
     app.add_typer(config_app, name="config")
     app.add_typer(oi_app, name="oi")
     register_backfill(app)
+    register_scale(app)
 
 
 _register()
