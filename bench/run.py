@@ -14,10 +14,10 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # `python bench/run.py` puts bench/ itself on the path, not the repo
     sys.path.insert(0, str(ROOT))
 
-from bench import _harness, parse  # noqa: E402
+from bench import _harness, parse, scale  # noqa: E402
 
-SUITES = [parse]
-LIBRARIES = ("liqwatch", "msgspec", "cryptofeed", "yapic.json", "ccxt")
+SUITES = [parse, scale]
+LIBRARIES = ("liqwatch", "msgspec", "cryptofeed", "yapic.json", "ccxt", "psycopg", "nats-py", "duckdb")
 RESULTS = ROOT / "bench" / "RESULTS.md"
 
 
