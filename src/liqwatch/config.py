@@ -58,6 +58,20 @@ class VenueSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     coins: Annotated[list[str], _d("coins for this venue only; empty = [feeds] coins")] = msgspec.field(default_factory=list)
 
 
+class BusSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """[bus]"""
+
+    url: Annotated[str, _d("NATS server(s) for scale-out roles, comma-separated, e.g. nats://10.0.0.5:4222; empty = in-process only")] = ""
+    stream: Annotated[str, _d("JetStream stream holding every event (created on first use)")] = "LIQWATCH"
+    subject_prefix: Annotated[str, _d("subjects are PREFIX.TYPE.VENUE.COIN, e.g. liqwatch.liquidation.bybit.BTC")] = "liqwatch"
+    consumer: Annotated[str, _d("durable consumer name of `liqwatch ingest` (ingesters sharing it split the work)")] = "liqwatch-ingest"
+    duplicate_window_s: Annotated[float, _d("JetStream drops a re-published event id seen within this window (the store dedupes the rest)")] = 600.0
+    max_age_h: Annotated[float, _d("keep events in the stream this long, so a stopped ingester can catch up (0 = forever)")] = 72.0
+    replicas: Annotated[int, _d("stream replicas (1 for one server; 3 on a 3-node NATS cluster)")] = 1
+    ack_wait_s: Annotated[float, _d("a message an ingester took but did not acknowledge (it died) is redelivered after this")] = 30.0
+    ack_timeout_s: Annotated[float, _d("a publish not acknowledged by JetStream within this is sent again (same id: no double)")] = 5.0
+
+
 class LogSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """[log]"""
 
@@ -139,6 +153,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     store: StoreSettings = msgspec.field(default_factory=StoreSettings)
     feeds: FeedSettings = msgspec.field(default_factory=FeedSettings)
     venues: dict[str, VenueSettings] = msgspec.field(default_factory=dict)
+    bus: BusSettings = msgspec.field(default_factory=BusSettings)
     log: LogSettings = msgspec.field(default_factory=LogSettings)
     alerts: AlertSettings = msgspec.field(default_factory=AlertSettings)
     web: WebSettings = msgspec.field(default_factory=WebSettings)
@@ -156,6 +171,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "heatmap": HeatmapSettings,
     "signals": SignalSettings,
     "analytics": AnalyticsSettings,
+    "bus": BusSettings,
 }
 _ENV = re.compile(r"^LIQWATCH__([A-Z0-9_]+?)__([A-Z0-9_]+?)(?:__([A-Z0-9_]+))?$")
 
@@ -293,6 +309,12 @@ def _check(settings: Settings) -> None:
             if url and not url.startswith(schemes):
                 raise ConfigError(f'[venues."{venue}"] {key} must start with {" or ".join(schemes)}, was {url!r}')
     _check_analytics(settings)
+    if settings.bus.url and not all(u.strip().startswith(("nats://", "tls://")) for u in settings.bus.url.split(",")):
+        raise ConfigError(f"[bus] url must be nats://HOST:PORT (comma-separated for a cluster), was {settings.bus.url!r}")
+    if not re.fullmatch(r"[A-Za-z0-9_-]+", settings.bus.stream) or not re.fullmatch(r"[A-Za-z0-9_-]+", settings.bus.consumer):
+        raise ConfigError("[bus] stream and consumer names may hold only letters, digits, '-' and '_'")
+    if not re.fullmatch(r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*", settings.bus.subject_prefix):
+        raise ConfigError(f"[bus] subject_prefix must be dot-separated tokens of letters, digits, '-', '_', was {settings.bus.subject_prefix!r}")
     if settings.log.level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError(f"[log] level must be DEBUG, INFO, WARNING or ERROR, was {settings.log.level!r}")
     from liqwatch.alerts.settings import check as check_alerts

@@ -32,6 +32,7 @@ def _register() -> None:
     from liqwatch.cli.record import register as register_record
     from liqwatch.cli.replay import register as register_replay
     from liqwatch.cli.run import register as register_run
+    from liqwatch.cli.scale import register as register_scale
     from liqwatch.cli.signals_cmd import register as register_signals
     from liqwatch.cli.stress import register as register_stress
     from liqwatch.cli.study import register as register_study
@@ -57,6 +58,7 @@ def _register() -> None:
     register_signals(app)
     register_brief(app)
     register_export(app)
+    register_scale(app)
 
 
 _register()

@@ -15,23 +15,32 @@ def default_db_path() -> Path:
     return base / "liqwatch" / "liqwatch.duckdb"
 
 
+def is_postgres_url(url: str | Path | None) -> bool:
+    """Return whether a store location names a PostgreSQL server."""
+    return str(url or "").startswith(("postgresql://", "postgres://"))
+
+
 def open_store(url: str | Path | None = None, *, read_only: bool = False) -> EventStore:
-    """Open a store: a file path or duckdb:// URL (embedded, the default), or raise for unsupported schemes.
+    """Open a store: a file path or duckdb:// URL (embedded, the default), or a postgresql:// URL (server).
 
     Raises:
         ConfigError: the URL's scheme is not supported.
         StorageError: the store cannot be opened.
     """
     text = str(url) if url else str(default_db_path())
-    if text.startswith(("postgresql://", "postgres://")):
-        raise ConfigError(
-            f"PostgreSQL stores ({text.split('@')[-1]}) are not available in this version; use a DuckDB file path"
-        )
+    if is_postgres_url(text):
+        try:
+            from liqwatch.storage.postgres_store import PostgresStore
+        except ImportError:
+            raise ConfigError(
+                "a PostgreSQL store needs psycopg: pip install 'liqwatch[scale]' (or use a DuckDB file path)"
+            ) from None
+        return PostgresStore(text, read_only=read_only)
     if "://" in text and not text.startswith("duckdb://"):
-        raise ConfigError(f"unsupported store URL {text!r}; use a file path such as ~/liqwatch.duckdb")
+        raise ConfigError(f"unsupported store URL {text!r}; use a file path such as ~/liqwatch.duckdb or a postgresql:// URL")
     from liqwatch.storage.duckdb_store import DuckDBStore
 
     return DuckDBStore(text.removeprefix("duckdb://"), read_only=read_only)
 
 
-__all__ = ["EventStore", "default_db_path", "open_store"]
+__all__ = ["EventStore", "default_db_path", "is_postgres_url", "open_store"]

@@ -94,6 +94,8 @@ class DuckDBStore(MarketQueries):
         return {table.name: self._insert(table, rows) for table, rows in grouped.items()}
 
     def _insert(self, table: Table, rows: list[Any]) -> int:
+        if table.replace:  # INSERT OR REPLACE keeps the first of two same-key rows in one batch: pass only the last
+            rows = schema.last_version(rows)
         columns = schema.rows_to_columns(table, rows)
         arrow = pa.table({n: pa.array(columns[n], type=_ARROW[sql]) for n, sql in table.columns})
         verb = "INSERT OR REPLACE" if table.replace else "INSERT OR IGNORE"
@@ -188,7 +190,7 @@ class DuckDBStore(MarketQueries):
                 where += " AND notional_usd >= ?"
                 params.append(floor[0]["max_usd"])
         return self._rows(
-            f"SELECT * EXCLUDE (event_id) FROM liquidations{where} ORDER BY notional_usd DESC, ts_event LIMIT {int(limit)}", params
+            f"SELECT * EXCLUDE (event_id) FROM liquidations{where} ORDER BY notional_usd DESC, ts_event, event_id LIMIT {int(limit)}", params
         )
 
     def _source(self, since: int, until: int, coin: str | None = None) -> tuple[str, list[Any]]:

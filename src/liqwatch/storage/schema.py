@@ -93,6 +93,11 @@ def event_id(event: Event) -> int:
     return _KEYS[type(event)](event)
 
 
+def last_version(events: list[Any]) -> list[Any]:
+    """Return one event per event_id, the last one given (a replace table's batch: later candle updates win)."""
+    return list({event_id(e): e for e in events}.values())
+
+
 def _cell(value: Any) -> Any:
     return value.value if isinstance(value, Enum) else value
 

@@ -81,3 +81,18 @@ def test_a_file_that_is_not_duckdb_is_a_storage_error(tmp_path: Path) -> None:
     bad.write_text("hello, I am text")
     with pytest.raises(StorageError, match="cannot open the database"):
         open_store(bad)
+
+
+def test_a_candle_updated_twice_in_one_batch_keeps_the_last_version(db_path: Path) -> None:
+    import msgspec
+
+    from liqwatch.model import Candle
+
+    store = open_store(db_path)
+    bar = Candle(
+        venue="bitget", symbol="DASHUSDT", market="DASH-USDT-PERP", coin="DASH", ts_event=T0, ts_recv=T0, interval_s=60,
+        open=113.0, high=113.5, low=113.0, close=113.4, volume=1.0, volume_usd=113.4, closed=False,
+    )
+    store.write([bar, msgspec.structs.replace(bar, close=113.37, ts_recv=T0 + 1)])
+    assert store.execute("SELECT close FROM candles") == [(113.37,)]
+    store.close()

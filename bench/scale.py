@@ -1,0 +1,161 @@
+"""Scale-out benchmarks: collectors → JetStream → PostgreSQL sustained events/s, and the 24 h stats query at N rows.
+
+Each case starts its own nats-server and PostgreSQL on 127.0.0.1 (liqwatch.sim.local_servers) and reports the
+embedded mode (DuckDB file, same events, same query) beside it as the anchor "embedded duckdb".
+`LIQWATCH_BENCH_PG_ROWS` sets the stats case's row count (default 1,000,000; quick 200,000).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench._harness import Case, Row
+from liqwatch import config
+from liqwatch.analytics.metrics import liquidation_stats
+from liqwatch.bus_nats import NatsPublisher
+from liqwatch.model import ContractType, Liquidation, PositionSide, PriceKind
+from liqwatch.sim.local_servers import LocalNats, LocalPostgres, ServerUnavailable
+from liqwatch.storage import open_store
+from liqwatch.storage.duckdb_store import DuckDBStore
+
+T0 = 1_762_214_400_000_000_000
+DAY = 86_400 * 10**9
+VENUES = ("bybit", "okx", "binance-usdm", "htx", "gate", "bitget", "deribit", "dydx")
+COINS = ("BTC", "ETH", "SOL", "XRP", "DOGE", "BNB", "ADA", "AVAX")
+
+
+def liquidations(n: int, days: int, seed: int = 1) -> list[Liquidation]:
+    """Return n seeded liquidations spread over `days` days on 8 venues and 8 coins."""
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        coin, price, qty = rng.choice(COINS), rng.uniform(0.1, 100_000), rng.expovariate(1 / 3)
+        out.append(
+            Liquidation(
+                venue=rng.choice(VENUES), symbol=f"{coin}USDT", market=f"{coin}-USDT-PERP", coin=coin,
+                ts_event=T0 + rng.randrange(days * DAY), ts_recv=T0, position_side=rng.choice((PositionSide.LONG, PositionSide.SHORT)),
+                venue_side="x", price=price, price_kind=PriceKind.FILL, quantity=qty, contracts=qty, notional_usd=price * qty,
+                contract_type=ContractType.LINEAR, venue_event_id=f"b{seed}-{i}",
+            )
+        )  # fmt: skip
+    return out
+
+
+def _src_env() -> dict[str, str]:
+    import liqwatch
+
+    return {**os.environ, "PYTHONPATH": str(Path(liqwatch.__file__).resolve().parents[1])}
+
+
+def bus_to_postgres(quick: bool) -> Row:
+    n = 20_000 if quick else 100_000
+    events = liquidations(n, days=3)
+    row = Row(case="collectors → JetStream → PostgreSQL (sustained)", n=n, unit="events/s", liqwatch=0.0)
+    try:
+        pg, nats = LocalPostgres().start(), LocalNats().start()
+    except ServerUnavailable as exc:
+        row.notes.append(f"skipped: {exc}")
+        return row
+    try:
+        url = pg.create_database("bench")
+        env = {"LIQWATCH__BUS__URL": nats.url, "LIQWATCH__BUS__ACK_WAIT_S": "60"}
+        settings = config.load(environ=env)
+        open_store(url).close()  # migrations before the clock starts
+        ingest = subprocess.Popen(
+            [sys.executable, "-m", "liqwatch", "ingest", "--store", url, "--batch-size", "5000", "--until-idle", "2", "--json"],
+            env={**_src_env(), **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+
+        async def publish(part: list[Liquidation]) -> None:
+            pub = NatsPublisher(settings.bus, window=1024)
+            await pub.connect()
+            task = asyncio.create_task(pub.run())
+            pub.publish(part)
+            pub.stop()
+            await task
+            await pub.close()
+
+        async def two_collectors() -> None:
+            await asyncio.gather(publish(events[: n // 2]), publish(events[n // 2 :]))
+
+        start = time.perf_counter()
+        asyncio.run(two_collectors())
+        published = time.perf_counter() - start
+        store = open_store(url)
+        while store.count("liquidations") < n:
+            time.sleep(0.02)
+        elapsed = time.perf_counter() - start
+        store.close()
+        ingest.terminate()
+        ingest.communicate(timeout=30)
+        row.liqwatch = n / elapsed
+        row.checks.append(("every event stored once", True, f"{n:,} rows"))
+        row.notes.append(f"two publishers in one process (JetStream acks, window 1024) took {published:.2f} s = {n / published:,.0f} ev/s")
+        row.notes.append("one `liqwatch ingest` process (batch 5000, binary COPY + ON CONFLICT); time until the last row is in PostgreSQL")
+        with tempfile.TemporaryDirectory() as tmp:
+            duck = DuckDBStore(Path(tmp) / "b.duckdb")
+            start = time.perf_counter()
+            for i in range(0, n, 5000):
+                duck.write(events[i : i + 5000])
+            row.anchors["embedded duckdb"] = n / (time.perf_counter() - start)
+            duck.close()
+    finally:
+        nats.cleanup()
+        pg.cleanup()
+    return row
+
+
+def stats_query(quick: bool) -> Row:
+    n = int(os.environ.get("LIQWATCH_BENCH_PG_ROWS", 200_000 if quick else 1_000_000))
+    days = 30
+    row = Row(case=f"24h liquidation_stats at {n:,} rows ({days} days)", n=1, unit="queries/s", liqwatch=0.0)
+    try:
+        pg = LocalPostgres().start()
+    except ServerUnavailable as exc:
+        row.notes.append(f"skipped: {exc}")
+        return row
+    try:
+        store = open_store(pg.create_database("stats"))
+        with tempfile.TemporaryDirectory() as tmp:
+            duck = DuckDBStore(Path(tmp) / "s.duckdb")
+            load_start = time.perf_counter()
+            loaded = 0
+            for chunk in range(0, n, 200_000):
+                part = liquidations(min(200_000, n - chunk), days, seed=chunk + 1)
+                store.write(part)
+                duck.write(part)
+                loaded += len(part)
+            row.notes.append(f"loaded {loaded:,} rows into both stores in {time.perf_counter() - load_start:.0f} s")
+            store.execute("ANALYZE liquidations")
+            window = {"since": T0 + 15 * DAY, "until": T0 + 16 * DAY}
+            results = {}
+            for name, target in (("pg", store), ("duck", duck)):
+                liquidation_stats(target, **window)  # warm
+                best = min(_timed(lambda t=target: liquidation_stats(t, **window)) for _ in range(5))
+                results[name] = best
+            a, b = liquidation_stats(store, **window), liquidation_stats(duck, **window)
+            row.checks.append(("same count in both stores", a["count"] == b["count"], f"{a['count']:,} in the window"))
+            row.liqwatch = 1 / results["pg"]
+            row.anchors["embedded duckdb"] = 1 / results["duck"]
+            row.notes.append(f"latency best of 5: PostgreSQL {results['pg'] * 1000:.1f} ms, DuckDB {results['duck'] * 1000:.1f} ms")
+            duck.close()
+        store.close()
+    finally:
+        pg.cleanup()
+    return row
+
+
+def _timed(fn: object) -> float:
+    start = time.perf_counter()
+    fn()  # type: ignore[operator]
+    return time.perf_counter() - start
+
+
+CASES = [Case("collectors → JetStream → PostgreSQL (sustained)", bus_to_postgres), Case("24h liquidation_stats", stats_query)]

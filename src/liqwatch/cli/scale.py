@@ -1,0 +1,193 @@
+"""Scale-out roles: `liqwatch collect` (venues → NATS), `liqwatch ingest` (NATS → store), `liqwatch serve` (readers)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from liqwatch import config
+from liqwatch.cli._common import ConfigOption, JsonOption, db_path, print_json
+from liqwatch.errors import ConfigError
+from liqwatch.logs import setup_logging
+
+BusOption = Annotated[str | None, typer.Option("--bus", help="NATS server URL(s), e.g. nats://10.0.0.5:4222 (default: [bus] url)")]
+StoreOption = Annotated[
+    str | None,
+    typer.Option("--store", "--db", help="postgresql://USER@HOST/DB or a DuckDB file (default: [store] path)"),
+]
+DurationOption = Annotated[float | None, typer.Option(help="stop after this many seconds (default: run until Ctrl-C)")]
+
+
+def register(app: typer.Typer) -> None:
+    app.command("collect")(collect)
+    app.command("ingest")(ingest)
+    app.command("serve")(serve)
+
+
+def _settings(config_path: Path | None, bus: str | None, **more: Any) -> config.Settings:
+    return config.load(config_path, bus__url=bus, **more)
+
+
+def collect(
+    config_path: ConfigOption = None,
+    bus: BusOption = None,
+    venue: Annotated[list[str] | None, typer.Option("--venue", help="collect from this venue (repeatable)")] = None,
+    venues: Annotated[str | None, typer.Option("--venues", help="comma-separated venues (same as repeating --venue)")] = None,
+    coin: Annotated[list[str] | None, typer.Option("--coin", help="collect only this base coin (repeatable)")] = None,
+    files: Annotated[list[Path] | None, typer.Argument(help="with --replay: JSON Lines recordings to publish", show_default=False)] = None,
+    replay: Annotated[bool, typer.Option("--replay", help="publish the recordings FILE… instead of connecting to venues")] = False,
+    rate: Annotated[float | None, typer.Option(help="with --replay: events per second (default: as fast as acknowledged)")] = None,
+    duration: DurationOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Collect from venues and publish every normalised event to NATS JetStream (many collectors may run at once)."""
+    names = [*(venue or []), *[v.strip() for v in (venues or "").split(",") if v.strip()]]
+    settings = _settings(config_path, bus, feeds__venues=names or None, feeds__coins=coin or None)
+    if not settings.bus.url:
+        raise ConfigError("liqwatch collect needs a NATS server: pass --bus nats://HOST:4222 or set [bus] url")
+    setup_logging(settings.log.level)
+    if files and not replay:
+        raise ConfigError("files given without --replay; use: liqwatch collect --replay FILE…")
+    if replay:
+        from liqwatch.collector import replay_to_bus
+
+        if not files:
+            raise ConfigError("--replay needs recordings: liqwatch collect --replay FILE…")
+        missing = [str(f) for f in files if not f.is_file()]
+        if missing:
+            raise ConfigError(f"no such file: {', '.join(missing)}")
+        report = asyncio.run(replay_to_bus(settings, list(files), venue=names[0] if len(names) == 1 else None, rate=rate))
+        if as_json:
+            print_json(report)
+        else:
+            typer.echo(f"published {sum(report['events'].values())} events {report['events']} from {report['frames']} frames; bus {report['bus']}")
+        return
+    asyncio.run(_collect(settings, duration))
+
+
+async def _collect(settings: config.Settings, duration: float | None) -> None:
+    from liqwatch.collector import Collector
+
+    collector = Collector(settings)
+    await collector.start()
+    typer.echo(f"liqwatch collect: {len(collector.feeds)} venues → {settings.bus.url} (Ctrl-C to stop)")
+
+    def line() -> str:
+        s = collector.status()
+        feeds = "; ".join(f"{n}: {f['state']}" for n, f in s["feeds"].items())
+        return f"[{s['uptime_s']:.0f}s] bus {s['bus']} | {feeds}"
+
+    try:
+        await _until_stopped(duration, line)
+    finally:
+        await collector.shutdown()
+        typer.echo(f"stopped; bus {collector.publisher.stats()}")
+
+
+def ingest(
+    config_path: ConfigOption = None,
+    bus: BusOption = None,
+    store: StoreOption = None,
+    consumer: Annotated[str | None, typer.Option(help="durable consumer name (default: [bus] consumer)")] = None,
+    batch_size: Annotated[int, typer.Option(help="messages per fetch and store transaction")] = 2000,
+    until_idle: Annotated[float | None, typer.Option(help="exit once no message arrived for this many seconds")] = None,
+    duration: DurationOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Write the bus into the store through a durable JetStream consumer; a restart resumes where it stopped."""
+    settings = _settings(config_path, bus, bus__consumer=consumer)
+    if not settings.bus.url:
+        raise ConfigError("liqwatch ingest needs a NATS server: pass --bus nats://HOST:4222 or set [bus] url")
+    if batch_size <= 0:
+        raise ConfigError(f"--batch-size must be positive, was {batch_size}")
+    setup_logging(settings.log.level)
+    target = store or db_path(None, config_path)
+    asyncio.run(_ingest(settings, target, batch_size, until_idle, duration, as_json))
+
+
+async def _ingest(settings: config.Settings, target: str, batch_size: int, until_idle: float | None, duration: float | None, as_json: bool) -> None:
+    from liqwatch.ingester import Ingester
+    from liqwatch.storage import open_store
+
+    store = await asyncio.to_thread(open_store, target)
+    ingester = Ingester(store, settings.bus, batch_size=batch_size)
+    if not as_json:
+        typer.echo(f"liqwatch ingest: {settings.bus.url} [{settings.bus.stream}/{settings.bus.consumer}] → {getattr(store, 'path', target)}")
+    task = asyncio.create_task(ingester.run(until_idle_s=until_idle))
+    try:
+        await _until_stopped(duration, lambda: f"ingest {ingester.stats()}", done=task)
+    finally:
+        ingester.stop()
+        await asyncio.gather(task, return_exceptions=True)
+        store.close()
+    if as_json:
+        print_json(ingester.stats())
+    else:
+        typer.echo(f"stopped; {ingester.stats()}")
+    if task.done() and not task.cancelled() and task.exception() is not None:
+        raise task.exception()  # type: ignore[misc]
+
+
+def serve(
+    config_path: ConfigOption = None,
+    bus: BusOption = None,
+    store: StoreOption = None,
+    host: Annotated[str, typer.Option(help="web server address")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="web server port")] = 8000,
+    duration: DurationOption = None,
+) -> None:
+    """Serve readers (dashboard/API/alerts) from the store, with live events from the bus; collects nothing."""
+    settings = _settings(config_path, bus)
+    if not settings.bus.url:
+        raise ConfigError("liqwatch serve needs a NATS server for live events: pass --bus nats://HOST:4222 or set [bus] url")
+    setup_logging(settings.log.level)
+    target = store or db_path(None, config_path)
+    asyncio.run(_serve(settings, target, host, port, duration))
+
+
+async def _serve(settings: config.Settings, target: str, host: str, port: int, duration: float | None) -> None:
+    from liqwatch.serve import ServeRole
+
+    role = ServeRole(settings, target)
+    await role.start()
+    app = role.web_app()
+    web: asyncio.Task[Any] | None = None
+    if app is not None:
+        import uvicorn
+
+        server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
+        web = asyncio.create_task(server.serve())
+        typer.echo(f"liqwatch serve: http://{host}:{port} — store {role.status()['store']}, live from {settings.bus.url}")
+    else:
+        typer.echo(f"liqwatch serve: store {role.status()['store']}, live from {settings.bus.url} (no web app plugged in yet)")
+    try:
+        await _until_stopped(duration, lambda: f"serve: {role.received} live events, bus {role.bus.stats()['published']}")
+    finally:
+        if web is not None:
+            web.cancel()
+            await asyncio.gather(web, return_exceptions=True)
+        await role.shutdown()
+
+
+async def _until_stopped(duration: float | None, line: Callable[[], str], *, done: Awaitable[Any] | None = None, every_s: float = 10.0) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    deadline = None if duration is None else loop.time() + duration
+    last = loop.time()
+    while not stop.is_set() and (deadline is None or loop.time() < deadline):
+        if isinstance(done, asyncio.Task) and done.done():
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), 0.2)
+        if loop.time() - last >= every_s:
+            last = loop.time()
+            typer.echo(line())
