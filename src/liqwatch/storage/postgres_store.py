@@ -61,6 +61,8 @@ def redact(url: str) -> str:
 class PostgresStore:
     """EventStore on a PostgreSQL database (libpq URL)."""
 
+    dialect = "postgres"  # for the few analytics queries that need another SQL form than DuckDB's (heatmap ASOF join)
+
     def __init__(self, url: str, *, read_only: bool = False) -> None:
         self.url = url
         self.path = redact(url)  # what status lines show, like DuckDBStore.path
