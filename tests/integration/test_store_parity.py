@@ -18,9 +18,12 @@ import pytest
 from factories import T0, make_liquidation
 from liqwatch.analytics.metrics import liquidation_stats
 from liqwatch.analytics.open_interest import open_interest_summary
+from liqwatch.analytics.price import price_context
+from liqwatch.analytics.signals import recent_signals
 from liqwatch.errors import StorageError
+from liqwatch.heatmap.api import current_map
 from liqwatch.ingest import replay_files
-from liqwatch.model import Candle, FeedState, FeedStatus, PositionSide
+from liqwatch.model import Candle, FeedState, FeedStatus, PositionSide, Signal
 from liqwatch.sim.local_servers import LocalPostgres
 from liqwatch.storage import EventStore, open_store
 from liqwatch.storage.duckdb_store import DuckDBStore
@@ -88,6 +91,12 @@ def _synthetic(n: int = 3000) -> list[Any]:
     for i in range(40):
         state = rng.choice(list(FeedState))
         out.append(FeedStatus(venue=rng.choice(venues), connection_id="c1", state=state, detail="x", ts_event=T0 + i * H, ts_recv=T0 + i * H))
+    for i in range(30):
+        coin, kind = rng.choice(coins), rng.choice(("long-cluster", "short-cluster", "leverage-flush"))
+        out.append(
+            Signal(kind=kind, coin=coin, timeframe="1h", direction="neutral", message=f"{kind} {coin}",
+                   inputs=f'{{"usd": {rng.uniform(1, 1e6)!r}, "i": {i}}}', ts_event=T0 + i * H, ts_recv=T0 + i * H)
+        )
     return out
 
 
@@ -122,6 +131,19 @@ def test_recorded_sessions_give_identical_answers(both: tuple[DuckDBStore, Postg
     assert stats["coverage"]["outages"]  # the synthetic STALE/DISCONNECTED rows
     day = {"since": T0 + 24 * H, "until": T0 + 48 * H}  # the dashboard's 24 h stats
     same(liquidation_stats(duck, **day), liquidation_stats(pg, **day))
+    assert stats["coverage"] and stats["by_margin"]
+    for coin in ("BTC", "ETH"):  # one coin's stats: rollups filtered by coin
+        same(liquidation_stats(duck, **window, coin=coin), liquidation_stats(pg, **window, coin=coin))
+    for kwargs in ({"since": first, "until": last}, {"since": first + 7 * 60 * 10**9 + 123, "until": last - 1}):
+        same(duck.liquidation_summary(**kwargs), pg.liquidation_summary(**kwargs))  # raw edges + minutes + hours
+        same(duck.liquidation_bars(**kwargs, bar_ns=H), pg.liquidation_bars(**kwargs, bar_ns=H))
+        same(duck.feed_outages(**kwargs), pg.feed_outages(**kwargs))
+        same(duck.feed_status_changes(**kwargs), pg.feed_status_changes(**kwargs))
+    assert pg.feed_outages(**window) and pg.feed_status_changes(**window)
+    sigs = recent_signals(pg, since=T0 - 1, until=T0 + 48 * H)
+    same(recent_signals(duck, since=T0 - 1, until=T0 + 48 * H), sigs)
+    same(recent_signals(duck, since=T0, until=T0 + 20 * H, coin="btc"), recent_signals(pg, since=T0, until=T0 + 20 * H, coin="btc"))
+    assert len(sigs) == 30 and sigs[0]["ts_event"] >= sigs[-1]["ts_event"]
     same(sorted(duck.load_instruments(), key=lambda i: (i.venue, i.symbol)), pg.load_instruments())
     assert [i.symbol for i in pg.load_instruments("okx")] == sorted(i.symbol for i in duck.load_instruments("okx"))
 
@@ -135,6 +157,47 @@ def test_open_interest_summary_is_identical(both: tuple[DuckDBStore, PostgresSto
         same(open_interest_summary(duck, at=at), summary)
     assert summary["symbols"] and summary["coins"]
     same(open_interest_summary(duck, at=oi_ts[-1], coin="ETH"), open_interest_summary(pg, at=oi_ts[-1], coin="ETH"))
+
+
+def test_prices_funding_and_heatmap_are_identical(both: tuple[DuckDBStore, PostgresStore]) -> None:
+    duck, pg = both
+    candles = duck.execute("SELECT coin, count(*) AS n, max(ts_event) FROM candles WHERE interval_s = 60 GROUP BY coin ORDER BY n DESC")
+    assert candles, "recorded sessions hold 1m candles"
+    coin, _, newest = candles[0]
+    for at in (int(newest) + 60 * 10**9, int(newest) - 30 * 60 * 10**9):
+        context = price_context(pg, coin=coin, at=at)
+        same(price_context(duck, coin=coin, at=at), context)
+        same(duck.funding_at(at=at), pg.funding_at(at=at))
+    assert context["price"] is not None and context["source"]
+    src = context["source"]
+    same(duck.price_high(venue=src["venue"], symbol=src["symbol"], until=at), pg.price_high(venue=src["venue"], symbol=src["symbol"], until=at))
+    with_oi = duck.execute(
+        "SELECT c.coin, max(c.ts_event) FROM candles c JOIN open_interest o ON o.venue = c.venue AND o.symbol = c.symbol "
+        "WHERE c.interval_s = 60 GROUP BY c.coin ORDER BY count(*) DESC"
+    )
+    assert with_oi, "recorded sessions hold candles with open interest"
+    for oi_coin, last_bar in with_oi[:2]:
+        at = int(last_bar) + 60 * 10**9
+        heat = current_map(pg, coin=oi_coin, at=at)
+        same(current_map(duck, coin=oi_coin, at=at), heat)
+    assert heat["symbols"] and any(s["bars_with_oi"] for s in heat["symbols"])
+
+
+def test_alert_tables_work_on_both(both: tuple[DuckDBStore, PostgresStore]) -> None:
+    from liqwatch.alerts import history
+
+    results = []
+    for store in both:
+        history.ensure_tables(store)
+        alert = history.Alert(alert_id=history.alert_id("r1", "BTC", T0), rule="r1", rule_type="cluster", subject="BTC",
+                              venue="*", ts_trigger=T0, ts_fired=T0 + 1, title="t", body="b", values='{"x": 1}', link="", coverage="")
+        assert history.insert(store, alert, 2) and not history.insert(store, alert, 2)
+        history.record_delivery(store, alert.alert_id, "d-1", ok=False, attempts=1, error="e", ts=T0 + 2)
+        history.record_delivery(store, alert.alert_id, "d-1", ok=True, attempts=2, error="", ts=T0 + 3)
+        results.append((history.last_fired(store), history.recent_alerts(store, T0 - 1, T0 + 1), history.last_by_rule(store),
+                        history.undelivered(store, ["d-1", "d-2"], T0 - 1)))
+    same(results[0], results[1])
+    assert results[1][1][0]["delivered"] == 1 and results[1][1][0]["pending"] == 1 and results[1][3][0][1] == ["d-2"]
 
 
 def test_hand_worked_oi_scenario_matches(tmp_path: Path, pg_url: str) -> None:

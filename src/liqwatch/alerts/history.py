@@ -15,7 +15,7 @@ import msgspec
 
 
 class EventStore(Protocol):
-    """The part of a store the alert tables need (DuckDBStore has it)."""
+    """The part of a store the alert tables need (DuckDBStore and PostgresStore have it; the SQL runs on both)."""
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
 
@@ -70,7 +70,7 @@ def insert(store: EventStore, alert: Alert, destinations: int) -> bool:
     cols = ", ".join(f'"{n}"' for n in _FIELDS)
     marks = ", ".join("?" for _ in _FIELDS)
     store.execute(
-        f"INSERT OR IGNORE INTO alerts ({cols}, destinations) VALUES ({marks}, ?)",
+        f"INSERT INTO alerts ({cols}, destinations) VALUES ({marks}, ?) ON CONFLICT (alert_id) DO NOTHING",
         [*(getattr(alert, n) for n in _FIELDS), destinations],
     )
     return True
@@ -79,7 +79,9 @@ def insert(store: EventStore, alert: Alert, destinations: int) -> bool:
 def record_delivery(store: EventStore, alert_id_: str, destination: str, *, ok: bool, attempts: int, error: str, ts: int) -> None:
     """Store one destination's final outcome for an alert."""
     store.execute(
-        "INSERT OR REPLACE INTO alert_deliveries VALUES (?, ?, ?, ?, ?, ?)", [alert_id_, destination, ok, attempts, error, ts]
+        "INSERT INTO alert_deliveries VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (alert_id, destination) "
+        "DO UPDATE SET ok = EXCLUDED.ok, attempts = EXCLUDED.attempts, error = EXCLUDED.error, ts = EXCLUDED.ts",
+        [alert_id_, destination, ok, attempts, error, ts],
     )
 
 
@@ -118,7 +120,8 @@ def recent_alerts(store: EventStore, since: int, until: int, *, limit: int = 500
     rows = store.execute(
         f"SELECT {cols}, a.destinations, count(d.alert_id) FILTER (WHERE d.ok), count(d.alert_id) FILTER (WHERE NOT d.ok) "
         "FROM alerts a LEFT JOIN alert_deliveries d ON d.alert_id = a.alert_id "
-        f"WHERE a.ts_trigger > ? AND a.ts_trigger <= ? GROUP BY ALL ORDER BY a.ts_trigger DESC LIMIT {int(limit)}",
+        f"WHERE a.ts_trigger > ? AND a.ts_trigger <= ? GROUP BY {cols}, a.destinations "
+        f"ORDER BY a.ts_trigger DESC LIMIT {int(limit)}",
         [since, until],
     )
     out = []
@@ -136,7 +139,8 @@ def last_by_rule(store: EventStore) -> dict[str, dict[str, Any]]:
     if not _has_tables(store):
         return {}
     rows = store.execute(
-        "SELECT rule, count(*) OVER (PARTITION BY rule), subject, title, ts_trigger, ts_fired FROM alerts "
-        "QUALIFY row_number() OVER (PARTITION BY rule ORDER BY ts_trigger DESC) = 1"
+        "SELECT rule, n, subject, title, ts_trigger, ts_fired FROM (SELECT rule, count(*) OVER (PARTITION BY rule) AS n, "
+        "subject, title, ts_trigger, ts_fired, row_number() OVER (PARTITION BY rule ORDER BY ts_trigger DESC) AS k "
+        "FROM alerts) r WHERE k = 1"
     )
     return {str(r[0]): {"count": int(r[1]), "subject": r[2], "title": r[3], "ts_trigger": r[4], "ts_fired": r[5]} for r in rows}

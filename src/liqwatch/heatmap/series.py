@@ -57,6 +57,16 @@ def load_bars(
         f"o.open_interest FROM c ASOF LEFT JOIN o ON c.venue = o.venue AND c.symbol = o.symbol "
         f"AND c.ts_event + {step} >= o.ts_event ORDER BY c.venue, c.symbol, c.ts_event"
     )
+    if getattr(store, "dialect", "duckdb") == "postgres":  # no ASOF JOIN: one indexed LATERAL probe per bar
+        sql = (
+            "SELECT c.venue, c.symbol, c.ts_event, c.open, c.high, c.low, c.close, c.volume, c.volume_usd, "
+            "o.open_interest FROM candles c LEFT JOIN LATERAL (SELECT open_interest FROM open_interest x "
+            f"WHERE x.venue = c.venue AND x.symbol = c.symbol AND x.ts_event <= c.ts_event + {step} AND x.coin = ? "
+            "AND x.ts_event <= ? AND x.origin <> 'import' ORDER BY x.ts_event DESC LIMIT 1) o ON true "
+            "WHERE c.coin = ? AND c.interval_s = ? AND c.ts_event > ? AND c.ts_event <= ?"
+            + venue_clause.replace("venue", "c.venue") + " ORDER BY c.venue, c.symbol, c.ts_event"
+        )
+        params = [coin, until, coin, interval, since - step, until - step, *([venue] if venue else [])]
     fetch = getattr(store, "fetch_columns", None)
     if fetch is not None:
         return _split_columns(fetch(sql, params), step)

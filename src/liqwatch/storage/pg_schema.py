@@ -55,9 +55,59 @@ def _v1(cur: psycopg.Cursor[tuple[object, ...]]) -> None:
         cur.execute(sql.encode())
 
 
+ROLLUP_KEYS = ("venue", "symbol", "market", "coin", "contract_type", "position_side")
+_ROLLUP_KEY_SQL = ", ".join(ROLLUP_KEYS)
+_ROLLUP_CELLS = (
+    "usd DOUBLE PRECISION, n BIGINT NOT NULL, max_usd DOUBLE PRECISION, first_ts BIGINT NOT NULL, last_ts BIGINT NOT NULL"
+)
+
+
+def rollup_upsert(table: str, bucket: str, source: str) -> str:
+    """Return INSERT … ON CONFLICT DO UPDATE adding `source`'s liquidation rows into a rollup (`bucket`: minute|hour).
+
+    `source` is a relation with the liquidations' columns; only its rows are added, so callers pass the rows
+    that were newly inserted (a duplicate write adds nothing).
+    """
+    width = 60 * 10**9 if bucket == "minute" else 3600 * 10**9
+    upd = (
+        f"usd = CASE WHEN {table}.usd IS NULL THEN EXCLUDED.usd WHEN EXCLUDED.usd IS NULL THEN {table}.usd "
+        f"ELSE {table}.usd + EXCLUDED.usd END, n = {table}.n + EXCLUDED.n, "
+        f"max_usd = greatest({table}.max_usd, EXCLUDED.max_usd), first_ts = least({table}.first_ts, EXCLUDED.first_ts), "
+        f"last_ts = greatest({table}.last_ts, EXCLUDED.last_ts)"
+    )
+    return (
+        f"INSERT INTO {table} ({bucket}, {_ROLLUP_KEY_SQL}, usd, n, max_usd, first_ts, last_ts) "
+        f"SELECT ts_event - ts_event %% {width} AS b, {_ROLLUP_KEY_SQL}, sum(notional_usd), count(*), max(notional_usd), "
+        f"min(ts_event), max(ts_event) FROM {source} GROUP BY b, {_ROLLUP_KEY_SQL} "
+        f"ON CONFLICT ({bucket}, {_ROLLUP_KEY_SQL}) DO UPDATE SET {upd}"
+    )
+
+
+def _v2(cur: psycopg.Cursor[tuple[object, ...]]) -> None:
+    keys = ", ".join(f'{k} TEXT COLLATE "C"' for k in ROLLUP_KEYS)
+    for table, bucket in (("liquidations_1m", "minute"), ("liquidations_1h", "hour")):
+        cur.execute(f"CREATE TABLE IF NOT EXISTS {table} ({bucket} BIGINT NOT NULL, {keys}, {_ROLLUP_CELLS})".encode())
+        # NULLS NOT DISTINCT (PostgreSQL 15+): a NULL market or contract type still names one rollup row
+        cur.execute(
+            f"CREATE UNIQUE INDEX IF NOT EXISTS {table}_key ON {table} ({bucket}, {_ROLLUP_KEY_SQL}) NULLS NOT DISTINCT".encode()
+        )
+        cur.execute(f"CREATE INDEX IF NOT EXISTS {table}_coin ON {table} (coin, {bucket})".encode())
+        # a database written before the rollups existed: aggregate its liquidations once
+        cur.execute(rollup_upsert(table, bucket, "liquidations").replace("%%", "%").encode())
+
+
+def _v3(cur: psycopg.Cursor[tuple[object, ...]]) -> None:
+    # the latest row per symbol at or before a time (open_interest_at, heatmap OI joins): one index descent each
+    cur.execute("CREATE INDEX IF NOT EXISTS open_interest_symbol_ts_origin ON open_interest (venue, symbol, ts_event DESC, origin)")
+    cur.execute("CREATE INDEX IF NOT EXISTS funding_symbol_ts ON mark_prices (venue, symbol, ts_event DESC) WHERE funding_rate IS NOT NULL")
+    cur.execute("CREATE INDEX IF NOT EXISTS signals_coin_ts ON signals (coin, ts_event)")
+
+
 # (version, description, apply). Append only: a released migration never changes.
 MIGRATIONS: tuple[tuple[int, str, Callable[[psycopg.Cursor[tuple[object, ...]]], None]], ...] = (
     (1, "event tables partitioned by day on ts_event, instruments, query indexes", _v1),
+    (2, "per-minute and per-hour liquidation rollups (liquidations_1m, liquidations_1h)", _v2),
+    (3, "latest-per-symbol indexes for open interest, funding; signals by coin", _v3),
 )
 LATEST = MIGRATIONS[-1][0]
 
@@ -120,7 +170,10 @@ def drop_partitions_before(con: psycopg.Connection[tuple[object, ...]], day: int
                 if str(name) < partition_name(table.name, day):
                     cur.execute(f"DROP TABLE {quote(str(name))}".encode())
                     dropped.append(str(name))
+        if dropped:  # the rollups describe the stored liquidations: drop the same days from them
+            cur.execute("DELETE FROM liquidations_1m WHERE minute < %s", (day * NS_PER_DAY,))
+            cur.execute("DELETE FROM liquidations_1h WHERE hour < %s", (day * NS_PER_DAY,))
     return dropped
 
 
-__all__ = ["COPY_TYPES", "INSTRUMENTS", "LATEST", "MIGRATIONS", "create_partitions", "day_of", "migrate", "partition_name", "quote"]
+__all__ = ["COPY_TYPES", "INSTRUMENTS", "LATEST", "MIGRATIONS", "ROLLUP_KEYS", "create_partitions", "day_of", "migrate", "partition_name", "quote", "rollup_upsert"]

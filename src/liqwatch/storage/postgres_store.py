@@ -15,18 +15,33 @@ from contextlib import contextmanager
 from typing import Any
 
 import msgspec
+import numpy as np
 import psycopg
 from psycopg.rows import dict_row
 
 from liqwatch.errors import StorageError
-from liqwatch.model import Event, Instrument
-from liqwatch.storage import pg_schema, schema
+from liqwatch.model import Event, Instrument, Signal
+from liqwatch.storage import pg_schema, rollup, schema
 from liqwatch.storage.pg_schema import COPY_TYPES, quote
 from liqwatch.storage.schema import ALL_TABLES, INSTRUMENTS, TABLE_FOR, Table
 
 logger = logging.getLogger(__name__)
 
-_GROUPS = {"coin": "coin", "venue": "venue", "market": "market", "symbol": "venue, symbol", "contract_type": "contract_type"}
+_GROUPS = {
+    "coin": "coin",
+    "venue": "venue",
+    "market": "market",
+    "symbol": "venue, symbol",
+    "contract_type": "contract_type",
+    "margin": "margin",
+    "position_side": "position_side",
+}
+_MARGIN = "CASE WHEN contract_type IN ('inverse', 'quanto') THEN 'coin' ELSE 'stablecoin' END AS margin"
+
+
+def _pg(sql: str) -> str:
+    """Return DuckDB-style SQL (`?` placeholders) in psycopg's style (`%s`, a literal `%` doubled)."""
+    return sql.replace("%", "%%").replace("?", "%s")
 
 
 def _cols(table: Table, *, skip: tuple[str, ...] = ("event_id",)) -> str:
@@ -45,6 +60,8 @@ def redact(url: str) -> str:
 
 class PostgresStore:
     """EventStore on a PostgreSQL database (libpq URL)."""
+
+    dialect = "postgres"  # for the few analytics queries that need another SQL form than DuckDB's (heatmap ASOF join)
 
     def __init__(self, url: str, *, read_only: bool = False) -> None:
         self.url = url
@@ -78,7 +95,7 @@ class PostgresStore:
                 raise StorageError(f"PostgreSQL at {self.path}: {str(exc).strip()}") from None
 
     # -- writes ---------------------------------------------------------------------------------
-    def write(self, events: Sequence[Event]) -> dict[str, int]:
+    def write(self, events: Sequence[Event | Signal]) -> dict[str, int]:
         """Store events idempotently (COPY into a staging table, then INSERT … ON CONFLICT); return new rows per table."""
         grouped: dict[Table, list[Any]] = defaultdict(list)
         for event in events:
@@ -114,8 +131,20 @@ class PostgresStore:
                 copy.set_types([COPY_TYPES[sql] for _, sql in table.columns])
                 for row in rows:
                     copy.write_row(row)
-            cur.execute(f"INSERT INTO {table.name} ({col_list}) SELECT {col_list} FROM {stage} {conflict}".encode())
-            return max(cur.rowcount, 0)
+            insert = f"INSERT INTO {table.name} ({col_list}) SELECT {col_list} FROM {stage} {conflict}"
+            if table.name != "liquidations":
+                cur.execute(insert.encode())
+                return max(cur.rowcount, 0)
+            # the rollups grow by exactly the rows this statement inserted (RETURNING), in the same transaction
+            cur.execute(
+                f"WITH new AS ({insert} RETURNING *), "
+                f"m AS ({pg_schema.rollup_upsert(rollup.TABLE, 'minute', 'new')} RETURNING 1), "
+                f"h AS ({pg_schema.rollup_upsert(rollup.HOUR_TABLE, 'hour', 'new')} RETURNING 1) "
+                "SELECT count(*) FROM new".encode(),
+                [],
+            )
+            inserted = cur.fetchone()
+            return int(inserted[0]) if inserted else 0
 
     def write_instruments(self, instruments: Sequence[Instrument], ts_updated: int) -> int:
         """Insert or replace instrument specs."""
@@ -166,65 +195,208 @@ class PostgresStore:
             sql += f" LIMIT {int(limit)}"
         return self._rows(sql, params)
 
-    def top_liquidations(self, *, since: int, until: int, limit: int = 10, coin: str | None = None) -> list[dict[str, Any]]:
-        """Return the largest liquidations by USD notional in (since, until]."""
-        where, params = _filters(since, until, None, coin, None)
+    def top_liquidations(
+        self, *, since: int, until: int, limit: int = 10, coin: str | None = None, min_usd: float | None = None
+    ) -> list[dict[str, Any]]:
+        """Return the largest liquidations by USD notional in (since, until] (`min_usd`: a known lower bound)."""
+        where, params = _filters(since, until, None, coin, min_usd)
+        if min_usd is None:
+            # the n largest rows lie in the n minute buckets with the largest maxima: scan only rows that large
+            src, sparams = rollup.window_source(since, until, coin)
+            floor = self._rows(
+                _pg(f"SELECT max_usd FROM ({src}) w ORDER BY max_usd DESC LIMIT 1 OFFSET {max(int(limit) - 1, 0)}"), sparams
+            )
+            if floor and floor[0]["max_usd"] is not None:
+                where += " AND notional_usd >= %s"
+                params.append(floor[0]["max_usd"])
         return self._rows(
             f"SELECT {_cols(schema.LIQUIDATIONS)} FROM liquidations{where} "
             f"ORDER BY notional_usd DESC, ts_event, event_id LIMIT {int(limit)}",
             params,
         )
 
-    def liquidation_totals(self, *, since: int, until: int, group_by: str | None = None) -> list[dict[str, Any]]:
-        """Return long/short USD and counts over (since, until], optionally grouped."""
-        where, params = _filters(since, until, None, None, None)
+    def liquidation_totals(
+        self, *, since: int, until: int, group_by: str | None = None, coin: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Return long/short USD and counts over (since, until], optionally grouped, from the rollups."""
+        src, params = rollup.window_source(since, until, coin)
         keys = _GROUPS[group_by] if group_by else ""
         select_keys = f"{keys}, " if keys else ""
         sql = (
             f"SELECT {select_keys}"
-            "coalesce(sum(notional_usd) FILTER (WHERE position_side = 'long'), 0) AS long_usd, "
-            "coalesce(sum(notional_usd) FILTER (WHERE position_side = 'short'), 0) AS short_usd, "
-            "count(*) FILTER (WHERE position_side = 'long') AS long_count, "
-            "count(*) FILTER (WHERE position_side = 'short') AS short_count "
-            f"FROM liquidations{where}"
+            "coalesce(sum(usd) FILTER (WHERE position_side = 'long'), 0) AS long_usd, "
+            "coalesce(sum(usd) FILTER (WHERE position_side = 'short'), 0) AS short_usd, "
+            "coalesce(sum(n) FILTER (WHERE position_side = 'long'), 0)::BIGINT AS long_count, "
+            "coalesce(sum(n) FILTER (WHERE position_side = 'short'), 0)::BIGINT AS short_count "
+            f"FROM (SELECT *, {_MARGIN} FROM ({src}) w) t"
         )
         if keys:
-            sql = f"SELECT * FROM ({sql} GROUP BY {keys}) t ORDER BY long_usd + short_usd DESC, {keys}"
-        return self._rows(sql, params)
+            sql = f"SELECT * FROM ({sql} GROUP BY {keys}) g ORDER BY long_usd + short_usd DESC, {keys}"
+        return self._rows(_pg(sql), params)
+
+    def liquidation_summary(self, *, since: int, until: int, coin: str | None = None) -> list[dict[str, Any]]:
+        """Return per (coin, venue, contract_type, position_side) in (since, until]: USD, count, largest, first/last time."""
+        src, params = rollup.window_source(since, until, coin)
+        keys = "coin, venue, contract_type, position_side"
+        return self._rows(
+            _pg(
+                f"SELECT {keys}, sum(usd) AS usd, sum(n)::BIGINT AS n, max(max_usd) AS max_usd, "
+                f"min(first_ts) AS first_ts, max(last_ts) AS last_ts FROM ({src}) w GROUP BY {keys} ORDER BY {keys}"
+            ),
+            params,
+        )
+
+    def feed_outages(self, *, since: int, until: int) -> dict[str, int]:
+        """Return per venue the number of disconnected/stale feed-status changes in (since, until]."""
+        rows = self._rows(
+            "SELECT venue, count(*) AS outages FROM feed_status WHERE ts_event > %s AND ts_event <= %s "
+            "AND state IN ('disconnected', 'stale') GROUP BY venue ORDER BY venue",
+            [since, until],
+        )
+        return {str(r["venue"]): int(r["outages"]) for r in rows}
+
+    def liquidation_bars(self, *, since: int, until: int, bar_ns: int, coin: str | None = None) -> list[dict[str, Any]]:
+        """Return per bar [start, start + bar_ns) and coin: long/short USD and counts, from the minute rollup."""
+        coin_sql = " AND coin = ?" if coin else ""
+        return self._rows(
+            _pg(
+                f"SELECT minute - minute % {int(bar_ns)} AS bar, coin, "
+                "coalesce(sum(usd) FILTER (WHERE position_side = 'long'), 0) AS long_usd, "
+                "coalesce(sum(usd) FILTER (WHERE position_side = 'short'), 0) AS short_usd, "
+                "coalesce(sum(n) FILTER (WHERE position_side = 'long'), 0)::BIGINT AS long_count, "
+                "coalesce(sum(n) FILTER (WHERE position_side = 'short'), 0)::BIGINT AS short_count "
+                f"FROM {rollup.TABLE} WHERE minute >= ? AND minute < ?{coin_sql} GROUP BY bar, coin ORDER BY bar, coin"
+            ),
+            [rollup.minute_of(since), rollup.minute_of(until), *([coin.upper()] if coin else [])],
+        )
 
     def venues_active(self, *, since: int, until: int) -> list[dict[str, Any]]:
         """Return per venue: liquidation count, first/last event time, and feed-status changes in the window."""
+        src, params = rollup.window_source(since, until)
         return self._rows(
-            "WITH l AS (SELECT venue, count(*) AS liquidations, min(ts_event) AS first_ts, max(ts_event) AS last_ts "
-            "FROM liquidations WHERE ts_event > %s AND ts_event <= %s GROUP BY venue), "
-            "s AS (SELECT venue, count(*) FILTER (WHERE state IN ('disconnected', 'stale')) AS outages "
-            "FROM feed_status WHERE ts_event > %s AND ts_event <= %s GROUP BY venue) "
-            "SELECT coalesce(l.venue, s.venue) AS venue, coalesce(liquidations, 0) AS liquidations, first_ts, last_ts, "
-            "coalesce(outages, 0) AS outages FROM l FULL OUTER JOIN s ON l.venue = s.venue ORDER BY 1",
-            [since, until, since, until],
+            _pg(
+                "WITH l AS (SELECT venue, sum(n)::BIGINT AS liquidations, min(first_ts) AS first_ts, max(last_ts) AS last_ts "
+                f"FROM ({src}) w GROUP BY venue), "
+                "s AS (SELECT venue, count(*) FILTER (WHERE state IN ('disconnected', 'stale')) AS outages "
+                "FROM feed_status WHERE ts_event > ? AND ts_event <= ? GROUP BY venue) "
+                "SELECT coalesce(l.venue, s.venue) AS venue, coalesce(liquidations, 0) AS liquidations, first_ts, last_ts, "
+                "coalesce(outages, 0) AS outages FROM l FULL OUTER JOIN s ON l.venue = s.venue ORDER BY 1"
+            ),
+            [*params, since, until],
+        )
+
+    def feed_status_changes(self, *, since: int, until: int) -> list[dict[str, Any]]:
+        """Return each connection's last feed_status at or before `since`, then every one in (since, until]."""
+        return self._rows(
+            "SELECT * FROM (SELECT DISTINCT ON (venue, connection_id) venue, connection_id, state, detail, ts_event "
+            "FROM feed_status WHERE ts_event <= %s ORDER BY venue, connection_id, ts_event DESC) b "
+            "UNION ALL SELECT venue, connection_id, state, detail, ts_event FROM feed_status "
+            "WHERE ts_event > %s AND ts_event <= %s ORDER BY ts_event, venue, connection_id",
+            [since, since, until],
+        )
+
+    # -- prices, funding, signals (as MarketQueries on DuckDB) -------------------------------------------
+    def candle_sources(self, *, coin: str, since: int, until: int) -> list[dict[str, Any]]:
+        """Return (venue, symbol, market) with their 1m candle count in (since, until], most candles first."""
+        return self._rows(
+            "SELECT venue, symbol, market, count(*) AS bars FROM candles WHERE coin = %s AND interval_s = 60 "
+            "AND ts_event + 60000000000 > %s AND ts_event + 60000000000 <= %s GROUP BY venue, symbol, market "
+            "ORDER BY bars DESC, venue, symbol",
+            [coin.upper(), since, until],
+        )
+
+    def candle_bars(
+        self, *, venue: str, symbol: str, since: int, until: int, interval_s: int = 60
+    ) -> list[dict[str, Any]]:
+        """Return one symbol's candles of `interval_s` whose close time is in (since, until], oldest first."""
+        span = interval_s * 10**9
+        return self._rows(
+            "SELECT ts_event, ts_event + %s::BIGINT AS ts_close, open, high, low, close, volume, volume_usd, closed "
+            "FROM candles WHERE venue = %s AND symbol = %s AND interval_s = %s AND ts_event > %s AND ts_event <= %s "
+            "ORDER BY ts_event",
+            [span, venue, symbol, interval_s, since - span, until - span],
+        )
+
+    def price_high(self, *, venue: str, symbol: str, until: int) -> dict[str, Any] | None:
+        """Return the highest high of any closed candle of a symbol up to `until`, its bar time and the first bar time."""
+        rows = self._rows(
+            "WITH c AS (SELECT ts_event, high FROM candles WHERE venue = %s AND symbol = %s "
+            "AND ts_event + interval_s * 1000000000::BIGINT <= %s) "
+            "SELECT (SELECT max(high) FROM c) AS high, "
+            "(SELECT ts_event FROM c WHERE high IS NOT NULL ORDER BY high DESC, ts_event LIMIT 1) AS high_ts, "
+            "(SELECT min(ts_event) FROM c) AS first_ts",
+            [venue, symbol, until],
+        )
+        return rows[0] if rows and rows[0]["high"] is not None else None
+
+    def mark_at(self, *, venue: str, symbol: str, at: int, max_age_ns: int) -> dict[str, Any] | None:
+        """Return the newest mark price of a symbol at or before `at` and no older than `max_age_ns`."""
+        rows = self._rows(
+            "SELECT mark_price, ts_event FROM mark_prices WHERE venue = %s AND symbol = %s AND ts_event <= %s "
+            "AND ts_event >= %s AND mark_price IS NOT NULL ORDER BY ts_event DESC LIMIT 1",
+            [venue, symbol, at, at - max_age_ns],
+        )
+        return rows[0] if rows else None
+
+    def funding_at(self, *, at: int, coin: str | None = None, max_age_ns: int = 86_400 * 10**9) -> list[dict[str, Any]]:
+        """Return the newest funding rate per (venue, symbol) at or before `at`, no older than `max_age_ns`."""
+        coin_sql = " AND coin = %s" if coin else ""
+        return self._rows(
+            "SELECT * FROM (SELECT DISTINCT ON (venue, symbol) venue, symbol, market, coin, funding_rate, "
+            "funding_interval_s, ts_event FROM mark_prices "
+            f"WHERE ts_event <= %s AND ts_event >= %s AND funding_rate IS NOT NULL{coin_sql} "
+            "ORDER BY venue, symbol, ts_event DESC) f ORDER BY coin, venue, symbol",
+            [at, at - max_age_ns, *([coin.upper()] if coin else [])],
+        )
+
+    def signal_rows(self, *, since: int, until: int, coin: str | None = None) -> list[dict[str, Any]]:
+        """Return stored signals with since < ts_event <= until, newest first."""
+        coin_sql = " AND coin = %s" if coin else ""
+        return self._rows(
+            f"SELECT {_cols(schema.SIGNALS)} FROM signals WHERE ts_event > %s AND ts_event <= %s{coin_sql} "
+            "ORDER BY ts_event DESC, kind, coin",
+            [since, until, *([coin.upper()] if coin else [])],
         )
 
     def open_interest_at(
         self, at: int, *, coin: str | None = None, price_max_age_ns: int = 86_400 * 10**9
     ) -> list[dict[str, Any]]:
-        """Return the latest OI row per (venue, symbol) at or before `at`, with the nearest mark price and 1m close."""
+        """Return the latest OI row per (venue, symbol) at or before `at`, with the nearest mark price and 1m close.
+
+        One index descent per symbol (open_interest (venue, symbol, ts_event DESC, origin)), not a scan of history:
+        the symbols come from the instruments seen in open_interest, each probed with LATERAL … LIMIT 1.
+        """
         oldest = at - price_max_age_ns
-        coin_clause = " AND coin = %s" if coin else ""
+        coin_clause = " AND o.coin = %s" if coin else ""
+        cols = ", ".join(f"o.{quote(n)}" for n, _ in schema.OPEN_INTEREST.columns if n != "event_id")
         params: list[Any] = [at, *([coin.upper()] if coin else []), at, oldest, at, oldest]
         return self._rows(
-            f"WITH oi AS (SELECT DISTINCT ON (venue, symbol) {_cols(schema.OPEN_INTEREST)} FROM open_interest "
-            f"WHERE ts_event <= %s{coin_clause} ORDER BY venue, symbol, ts_event DESC, origin), "
-            "mk AS (SELECT DISTINCT ON (venue, symbol) venue, symbol, mark_price, ts_event AS mark_ts FROM mark_prices "
-            "WHERE ts_event <= %s AND ts_event >= %s AND mark_price IS NOT NULL ORDER BY venue, symbol, ts_event DESC), "
-            "cd AS (SELECT DISTINCT ON (venue, symbol) venue, symbol, close AS candle_close, ts_event + 60000000000 AS candle_ts "
-            "FROM candles WHERE interval_s = 60 AND ts_event + 60000000000 <= %s AND ts_event + 60000000000 >= %s "
-            "ORDER BY venue, symbol, ts_event DESC) "
+            # the distinct (venue, symbol) pairs by a recursive skip scan over the index: O(symbols · log n)
+            "WITH RECURSIVE k AS ("
+            "(SELECT venue, symbol FROM open_interest ORDER BY venue, symbol LIMIT 1) UNION ALL "
+            "SELECT x.venue, x.symbol FROM k, LATERAL (SELECT venue, symbol FROM open_interest o "
+            "WHERE (o.venue, o.symbol) > (k.venue, k.symbol) ORDER BY venue, symbol LIMIT 1) x), "
+            f"oi AS (SELECT {cols} FROM k, LATERAL (SELECT * FROM open_interest o WHERE o.venue = k.venue "
+            f"AND o.symbol = k.symbol AND o.ts_event <= %s ORDER BY o.ts_event DESC, o.origin LIMIT 1) o "
+            f"WHERE true{coin_clause}) "
             "SELECT oi.*, mk.mark_price, mk.mark_ts, cd.candle_close, cd.candle_ts FROM oi "
-            "LEFT JOIN mk ON mk.venue = oi.venue AND mk.symbol = oi.symbol "
-            "LEFT JOIN cd ON cd.venue = oi.venue AND cd.symbol = oi.symbol "
+            "LEFT JOIN LATERAL (SELECT mark_price, ts_event AS mark_ts FROM mark_prices m WHERE m.venue = oi.venue "
+            "AND m.symbol = oi.symbol AND m.ts_event <= %s AND m.ts_event >= %s AND m.mark_price IS NOT NULL "
+            "ORDER BY m.ts_event DESC LIMIT 1) mk ON true "
+            "LEFT JOIN LATERAL (SELECT close AS candle_close, ts_event + 60000000000 AS candle_ts FROM candles c "
+            "WHERE c.venue = oi.venue AND c.symbol = oi.symbol AND c.interval_s = 60 AND c.ts_event <= %s - 60000000000 "
+            "AND c.ts_event >= %s - 60000000000 ORDER BY c.ts_event DESC LIMIT 1) cd ON true "
             "ORDER BY oi.coin, oi.venue, oi.symbol",
             params,
         )
+
+    def fetch_columns(self, sql: str, params: Sequence[Any] = ()) -> dict[str, Any]:
+        """Run one query (`?` placeholders) and return its columns as numpy arrays (NULLs masked), as DuckDBStore does."""
+        with self._use() as con, con.cursor() as cur:
+            cur.execute(_pg(sql).encode(), list(params))
+            names = [d.name for d in cur.description or []]
+            rows = cur.fetchall()
+        return {name: _numpy_column([r[i] for r in rows]) for i, name in enumerate(names)}
 
     def count(self, table: str) -> int:
         """Return the number of rows of a table."""
@@ -236,7 +408,7 @@ class PostgresStore:
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Run one statement (`?` placeholders, as in DuckDBStore.execute); return its rows."""
         with self._use() as con, con.cursor() as cur:
-            cur.execute(sql.replace("?", "%s").encode(), list(params))
+            cur.execute(_pg(sql).encode(), list(params))
             return list(cur.fetchall()) if cur.description else []
 
     def drop_partitions_before(self, ts_ns: int) -> list[str]:
@@ -255,6 +427,25 @@ class PostgresStore:
             if self._con is not None:
                 self._con.close()
                 self._con = None
+
+
+def _numpy_column(values: list[Any]) -> Any:
+    """Return a column as numpy: int64/float64/bool/object like DuckDB's fetchnumpy, NULLs masked."""
+    present = [v for v in values if v is not None]
+    kinds = {type(v) for v in present}
+    dtype: Any = object
+    fill: Any = None
+    if kinds and kinds <= {int}:
+        dtype, fill = np.int64, 0
+    elif kinds and kinds <= {int, float}:
+        dtype, fill = np.float64, np.nan
+    elif kinds == {bool}:
+        dtype, fill = np.bool_, False
+    if len(present) == len(values):
+        return np.array(values, dtype=dtype)
+    mask = np.array([v is None for v in values], dtype=bool)
+    data = np.array([fill if v is None else v for v in values], dtype=dtype)
+    return np.ma.masked_array(data, mask=mask)
 
 
 def _filters(
