@@ -19,8 +19,8 @@ from liqwatch.storage import EventStore, is_postgres_url, open_store
 
 logger = logging.getLogger(__name__)
 
-# WEB HOOK: set to the dashboard's `create_app(store, bus, status_provider, settings) -> ASGI app` and
-# `liqwatch serve` serves it with uvicorn. Left None until the web package is merged.
+# WEB HOOK: the dashboard's `create_app(store, bus, status_provider, settings) -> ASGI app`, which `liqwatch serve`
+# serves with uvicorn. None means the default, `liqwatch.web.server.create_app` (imported when first needed).
 WebAppFactory = Callable[[EventStore, Bus, Callable[[], dict[str, Any]], Settings], Any]
 web_app_factory: WebAppFactory | None = None
 
@@ -47,10 +47,13 @@ class ServeRole:
         self.bus.publish([event])  # type: ignore[list-item]  # Signal travels too; Bus consumers match on type
 
     def web_app(self) -> Any | None:
-        """Return the ASGI app from the web hook, or None while no web package is plugged in."""
-        if web_app_factory is None:
-            return None
-        return web_app_factory(self.store, self.bus, self.status, self.settings)
+        """Return the ASGI app from the web hook (default: the dashboard and API of `liqwatch.web`)."""
+        factory = web_app_factory
+        if factory is None:
+            from liqwatch.web.server import create_app
+
+            factory = create_app
+        return factory(self.store, self.bus, self.status, self.settings)
 
     def status(self) -> dict[str, Any]:
         """Return the store location, live events received, and the in-process bus's counts."""

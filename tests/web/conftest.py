@@ -14,6 +14,7 @@ import pytest
 
 from liqwatch import config
 from liqwatch.ingest import replay_files
+from liqwatch.model.events import Signal
 from liqwatch.model.time import ns_to_iso
 from liqwatch.sim.venue_server import DEFAULT_RECORDED_DIR
 from liqwatch.storage import open_store
@@ -41,7 +42,9 @@ def seed(path: Path) -> int:
     store = open_store(str(path))
     try:
         replay_files(store, recorded_files())
-        return int(store.execute("SELECT max(ts_event) FROM liquidations")[0][0])  # type: ignore[attr-defined]
+        at = int(store.execute("SELECT max(ts_event) FROM liquidations")[0][0])  # type: ignore[attr-defined]
+        store.write([seeded_signal(at)])
+        return at
     finally:
         store.close()
 
@@ -52,6 +55,13 @@ def cli_stats(db: Path, window: str, at: int) -> subprocess.Popen[str]:
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
     )
+
+
+def seeded_signal(at: int) -> Signal:
+    """One stored signal (as `liqwatch signals --evaluate` writes them) an hour before the newest liquidation."""
+    t = at - 3600 * 10**9
+    return Signal(kind="long-cluster", coin="BTC", timeframe="1h", direction="bearish", message="BTC longs liquidated",
+                  inputs='{"long_usd": 1000000.0}', ts_event=t, ts_recv=t)
 
 
 class Seeded(msgspec.Struct):

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import msgspec
 import pytest
 from test_dashboard import liquidation
 
@@ -77,13 +78,40 @@ def test_bad_parameters_get_a_clear_400(dashboard: Any, query: str, message: str
     assert message in body["error"]
 
 
-@pytest.mark.parametrize("path", ["/api/price?coin=BTC", "/api/signals", "/api/heatmap?coin=BTC", "/api/brief"])
-def test_endpoints_from_other_issues_answer_503_until_they_land(dashboard: Any, path: str) -> None:
-    status, body, _ = get(dashboard.url + path)
-    if status == 503:
-        assert "not available in this build" in body["error"]
-    else:  # merged: then it must answer with data
-        assert status == 200 and body
+def _json(value: Any) -> Any:
+    """What the API sends for `value` (msgspec: NaN and inf become null)."""
+    return json.loads(msgspec.json.encode(value))
+
+
+def test_price_signals_brief_heatmap_are_the_backing_functions(dashboard: Any, store: Any, seeded: Seeded) -> None:
+    from liqwatch.analytics.brief import build_brief
+    from liqwatch.analytics.price import price_context
+    from liqwatch.analytics.signals import recent_signals
+    from liqwatch.heatmap import current_map, heatmap_grid
+
+    at, q = seeded.at, dashboard.app.state.queries
+    day = 86_400 * 10**9
+    with q.lock:  # the dashboard's store connection, so take its lock
+        expected = {
+            f"/api/price?coin=BTC&at={at}": price_context(store, coin="BTC", at=at, venues=q.settings.analytics.price_venues),
+            f"/api/signals?until={at}&window=24h": recent_signals(store, since=at - day, until=at),
+            f"/api/signals?until={at}&window=24h&coin=ETH": recent_signals(store, since=at - day, until=at, coin="ETH"),
+            f"/api/brief?at={at}&window=24h": build_brief(store, at=at, window_ns=day, settings=q.settings).to_dict(),
+            f"/api/heatmap?coin=BTC&at={at}&window=24h": {
+                "grid": heatmap_grid(store, coin="BTC", since=at - day, until=at, assumptions=q.heatmap_assumptions()),
+                "current": current_map(store, coin="BTC", at=at, assumptions=q.heatmap_assumptions()),
+            },
+        }
+    for path, want in expected.items():
+        status, body, _ = get(dashboard.url + path)
+        assert status == 200, (path, body)
+        assert body == _json(want), path
+    signals = expected[f"/api/signals?until={at}&window=24h"]
+    assert [s["kind"] for s in signals] == ["long-cluster"] and signals[0]["inputs"] == {"long_usd": 1000000.0}
+    assert expected[f"/api/price?coin=BTC&at={at}"]["coin"] == "BTC"
+    assert set(expected[f"/api/heatmap?coin=BTC&at={at}&window=24h"]["grid"]["assumptions"]) >= {"leverages", "weights"}
+    status, md, _ = get(f"{dashboard.url}/api/brief?at={at}&window=24h&format=markdown")
+    assert status == 200 and md.startswith(f"# {expected[f'/api/brief?at={at}&window=24h']['headline']}")
 
 
 def test_openapi_document_lists_the_endpoints(dashboard: Any) -> None:

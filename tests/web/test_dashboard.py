@@ -120,7 +120,15 @@ def test_coin_page_renders_candles_liquidations_and_oi(page: Any, dashboard: Any
     assert page.locator("#chart .main-svg").count() >= 1
     assert page.locator("#chart g.trace.boxes, #chart .cartesianlayer .trace").count() >= 2  # drawn, not just data
     assert page.text_content("#market") == f"{api['market']['venue']} {api['market']['symbol']}"
-    assert "heatmap: not available in this build" in (page.text_content("#chart-notes") or "")
+    heatmap = msgspec.json.decode(page.request.get(f"{dashboard.url}/api/heatmap?coin=BTC&window=3650d&at={seeded.at}").body())
+    signals = msgspec.json.decode(page.request.get(f"{dashboard.url}/api/signals?coin=BTC&window=3650d&until={seeded.at}").body())
+    assert signals and [t["name"] for t in traces if t["name"].startswith("signal: ")] == [f"signal: {s['kind']}" for s in signals]
+    drawn = [t for t in traces if t["type"] == "heatmap"]
+    if heatmap["grid"]["empty"]:
+        assert not drawn and "heatmap: " in (page.text_content("#chart-notes") or "")
+    else:
+        assert drawn == [{"type": "heatmap", "n": len(heatmap["grid"]["cells"]), "name": "liquidation heatmap"}]
+    assert "not available" not in (page.text_content("#chart-notes") or "")
     page.screenshot(path=str(screenshots / "coin-btc.png"), full_page=True)
 
 

@@ -1,20 +1,25 @@
 """Every query the web layer makes, in one place: the same functions as the CLI, behind one store lock.
 
-Functions other issues provide (price context, signals, brief, heatmap) are imported when called; where one is
-not in this build, `Unavailable` is raised and the API answers 503. Wiring a new backend is a change here only.
+Price context, signals, the brief and the heatmap are the same functions the CLI calls (`liqwatch price`,
+`signals`, `brief`, `heatmap`/`map`). `Unavailable` (answered with 503) is kept for a backend that cannot run.
 """
 
 from __future__ import annotations
 
-import importlib
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
+from liqwatch.analytics.brief import Brief, build_brief
 from liqwatch.analytics.metrics import liquidation_stats
 from liqwatch.analytics.open_interest import open_interest_summary
+from liqwatch.analytics.price import price_context
+from liqwatch.analytics.signals import recent_signals
+from liqwatch.config import Settings
+from liqwatch.heatmap import Assumptions, MarginBracket, current_map, heatmap_grid
+from liqwatch.heatmap.series import SqlStore
 from liqwatch.model.time import NS_PER_S, ns_to_iso
 from liqwatch.storage.base import EventStore
 
@@ -27,19 +32,14 @@ class Unavailable(Exception):
     """A backing function is not part of this build."""
 
 
-def _optional(module: str, name: str) -> Callable[..., Any]:
-    try:
-        return getattr(importlib.import_module(module), name)  # type: ignore[no-any-return]
-    except (ImportError, AttributeError):
-        raise Unavailable(f"{module}.{name} is not available in this build") from None
-
 
 class Queries:
     """Read-only queries over one store; `lock` is shared with the writer (one DuckDB connection)."""
 
-    def __init__(self, store: EventStore, lock: threading.Lock | None = None) -> None:
+    def __init__(self, store: EventStore, lock: threading.Lock | None = None, settings: Settings | None = None) -> None:
         self.store = store
         self.lock = lock or threading.Lock()
+        self.settings = settings or Settings()
 
     @contextmanager
     def _locked(self) -> Iterator[EventStore]:
@@ -184,31 +184,39 @@ class Queries:
             out[str(coin)] = {"price": float(close), "change_24h": change}
         return out
 
-    # -- functions from other issues (503 until they land) --------------------------------------------------
+    # -- price context, signals, brief, heatmap (= liqwatch price / signals / brief / heatmap / map --json) ----------
     def price(self, *, coin: str, at: int) -> dict[str, Any]:
         """Return `price_context` (price, changes, drawdown from ATH) for a coin."""
-        fn = _optional("liqwatch.analytics.price", "price_context")
         with self._locked() as store:
-            return fn(store, coin=coin, at=at)  # type: ignore[no-any-return]
+            return price_context(store, coin=coin, at=at, venues=self.settings.analytics.price_venues)
 
     def signals(self, *, since: int, until: int, coin: str | None) -> list[dict[str, Any]]:
-        """Return the signals that fired in the window."""
-        fn = _optional("liqwatch.analytics.signals", "recent_signals")
+        """Return the stored signals of the window, newest first."""
         with self._locked() as store:
-            return fn(store, since=since, until=until, coin=coin)  # type: ignore[no-any-return]
+            return recent_signals(store, since=since, until=until, coin=coin)
 
-    def brief(self, *, at: int, window_ns: int, coin: str | None) -> Any:
-        """Return the market brief object (`to_dict`, `to_markdown`, `to_html`)."""
-        fn = _optional("liqwatch.analytics.brief", "build_brief")
+    def brief(self, *, at: int, window_ns: int, coin: str | None) -> Brief:
+        """Return the market brief (`to_dict`, `to_markdown`, `to_html`)."""
         with self._locked() as store:
-            return fn(store, at=at, window_ns=window_ns, coin=coin)
+            return build_brief(store, at=at, window_ns=window_ns, coin=coin, settings=self.settings)
 
     def heatmap(self, *, coin: str, since: int, until: int) -> dict[str, Any]:
-        """Return the liquidation heatmap grid and the current liquidation map of a coin."""
-        grid = _optional("liqwatch.heatmap", "heatmap_grid")
-        current = _optional("liqwatch.heatmap", "current_map")
+        """Return the liquidation heatmap grid over (since, until] and the liquidation map at `until` ([heatmap] config)."""
+        if not hasattr(self.store, "execute"):
+            raise Unavailable("the heatmap needs the DuckDB store")
+        a = self.heatmap_assumptions()
         with self._locked() as store:
+            sql = cast("SqlStore", store)
             return {
-                "grid": grid(store, coin=coin, since=since, until=until),
-                "current": current(store, coin=coin, at=until),
+                "grid": heatmap_grid(sql, coin=coin, since=since, until=until, assumptions=a),
+                "current": current_map(sql, coin=coin, at=until, assumptions=a),
             }
+
+    def heatmap_assumptions(self) -> Assumptions:
+        """Return the model's assumptions from the [heatmap] config (what `liqwatch heatmap` uses without options)."""
+        cfg = self.settings.heatmap
+        bracket = MarginBracket(max_notional_usd=float("inf"), rate=cfg.mmr)
+        return Assumptions(
+            leverages=tuple(cfg.leverages), weights=tuple(cfg.weights), entry_proxy=cfg.entry_proxy, long_share=cfg.long_share,
+            brackets={"*": (bracket,)}, mmr_source=f"flat {cfg.mmr:.3%} ([heatmap] mmr); venue brackets are not loaded",
+        ).validate()

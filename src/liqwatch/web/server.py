@@ -50,7 +50,7 @@ def create_app(
     store_lock: threading.Lock | None = None,
 ) -> FastAPI:
     """Return the dashboard and API over `store` (read-only), live from `bus`; `store_lock` is the writer's lock."""
-    queries = Queries(store, store_lock)
+    queries = Queries(store, store_lock, settings)
     hub = LiveHub(
         bus,
         push_interval_s=settings.web.push_interval_s,

@@ -59,7 +59,7 @@ def _drawdown(q: Queries, coin: str, at: int) -> float | None:
         context = q.price(coin=coin, at=at)
     except Unavailable:
         return None
-    value = context.get("drawdown_from_ath")
+    value = context.get("drawdown_pct")
     return float(value) if isinstance(value, int | float) else None
 
 

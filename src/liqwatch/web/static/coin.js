@@ -13,8 +13,14 @@
   }
   const iso = (r) => r.ts;
 
-  function figure(d) {
+  function figure(d, hm) {
     const traces = [];
+    const g = hm && hm.grid;
+    if (g && !g.empty && g.cells.length) {
+      traces.push({ type: "heatmap", name: "liquidation heatmap", x: g.cells.map((c) => g.x_axis[c[0]]),
+                    y: g.cells.map((c) => g.y_axis[c[1]]), z: g.cells.map((c) => c[2]), colorscale: "Viridis",
+                    showscale: false, opacity: 0.6, xaxis: "x", yaxis: "y", hovertemplate: "%{y}: %{z:$,.0f}<extra></extra>" });
+    }
     if (d.candles.length) {
       traces.push({ type: "candlestick", name: "price", x: d.candles.map(iso), open: d.candles.map((c) => c.open),
                     high: d.candles.map((c) => c.high), low: d.candles.map((c) => c.low), close: d.candles.map((c) => c.close),
@@ -29,8 +35,9 @@
                     y: d.open_interest.map((p) => p.oi_coin), line: { color: "#7a5cff" }, xaxis: "x", yaxis: "y2" });
     }
     for (const s of d.signals || []) {
-      traces.push({ type: "scatter", mode: "markers", name: s.kind, x: [s.ts || new Date(s.ts_event / 1e6).toISOString()],
-                    y: [null], text: [s.message], hoverinfo: "text", showlegend: false });
+      traces.push({ type: "scatter", mode: "markers", name: "signal: " + s.kind, x: [s.ts || new Date(s.ts_event / 1e6).toISOString()],
+                    y: [0], text: [s.message], hoverinfo: "text", showlegend: false, xaxis: "x", yaxis: "y3",
+                    marker: { symbol: s.direction === "bullish" ? "triangle-up" : "triangle-down", size: 12, color: "#f0b429" } });
     }
     const layout = {
       margin: { l: 60, r: 60, t: 10, b: 30 }, height: 620, barmode: "relative", showlegend: true,
@@ -47,15 +54,16 @@
     const d = await json("/api/candles" + query({ coin, interval: config.interval, window: config.window, at }));
     const m = d.market ? d.market.venue + " " + d.market.symbol : "no candles stored for " + coin;
     document.getElementById("market").textContent = m;
-    const { traces, layout } = figure(d);
-    await Plotly.react("chart", traces, layout, { displaylogo: false, responsive: true });
     const notes = [];
-    if (d.signals === null) notes.push("signals: not available in this build");
+    let hm = null;
     try {
-      await json("/api/heatmap" + query({ coin, window: config.window, at }));
+      hm = await json("/api/heatmap" + query({ coin, window: config.window, at }));
+      if (hm.grid.empty) notes.push("heatmap: " + (hm.grid.reason || "no modelled levels in the window"));
     } catch (err) {
-      if (err.status === 503) notes.push("heatmap: not available in this build");
+      notes.push("heatmap: " + (err.status === 503 ? "not available for this store" : err.message));
     }
+    const { traces, layout } = figure(d, hm);
+    await Plotly.react("chart", traces, layout, { displaylogo: false, responsive: true });
     document.getElementById("chart-notes").textContent = notes.join(" · ");
     document.body.dataset.ready = "1";
   }
