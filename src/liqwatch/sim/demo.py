@@ -39,13 +39,13 @@ DAY_NS = 86_400 * 1_000_000_000
 DEMO_SIGNALS = SignalSettings(timeframe="1h", cluster_lookback_bars=24, cluster_min_bars=3, cluster_min_usd=5_000_000.0)
 
 
-def demo_alerts(port: int | None = None) -> AlertSettings:
-    """Return the demo's alert rules, printed on the terminal: any liquidation ≥ $10M, and long-liquidation clusters."""
+def demo_alerts(port: int | None = None, *, min_usd: float = 10_000_000.0) -> AlertSettings:
+    """Return the demo's alert rules, printed on the terminal: any liquidation ≥ `min_usd` ($10M), and long-liquidation clusters."""
     return AlertSettings(
         terminal=True,
         dashboard_url=f"http://127.0.0.1:{port or 8000}",
         rules=[
-            LiquidationRule(name="demo-whale-liquidation", min_usd=10_000_000.0, cooldown="1m"),
+            LiquidationRule(name="demo-whale-liquidation", min_usd=min_usd, cooldown="1m"),
             SignalRule(name="demo-long-cluster", kinds=["long-cluster"], cooldown="1h"),
         ],
     )
