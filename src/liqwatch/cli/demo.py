@@ -34,6 +34,10 @@ def demo(
     hours: Annotated[float | None, typer.Option(help="run only the first HOURS of the scenario")] = None,
     view: Annotated[bool, typer.Option(help="show the live summary (off: a status line every 10 s)")] = True,
     list_scenarios: Annotated[bool, typer.Option("--list", help="list the built-in scenarios and exit")] = False,
+    port: Annotated[int, typer.Option(help="dashboard port on 127.0.0.1 (0: any free port)")] = 8000,
+    web: Annotated[bool, typer.Option("--web/--no-web", help="serve the dashboard while the demo runs")] = True,
+    brief: Annotated[Path | None, typer.Option("--brief", help="also write the end-of-run brief as HTML to FILE")] = None,
+    alerts: Annotated[bool, typer.Option("--alerts/--no-alerts", help="print the demo's alerts (liquidation ≥ $10M, long clusters)")] = True,
 ) -> None:
     """Re-enact a market scenario on a local exchange (Binance, Bybit, OKX, HTX wire formats) and collect it with the real connectors."""
     import msgspec
@@ -57,21 +61,35 @@ def demo(
         db.parent.mkdir(parents=True, exist_ok=True)
         for stale in (db, db.with_name(db.name + ".wal")):
             stale.unlink(missing_ok=True)  # the demo store starts fresh each run
+    if not 0 <= port <= 65535:
+        raise ConfigError(f"--port must be in 0..65535, was {port}")
     setup_logging("WARNING")
-    asyncio.run(_run(chosen, str(db), seed, speed, view and sys.stdout.isatty()))
+    asyncio.run(_run(chosen, str(db), seed, speed, view and sys.stdout.isatty(), port if web else None, brief, alerts))
 
 
-async def _run(scenario: object, db: str, seed: int, speed: float, live_view: bool) -> None:
-    from liqwatch.sim.demo import Demo
+async def _run(
+    scenario: object, db: str, seed: int, speed: float, live_view: bool, port: int | None, brief: Path | None, alerts: bool
+) -> None:
+    from liqwatch.sim.demo import DEMO_SIGNALS, Demo, demo_alerts
     from liqwatch.sim.scenario import Scenario
 
     assert isinstance(scenario, Scenario)
     console = Console()
-    runner = Demo(scenario, db=db, seed=seed, speed=speed)
+    runner = Demo(
+        scenario, db=db, seed=seed, speed=speed, web_port=port, alerts=demo_alerts(port) if alerts else None, signals=DEMO_SIGNALS,
+    )
     console.print(f"liqwatch demo: [bold]{scenario.title or scenario.name}[/] — seed {seed}, speed {speed:g}x, store {db}")
     await runner.start()
     console.print(f"local exchange: {runner.server.http_url} ({', '.join(scenario.venues)}); {runner.history_candles} daily candles of history seeded")
-    for line in runner.service_lines or ["dashboard: not part of this build yet — the store above holds everything it would show"]:
+    app = runner.app
+    assert app is not None
+    if app.web is not None:
+        console.print(f"dashboard: [bold]{app.web.url}[/]")
+    elif app.web_error:
+        console.print(f"[red]dashboard: {app.web_error}[/]")
+    if app.alerts is not None:
+        console.print(f"alerts (printed here): {', '.join(app.alerts.rules)}")
+    for line in runner.service_lines:
         console.print(line)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -94,9 +112,21 @@ async def _run(scenario: object, db: str, seed: int, speed: float, live_view: bo
             _print_story(console, runner)
         else:
             console.print("stopped before the scenario's end")
+        _print_brief(console, runner, brief)
     finally:
         done.cancel()
         await runner.stop()
+
+
+def _print_brief(console: Console, runner: Demo, html: Path | None) -> None:
+    """Write the brief of the scenario's day at the simulated time reached (the terminal; HTML to `html`)."""
+    from rich.markdown import Markdown
+
+    brief = runner.brief()
+    console.print(Markdown(brief.to_markdown()))
+    if html is not None:
+        html.write_text(brief.to_html(), encoding="utf-8")
+        console.print(f"brief: {html}")
 
 
 async def _sleep(stop: asyncio.Event, seconds: float) -> None:

@@ -18,15 +18,37 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+import msgspec
+
+from liqwatch.alerts.settings import AlertSettings, LiquidationRule, SignalRule
+from liqwatch.analytics.brief import Brief, build_brief
 from liqwatch.app import App
-from liqwatch.config import FeedSettings, Settings, StoreSettings, VenueSettings
+from liqwatch.config import FeedSettings, Settings, SignalSettings, StoreSettings, VenueSettings, WebSettings
 from liqwatch.errors import LiqwatchError
+from liqwatch.model.time import parse_duration_ns
 from liqwatch.sim.exchange import SimExchange
 from liqwatch.sim.history import daily_candles
 from liqwatch.sim.scenario import Scenario
 from liqwatch.sim.venue_server import VenueServer
 
 _NO_RECORDINGS = Path("/nonexistent-liqwatch-recordings")  # the simulation serves its own instruments
+
+
+DAY_NS = 86_400 * 1_000_000_000
+# Signals for a 24 h scenario: 1 h bars, a cluster needs only a few earlier bars of the same day to compare with
+DEMO_SIGNALS = SignalSettings(timeframe="1h", cluster_lookback_bars=24, cluster_min_bars=3, cluster_min_usd=5_000_000.0)
+
+
+def demo_alerts(port: int | None = None, *, min_usd: float = 10_000_000.0) -> AlertSettings:
+    """Return the demo's alert rules, printed on the terminal: any liquidation ≥ `min_usd` ($10M), and long-liquidation clusters."""
+    return AlertSettings(
+        terminal=True,
+        dashboard_url=f"http://127.0.0.1:{port or 8000}",
+        rules=[
+            LiquidationRule(name="demo-whale-liquidation", min_usd=min_usd, cooldown="1m"),
+            SignalRule(name="demo-long-cluster", kinds=["long-cluster"], cooldown="1h"),
+        ],
+    )
 
 
 class DemoService(Protocol):
@@ -74,6 +96,9 @@ class Demo:
         oi_poll_interval_s: float = 1.0,
         tick_s: float = 0.05,
         history: bool = True,
+        web_port: int | None = None,
+        alerts: AlertSettings | None = None,
+        signals: SignalSettings | None = None,
     ) -> None:
         if speed < 0:
             raise LiqwatchError(f"--speed must be ≥ 0 (0 = as fast as possible), was {speed}")
@@ -96,6 +121,11 @@ class Demo:
         self._tick_s = tick_s
         self._history = history
         self._task: asyncio.Task[None] | None = None
+        self.web_port = web_port  # None: no dashboard; 0: any free port
+        self.alerts = alerts or AlertSettings()
+        self.signals = signals  # None: no signals; else evaluated on the simulated clock as its bars close
+        self.signals_evaluated_until = scenario.ts_start
+        self._signal_task: asyncio.Task[None] | None = None
 
     def settings(self) -> Settings:
         """Return the collector settings: the scenario's venues and coins, every channel, URLs on the local server."""
@@ -107,7 +137,32 @@ class Demo:
                 oi_poll_interval_s=self._oi_poll_interval_s,
             ),
             venues={v: VenueSettings(ws_url=self.server.ws_url(v), rest_url=self.server.rest_url(v)) for v in venues},
+            web=WebSettings(enabled=self.web_port is not None, host="127.0.0.1", port=self.web_port or 0),
+            alerts=self.alerts,
+            # App evaluates signals on the wall clock; the demo does it on the simulated one (see _evaluate_signals)
+            signals=msgspec.structs.replace(self.signals or SignalSettings(), enabled=False),
         )
+
+    @property
+    def sim_now_ns(self) -> int:
+        """Return the simulated market's time (the scenario's start before the clock runs, its end after)."""
+        if self.finished.is_set():
+            return self.scenario.ts_end
+        return min(self.exchange.market.ts_ns, self.scenario.ts_end)
+
+    async def _evaluate_signals(self, until: int) -> None:
+        """Evaluate the signal bars closed by simulated time `until` (after the writer stored them)."""
+        if self.signals is None or self.app is None:
+            return
+        bar_ns = parse_duration_ns(self.signals.timeframe)
+        closed = until // bar_ns * bar_ns
+        if closed <= self.signals_evaluated_until:
+            return
+        while any(self.server.pending(v) for v in self.scenario.venues) or self.app.writer.source.depth:
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(self._flush_interval_s + 0.1)  # the writer's next flush stores the bar's last events
+        since, self.signals_evaluated_until = self.signals_evaluated_until, closed
+        await self.app.evaluate_signals(since, closed)
 
     async def start(self, subscribe_timeout_s: float = 30.0) -> None:
         """Start the exchange, the collectors and the services; the clock starts once every topic is subscribed.
@@ -124,6 +179,8 @@ class Demo:
             self.app.bus.publish(list(candles))
             self.history_candles = len(candles)
         await self.app.start()
+        if self.app.web is not None and self.app.alerts is not None:  # link alerts to the port actually bound
+            self.app.alerts.settings = msgspec.structs.replace(self.app.alerts.settings, dashboard_url=self.app.web.url)
         deadline = time.monotonic() + subscribe_timeout_s
         while missing := self.exchange.unsubscribed_topics(self.server):
             if time.monotonic() > deadline:
@@ -134,6 +191,8 @@ class Demo:
         self.exchange.attach(self.server)
         self.clock.start()
         self._task = asyncio.create_task(self._run(), name="demo-clock")
+        if self.signals is not None:
+            self._signal_task = asyncio.create_task(self._signals_forever(), name="demo-signals")
         for service in self.extra_services:
             line = await service.start(self)
             if line:
@@ -160,6 +219,11 @@ class Demo:
         self.finished.set()
         await self._call(self.on_finished)
 
+    async def _signals_forever(self) -> None:
+        while True:
+            await self._evaluate_signals(self.sim_now_ns)
+            await asyncio.sleep(0.5)
+
     async def wait_finished(self) -> None:
         """Wait until the scenario's clock reached its end and every frame was handed to the server."""
         await self.finished.wait()
@@ -179,6 +243,12 @@ class Demo:
             now = sum(self.app.writer.stored.values())
             stable = stable + 1 if now == last and self.app.writer.source.depth == 0 else 0
             last = now
+        if self._signal_task is not None:
+            self._signal_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._signal_task
+            self._signal_task = None
+        await self._evaluate_signals(self.sim_now_ns)  # the bars closed by the scenario's end
         return True
 
     async def stop(self) -> None:
@@ -186,13 +256,20 @@ class Demo:
         for service in reversed(self.extra_services):
             with contextlib.suppress(Exception):
                 await service.stop()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        for task in (self._task, self._signal_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         if self.app is not None:
             await self.app.shutdown()
         await self.server.close()
+
+    def brief(self) -> Brief:
+        """Return the brief of the scenario's day at the simulated time reached, from the store."""
+        assert self.app is not None
+        with self.app.writer.lock:
+            return build_brief(self.app.store, at=self.sim_now_ns, window_ns=DAY_NS, settings=self.app.settings)
 
     def stored_liquidations(self) -> dict[tuple[str, str, str], tuple[int, float]]:
         """Return {(venue, coin, side): (count, USD)} of the liquidations stored on the scenario's timeline."""
@@ -208,4 +285,4 @@ class Demo:
         return out
 
 
-__all__ = ["Demo", "DemoService", "SimClock"]
+__all__ = ["DEMO_SIGNALS", "Demo", "DemoService", "SimClock", "demo_alerts"]
