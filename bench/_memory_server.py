@@ -1,11 +1,13 @@
 """The memory benchmark's exchange: one VenueServer with all twelve venue dialects, in its own process.
 
-The four venues the simulator models (binance-usdm, bybit, okx, htx) publish the `selloff-2025-11-04` scenario's
-first hour (its market: liquidations, open interest, mark prices, candles; REST answered by `SimExchange`); the
+The four venues the simulator models (binance-usdm, bybit, okx, htx) publish one hour of the `selloff-2025-11-04`
+scenario (by default hour 5-6, its busiest with seed 1: 5,074 simulated liquidations, ~$216M; the hours before are
+simulated without publishing) (its market: liquidations, open interest, mark prices, candles; REST answered by `SimExchange`); the
 other eight replay their recorded data frames (the files tests/integration/test_all_venues_local.py replays) once
-per simulated minute. Prints `urls <json {venue: [ws, rest]}>`; on stdin `run <speed> <sim_seconds>` waits until
+per simulated minute. Prints `urls <json {venue: [ws, rest]}>`; on stdin `run <speed> <sim_seconds> <skip_seconds>` fast-forwards the market by
+`skip_seconds` (nothing published), waits until
 every venue is subscribed, runs the clock at `speed` × real time and prints
-`done <frames_sent> <wall_s> <sim_s>`; `quit` stops.
+`done <frames_sent> <wall_s> <sim_s> <topics_subscribed>`; `quit` stops.
 """
 
 from __future__ import annotations
@@ -62,11 +64,14 @@ async def settle(server: VenueServer, exchange: SimExchange, replayed: list[str]
         await asyncio.sleep(0.1)
 
 
-async def run(server: VenueServer, exchange: SimExchange, replayed: list[str], speed: float, sim_s: float) -> tuple[int, float]:
+async def run(
+    server: VenueServer, exchange: SimExchange, replayed: list[str], speed: float, sim_s: float, skip_s: float
+) -> tuple[int, float]:
+    start_ns = exchange.scenario.ts_start + int(skip_s * NS)
+    await exchange.advance(start_ns)  # not attached yet: simulated, not published
     await settle(server, exchange, replayed)
     frames = {v: subscribed_frames(server, v) for v in replayed}
     exchange.attach(server)
-    start_ns = exchange.scenario.ts_start
     end_ns = start_ns + int(sim_s * NS)
     t0 = time.monotonic()
     minutes = 0
@@ -102,9 +107,10 @@ async def main() -> None:
             line = (await loop.run_in_executor(None, sys.stdin.readline)).split()
             if not line or line[0] == "quit":
                 return
-            speed, sim_s = float(line[1]), float(line[2])
-            sent, wall = await run(server, exchange, replayed, speed, sim_s)
-            print(f"done {sent} {wall:.2f} {sim_s:.0f}", flush=True)
+            speed, sim_s, skip_s = float(line[1]), float(line[2]), float(line[3])
+            sent, wall = await run(server, exchange, replayed, speed, sim_s, skip_s)
+            topics = sum(len(server.subscribed_topics(v)) for v in venues)
+            print(f"done {sent} {wall:.2f} {sim_s:.0f} {topics}", flush=True)
     finally:
         await server.close()
 
