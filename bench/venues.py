@@ -125,7 +125,7 @@ SCENARIO = "selloff-2025-11-04"
 ANCHORED = {"bybit": "allLiquidation", "okx": "liquidation-orders"}
 
 
-def sim_liquidation_frames(venue: str, n: int, seed: int = 7):  # -> tuple[list[bytes], float]
+def sim_liquidation_frames(venue: str, n: int, seed: int = 7) -> tuple[list[bytes], float]:
     """`n` distinct liquidation frames exactly as the simulator's wire (liqwatch.sim.wire) writes them for the venue
     (the `liqwatch demo` frames: Bybit allLiquidation, OKX liquidation-orders; BTC/ETH/SOL USDT perpetuals), and
     Σ of the notional the venue's own definition gives (Bybit v×p, OKX sz×ctVal×bkPx)."""
@@ -142,7 +142,8 @@ def sim_liquidation_frames(venue: str, n: int, seed: int = 7):  # -> tuple[list[
     coins = sorted(scenario.coins)
     start = {c: scenario.coins[c].path[0][1] for c in coins}
     ts_ms = scenario.ts_start // 1_000_000
-    frames, total = [], 0.0
+    frames: list[bytes] = []
+    total = 0.0
     for i in range(n):
         coin, side = rng.choice(coins), rng.choice(("long", "long", "long", "short"))
         price = start[coin] * (1 + rng.uniform(-0.06, 0.02))
