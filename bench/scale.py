@@ -74,7 +74,7 @@ def bus_to_postgres(quick: bool) -> Row:
         )  # fmt: skip
 
         async def publish(part: list[Liquidation]) -> None:
-            pub = NatsPublisher(settings.bus, window=1024)
+            pub = NatsPublisher(settings.bus)
             await pub.connect()
             task = asyncio.create_task(pub.run())
             pub.publish(part)
@@ -97,7 +97,7 @@ def bus_to_postgres(quick: bool) -> Row:
         ingest.communicate(timeout=30)
         row.liqwatch = n / elapsed
         row.checks.append(("every event stored once", True, f"{n:,} rows"))
-        row.notes.append(f"two publishers in one process (JetStream acks, window 1024) took {published:.2f} s = {n / published:,.0f} ev/s")
+        row.notes.append(f"two publishers in one process (JetStream acks, window {NatsPublisher(settings.bus).window}) took {published:.2f} s = {n / published:,.0f} ev/s")
         row.notes.append("one `liqwatch ingest` process (batch 5000, binary COPY + ON CONFLICT); time until the last row is in PostgreSQL")
         with tempfile.TemporaryDirectory() as tmp:
             duck = DuckDBStore(Path(tmp) / "b.duckdb")
