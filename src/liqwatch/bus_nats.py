@@ -236,6 +236,11 @@ class NatsPublisher:
         """Messages not acknowledged yet: queued, in flight or waiting to be sent again."""
         return len(self._outbox) + len(self._inflight) + len(self._failed)
 
+    @property
+    def in_flight(self) -> int:
+        """Messages sent and not acknowledged yet (at most `window`)."""
+        return len(self._inflight)
+
     async def _on_ack(self, msg: Any) -> None:
         try:
             seq = int(msg.subject[len(self._inbox) + 1 :])
