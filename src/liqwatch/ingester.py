@@ -29,7 +29,7 @@ logger = logging.getLogger(__name__)
 class Ingester:
     """Bus → store, at least once from JetStream, exactly once in the store."""
 
-    def __init__(self, store: EventStore, settings: BusSettings, *, batch_size: int = 2000, fetch_timeout_s: float = 0.5) -> None:
+    def __init__(self, store: EventStore, settings: BusSettings, *, batch_size: int = 5000, fetch_timeout_s: float = 0.5) -> None:
         self.store = store
         self.settings = settings
         self.batch_size = batch_size
@@ -219,6 +219,9 @@ class _Puller:
         if len(self.buf) < batch:
             await self._request_batch(batch, timeout_s, wait=False)
             if not self.buf:
+                started = time.monotonic()
                 await self._request_batch(batch, timeout_s, wait=True)
+                if not self.buf and time.monotonic() - started < 0.01:  # refused at once (409: max ack pending, ...)
+                    await asyncio.sleep(0.05)
         out, self.buf = self.buf[:batch], self.buf[batch:]
         return out
