@@ -347,7 +347,7 @@ class NatsPublisher:
     def stats(self) -> dict[str, Any]:
         """Return acknowledged, duplicate, retried, dropped and pending counts."""
         return {"acked": self.acked, "duplicates": self.duplicates, "retries": self.retries, "dropped": self.dropped,
-                "pending": self.pending, "reconnects": self.reconnects, "last_error": self.last_error}  # fmt: skip
+                "pending": self.pending, "in_flight": self.in_flight, "reconnects": self.reconnects, "last_error": self.last_error}  # fmt: skip
 
 
 async def subscribe_live(settings: BusSettings, on_event: Callable[[WireEvent], Awaitable[None] | None], *, name: str) -> Any:
