@@ -20,6 +20,7 @@ from bench._harness import Case, Row
 from liqwatch import config
 from liqwatch.analytics.metrics import liquidation_stats
 from liqwatch.bus_nats import NatsPublisher
+from liqwatch.ingester import Ingester
 from liqwatch.model import ContractType, Liquidation, PositionSide, PriceKind
 from liqwatch.sim.local_servers import LocalNats, LocalPostgres, ServerUnavailable
 from liqwatch.storage import open_store
@@ -74,7 +75,7 @@ def bus_to_postgres(quick: bool) -> Row:
         )  # fmt: skip
 
         async def publish(part: list[Liquidation]) -> None:
-            pub = NatsPublisher(settings.bus, window=1024)
+            pub = NatsPublisher(settings.bus)
             await pub.connect()
             task = asyncio.create_task(pub.run())
             pub.publish(part)
@@ -97,7 +98,7 @@ def bus_to_postgres(quick: bool) -> Row:
         ingest.communicate(timeout=30)
         row.liqwatch = n / elapsed
         row.checks.append(("every event stored once", True, f"{n:,} rows"))
-        row.notes.append(f"two publishers in one process (JetStream acks, window 1024) took {published:.2f} s = {n / published:,.0f} ev/s")
+        row.notes.append(f"two publishers in one process (JetStream acks, window {NatsPublisher(settings.bus).window}) took {published:.2f} s = {n / published:,.0f} ev/s")
         row.notes.append("one `liqwatch ingest` process (batch 5000, binary COPY + ON CONFLICT); time until the last row is in PostgreSQL")
         with tempfile.TemporaryDirectory() as tmp:
             duck = DuckDBStore(Path(tmp) / "b.duckdb")
@@ -106,6 +107,49 @@ def bus_to_postgres(quick: bool) -> Row:
                 duck.write(events[i : i + 5000])
             row.anchors["embedded duckdb"] = n / (time.perf_counter() - start)
             duck.close()
+    finally:
+        nats.cleanup()
+        pg.cleanup()
+    return row
+
+
+def bus_stages(quick: bool) -> Row:
+    """One publisher alone (until every event is acknowledged), then one in-process ingester draining it into PostgreSQL."""
+    n = 20_000 if quick else 100_000
+    events = liquidations(n, days=3, seed=7)
+    row = Row(case="JetStream stages alone: one ingester → PostgreSQL", n=n, unit="events/s", liqwatch=0.0)
+    try:
+        pg, nats = LocalPostgres().start(), LocalNats().start()
+    except ServerUnavailable as exc:
+        row.notes.append(f"skipped: {exc}")
+        return row
+    try:
+        url = pg.create_database("stages")
+        settings = config.load(environ={"LIQWATCH__BUS__URL": nats.url, "LIQWATCH__BUS__ACK_WAIT_S": "60"})
+        store = open_store(url)
+
+        async def publish() -> None:
+            pub = NatsPublisher(settings.bus)
+            await pub.connect()
+            task = asyncio.create_task(pub.run())
+            pub.publish(events)
+            pub.stop()
+            await task
+            await pub.close()
+
+        start = time.perf_counter()
+        asyncio.run(publish())
+        published = time.perf_counter() - start
+        ingester = Ingester(store, settings.bus)
+        idle = 0.3
+        start = time.perf_counter()
+        asyncio.run(ingester.run(until_idle_s=idle))
+        ingested = time.perf_counter() - start - idle
+        row.liqwatch = n / ingested
+        row.checks.append(("every event stored once", store.count("liquidations") == n, f"{store.count('liquidations'):,} rows"))
+        row.notes.append(f"one publisher alone, every event acknowledged: {n / published:,.0f} ev/s")
+        row.notes.append(f"then one ingester (batch {ingester.batch_size}) draining the stream into PostgreSQL: {n / ingested:,.0f} ev/s")
+        store.close()
     finally:
         nats.cleanup()
         pg.cleanup()
@@ -158,4 +202,8 @@ def _timed(fn: object) -> float:
     return time.perf_counter() - start
 
 
-CASES = [Case("collectors → JetStream → PostgreSQL (sustained)", bus_to_postgres), Case("24h liquidation_stats", stats_query)]
+CASES = [
+    Case("collectors → JetStream → PostgreSQL (sustained)", bus_to_postgres),
+    Case("JetStream stages alone: one ingester → PostgreSQL", bus_stages),
+    Case("24h liquidation_stats", stats_query),
+]

@@ -29,7 +29,7 @@ logger = logging.getLogger(__name__)
 class Ingester:
     """Bus → store, at least once from JetStream, exactly once in the store."""
 
-    def __init__(self, store: EventStore, settings: BusSettings, *, batch_size: int = 2000, fetch_timeout_s: float = 0.5) -> None:
+    def __init__(self, store: EventStore, settings: BusSettings, *, batch_size: int = 5000, fetch_timeout_s: float = 0.5) -> None:
         self.store = store
         self.settings = settings
         self.batch_size = batch_size
@@ -46,50 +46,71 @@ class Ingester:
         self.nc: Any = None
 
     async def run(self, *, until_idle_s: float | None = None) -> None:
-        """Consume until `stop()` (or, with `until_idle_s`, until idle that long with nothing pending or unacknowledged)."""
-        from nats.js.api import AckPolicy, ConsumerConfig
+        """Consume until `stop()` (or, with `until_idle_s`, until idle that long with nothing pending or unacknowledged).
 
+        The next batch is fetched while the current one is written; each is acknowledged after its commit.
+        """
         self.nc = await connect(self.settings, name=f"liqwatch-ingest-{self.settings.consumer}")
         js = self.nc.jetstream()
-        config = ConsumerConfig(
-            ack_policy=AckPolicy.EXPLICIT, ack_wait=self.settings.ack_wait_s, max_ack_pending=max(20_000, 4 * self.batch_size)
-        )
-        sub = await js.pull_subscribe(
-            f"{self.settings.subject_prefix}.>", durable=self.settings.consumer, stream=self.settings.stream, config=config
-        )
+        await self._ensure_consumer(js)
+        puller = _Puller(self.nc, self.settings.stream, self.settings.consumer)
+        await puller.start()
         self.last_message_s = time.monotonic()
+        ahead: asyncio.Task[list[Any]] | None = None
         try:
             while not self._stop.is_set():
-                msgs = await self._fetch(sub)
+                msgs = await (ahead if ahead is not None else self._fetch(puller))
+                ahead = None
                 if msgs:
+                    ahead = asyncio.create_task(self._fetch(puller))  # the next batch arrives while this one is written
                     await self._handle(msgs)
                     self.last_message_s = time.monotonic()
                 elif until_idle_s is not None and time.monotonic() - self.last_message_s >= until_idle_s:
-                    if await self._drained(sub):
+                    if await self._drained(js):
                         return
                     self.last_message_s = time.monotonic()
         finally:
+            unhandled = list(puller.buf)
+            if ahead is not None:
+                ahead.cancel()
+                result = (await asyncio.gather(ahead, return_exceptions=True))[0]
+                if isinstance(result, list):
+                    unhandled += result
+            for msg in unhandled:  # fetched, not stored: hand back at once instead of after ack_wait
+                with contextlib.suppress(Exception):
+                    await self.nc.publish(msg.reply, b"-NAK")
             with contextlib.suppress(Exception):
                 await self.nc.flush(2)  # the last acks
             with contextlib.suppress(Exception):
                 await self.nc.close()
 
-    async def _drained(self, sub: Any) -> bool:
+    async def _ensure_consumer(self, js: Any) -> None:
+        from nats.js.api import AckPolicy, ConsumerConfig
+        from nats.js.errors import NotFoundError
+
+        try:
+            await js.consumer_info(self.settings.stream, self.settings.consumer)
+            return
+        except NotFoundError:
+            pass
+        config = ConsumerConfig(
+            durable_name=self.settings.consumer, ack_policy=AckPolicy.EXPLICIT, ack_wait=self.settings.ack_wait_s,
+            max_ack_pending=max(20_000, 4 * self.batch_size), filter_subject=f"{self.settings.subject_prefix}.>",
+        )  # fmt: skip
+        await js.add_consumer(self.settings.stream, config)
+
+    async def _drained(self, js: Any) -> bool:
         # idle is not done while messages wait, or while a dead ingester's unacknowledged ones await redelivery
         try:
-            info = await sub.consumer_info()
+            info = await js.consumer_info(self.settings.stream, self.settings.consumer)
         except Exception:
             return False
         return int(info.num_pending or 0) == 0 and int(info.num_ack_pending or 0) == 0
 
-    async def _fetch(self, sub: Any) -> list[Any]:
-        import nats.errors
-
+    async def _fetch(self, puller: _Puller) -> list[Any]:
         try:
-            return list(await sub.fetch(self.batch_size, timeout=self.fetch_timeout_s))
-        except (TimeoutError, nats.errors.TimeoutError):
-            return []
-        except Exception as exc:  # server restarting, connection reconnecting: wait and fetch again
+            return await puller.fetch(self.batch_size, self.fetch_timeout_s)
+        except Exception as exc:  # connection closed or reconnecting: wait and fetch again
             self.last_error = f"fetch: {exc or type(exc).__name__}"
             logger.warning("fetch failed (%s); retrying", self.last_error)
             await asyncio.sleep(0.5)
@@ -101,9 +122,8 @@ class Ingester:
         bad: list[Any] = []
         for msg in msgs:
             self.messages += 1
-            with contextlib.suppress(Exception):
-                if msg.metadata.num_delivered > 1:
-                    self.redelivered += 1
+            if _delivered(msg.reply) > 1:
+                self.redelivered += 1
             try:
                 if ".instruments." in msg.subject:
                     specs[msg.subject] = decode_instruments(msg.data)
@@ -114,11 +134,9 @@ class Ingester:
                 bad.append(msg)
         await self._write(events, specs, msgs)
         bad_ids = {id(m) for m in bad}
-        for msg in msgs:
-            if id(msg) in bad_ids:
-                await msg.term()  # never redeliver what can never be decoded
-            else:
-                await msg.ack()
+        publish = self.nc.publish
+        for msg in msgs:  # the store committed: acknowledge (one plain publish each, no per-message bookkeeping)
+            await publish(msg.reply, b"+TERM" if id(msg) in bad_ids else b"+ACK")  # never redeliver what can never be decoded
 
     async def _write(self, events: list[Any], specs: dict[str, list[Any]], msgs: list[Any]) -> None:
         backoff = 0.2
@@ -137,7 +155,7 @@ class Ingester:
                     raise
                 for msg in msgs:  # still working on them: no redelivery to another ingester meanwhile
                     with contextlib.suppress(Exception):
-                        await msg.in_progress()
+                        await self.nc.publish(msg.reply, b"+WPI")
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 10.0)
 
@@ -150,3 +168,60 @@ class Ingester:
         return {"messages": self.messages, "stored": dict(self.stored), "redelivered": self.redelivered,
                 "malformed": self.malformed, "instruments": self.instruments, "write_errors": self.write_errors,
                 "last_error": self.last_error}  # fmt: skip
+
+
+def _delivered(reply: str) -> int:
+    """Return the delivery count from a JetStream ack subject (`$JS.ACK.[DOMAIN.HASH.]STREAM.CONSUMER.DELIVERED...`)."""
+    tokens = reply.split(".")
+    try:
+        return int(tokens[4] if len(tokens) == 9 else tokens[6])
+    except (IndexError, ValueError):
+        return 1
+
+
+class _Puller:
+    """A JetStream pull consumer without a future per message: one inbox subscription collects the deliveries of
+    `CONSUMER.MSG.NEXT` requests into a list; a status reply (404 no messages, 408 expired, 409) ends a request."""
+
+    def __init__(self, nc: Any, stream: str, consumer: str) -> None:
+        self.nc = nc
+        self.next_subject = f"$JS.API.CONSUMER.MSG.NEXT.{stream}.{consumer}"
+        self.inbox = nc.new_inbox()
+        self.buf: list[Any] = []
+        self._want = 0
+        self._request = ""
+        self._done = asyncio.Event()
+
+    async def start(self) -> None:
+        await self.nc.subscribe(f"{self.inbox}.*", cb=self._on_msg, pending_msgs_limit=1_000_000, pending_bytes_limit=1 << 30)
+
+    async def _on_msg(self, msg: Any) -> None:
+        headers = msg.headers
+        if headers and "Status" in headers:  # 100 heartbeat, 404 / 408 / 409: no more for that request
+            if msg.subject == self._request:
+                self._done.set()
+            return
+        self.buf.append(msg)  # also a late delivery for an earlier request: it is ours (ack pending), keep it
+        if len(self.buf) >= self._want:
+            self._done.set()
+
+    async def _request_batch(self, batch: int, timeout_s: float, *, wait: bool) -> None:
+        self._want, self._request = batch, f"{self.inbox}.{self.nc._nuid.next().decode()}"
+        self._done.clear()
+        needed = batch - len(self.buf)
+        request = {"batch": needed, "expires": int(timeout_s * 0.9 * 1e9)} if wait else {"batch": needed, "no_wait": True}
+        await self.nc.publish(self.next_subject, msgspec.json.encode(request), reply=self._request)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._done.wait(), timeout_s)
+
+    async def fetch(self, batch: int, timeout_s: float) -> list[Any]:
+        """Return up to `batch` messages: what is there now, else what arrives within `timeout_s`."""
+        if len(self.buf) < batch:
+            await self._request_batch(batch, timeout_s, wait=False)
+            if not self.buf:
+                started = time.monotonic()
+                await self._request_batch(batch, timeout_s, wait=True)
+                if not self.buf and time.monotonic() - started < 0.01:  # refused at once (409: max ack pending, ...)
+                    await asyncio.sleep(0.05)
+        out, self.buf = self.buf[:batch], self.buf[batch:]
+        return out

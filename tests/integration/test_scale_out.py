@@ -30,7 +30,7 @@ from factories import make_liquidation
 from liqwatch import config
 from liqwatch.bus_nats import NatsPublisher, connect, decode_event, encode, subject_for
 from liqwatch.ingest import replay_files
-from liqwatch.ingester import Ingester
+from liqwatch.ingester import Ingester, _delivered
 from liqwatch.model import Candle, Liquidation
 from liqwatch.serve import ServeRole
 from liqwatch.sim.local_servers import LocalNats
@@ -254,6 +254,44 @@ async def test_publishes_made_while_nats_is_down_are_retried_until_acknowledged(
     info = await nc.jetstream().stream_info(settings.bus.stream)
     assert info.state.messages == 10  # every event once: the ones sent twice were deduplicated by message id
     await nc.close()
+
+
+async def test_pipelined_publisher_bounds_its_window_and_the_ingester_stores_every_event_once(
+    tmp_path: Path, nats_server: LocalNats
+) -> None:
+    settings = config.load(environ=bus_env(nats_server))
+    publisher = NatsPublisher(settings.bus, window=64)
+    await publisher.connect()
+    runner = asyncio.create_task(publisher.run())
+    liqs = [make_liquidation(venue_event_id=f"w{i}", price=1000.0 + i) for i in range(3000)]
+    publisher.publish(liqs)
+    peak = 0
+    while publisher.pending:
+        peak = max(peak, publisher.in_flight)
+        await asyncio.sleep(0)
+    assert 1 < peak <= 64  # pipelined, and never more than the window unacknowledged
+    assert publisher.stats()["acked"] == 3000 and publisher.stats()["duplicates"] == 0 and publisher.retries == 0
+    publisher.publish(liqs[:100])  # sent again: acknowledged as duplicates, not stored twice
+    publisher.stop()
+    await runner
+    assert publisher.stats()["duplicates"] == 100 and publisher.pending == 0
+
+    store = DuckDBStore(tmp_path / "w.duckdb")
+    ingester = Ingester(store, settings.bus, batch_size=700)  # 3000 = 4 full batches and a partial one, fetched ahead
+    await ingester.run(until_idle_s=0.5)
+    assert ingester.stats()["messages"] == 3000 and ingester.stats()["stored"] == {"liquidations": 3000}
+    assert sorted(r["price"] for r in store.liquidations()) == [1000.0 + i for i in range(3000)]
+    again = Ingester(store, settings.bus, batch_size=700)
+    await again.run(until_idle_s=0.3)
+    assert again.messages == 0  # everything was acknowledged after the commit
+    store.close()
+    await publisher.close()
+
+
+def test_delivery_count_from_ack_subjects() -> None:
+    assert _delivered("$JS.ACK.LIQ.ingest.3.10.9.1700000000000000000.0") == 3
+    assert _delivered("$JS.ACK.hub.ABCDEF.LIQ.ingest.2.10.9.1700000000000000000.0.xyz") == 2
+    assert _delivered("") == 1
 
 
 def test_wire_format_subjects_and_ids() -> None:

@@ -95,7 +95,7 @@ def ingest(
     bus: BusOption = None,
     store: StoreOption = None,
     consumer: Annotated[str | None, typer.Option(help="durable consumer name (default: [bus] consumer)")] = None,
-    batch_size: Annotated[int, typer.Option(help="messages per fetch and store transaction")] = 2000,
+    batch_size: Annotated[int, typer.Option(help="messages per fetch and store transaction")] = 5000,
     until_idle: Annotated[float | None, typer.Option(help="exit once no message arrived for this many seconds")] = None,
     duration: DurationOption = None,
     as_json: JsonOption = False,
