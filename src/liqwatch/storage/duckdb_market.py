@@ -76,8 +76,12 @@ class MarketQueries:
     def price_high(self, *, venue: str, symbol: str, until: int) -> dict[str, Any] | None:
         """Return the highest high of any closed candle of a symbol up to `until`, its bar time and the first bar time."""
         rows = self._rows(
-            "SELECT max(high) AS high, arg_max(ts_event, high) AS high_ts, min(ts_event) AS first_ts FROM candles "
-            "WHERE venue = ? AND symbol = ? AND ts_event + interval_s * 1000000000::BIGINT <= ?",
+            # ties for the high go to the earliest bar (as in the PostgreSQL store); arg_max would pick any
+            "WITH c AS (SELECT high, ts_event FROM candles "
+            "WHERE venue = ? AND symbol = ? AND ts_event + interval_s * 1000000000::BIGINT <= ?) "
+            "SELECT (SELECT max(high) FROM c) AS high, "
+            "(SELECT ts_event FROM c WHERE high IS NOT NULL ORDER BY high DESC, ts_event LIMIT 1) AS high_ts, "
+            "(SELECT min(ts_event) FROM c) AS first_ts",
             [venue, symbol, until],
         )
         return rows[0] if rows and rows[0]["high"] is not None else None
