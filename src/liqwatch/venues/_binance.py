@@ -236,11 +236,8 @@ class Family:
         if k.interval not in INTERVAL_S:
             raise UnknownMessage(f"Binance kline interval {k.interval!r} is not handled")
         volume, volume_usd = self.volumes(k, inst)
-        return Candle(
-            venue=self.venue,
-            symbol=inst.symbol,
-            market=inst.market,
-            coin=inst.coin,
+        return _wire.candle(
+            inst,
             ts_event=ms_to_ns(k.open_time),
             ts_recv=ts_recv,
             interval_s=INTERVAL_S[k.interval],
