@@ -18,6 +18,7 @@ BINANCE_EXCHANGE_INFO = RECORDED / "BINANCE_FUTURES.rest_instruments.jsonl"
 BINANCE_TRADES = RECORDED / "BINANCE_FUTURES.trades.jsonl"
 
 FULL_N, FULL_REPS = 100_000, 7
+ROUNDS = 3
 QUICK_N, QUICK_REPS = 20_000, 3
 TS_RECV = 1_626_992_740_000_000_000
 
@@ -141,6 +142,23 @@ def _close(a: float, b: float, rel: float = 1e-9) -> bool:
     return abs(a - b) <= rel * max(abs(a), abs(b))
 
 
+def _decode_ceilings(frames: list[bytes], reps: int) -> list[tuple[str, float]]:
+    """What no per-frame parser on msgspec can beat: the JSON scan alone, and the typed decode alone."""
+    import msgspec
+
+    from liqwatch.venues import binance
+
+    class _Nothing(msgspec.Struct):
+        pass
+
+    scan, typed = msgspec.json.Decoder(_Nothing).decode, binance._COMBINED.decode
+    n = len(frames)
+    return [
+        ("msgspec JSON scan (empty struct, every byte validated)", best_rate(lambda: [scan(f) for f in frames], n, reps)),
+        ("msgspec typed decode to the wire structs (no event built)", best_rate(lambda: [typed(f) for f in frames], n, reps)),
+    ]
+
+
 def run_binance_force_order(quick: bool) -> Row:
     """Case 1: Binance USD-M forceOrder frames through `binance.parse_frame`, vs cryptofeed (and ccxt.pro)."""
     from bench import anchors
@@ -159,8 +177,29 @@ def run_binance_force_order(quick: bool) -> Row:
             count += len(parse(frame, index, TS_RECV))
         return count
 
-    row = Row(case="binance-usdm forceOrder parse", n=n, unit="frames/s", liqwatch=best_rate(loop, n, reps))
+    # Rounds interleave liqwatch, the decode ceilings and the anchors, each keeping its best: on a shared VM the
+    # speed drifts by 2x within a minute, and timing one library after the other would bake that into the ratio.
+    per_round = max(1, reps // 2)
+    best_lw = 0.0
+    ceilings: dict[str, float] = {}
+    results: dict[str, anchors.AnchorResult | anchors.Unavailable] = {}
+    for _ in range(ROUNDS):
+        best_lw = max(best_lw, best_rate(loop, n, per_round))
+        for label, rate in _decode_ceilings(frames, per_round):
+            ceilings[label] = max(ceilings.get(label, 0.0), rate)
+        for name, measure in anchors.BINANCE_FORCE_ORDER.items():
+            try:
+                result = measure(frames, per_round)
+            except anchors.Unavailable as exc:
+                results[name] = exc
+                continue
+            earlier = results.get(name)
+            if not isinstance(earlier, anchors.AnchorResult) or result.rate > earlier.rate:
+                results[name] = result
+
+    row = Row(case="binance-usdm forceOrder parse", n=n, unit="frames/s", liqwatch=best_lw)
     row.target = ("cryptofeed", 4.0)
+    row.notes.append(f"{ROUNDS} interleaved rounds of {per_round} reps; each library's best")
 
     # Sanity (untimed): liqwatch against the independent reference.
     events = [e for frame in frames for e in parse(frame, index, TS_RECV)]
@@ -175,14 +214,17 @@ def run_binance_force_order(quick: bool) -> Row:
         )
     )
 
-    for name, measure in anchors.BINANCE_FORCE_ORDER.items():
-        try:
-            result = measure(frames, reps)
-        except anchors.Unavailable as exc:
+    for name, result in results.items():
+        if isinstance(result, anchors.Unavailable):
             row.anchors[name] = None
-            row.notes.append(f"{name}: not measured ({exc})")
+            row.notes.append(f"{name}: not measured ({result})")
             continue
         row.anchors[name] = result.rate
+        if name == "cryptofeed":
+            row.notes.extend(
+                f"ceiling: {label} alone {rate / 1e3:,.0f} k frames/s = {rate / result.rate:.2f}x cryptofeed"
+                for label, rate in ceilings.items()
+            )
         row.notes.append(f"{name}: {result.path}")
         row.checks.append((f"{name} count = liqwatch", result.count == len(liqs), f"{result.count:,}"))
         # Each library's notional under its own definition, then the two compared.
