@@ -4,7 +4,8 @@
 (coin, venue, market, margin, side)) and is deduplicated by its store `event_id`, so a venue replaying on reconnect does
 not double count. `totals(window_ns, at)` answers (at − window, at] exactly: whole minutes from the buckets, the two
 partial edge minutes from the events kept for them. The answer has `liquidation_stats`'s JSON shape. Buckets older
-than `retention_ns` are dropped as time advances.
+than `retention_ns` are dropped as time advances. `seed(store, at)` loads the retention window from the store at
+start, so a restart over a filled store shows the same totals as the store (events seen twice count once).
 """
 
 from __future__ import annotations
@@ -13,13 +14,17 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import msgspec
+
 from liqwatch.analytics.metrics import coverage
 from liqwatch.model import FeedState, FeedStatus, Liquidation
 from liqwatch.model.time import now_ns, ns_to_iso
+from liqwatch.storage.base import EventStore
 from liqwatch.storage.rollup import MINUTE_NS, full_minutes, minute_of
 from liqwatch.storage.schema import event_id
 
 _DOWN = (FeedState.DISCONNECTED, FeedState.STALE)
+_DOWN_NAMES = tuple(s.value for s in _DOWN)
 _COIN_MARGINED = ("inverse", "quanto")
 
 
@@ -72,6 +77,19 @@ class LiveAnalytics:
             elif isinstance(e, FeedStatus) and e.state in _DOWN:
                 self._outages.append((e.ts_event, e.venue))
         self._evict()
+
+    def seed(self, store: EventStore, at: int | None = None) -> int:
+        """Load the stored liquidations and outages of the retention window ending at `at` (default now); return how many."""
+        until = now_ns() if at is None else at
+        since = until - self.retention_ns
+        rows = store.liquidations(since=since, until=until)
+        for row in rows:
+            self.add(msgspec.convert(row, Liquidation, strict=False))
+        for status in store.feed_status_changes(since=since, until=until):
+            if int(status["ts_event"]) > since and status["state"] in _DOWN_NAMES:
+                self._outages.append((int(status["ts_event"]), str(status["venue"])))
+        self._evict()
+        return len(rows)
 
     def add(self, e: Liquidation) -> None:
         """Count one liquidation (once, whatever how often it is seen)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from liqwatch.analytics.live import LiveAnalytics
 from liqwatch.model.time import NS_PER_S, ns_to_iso, parse_duration_ns
 from liqwatch.web.queries import Queries, Unavailable
 
@@ -18,6 +19,16 @@ def totals(q: Queries, *, at: int, windows: tuple[str, ...] = OVERVIEW_WINDOWS) 
         "at": ns_to_iso(at),
         "at_ns": at,
         "windows": {label: {**q.stats(since=at - parse_duration_ns(label), until=at), "window": label} for label in windows},
+    }
+
+
+def live_totals(analytics: LiveAnalytics, *, at: int, windows: tuple[str, ...] = OVERVIEW_WINDOWS) -> dict[str, Any]:
+    """Return `totals`'s shape from the live analytics (windows up to its retention), without touching the store."""
+    return {
+        "at": ns_to_iso(at),
+        "at_ns": at,
+        "live": True,
+        "windows": {label: {**analytics.totals(parse_duration_ns(label), at), "window": label} for label in windows},
     }
 
 

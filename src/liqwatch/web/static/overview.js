@@ -39,7 +39,11 @@
     return c;
   }
 
-  function renderTotals(data) {
+  let shownTotals = null;
+  function renderTotals(fresh) {
+    // a live push carries the standard windows; a longer window asked for in the URL keeps its last value
+    const data = shownTotals ? { ...fresh, windows: { ...shownTotals.windows, ...fresh.windows } } : fresh;
+    shownTotals = data;
     const box = document.getElementById("totals");
     box.replaceChildren(...windows.filter((w) => data.windows[w]).map((w) => card(w, data.windows[w])));
     box.dataset.at = String(data.at_ns);
