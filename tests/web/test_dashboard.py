@@ -9,7 +9,7 @@ from typing import Any
 import msgspec
 import pytest
 
-from conftest import HISTORY_WINDOWS, Seeded
+from conftest import HISTORY_WINDOWS, MARKET_AT, Seeded
 from liqwatch.cli.query import _usd
 from liqwatch.model import ContractType, Liquidation, PositionSide, PriceKind
 from liqwatch.model.time import now_ns
@@ -168,3 +168,27 @@ def test_stays_responsive_during_a_burst(page: Any, dashboard: Any) -> None:
     t0 = time.monotonic()
     assert page.evaluate("1 + 1") == 2
     assert time.monotonic() - t0 < 1.0
+
+
+
+def test_coin_table_shows_price_context(market_page: Any, market_dashboard: Any) -> None:
+    from liqwatch.analytics.price import price_context
+
+    market_page.goto(f"{market_dashboard.url}/?at={MARKET_AT}")
+    market_page.wait_for_selector("body[data-ready='1']")
+    rows = market_page.eval_on_selector_all(
+        "#coins tbody tr",
+        """rows => rows.map(r => ({coin: r.dataset.coin, price: Number(r.querySelector('.price').dataset.value),
+            change: Number(r.querySelector('.change').dataset.value), drawdown: Number(r.querySelector('.drawdown').dataset.value),
+            texts: [...r.cells].slice(1, 4).map(c => c.textContent)}))""",
+    )
+    assert [r["coin"] for r in rows] == ["BTC", "ETH"]
+    for r in rows:
+        with market_dashboard.writer.lock:
+            ctx = price_context(market_dashboard.store, coin=r["coin"], at=MARKET_AT,
+                                venues=market_dashboard.settings.analytics.price_venues)
+        assert ctx["price"] and ctx["change_24h_pct"] and ctx["drawdown_pct"]  # the market day has all three
+        assert (r["price"], r["change"], r["drawdown"]) == (ctx["price"], ctx["change_24h_pct"], ctx["drawdown_pct"])
+        assert float(r["texts"][0].replace(",", "")) == pytest.approx(ctx["price"], rel=1e-5)
+        assert r["texts"][1:] == [f"{ctx['change_24h_pct']:+.2f}%", f"{ctx['drawdown_pct']:+.2f}%"]
+        assert ctx["drawdown_pct"] < 0  # below the ATH the market day puts 30 days back

@@ -167,23 +167,6 @@ class Queries:
         )
         return {str(r[0]): {"funding_apr": float(r[1]), "symbols": int(r[2])} for r in rows}
 
-    def last_prices(self, *, at: int) -> dict[str, dict[str, Any]]:
-        """Return per coin the last 1m close at or before `at` and the one 24 h earlier (median over its markets)."""
-        rows = self._sql(
-            "WITH now_c AS (SELECT coin, venue, symbol, close FROM candles WHERE interval_s = 60 AND ts_event <= ? "
-            " AND ts_event > ? QUALIFY row_number() OVER (PARTITION BY venue, symbol ORDER BY ts_event DESC) = 1), "
-            "then_c AS (SELECT venue, symbol, close FROM candles WHERE interval_s = 60 AND ts_event <= ? AND ts_event > ? "
-            " QUALIFY row_number() OVER (PARTITION BY venue, symbol ORDER BY ts_event DESC) = 1) "
-            "SELECT n.coin, median(n.close), median(t.close / n.close) FROM now_c n "
-            "LEFT JOIN then_c t ON t.venue = n.venue AND t.symbol = n.symbol GROUP BY n.coin",
-            [at, at - DAY_NS, at - DAY_NS, at - 2 * DAY_NS],
-        )
-        out = {}
-        for coin, close, ratio in rows:
-            change = (1.0 / float(ratio) - 1.0) if ratio else None
-            out[str(coin)] = {"price": float(close), "change_24h": change}
-        return out
-
     # -- price context, signals, brief, heatmap (= liqwatch price / signals / brief / heatmap / map --json) ----------
     def price(self, *, coin: str, at: int) -> dict[str, Any]:
         """Return `price_context` (price, changes, drawdown from ATH) for a coin."""

@@ -33,25 +33,29 @@ def live_totals(analytics: LiveAnalytics, *, at: int, windows: tuple[str, ...] =
 
 
 def coin_table(q: Queries, *, at: int) -> list[dict[str, Any]]:
-    """Return one row per coin: price, 24h change, drawdown from ATH, 24h liquidations, OI and its 24h change, funding APR."""
+    """Return one row per coin: `price_context`'s price, 24h change and drawdown from ATH (percent, as `liqwatch price`),
+    24h liquidations, OI and its 24h change (fractions), funding APR."""
     day = 86_400 * NS_PER_S
     stats = q.stats(since=at - day, until=at)["by_coin"]
     oi = q.oi(at=at, coin=None)["coins"]
-    prices = q.last_prices(at=at)
     funding = q.funding(at=at)
-    coins = list(dict.fromkeys([*stats, *oi, *prices]))[:MAX_COINS]
+    coins = list(dict.fromkeys([*stats, *oi, *q.coins(until=at)]))[:MAX_COINS]
     rows = []
     for coin in coins:
         liq = stats.get(coin, {})
         total = (oi.get(coin) or {}).get("total") or {}
         change = (total.get("changes") or {}).get("24h") or {}
-        price = prices.get(coin, {})
+        price = q.price(coin=coin, at=at)
+        source = price.get("source") or {}
         rows.append(
             {
                 "coin": coin,
-                "price": price.get("price"),
-                "change_24h": price.get("change_24h"),
-                "drawdown_from_ath": _drawdown(q, coin, at),
+                "price": price["price"],
+                "price_ts": price["price_ts"],
+                "price_source": f"{source['venue']} {source['symbol']}" if source else None,
+                "change_24h_pct": price["change_24h_pct"],
+                "ath": price["ath"],
+                "drawdown_pct": price["drawdown_pct"],
                 "long_usd": liq.get("long_usd", 0.0),
                 "short_usd": liq.get("short_usd", 0.0),
                 "liquidations": liq.get("count", 0),
@@ -63,15 +67,6 @@ def coin_table(q: Queries, *, at: int) -> list[dict[str, Any]]:
             }
         )
     return rows
-
-
-def _drawdown(q: Queries, coin: str, at: int) -> float | None:
-    try:
-        context = q.price(coin=coin, at=at)
-    except Unavailable:
-        return None
-    value = context.get("drawdown_pct")
-    return float(value) if isinstance(value, int | float) else None
 
 
 def venues(q: Queries, status: dict[str, Any], *, at: int) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 // Overview: window totals with coverage, live feed with filters, largest liquidations, venues and coins.
 "use strict";
 (() => {
-  const { config, usd, pct, signedPct, num, time, el, row, fill, json, query } = LW;
+  const { config, usd, pct, signedPct, signedPctPoints, num, time, el, row, fill, json, query } = LW;
   const windows = config.windows || ["1h", "4h", "12h", "24h"];
   const pinned = config.at !== null && config.at !== undefined;
   const at = pinned ? String(config.at) : null;
@@ -120,14 +120,17 @@
       link.href = "/coin/" + encodeURIComponent(c.coin) + (at ? "?at=" + at : "");
       const first = document.createElement("td");
       first.appendChild(link);
-      const tr = row([{ text: num(c.price), cls: "num" }, { text: signedPct(c.change_24h), cls: "num" },
-                      { text: c.drawdown_from_ath === null ? "–" : pct(c.drawdown_from_ath), cls: "num" },
+      const price = { text: num(c.price), cls: "num price", value: c.price };
+      const tr = row([price, { text: signedPctPoints(c.change_24h_pct), cls: "num change", value: c.change_24h_pct },
+                      { text: signedPctPoints(c.drawdown_pct), cls: "num drawdown", value: c.drawdown_pct },
                       { text: usd(c.long_usd), cls: "num long", value: c.long_usd },
                       { text: usd(c.short_usd), cls: "num short", value: c.short_usd },
                       { text: usd(c.oi_usd), cls: "num" }, { text: signedPct(c.oi_usd_change_24h), cls: "num" },
                       { text: num(c.oi_coin, 5), cls: "num" }, { text: signedPct(c.oi_coin_change_24h), cls: "num" },
                       { text: c.funding_apr === null ? "–" : pct(c.funding_apr, 1), cls: "num" }]);
       tr.prepend(first);
+      tr.cells[1].title = c.price_source ? c.price_source + " 1m close at " + c.price_ts : "no candles stored";
+      tr.cells[3].title = c.ath === null ? "" : "ATH " + num(c.ath);
       tr.dataset.coin = c.coin;
       return tr;
     }));
