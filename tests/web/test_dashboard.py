@@ -9,7 +9,7 @@ from typing import Any
 import msgspec
 import pytest
 
-from conftest import HISTORY_WINDOWS, MARKET_AT, Seeded
+from conftest import BTC_LEVELS, HISTORY_WINDOWS, MARKET_AT, Seeded
 from liqwatch.cli.query import _usd
 from liqwatch.model import ContractType, Liquidation, PositionSide, PriceKind
 from liqwatch.model.time import now_ns
@@ -192,3 +192,41 @@ def test_coin_table_shows_price_context(market_page: Any, market_dashboard: Any)
         assert float(r["texts"][0].replace(",", "")) == pytest.approx(ctx["price"], rel=1e-5)
         assert r["texts"][1:] == [f"{ctx['change_24h_pct']:+.2f}%", f"{ctx['drawdown_pct']:+.2f}%"]
         assert ctx["drawdown_pct"] < 0  # below the ATH the market day puts 30 days back
+
+
+def test_coin_page_draws_the_current_map_and_configured_levels(market_page: Any, market_dashboard: Any, screenshots: Path) -> None:
+    base = market_dashboard.url
+    chart = msgspec.json.decode(market_page.request.get(f"{base}/api/candles?coin=BTC&window=24h&interval=15m&at={MARKET_AT}").body())
+    heatmap = msgspec.json.decode(market_page.request.get(f"{base}/api/heatmap?coin=BTC&window=24h&at={MARKET_AT}").body())
+    assert chart["levels"] == {**BTC_LEVELS, "daily_close": True, "configured": True}
+    current = heatmap["current"]
+    assert not current["empty"] and current["buckets"]
+    market_page.goto(f"{base}/coin/BTC?at={MARKET_AT}&window=24h&interval=15m")
+    market_page.wait_for_selector("body[data-ready='1']", timeout=30_000)
+    traces = market_page.evaluate(
+        "document.getElementById('chart').data.filter(t => t.name.startsWith('map: '))"
+        ".map(t => ({name: t.name, y: t.y, x: t.x, orientation: t.orientation, xaxis: t.xaxis, yaxis: t.yaxis}))"
+    )
+    longs = [b for b in current["buckets"] if b["long_usd"] > 0]
+    shorts = [b for b in current["buckets"] if b["short_usd"] > 0]
+    assert longs and shorts
+    assert traces == [
+        {"name": "map: longs at risk", "y": [b["price"] for b in longs], "x": [b["long_usd"] for b in longs],
+         "orientation": "h", "xaxis": "x4", "yaxis": "y"},
+        {"name": "map: shorts at risk", "y": [b["price"] for b in shorts], "x": [b["short_usd"] for b in shorts],
+         "orientation": "h", "xaxis": "x4", "yaxis": "y"},
+    ]
+    shapes = market_page.evaluate(
+        "document.getElementById('chart').layout.shapes.map(s => ({type: s.type, y0: s.y0, y1: s.y1}))"
+    )
+    assert shapes == [{"type": "line", "y0": p, "y1": p} for p in BTC_LEVELS["levels"]] + [
+        {"type": "rect", "y0": lo, "y1": hi} for lo, hi in BTC_LEVELS["zones"]]
+    drawn = market_page.eval_on_selector_all("#chart .layer-above .shapelayer path, #chart .layer-below .shapelayer path",
+                                             "paths => paths.length")
+    assert drawn == 3  # the shapes are rendered, not only in the figure's data
+    bars = market_page.eval_on_selector_all("#chart .barlayer .trace", "t => t.length")
+    assert bars >= 4  # liquidation bars (2) and map bars (2)
+    labels = market_page.eval_on_selector_all("#chart .annotation-text", "a => a.map(x => x.textContent)")
+    assert labels == ["level 104,000", "level 108,000", "zone 101,500–102,500"]
+    assert f"map at {current['at']} from {current['reference']}" in (market_page.text_content("#chart-notes") or "")
+    market_page.screenshot(path=str(screenshots / "coin-btc-market-day.png"), full_page=True)

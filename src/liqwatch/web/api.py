@@ -79,7 +79,7 @@ def oi(request: Request, coin: str | None = None, at: str | None = None) -> dict
     return _q(request).oi(at=params.time_param(at, "at"), coin=params.coin_param(coin))
 
 
-@router.get("/api/candles", tags=["market"], summary="Coin chart series: candles, liquidation bars, OI")
+@router.get("/api/candles", tags=["market"], summary="Coin chart series: candles, liquidation bars, OI, signals, levels")
 def candles(
     request: Request,
     coin: str,
@@ -89,6 +89,9 @@ def candles(
     venue: str | None = None,
     symbol: str | None = None,
 ) -> dict[str, Any]:
+    """Return one reference market's candles (`market`), liquidated USD per bucket and side across venues
+    (`liquidations`), total one-sided OI (`open_interest`), the window's stored `signals`, and the coin's configured
+    level rules (`levels`: `levels` prices, `zones` as [low, high], `daily_close`, from `[signals.levels.COIN]`)."""
     name = params.coin_param(coin, "coin")
     assert name is not None
     until = params.time_param(at, "at")
@@ -122,6 +125,9 @@ def signals(
 
 @router.get("/api/heatmap", tags=["market"], summary="Liquidation heatmap grid and current liquidation map")
 def heatmap(request: Request, coin: str, window: str | None = None, at: str | None = None) -> dict[str, Any]:
+    """Return `grid` (= `liqwatch heatmap --json`: modelled liquidation USD per time column and price row over the
+    window) and `current` (= `liqwatch map --json` at the window's end: `buckets` with `price`, `long_usd`, `short_usd`
+    per price bucket, clusters, cumulative curves, max pain), both with the model's `assumptions` ([heatmap] config)."""
     name = params.coin_param(coin)
     assert name is not None
     until = params.time_param(at, "at")

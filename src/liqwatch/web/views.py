@@ -120,7 +120,16 @@ def coin_chart(
         "liquidations": q.liquidation_bars(coin=coin, since=since, until=until, bucket_ns=bucket),
         "open_interest": q.oi_series(coin=coin, since=since, until=until, bucket_ns=bucket),
         "signals": _or_none(lambda: q.signals(since=since, until=until, coin=coin)),
+        "levels": configured_levels(q, coin),
     }
+
+
+def configured_levels(q: Queries, coin: str) -> dict[str, Any]:
+    """Return the coin's configured level rules ([signals.levels.COIN]): levels, [low, high] zones, daily_close."""
+    rules = q.settings.signals.levels.get(coin) or q.settings.signals.levels.get(coin.lower())
+    if rules is None:
+        return {"levels": [], "zones": [], "daily_close": None, "configured": False}
+    return {"levels": list(rules.levels), "zones": [list(z) for z in rules.zones], "daily_close": rules.daily_close, "configured": True}
 
 
 def _or_none(fn: Callable[[], Any]) -> Any:
