@@ -15,6 +15,7 @@ from liqwatch.model import ContractType, Liquidation, PositionSide, PriceKind
 from liqwatch.model.time import now_ns
 
 pytestmark = pytest.mark.timeout(90)
+md_H = 3600 * 10**9
 HOSTILE = '<img src=x onerror="window.__xss=1">'
 
 
@@ -230,3 +231,62 @@ def test_coin_page_draws_the_current_map_and_configured_levels(market_page: Any,
     assert labels == ["level 104,000", "level 108,000", "zone 101,500–102,500"]
     assert f"map at {current['at']} from {current['reference']}" in (market_page.text_content("#chart-notes") or "")
     market_page.screenshot(path=str(screenshots / "coin-btc-market-day.png"), full_page=True)
+
+
+def test_alerts_panel_links_open_the_view_filtered_to_the_alerts_coin_or_venue(
+    market_page: Any, market_dashboard: Any, screenshots: Path
+) -> None:
+    from liqwatch.alerts.history import recent_alerts
+
+    base = market_dashboard.url
+    with market_dashboard.writer.lock:
+        stored = recent_alerts(market_dashboard.store, MARKET_AT - 7 * 24 * md_H, MARKET_AT)
+    api = msgspec.json.decode(market_page.request.get(f"{base}/api/alerts?until={MARKET_AT}").body())
+    assert [a["alert_id"] for a in api] == [a["alert_id"] for a in stored] and len(api) == 2
+    assert [(a["subject"], a["title"], a["delivered"], a["pending"]) for a in api] == [
+        (a["subject"], a["title"], a["delivered"], a["pending"]) for a in stored]
+    only_btc = msgspec.json.decode(market_page.request.get(f"{base}/api/alerts?until={MARKET_AT}&coin=btc").body())
+    assert [a["subject"] for a in only_btc] == ["BTC"]
+
+    market_page.goto(f"{base}/?at={MARKET_AT}")
+    market_page.wait_for_selector("body[data-ready='1']")
+    panel = market_page.eval_on_selector_all("#alerts tbody tr", "rows => rows.map(r => r.dataset.subject)")
+    assert panel == ["okx", "BTC"]  # newest first
+    assert market_page.eval_on_selector_all("#feed tbody tr", "rows => new Set(rows.map(r => r.dataset.coin)).size") > 1
+
+    market_page.click("#alerts tbody tr[data-subject='BTC'] td:nth-child(2) a")
+    market_page.wait_for_selector("body[data-ready='1']")
+    btc = next(a for a in api if a["subject"] == "BTC")
+    assert market_page.url == base + btc["view"]  # the link the alert carried, on this host
+    assert market_page.input_value("#f-coin") == "BTC"
+    feed = market_page.eval_on_selector_all("#feed tbody tr", "rows => rows.map(r => [r.dataset.coin, r.cells[0].textContent])")
+    assert feed and {c for c, _ in feed} == {"BTC"}
+    expected = msgspec.json.decode(market_page.request.get(
+        f"{base}/api/liquidations?coin=BTC&window=24h&until={btc['ts_trigger']}&limit=200").body())
+    assert len(feed) == len(expected)  # the history view at the alert's trigger time
+    top = market_page.eval_on_selector_all("#top tbody tr", "rows => rows.map(r => r.cells[2].textContent)")
+    assert top and all(s.startswith("BTC") for s in top)
+    assert market_page.eval_on_selector_all("#alerts tbody tr", "rows => rows.map(r => [r.dataset.subject, r.className])") == [
+        ["BTC", "selected"]]
+    assert "coin BTC" in (market_page.text_content("#filtered") or "")
+    market_page.screenshot(path=str(screenshots / "overview-alert-btc.png"), full_page=True)
+
+    market_page.goto(f"{base}/?at={MARKET_AT}")
+    market_page.wait_for_selector("body[data-ready='1']")
+    market_page.click("#alerts tbody tr[data-subject='okx'] td:nth-child(2) a")
+    market_page.wait_for_selector("body[data-ready='1']")
+    assert market_page.input_value("#f-venue") == "okx"
+    venues = market_page.eval_on_selector_all("#feed tbody tr", "rows => rows.map(r => r.dataset.venue)")
+    assert venues and set(venues) == {"okx"}
+
+    market_page.goto(f"{base}/?at={MARKET_AT}")
+    market_page.wait_for_selector("body[data-ready='1']")
+    market_page.click("#alerts tbody tr[data-subject='BTC'] td:nth-child(3) a")
+    market_page.wait_for_selector("body[data-ready='1']", timeout=30_000)
+    assert market_page.url == f"{base}/coin/BTC?at={btc['ts_trigger']}"
+
+
+def test_bad_overview_filters_get_a_400(market_dashboard: Any, market_page: Any) -> None:
+    for q in ("coin=%3Cb%3E", "venue=OKX!", "min_usd=-1", "alert=zz", "t=yesterday-ish"):
+        response = market_page.request.get(f"{market_dashboard.url}/?{q}")
+        assert response.status == 400, q

@@ -123,6 +123,25 @@ def signals(
     return _q(request).signals(since=start, until=end, coin=params.coin_param(coin))
 
 
+@router.get("/api/alerts", tags=["alerts"], summary="Alerts fired in a window, newest first (= liqwatch alerts recent --json)")
+def alerts(
+    request: Request,
+    since: str | None = None,
+    until: str | None = None,
+    window: str | None = None,
+    coin: str | None = None,
+    venue: str | None = None,
+    limit: str | None = None,
+) -> list[dict[str, Any]]:
+    """Return stored alerts with since < trigger time <= until: rule, subject (coin, or venue for feed rules), title,
+    body, the numbers behind it (`values`), delivery counts, and `view`, the dashboard link the alert carried (overview
+    pre-filtered to its coin or venue at its trigger time) on this host; `coin_page` for coin alerts."""
+    start, end = params.range_params(since, until, window or "7d")
+    return _q(request).alerts(
+        since=start, until=end, coin=params.coin_param(coin), venue=params.venue_param(venue), limit=params.limit_param(limit, 50)
+    )
+
+
 @router.get("/api/heatmap", tags=["market"], summary="Liquidation heatmap grid and current liquidation map")
 def heatmap(request: Request, coin: str, window: str | None = None, at: str | None = None) -> dict[str, Any]:
     """Return `grid` (= `liqwatch heatmap --json`: modelled liquidation USD per time column and price row over the

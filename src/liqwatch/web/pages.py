@@ -47,8 +47,25 @@ def render(request: Request, template: str, *, title: str, page: str, config: di
 
 
 @router.get("/")
-def overview(request: Request, at: str | None = None, windows: str | None = None) -> HTMLResponse:
-    cfg: dict[str, Any] = {"at": params.time_param(at, "at") if at else None}
+def overview(
+    request: Request,
+    at: str | None = None,
+    windows: str | None = None,
+    t: str | None = None,
+    coin: str | None = None,
+    venue: str | None = None,
+    min_usd: str | None = None,
+    alert: str | None = None,
+) -> HTMLResponse:
+    # an alert's link: /?coin=BTC (or venue=okx)&t=<trigger time>&alert=<id>: the view at that time, pre-filtered
+    when = at or t
+    if alert is not None and not params.ALERT_ID.match(alert):
+        raise params.BadRequest(f"alert must be an alert id (16 hex digits), was {alert!r}")
+    cfg: dict[str, Any] = {
+        "at": params.time_param(when, "at") if when else None,
+        "filter": {"coin": params.coin_param(coin), "venue": params.venue_param(venue), "min_usd": params.float_param(min_usd, "min_usd")},
+        "alert": alert,
+    }
     if windows:
         cfg["windows"] = [w for w in windows.split(",") if w][:8]
         for w in cfg["windows"]:

@@ -11,7 +11,10 @@ from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, cast
+from urllib.parse import quote, urlencode, urlsplit
 
+from liqwatch.alerts.history import EventStore as AlertStore
+from liqwatch.alerts.history import recent_alerts
 from liqwatch.analytics.brief import Brief, build_brief
 from liqwatch.analytics.metrics import liquidation_stats
 from liqwatch.analytics.open_interest import open_interest_summary
@@ -26,6 +29,7 @@ from liqwatch.storage.base import EventStore
 NS_PER_H = 3600 * NS_PER_S
 DAY_NS = 24 * NS_PER_H
 FUNDING_PERIODS_PER_YEAR_S = 365 * 24 * 3600
+MAX_ALERTS = 2000  # read at most this many before filtering by coin or venue
 
 
 class Unavailable(Exception):
@@ -182,6 +186,23 @@ class Queries:
         """Return the market brief (`to_dict`, `to_markdown`, `to_html`)."""
         with self._locked() as store:
             return build_brief(store, at=at, window_ns=window_ns, coin=coin, settings=self.settings)
+
+    def alerts(self, *, since: int, until: int, coin: str | None, venue: str | None, limit: int) -> list[dict[str, Any]]:
+        """Return `liqwatch alerts recent --json` rows (newest first), with `view`: the alert's dashboard link on this host."""
+        if not hasattr(self.store, "execute"):
+            raise Unavailable("alert history needs a SQL store")
+        with self._locked() as store:
+            rows = recent_alerts(cast("AlertStore", store), since, until, limit=MAX_ALERTS)
+        out = []
+        for r in rows:
+            feed = r["rule_type"] == "feed-down"
+            if (coin and (feed or r["subject"].upper() != coin)) or (venue and not (feed and r["subject"] == venue)):
+                continue
+            link = urlsplit(r["link"] or "")
+            view = "/?" + link.query if link.query else f"/?{urlencode({'venue' if feed else 'coin': r['subject']})}"
+            coin_page = None if feed else f"/coin/{quote(r['subject'].upper())}?{urlencode({'at': r['ts_trigger']})}"
+            out.append({**r, "ts": ns_to_iso(int(r["ts_trigger"])), "view": view, "coin_page": coin_page})
+        return out[:limit]
 
     def heatmap(self, *, coin: str, since: int, until: int) -> dict[str, Any]:
         """Return the liquidation heatmap grid over (since, until] and the liquidation map at `until` ([heatmap] config)."""
