@@ -16,6 +16,7 @@ from urllib.parse import quote, urlencode, urlsplit
 from liqwatch.alerts.history import EventStore as AlertStore
 from liqwatch.alerts.history import recent_alerts
 from liqwatch.analytics.brief import Brief, build_brief
+from liqwatch.analytics.funding import funding_summary
 from liqwatch.analytics.metrics import liquidation_stats
 from liqwatch.analytics.open_interest import open_interest_summary
 from liqwatch.analytics.price import price_context
@@ -28,7 +29,6 @@ from liqwatch.storage.base import EventStore
 
 NS_PER_H = 3600 * NS_PER_S
 DAY_NS = 24 * NS_PER_H
-FUNDING_PERIODS_PER_YEAR_S = 365 * 24 * 3600
 MAX_ALERTS = 2000  # read at most this many before filtering by coin or venue
 
 
@@ -90,7 +90,7 @@ class Queries:
             " SELECT coin, sum(notional_usd) AS n FROM liquidations WHERE ts_event > ? AND ts_event <= ? GROUP BY coin"
             " UNION ALL SELECT coin, 0 FROM open_interest WHERE ts_event > ? AND ts_event <= ? GROUP BY coin"
             " UNION ALL SELECT coin, 0 FROM candles WHERE ts_event > ? AND ts_event <= ? GROUP BY coin"
-            ") GROUP BY coin ORDER BY 2 DESC, coin",
+            ") AS c GROUP BY coin ORDER BY 2 DESC, coin",
             [until - DAY_NS, until] * 3,
         )
         return [str(r[0]) for r in rows]
@@ -160,16 +160,9 @@ class Queries:
         return out
 
     def funding(self, *, at: int) -> dict[str, dict[str, Any]]:
-        """Return per coin the mean annualised funding (APR) of its perpetuals' latest rates in the 24 h before `at`."""
-        rows = self._sql(
-            "SELECT coin, avg(funding_rate * ? / coalesce(nullif(funding_interval_s, 0), 28800)), count(*) FROM ("
-            " SELECT coin, funding_rate, funding_interval_s FROM mark_prices"
-            " WHERE ts_event <= ? AND ts_event > ? AND funding_rate IS NOT NULL"
-            " QUALIFY row_number() OVER (PARTITION BY venue, symbol ORDER BY ts_event DESC) = 1"
-            ") GROUP BY coin",
-            [FUNDING_PERIODS_PER_YEAR_S, at, at - DAY_NS],
-        )
-        return {str(r[0]): {"funding_apr": float(r[1]), "symbols": int(r[2])} for r in rows}
+        """Return `liqwatch funding --json`'s per-coin blocks: each symbol's latest funding, annualised, and the OI-weighted mean."""
+        with self._locked() as store:
+            return funding_summary(store, at=at)["coins"]  # type: ignore[no-any-return]
 
     # -- price context, signals, brief, heatmap (= liqwatch price / signals / brief / heatmap / map --json) ----------
     def price(self, *, coin: str, at: int) -> dict[str, Any]:

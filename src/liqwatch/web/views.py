@@ -34,7 +34,7 @@ def live_totals(analytics: LiveAnalytics, *, at: int, windows: tuple[str, ...] =
 
 def coin_table(q: Queries, *, at: int) -> list[dict[str, Any]]:
     """Return one row per coin: `price_context`'s price, 24h change and drawdown from ATH (percent, as `liqwatch price`),
-    24h liquidations, OI and its 24h change (fractions), funding APR."""
+    24h liquidations, OI and its 24h change (fractions), funding APR (OI-weighted, as `liqwatch funding`)."""
     day = 86_400 * NS_PER_S
     stats = q.stats(since=at - day, until=at)["by_coin"]
     oi = q.oi(at=at, coin=None)["coins"]
@@ -63,7 +63,7 @@ def coin_table(q: Queries, *, at: int) -> list[dict[str, Any]]:
                 "oi_coin": total.get("oi_coin"),
                 "oi_usd_change_24h": change.get("usd_change"),
                 "oi_coin_change_24h": change.get("coin_change"),
-                "funding_apr": (funding.get(coin) or {}).get("funding_apr"),
+                "funding_apr": _funding_apr(funding.get(coin)),
             }
         )
     return rows
@@ -130,6 +130,15 @@ def configured_levels(q: Queries, coin: str) -> dict[str, Any]:
     if rules is None:
         return {"levels": [], "zones": [], "daily_close": None, "configured": False}
     return {"levels": list(rules.levels), "zones": [list(z) for z in rules.zones], "daily_close": rules.daily_close, "configured": True}
+
+
+def _funding_apr(block: dict[str, Any] | None) -> float | None:
+    # OI-weighted as `liqwatch funding`; the plain mean where no symbol has OI to weigh by
+    if not block or not block["symbols"]:
+        return None
+    if block["weighted_annualised"] is not None:
+        return float(block["weighted_annualised"])
+    return sum(float(s["annualised"]) for s in block["symbols"]) / len(block["symbols"])
 
 
 def _or_none(fn: Callable[[], Any]) -> Any:

@@ -22,7 +22,7 @@
     shorts.dataset.usd = String(s.short_usd);
     const share = el("div", s.long_share === null ? "no liquidations" : pct(s.long_share, 0) + " longs", "share");
     share.dataset.value = String(s.long_share);
-    const count = el("div", s.count.toLocaleString("en-US") + " events", "count");
+    const count = el("div", s.count.toLocaleString("en-US") + (s.count === 1 ? " event" : " events"), "count");
     count.dataset.value = String(s.count);
     c.append(longs, shorts, share, count);
     const badges = el("div", null, "badges");
