@@ -134,11 +134,11 @@ def test_coin_page_renders_candles_liquidations_and_oi(page: Any, dashboard: Any
 
 
 def test_venues_page_lists_stored_venues(page: Any, dashboard: Any, seeded: Seeded) -> None:
-    page.goto(f"{dashboard.url}/venues")
+    page.goto(f"{dashboard.url}/venues?at={seeded.at}")
     page.wait_for_selector("body[data-ready='1']")
-    venues = page.eval_on_selector_all("#venues tbody tr", "rows => rows.map(r => r.dataset.venue)")
-    api = msgspec.json.decode(page.request.get(f"{dashboard.url}/api/venues").body())
-    assert venues == [v["venue"] for v in api["venues"]]
+    venues = page.eval_on_selector_all("#venues tbody tr[data-venue]", "rows => rows.map(r => r.dataset.venue)")
+    api = msgspec.json.decode(page.request.get(f"{dashboard.url}/api/venues?at={seeded.at}").body())
+    assert venues == [v["venue"] for v in api["venues"]] and venues
     assert "No collector in this process" in (page.text_content("#venues-mode") or "")
 
 
@@ -290,3 +290,68 @@ def test_bad_overview_filters_get_a_400(market_dashboard: Any, market_page: Any)
     for q in ("coin=%3Cb%3E", "venue=OKX!", "min_usd=-1", "alert=zz", "t=yesterday-ish"):
         response = market_page.request.get(f"{market_dashboard.url}/?{q}")
         assert response.status == 400, q
+
+
+SOUND_PROBE = """
+window.__beeps = []; window.__flashes = [];
+const Real = window.AudioContext;
+window.AudioContext = class extends Real {
+  createOscillator() { const o = super.createOscillator(); const start = o.start.bind(o);
+    o.start = (...a) => { window.__beeps.push(o.frequency.value); return start(...a); }; return o; }
+};
+new MutationObserver(() => { for (const c of document.body.classList) if (c.startsWith('flash-')) window.__flashes.push(c); })
+  .observe(document, { subtree: true, attributes: true, attributeFilter: ['class'] });
+"""
+
+
+def test_sound_and_flash_for_big_liquidations_when_switched_on(page: Any, dashboard: Any) -> None:
+    page.add_init_script(SOUND_PROBE)
+    page.goto(f"{dashboard.url}/")
+    page.wait_for_selector("body[data-ready='1']")
+    page.wait_for_function("document.getElementById('conn').textContent === 'live'")
+    dashboard.publish([liquidation("XRP", PositionSide.SHORT, 400_000.0)])  # big, but both switches are off
+    page.wait_for_function("[...document.querySelectorAll('#feed tbody tr')].some(r => r.dataset.coin === 'XRP')")
+    assert page.evaluate("[window.__beeps, window.__flashes]") == [[], []]
+    page.check("#sound")
+    page.check("#flash")
+    page.reload()  # the switches are remembered by this browser
+    page.wait_for_selector("body[data-ready='1']")
+    page.wait_for_function("document.getElementById('conn').textContent === 'live'")
+    assert page.is_checked("#sound") and page.is_checked("#flash")
+    dashboard.publish([liquidation("ADA", PositionSide.LONG, 5_000.0)])  # below [web] big_usd (100k here)
+    page.wait_for_function("[...document.querySelectorAll('#feed tbody tr')].some(r => r.dataset.coin === 'ADA')")
+    assert page.evaluate("[window.__beeps, window.__flashes]") == [[], []]
+    dashboard.publish([liquidation("DOGE", PositionSide.LONG, 300_000.0)])
+    page.wait_for_function("window.__flashes.length > 0 && window.__beeps.length > 0")
+    assert page.evaluate("[window.__beeps, [...new Set(window.__flashes)]]") == [[330], ["flash-long"]]
+    dashboard.publish([liquidation("DOGE", PositionSide.SHORT, 700_000.0)])
+    page.wait_for_function("window.__beeps.length > 1")
+    assert page.evaluate("[window.__beeps, [...new Set(window.__flashes)]]") == [[330, 660], ["flash-long", "flash-short"]]
+
+
+def test_brief_page_is_the_brief_inside_the_dashboard(market_page: Any, market_dashboard: Any, screenshots: Path) -> None:
+    base = market_dashboard.url
+    api = msgspec.json.decode(market_page.request.get(f"{base}/api/brief?at={MARKET_AT}").body())
+    response = market_page.goto(f"{base}/brief?at={MARKET_AT}")
+    assert response is not None and response.status == 200
+    assert len(response.body()) < 200_000  # plotly.js is loaded from /vendor, not inlined into the page
+    market_page.wait_for_selector("body[data-ready='1']")
+    assert market_page.text_content("#brief h1") == api["headline"]
+    assert market_page.eval_on_selector_all("#brief ul.takeaways li", "li => li.map(x => x.textContent)") == api["takeaways"]
+    assert market_page.locator("#fig-day .main-svg").count() >= 1 and market_page.locator("#fig-coins .main-svg").count() >= 1
+    assert market_page.locator("main style, main html, main head").count() == 0  # no document nested in the page
+    colours = market_page.evaluate("[getComputedStyle(document.body).color, getComputedStyle(document.querySelector('header')).display]")
+    assert colours == ["rgb(207, 214, 228)", "flex"]  # the dashboard's own style, not the standalone brief's
+    market_page.screenshot(path=str(screenshots / "brief.png"))
+
+
+def test_venues_page_at_a_past_time_and_when_empty(market_page: Any, market_dashboard: Any) -> None:
+    base = market_dashboard.url
+    api = msgspec.json.decode(market_page.request.get(f"{base}/api/venues?at={MARKET_AT}").body())
+    market_page.goto(f"{base}/venues?at={MARKET_AT}")
+    market_page.wait_for_selector("body[data-ready='1']")
+    rows = market_page.eval_on_selector_all("#venues tbody tr", "rows => rows.map(r => [r.dataset.venue, Number(r.cells[8].dataset.value)])")
+    assert rows == [[v["venue"], v["liquidations_24h"]] for v in api["venues"]] and len(rows) == 5
+    market_page.goto(f"{base}/venues")  # now: the market day is long past
+    market_page.wait_for_selector("body[data-ready='1']")
+    assert "none stored a liquidation in the 24 h before" in (market_page.text_content("#venues tbody tr.empty") or "")

@@ -83,8 +83,9 @@ def coin(request: Request, coin: str, at: str | None = None, interval: str | Non
 
 
 @router.get("/venues")
-def venues(request: Request) -> HTMLResponse:
-    return render(request, "venues.html", title="liqwatch — venues", page="venues")
+def venues(request: Request, at: str | None = None) -> HTMLResponse:
+    cfg = {"at": params.time_param(at, "at") if at else None}
+    return render(request, "venues.html", title="liqwatch — venues", page="venues", config=cfg)
 
 
 @router.get("/brief")
@@ -97,4 +98,7 @@ def brief(request: Request, at: str | None = None, window: str | None = None, co
         response = render(request, "brief.html", title="liqwatch — brief", page="brief", body=body)
         response.status_code = 503
         return response
-    return render(request, "brief.html", title="liqwatch — brief", page="brief", body=result.to_html())
+    from liqwatch.analytics.brief_html import fragment
+
+    body = fragment(result, plotly_src="/vendor/plotly.min.js", dark=True)  # the content only: the page keeps its own style
+    return render(request, "brief.html", title="liqwatch — brief", page="brief", body=body)
