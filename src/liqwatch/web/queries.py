@@ -90,7 +90,7 @@ class Queries:
             " SELECT coin, sum(notional_usd) AS n FROM liquidations WHERE ts_event > ? AND ts_event <= ? GROUP BY coin"
             " UNION ALL SELECT coin, 0 FROM open_interest WHERE ts_event > ? AND ts_event <= ? GROUP BY coin"
             " UNION ALL SELECT coin, 0 FROM candles WHERE ts_event > ? AND ts_event <= ? GROUP BY coin"
-            ") AS c GROUP BY coin ORDER BY 2 DESC, coin",
+            ") u GROUP BY coin ORDER BY 2 DESC, coin",
             [until - DAY_NS, until] * 3,
         )
         return [str(r[0]) for r in rows]
