@@ -16,10 +16,10 @@ from liqwatch.cli._common import ConfigOption, JsonOption, db_path, print_json
 from liqwatch.errors import ConfigError
 from liqwatch.logs import setup_logging
 
-BusOption = Annotated[str | None, typer.Option("--bus", help="NATS server URL(s), e.g. nats://10.0.0.5:4222 (default: [bus] url)")]
+BusOption = Annotated[str | None, typer.Option("--bus", help="NATS server URL(s), e.g. nats://10.0.0.5:4222 (default: \\[bus] url)")]
 StoreOption = Annotated[
     str | None,
-    typer.Option("--store", "--db", help="postgresql://USER@HOST/DB or a DuckDB file (default: [store] path)"),
+    typer.Option("--store", "--db", help="postgresql://USER@HOST/DB or a DuckDB file (default: \\[store] path)"),
 ]
 DurationOption = Annotated[float | None, typer.Option(help="stop after this many seconds (default: run until Ctrl-C)")]
 
@@ -94,7 +94,7 @@ def ingest(
     config_path: ConfigOption = None,
     bus: BusOption = None,
     store: StoreOption = None,
-    consumer: Annotated[str | None, typer.Option(help="durable consumer name (default: [bus] consumer)")] = None,
+    consumer: Annotated[str | None, typer.Option(help="durable consumer name (default: \\[bus] consumer)")] = None,
     batch_size: Annotated[int, typer.Option(help="messages per fetch and store transaction")] = 5000,
     until_idle: Annotated[float | None, typer.Option(help="exit once no message arrived for this many seconds")] = None,
     duration: DurationOption = None,
@@ -139,9 +139,9 @@ def serve(
     bus: BusOption = None,
     store: StoreOption = None,
     host: Annotated[
-        str | None, typer.Option(help="dashboard address (default: [web] host, 127.0.0.1); any other than loopback needs [web] token")
+        str | None, typer.Option(help="dashboard address (default: \\[web] host, 127.0.0.1); any other than loopback needs \\[web] token")
     ] = None,
-    port: Annotated[int | None, typer.Option(help="dashboard port (default: [web] port, 8000)")] = None,
+    port: Annotated[int | None, typer.Option(help="dashboard port (default: \\[web] port, 8000)")] = None,
     duration: DurationOption = None,
 ) -> None:
     """Serve the dashboard and API from the store, with live events from the bus; collects nothing."""
