@@ -116,6 +116,9 @@ class App:
 
     async def start(self) -> None:
         """Start the writer and every feed as tasks."""
+        with self.writer.lock:  # the live totals start from what is stored (a restart keeps its last 25 h)
+            seeded = self.analytics.seed(self.store)
+        logger.info("live analytics seeded with %d stored liquidations", seeded)
         self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30, sock_connect=10))
         self.feeds = build_feeds(self.settings, self._session, self.instruments, self.bus.publish, self.recorder)
         self._tasks = [asyncio.create_task(self.writer.run(), name="writer")]
@@ -138,7 +141,9 @@ class App:
             self.web_error = f"the dashboard needs the web extra ({exc.name} is missing): pip install 'liqwatch[web]'"
             logger.error("%s", self.web_error)
             return
-        app = create_app(self.store, self.bus, self.status, self.settings, store_lock=self.writer.lock)
+        app = create_app(
+            self.store, self.bus, self.status, self.settings, store_lock=self.writer.lock, analytics=self.analytics
+        )
         server = WebServer(app, host=self.settings.web.host, port=self.settings.web.port)
         try:
             await server.start()

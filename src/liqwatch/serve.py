@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from liqwatch.analytics.live import LiveAnalytics
 from liqwatch.bus import Bus
 from liqwatch.bus_nats import WireEvent, subscribe_live
 from liqwatch.config import Settings
@@ -34,12 +35,15 @@ class ServeRole:
         # a DuckDB file is opened read-only (its writer is `liqwatch ingest` or `up` when stopped); PostgreSQL is shared
         self.store: EventStore = open_store(store_url, read_only=not is_postgres_url(store_url))
         self.bus = Bus()
+        self.analytics = LiveAnalytics()  # live totals for the dashboard, from the bus, seeded from the store at start
+        self.bus.on_events(self.analytics.on_events)
         self.received = 0
         self.started_ns = now_ns()
         self.nc: Any = None
 
     async def start(self) -> None:
-        """Subscribe to every event on the bus."""
+        """Seed the live totals from the store, then subscribe to every event on the bus."""
+        self.analytics.seed(self.store)
         self.nc = await subscribe_live(self.settings.bus, self._on_event, name="liqwatch-serve")
 
     def _on_event(self, event: WireEvent) -> None:
@@ -48,12 +52,11 @@ class ServeRole:
 
     def web_app(self) -> Any | None:
         """Return the ASGI app from the web hook (default: the dashboard and API of `liqwatch.web`)."""
-        factory = web_app_factory
-        if factory is None:
-            from liqwatch.web.server import create_app
+        if web_app_factory is not None:
+            return web_app_factory(self.store, self.bus, self.status, self.settings)
+        from liqwatch.web.server import create_app
 
-            factory = create_app
-        return factory(self.store, self.bus, self.status, self.settings)
+        return create_app(self.store, self.bus, self.status, self.settings, analytics=self.analytics)
 
     def status(self) -> dict[str, Any]:
         """Return the store location, live events received, and the in-process bus's counts."""

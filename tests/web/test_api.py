@@ -188,3 +188,14 @@ def test_binding_beyond_loopback_needs_a_token() -> None:
     assert config.load(environ={"LIQWATCH__WEB__HOST": "0.0.0.0", "LIQWATCH__WEB__TOKEN": "t"}).web.host == "0.0.0.0"
     for host in ("127.0.0.1", "::1", "localhost", "127.0.0.2"):
         assert config.load(environ={"LIQWATCH__WEB__HOST": host}).web.token == ""
+
+
+def test_openapi_documents_alerts_levels_and_the_map(dashboard: Any) -> None:
+    status, doc, _ = get(f"{dashboard.url}/api/openapi.json")
+    assert status == 200
+    assert "/api/alerts" in doc["paths"]
+    assert {p["name"] for p in doc["paths"]["/api/alerts"]["get"]["parameters"]} == {"since", "until", "window", "coin", "venue", "limit"}
+    assert "`levels`" in doc["paths"]["/api/candles"]["get"]["description"]
+    assert "`current`" in doc["paths"]["/api/heatmap"]["get"]["description"]
+    status, alerts, _ = get(f"{dashboard.url}/api/alerts")
+    assert status == 200 and alerts == []  # the replayed store has no alert history

@@ -73,6 +73,16 @@ class Collector:
 
 @pytest.fixture
 def collector(tmp_path: Path) -> Iterator[Collector]:
+    import msgspec
+    from test_dashboard import liquidation
+
+    from liqwatch.model import PositionSide
+    from liqwatch.storage import open_store
+
+    store = open_store(str(tmp_path / "up.duckdb"))  # stored before `up` starts: its live totals must include it
+    earlier = liquidation("ETH", PositionSide.SHORT, 7_000.0, venue=VENUE, symbol="ETH-USDT-SWAP")
+    store.write([msgspec.structs.replace(earlier, ts_event=earlier.ts_event - 3600 * 10**9)])
+    store.close()
     with Collector(tmp_path / "up.duckdb") as c:
         yield c
 
@@ -99,9 +109,12 @@ def test_up_serves_live_venue_state_and_feed(collector: Collector, browser: Any,
         page.wait_for_function("document.getElementById('conn').textContent === 'live'")
         ts_ms = now_ns() // 1_000_000
         collector.call(collector.server.push(VENUE, OKX_LIQ % ts_ms))
-        page.wait_for_function("[...document.querySelectorAll('#feed tbody tr')].some(r => r.dataset.venue === 'okx')")
+        page.wait_for_function("[...document.querySelectorAll('#feed tbody tr')].some(r => r.dataset.venue === 'okx' && r.dataset.coin === 'BTC')")
         cells = page.eval_on_selector("#feed tbody tr", "r => [...r.cells].map(c => c.textContent)")
         assert cells[1:4] == ["okx", "BTC-USDT-SWAP", "long"]
+        # the pushed totals (App.analytics, loaded from the store at start) hold the stored event and the new one
+        page.wait_for_function("Number(document.querySelector('#totals .card[data-window=\"24h\"] .count').dataset.value) === 2")
+        assert page.eval_on_selector('#totals .card[data-window="1h"] .count', "c => Number(c.dataset.value)") == 1
         metrics = page.evaluate("fetch('/metrics').then(r => r.text())")
         assert f'liqwatch_connection_state{{venue="{VENUE}"' in metrics
         assert 'state="connected"} 1' in metrics

@@ -55,30 +55,47 @@ def _figures(d: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     return figs
 
 
-def render(brief: Brief) -> str:
-    """Return the brief as a standalone HTML document."""
+_DARK = {"paper_bgcolor": "#11151c", "plot_bgcolor": "#11151c", "font": {"color": "#cfd6e4"}}
+
+
+def fragment(brief: Brief, *, plotly_src: str | None = None, dark: bool = False) -> str:
+    """Return the brief's content (headline, takeaways, coverage, charts, disclaimer) to place inside a page's body.
+
+    `plotly_src` is the URL of plotly.min.js to load (the dashboard's `/vendor/plotly.min.js`); None inlines the file
+    from the installed package (a standalone page that works offline). `dark` colours the charts for the dashboard.
+    """
     d = brief.data
     parts = [
-        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
-        f"<title>{html.escape(brief.headline)}</title><style>{_STYLE}</style></head><body>",
         f"<h1>{html.escape(brief.headline)}</h1>",
         f"<p class='meta'>{html.escape(d['window'])} to {html.escape(d['until'])}</p>",
-        "<h2>Key takeaways</h2><ul>",
+        "<h2>Key takeaways</h2><ul class='takeaways'>",
         *[f"<li>{html.escape(t)}</li>" for t in brief.takeaways],
         "</ul>",
     ]
     if brief.caveats:
         parts += ["<h2>Coverage</h2><ul>", *[f"<li class='caveat'>{html.escape(c)}</li>" for c in brief.caveats], "</ul>"]
     figs = _figures(d)
-    js = _plotly_js()
-    if figs and js:
-        parts.append(f"<script>{js}</script>")
+    js = None if plotly_src else _plotly_js()
+    if figs and (js or plotly_src):
+        parts.append(f"<script src='{html.escape(plotly_src, quote=True)}'></script>" if plotly_src else f"<script>{js}</script>")
         for name, fig in figs:
+            if dark:
+                fig = {**fig, "layout": {**fig["layout"], **_DARK}}
             spec = msgspec.json.encode(fig).decode().replace("</", "<\\/")
             parts.append(f"<div id='fig-{name}' class='chart'></div><script>Plotly.newPlot('fig-{name}', {spec}.data, {spec}.layout, {{responsive: true}});</script>")
     elif figs:
         parts.append("<p class='caveat'>Charts need the plotly package (pip install plotly).</p>")
     from liqwatch.analytics.brief import DISCLAIMER
 
-    parts += [f"<footer>{html.escape(DISCLAIMER)}</footer></body></html>"]
+    parts.append(f"<footer>{html.escape(DISCLAIMER)}</footer>")
     return "\n".join(parts)
+
+
+def render(brief: Brief) -> str:
+    """Return the brief as a standalone HTML document (plotly.js inlined: it opens offline, from a file)."""
+    return "\n".join([
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
+        f"<title>{html.escape(brief.headline)}</title><style>{_STYLE}</style></head><body>",
+        fragment(brief),
+        "</body></html>",
+    ])

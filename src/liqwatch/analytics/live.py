@@ -1,26 +1,30 @@
 """Live liquidation state in process, updated per event: per-minute buckets, never a re-scan.
 
 `App` feeds it through `bus.on_events`. Each event updates one minute bucket (USD, count and largest per
-(coin, venue, market, margin, side)) and is deduplicated by its store `event_id`, so a venue replaying on reconnect does
+(coin, venue, margin, side)) and is deduplicated by the fields of its store `event_id`, so a venue replaying on reconnect does
 not double count. `totals(window_ns, at)` answers (at − window, at] exactly: whole minutes from the buckets, the two
 partial edge minutes from the events kept for them. The answer has `liquidation_stats`'s JSON shape. Buckets older
-than `retention_ns` are dropped as time advances.
+than `retention_ns` are dropped as time advances. `seed(store, at)` loads the retention window from the store at
+start, so a restart over a filled store shows the same totals as the store (events seen twice count once).
 """
 
 from __future__ import annotations
 
+import bisect
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import msgspec
+
 from liqwatch.analytics.metrics import coverage
-from liqwatch.model import FeedState, FeedStatus, Liquidation
+from liqwatch.model import ContractType, FeedState, FeedStatus, Liquidation
 from liqwatch.model.time import now_ns, ns_to_iso
+from liqwatch.storage.base import EventStore
 from liqwatch.storage.rollup import MINUTE_NS, full_minutes, minute_of
-from liqwatch.storage.schema import event_id
 
 _DOWN = (FeedState.DISCONNECTED, FeedState.STALE)
-_COIN_MARGINED = ("inverse", "quanto")
+_DOWN_NAMES = tuple(s.value for s in _DOWN)
 
 
 _Key = tuple[str, str, str, str]  # coin, venue, margin, side
@@ -28,23 +32,39 @@ TOP_KEPT = 10
 
 
 class _Minute:
-    """One minute: sums per key, its largest events, and the events themselves (for the window's edge minutes)."""
+    """One minute: sums per key, its largest events, the events themselves (for the window's edge minutes) and their
+    time span (an edge minute wholly inside the window is answered from its sums)."""
 
-    __slots__ = ("events", "ids", "largest", "sums")
+    __slots__ = ("events", "ids", "largest", "newest", "oldest", "sums")
 
     def __init__(self) -> None:
         self.events: list[Liquidation] = []
-        self.ids: set[int] = set()
+        self.ids: set[tuple[object, ...]] = set()
         self.sums: dict[_Key, list[float]] = defaultdict(lambda: [0.0, 0.0])
-        self.largest: list[Liquidation] = []
+        self.largest: list[Liquidation] = []  # the TOP_KEPT largest, largest first
+        self.oldest = 2**63
+        self.newest = -(2**63)
 
     def add(self, e: Liquidation) -> None:
         self.events.append(e)
-        margin = "coin" if e.contract_type.value in _COIN_MARGINED else "stablecoin"
-        cell = self.sums[(e.coin, e.venue, margin, e.position_side.value)]
+        cell = self.sums[(e.coin, e.venue, _margin(e), e.position_side)]  # a StrEnum member: equal to its value
         cell[0] += e.notional_usd
         cell[1] += 1
-        self.largest = sorted([*self.largest, e], key=_size)[:TOP_KEPT]
+        if e.ts_event < self.oldest:
+            self.oldest = e.ts_event
+        if e.ts_event > self.newest:
+            self.newest = e.ts_event
+        largest = self.largest
+        if len(largest) < TOP_KEPT or _size(e) < _size(largest[-1]):
+            bisect.insort(largest, e, key=_size)
+            del largest[TOP_KEPT:]
+
+
+def _identity(e: Liquidation) -> tuple[object, ...]:
+    # the fields the store's event_id hashes (storage.schema), as a tuple: the same events are equal, and it is cheap
+    if e.venue_event_id:
+        return (e.venue, e.venue_event_id)
+    return (e.venue, e.symbol, e.ts_event, e.position_side, e.contracts, e.price)
 
 
 def _size(e: Liquidation) -> tuple[float, int]:
@@ -52,7 +72,8 @@ def _size(e: Liquidation) -> tuple[float, int]:
 
 
 def _margin(e: Liquidation) -> str:
-    return "coin" if e.contract_type.value in _COIN_MARGINED else "stablecoin"
+    kind = e.contract_type
+    return "coin" if kind is ContractType.INVERSE or kind is ContractType.QUANTO else "stablecoin"
 
 
 class LiveAnalytics:
@@ -73,17 +94,32 @@ class LiveAnalytics:
                 self._outages.append((e.ts_event, e.venue))
         self._evict()
 
+    def seed(self, store: EventStore, at: int | None = None) -> int:
+        """Load the stored liquidations and outages of the retention window ending at `at` (default now); return how many."""
+        until = now_ns() if at is None else at
+        since = until - self.retention_ns
+        rows = store.liquidations(since=since, until=until)
+        for row in rows:
+            self.add(msgspec.convert(row, Liquidation, strict=False))
+        for status in store.feed_status_changes(since=since, until=until):
+            if int(status["ts_event"]) > since and status["state"] in _DOWN_NAMES:
+                self._outages.append((int(status["ts_event"]), str(status["venue"])))
+        self._evict()
+        return len(rows)
+
     def add(self, e: Liquidation) -> None:
         """Count one liquidation (once, whatever how often it is seen)."""
-        key = event_id(e)
-        bucket = self._minutes.get(minute_of(e.ts_event))
+        key = _identity(e)
+        minute = e.ts_event - e.ts_event % MINUTE_NS
+        bucket = self._minutes.get(minute)
         if bucket is None:
-            bucket = self._minutes[minute_of(e.ts_event)] = _Minute()
+            bucket = self._minutes[minute] = _Minute()
         if key in bucket.ids:
             return
         bucket.ids.add(key)
         bucket.add(e)
-        self.newest_ns = max(self.newest_ns, e.ts_event)
+        if e.ts_event > self.newest_ns:
+            self.newest_ns = e.ts_event
 
     def _evict(self) -> None:
         # the event clock, not the wall clock, so a replay of past days keeps its data
@@ -97,7 +133,7 @@ class LiveAnalytics:
         sums: dict[_Key, list[float]] = defaultdict(lambda: [0.0, 0.0])
         candidates: list[Liquidation] = []
         for m, bucket in self._minutes.items():
-            if lo <= m < hi:
+            if lo <= m < hi or (m + MINUTE_NS > since and m <= until and since < bucket.oldest and bucket.newest <= until):
                 for key, (usd, n) in bucket.sums.items():
                     cell = sums[key]
                     cell[0] += usd
@@ -106,7 +142,7 @@ class LiveAnalytics:
             elif m + MINUTE_NS > since and m <= until:
                 for e in bucket.events:
                     if since < e.ts_event <= until:
-                        cell = sums[(e.coin, e.venue, _margin(e), e.position_side.value)]
+                        cell = sums[(e.coin, e.venue, _margin(e), e.position_side)]
                         cell[0] += e.notional_usd
                         cell[1] += 1
                         candidates.append(e)

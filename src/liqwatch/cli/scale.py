@@ -16,10 +16,10 @@ from liqwatch.cli._common import ConfigOption, JsonOption, db_path, print_json
 from liqwatch.errors import ConfigError
 from liqwatch.logs import setup_logging
 
-BusOption = Annotated[str | None, typer.Option("--bus", help="NATS server URL(s), e.g. nats://10.0.0.5:4222 (default: [bus] url)")]
+BusOption = Annotated[str | None, typer.Option("--bus", help="NATS server URL(s), e.g. nats://10.0.0.5:4222 (default: \\[bus] url)")]
 StoreOption = Annotated[
     str | None,
-    typer.Option("--store", "--db", help="postgresql://USER@HOST/DB or a DuckDB file (default: [store] path)"),
+    typer.Option("--store", "--db", help="postgresql://USER@HOST/DB or a DuckDB file (default: \\[store] path)"),
 ]
 DurationOption = Annotated[float | None, typer.Option(help="stop after this many seconds (default: run until Ctrl-C)")]
 
@@ -94,7 +94,7 @@ def ingest(
     config_path: ConfigOption = None,
     bus: BusOption = None,
     store: StoreOption = None,
-    consumer: Annotated[str | None, typer.Option(help="durable consumer name (default: [bus] consumer)")] = None,
+    consumer: Annotated[str | None, typer.Option(help="durable consumer name (default: \\[bus] consumer)")] = None,
     batch_size: Annotated[int, typer.Option(help="messages per fetch and store transaction")] = 5000,
     until_idle: Annotated[float | None, typer.Option(help="exit once no message arrived for this many seconds")] = None,
     duration: DurationOption = None,
@@ -138,17 +138,19 @@ def serve(
     config_path: ConfigOption = None,
     bus: BusOption = None,
     store: StoreOption = None,
-    host: Annotated[str, typer.Option(help="web server address")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="web server port")] = 8000,
+    host: Annotated[
+        str | None, typer.Option(help="dashboard address (default: \\[web] host, 127.0.0.1); any other than loopback needs \\[web] token")
+    ] = None,
+    port: Annotated[int | None, typer.Option(help="dashboard port (default: \\[web] port, 8000)")] = None,
     duration: DurationOption = None,
 ) -> None:
-    """Serve readers (dashboard/API/alerts) from the store, with live events from the bus; collects nothing."""
-    settings = _settings(config_path, bus)
+    """Serve the dashboard and API from the store, with live events from the bus; collects nothing."""
+    settings = _settings(config_path, bus, web__host=host, web__port=port)  # the [web] token rule applies to --host too
     if not settings.bus.url:
         raise ConfigError("liqwatch serve needs a NATS server for live events: pass --bus nats://HOST:4222 or set [bus] url")
     setup_logging(settings.log.level)
     target = store or db_path(None, config_path)
-    asyncio.run(_serve(settings, target, host, port, duration))
+    asyncio.run(_serve(settings, target, settings.web.host, settings.web.port, duration))
 
 
 async def _serve(settings: config.Settings, target: str, host: str, port: int, duration: float | None) -> None:

@@ -79,7 +79,7 @@ def oi(request: Request, coin: str | None = None, at: str | None = None) -> dict
     return _q(request).oi(at=params.time_param(at, "at"), coin=params.coin_param(coin))
 
 
-@router.get("/api/candles", tags=["market"], summary="Coin chart series: candles, liquidation bars, OI")
+@router.get("/api/candles", tags=["market"], summary="Coin chart series: candles, liquidation bars, OI, signals, levels")
 def candles(
     request: Request,
     coin: str,
@@ -89,6 +89,9 @@ def candles(
     venue: str | None = None,
     symbol: str | None = None,
 ) -> dict[str, Any]:
+    """Return one reference market's candles (`market`), liquidated USD per bucket and side across venues
+    (`liquidations`), total one-sided OI (`open_interest`), the window's stored `signals`, and the coin's configured
+    level rules (`levels`: `levels` prices, `zones` as [low, high], `daily_close`, from `[signals.levels.COIN]`)."""
     name = params.coin_param(coin, "coin")
     assert name is not None
     until = params.time_param(at, "at")
@@ -120,8 +123,30 @@ def signals(
     return _q(request).signals(since=start, until=end, coin=params.coin_param(coin))
 
 
+@router.get("/api/alerts", tags=["alerts"], summary="Alerts fired in a window, newest first (= liqwatch alerts recent --json)")
+def alerts(
+    request: Request,
+    since: str | None = None,
+    until: str | None = None,
+    window: str | None = None,
+    coin: str | None = None,
+    venue: str | None = None,
+    limit: str | None = None,
+) -> list[dict[str, Any]]:
+    """Return stored alerts with since < trigger time <= until: rule, subject (coin, or venue for feed rules), title,
+    body, the numbers behind it (`values`), delivery counts, and `view`, the dashboard link the alert carried (overview
+    pre-filtered to its coin or venue at its trigger time) on this host; `coin_page` for coin alerts."""
+    start, end = params.range_params(since, until, window or "7d")
+    return _q(request).alerts(
+        since=start, until=end, coin=params.coin_param(coin), venue=params.venue_param(venue), limit=params.limit_param(limit, 50)
+    )
+
+
 @router.get("/api/heatmap", tags=["market"], summary="Liquidation heatmap grid and current liquidation map")
 def heatmap(request: Request, coin: str, window: str | None = None, at: str | None = None) -> dict[str, Any]:
+    """Return `grid` (= `liqwatch heatmap --json`: modelled liquidation USD per time column and price row over the
+    window) and `current` (= `liqwatch map --json` at the window's end: `buckets` with `price`, `long_usd`, `short_usd`
+    per price bucket, clusters, cumulative curves, max pain), both with the model's `assumptions` ([heatmap] config)."""
     name = params.coin_param(coin)
     assert name is not None
     until = params.time_param(at, "at")

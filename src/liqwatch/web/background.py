@@ -12,6 +12,7 @@ import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
+from liqwatch.analytics.live import LiveAnalytics
 from liqwatch.bus import Bus, DropPolicy
 from liqwatch.config import Settings
 from liqwatch.model import Event
@@ -36,10 +37,12 @@ class BackgroundDashboard:
             flush_interval_s=settings.store.flush_interval_s,
             batch_size=settings.store.batch_size,
         )
+        self.analytics = LiveAnalytics()  # live totals, as in `liqwatch up`
+        self.bus.on_events(self.analytics.on_events)
         self.started_ns = now_ns()
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, name="liqwatch-web", daemon=True)
-        self.app = create_app(store, self.bus, self.status, settings, store_lock=self.writer.lock)
+        self.app = create_app(store, self.bus, self.status, settings, store_lock=self.writer.lock, analytics=self.analytics)
         self.server = WebServer(self.app, host=settings.web.host, port=settings.web.port)
         self._writer_task: concurrent.futures.Future[None] | None = None
 
@@ -53,6 +56,8 @@ class BackgroundDashboard:
 
     def start(self) -> BackgroundDashboard:
         """Start the thread, the writer and the web server; return once it listens."""
+        with self.writer.lock:
+            self.analytics.seed(self.store)
         self.thread.start()
         self._writer_task = asyncio.run_coroutine_threadsafe(self.writer.run(), self.loop)
         self.call(self.server.start())

@@ -2,8 +2,10 @@
 
 A cascade of thousands of liquidations per second becomes ~10 messages per second per browser: each carries
 the batch's newest `max_events` liquidations (the rest are counted and summed, never silently lost) and any
-feed-status changes. Totals are re-read from the store at most once a second when something changed. A slow
-browser's queue drops its oldest messages (counted), so one stuck tab never holds the others back.
+feed-status changes. Totals are pushed at most once a second when something changed: from the process's live
+analytics (`LiveAnalytics`, computed on the loop right after the batch) when there is one, otherwise re-read from the
+store in a thread once the writer has flushed. A slow browser's queue drops its oldest messages (counted), so one stuck
+tab never holds the others back.
 """
 
 from __future__ import annotations
@@ -75,6 +77,7 @@ class LiveHub:
         totals_interval_s: float = 1.0,
         settle_s: float = 3.0,
         client_queue: int = 64,
+        totals_blocking: bool = True,
     ) -> None:
         self.bus = bus
         self.push_interval_s = push_interval_s
@@ -82,6 +85,8 @@ class LiveHub:
         self.totals = totals
         self.totals_interval_s = totals_interval_s
         self.settle_s = settle_s  # keep refreshing totals this long after the last event (the writer's flush lag)
+        self.totals_blocking = totals_blocking  # True: `totals` reads the store (run in a thread); False: cheap, on the loop
+        self.totals_pushed = 0
         self.client_queue = client_queue
         self.clients: set[Client] = set()
         self.connections = 0  # streams opened since start
@@ -115,6 +120,7 @@ class LiveHub:
             "clients": len(self.clients),
             "messages": self.messages,
             "events": self.events,
+            "totals": self.totals_pushed,
             "truncated": self.truncated,
             "client_dropped": sum(c.dropped for c in self.clients),
             "bus_dropped": self._sub.dropped if self._sub else 0,
@@ -133,12 +139,16 @@ class LiveHub:
             now = time.monotonic()
             if self.totals is not None and now < self._refresh_until and self.clients and now - last_totals >= self.totals_interval_s:
                 last_totals = now
-                try:
-                    totals = await asyncio.to_thread(self.totals)
-                except Exception as exc:  # a failed read must not end the live stream
-                    logger.warning("live totals failed: %s", exc)
-                else:
-                    self.broadcast(sse("totals", totals))
+                await self._push_totals(self.totals)
+
+    async def _push_totals(self, totals: Callable[[], dict[str, Any]]) -> None:
+        try:
+            payload = await asyncio.to_thread(totals) if self.totals_blocking else totals()
+        except Exception as exc:  # a failed read must not end the live stream
+            logger.warning("live totals failed: %s", exc)
+        else:
+            self.totals_pushed += 1
+            self.broadcast(sse("totals", payload))
 
     def _publish_events(self, events: list[Any]) -> None:
         liqs = [e for e in events if isinstance(e, Liquidation)]

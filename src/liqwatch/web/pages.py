@@ -47,8 +47,25 @@ def render(request: Request, template: str, *, title: str, page: str, config: di
 
 
 @router.get("/")
-def overview(request: Request, at: str | None = None, windows: str | None = None) -> HTMLResponse:
-    cfg: dict[str, Any] = {"at": params.time_param(at, "at") if at else None}
+def overview(
+    request: Request,
+    at: str | None = None,
+    windows: str | None = None,
+    t: str | None = None,
+    coin: str | None = None,
+    venue: str | None = None,
+    min_usd: str | None = None,
+    alert: str | None = None,
+) -> HTMLResponse:
+    # an alert's link: /?coin=BTC (or venue=okx)&t=<trigger time>&alert=<id>: the view at that time, pre-filtered
+    when = at or t
+    if alert is not None and not params.ALERT_ID.match(alert):
+        raise params.BadRequest(f"alert must be an alert id (16 hex digits), was {alert!r}")
+    cfg: dict[str, Any] = {
+        "at": params.time_param(when, "at") if when else None,
+        "filter": {"coin": params.coin_param(coin), "venue": params.venue_param(venue), "min_usd": params.float_param(min_usd, "min_usd")},
+        "alert": alert,
+    }
     if windows:
         cfg["windows"] = [w for w in windows.split(",") if w][:8]
         for w in cfg["windows"]:
@@ -66,8 +83,9 @@ def coin(request: Request, coin: str, at: str | None = None, interval: str | Non
 
 
 @router.get("/venues")
-def venues(request: Request) -> HTMLResponse:
-    return render(request, "venues.html", title="liqwatch — venues", page="venues")
+def venues(request: Request, at: str | None = None) -> HTMLResponse:
+    cfg = {"at": params.time_param(at, "at") if at else None}
+    return render(request, "venues.html", title="liqwatch — venues", page="venues", config=cfg)
 
 
 @router.get("/brief")
@@ -80,4 +98,7 @@ def brief(request: Request, at: str | None = None, window: str | None = None, co
         response = render(request, "brief.html", title="liqwatch — brief", page="brief", body=body)
         response.status_code = 503
         return response
-    return render(request, "brief.html", title="liqwatch — brief", page="brief", body=result.to_html())
+    from liqwatch.analytics.brief_html import fragment
+
+    body = fragment(result, plotly_src="/vendor/plotly.min.js", dark=True)  # the content only: the page keeps its own style
+    return render(request, "brief.html", title="liqwatch — brief", page="brief", body=body)

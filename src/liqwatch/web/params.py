@@ -9,6 +9,7 @@ from liqwatch.model.time import now_ns, parse_duration_ns, parse_time_ns
 
 _COIN = re.compile(r"^[A-Za-z0-9._-]{1,32}$")
 _VENUE = re.compile(r"^[a-z0-9_-]{1,32}$")
+ALERT_ID = re.compile(r"^[0-9a-f]{16}$")
 INTERVALS = {"1m": 60, "5m": 300, "15m": 900, "1h": 3600, "4h": 14400, "1d": 86400}
 MAX_LIMIT = 10_000
 

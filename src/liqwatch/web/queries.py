@@ -11,8 +11,12 @@ from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, cast
+from urllib.parse import quote, urlencode, urlsplit
 
+from liqwatch.alerts.history import EventStore as AlertStore
+from liqwatch.alerts.history import recent_alerts
 from liqwatch.analytics.brief import Brief, build_brief
+from liqwatch.analytics.funding import funding_summary
 from liqwatch.analytics.metrics import liquidation_stats
 from liqwatch.analytics.open_interest import open_interest_summary
 from liqwatch.analytics.price import price_context
@@ -25,7 +29,7 @@ from liqwatch.storage.base import EventStore
 
 NS_PER_H = 3600 * NS_PER_S
 DAY_NS = 24 * NS_PER_H
-FUNDING_PERIODS_PER_YEAR_S = 365 * 24 * 3600
+MAX_ALERTS = 2000  # read at most this many before filtering by coin or venue
 
 
 class Unavailable(Exception):
@@ -86,7 +90,7 @@ class Queries:
             " SELECT coin, sum(notional_usd) AS n FROM liquidations WHERE ts_event > ? AND ts_event <= ? GROUP BY coin"
             " UNION ALL SELECT coin, 0 FROM open_interest WHERE ts_event > ? AND ts_event <= ? GROUP BY coin"
             " UNION ALL SELECT coin, 0 FROM candles WHERE ts_event > ? AND ts_event <= ? GROUP BY coin"
-            ") GROUP BY coin ORDER BY 2 DESC, coin",
+            ") u GROUP BY coin ORDER BY 2 DESC, coin",
             [until - DAY_NS, until] * 3,
         )
         return [str(r[0]) for r in rows]
@@ -156,33 +160,9 @@ class Queries:
         return out
 
     def funding(self, *, at: int) -> dict[str, dict[str, Any]]:
-        """Return per coin the mean annualised funding (APR) of its perpetuals' latest rates in the 24 h before `at`."""
-        rows = self._sql(
-            "SELECT coin, avg(funding_rate * ? / coalesce(nullif(funding_interval_s, 0), 28800)), count(*) FROM ("
-            " SELECT coin, funding_rate, funding_interval_s FROM mark_prices"
-            " WHERE ts_event <= ? AND ts_event > ? AND funding_rate IS NOT NULL"
-            " QUALIFY row_number() OVER (PARTITION BY venue, symbol ORDER BY ts_event DESC) = 1"
-            ") GROUP BY coin",
-            [FUNDING_PERIODS_PER_YEAR_S, at, at - DAY_NS],
-        )
-        return {str(r[0]): {"funding_apr": float(r[1]), "symbols": int(r[2])} for r in rows}
-
-    def last_prices(self, *, at: int) -> dict[str, dict[str, Any]]:
-        """Return per coin the last 1m close at or before `at` and the one 24 h earlier (median over its markets)."""
-        rows = self._sql(
-            "WITH now_c AS (SELECT coin, venue, symbol, close FROM candles WHERE interval_s = 60 AND ts_event <= ? "
-            " AND ts_event > ? QUALIFY row_number() OVER (PARTITION BY venue, symbol ORDER BY ts_event DESC) = 1), "
-            "then_c AS (SELECT venue, symbol, close FROM candles WHERE interval_s = 60 AND ts_event <= ? AND ts_event > ? "
-            " QUALIFY row_number() OVER (PARTITION BY venue, symbol ORDER BY ts_event DESC) = 1) "
-            "SELECT n.coin, median(n.close), median(t.close / n.close) FROM now_c n "
-            "LEFT JOIN then_c t ON t.venue = n.venue AND t.symbol = n.symbol GROUP BY n.coin",
-            [at, at - DAY_NS, at - DAY_NS, at - 2 * DAY_NS],
-        )
-        out = {}
-        for coin, close, ratio in rows:
-            change = (1.0 / float(ratio) - 1.0) if ratio else None
-            out[str(coin)] = {"price": float(close), "change_24h": change}
-        return out
+        """Return `liqwatch funding --json`'s per-coin blocks: each symbol's latest funding, annualised, and the OI-weighted mean."""
+        with self._locked() as store:
+            return funding_summary(store, at=at)["coins"]  # type: ignore[no-any-return]
 
     # -- price context, signals, brief, heatmap (= liqwatch price / signals / brief / heatmap / map --json) ----------
     def price(self, *, coin: str, at: int) -> dict[str, Any]:
@@ -199,6 +179,23 @@ class Queries:
         """Return the market brief (`to_dict`, `to_markdown`, `to_html`)."""
         with self._locked() as store:
             return build_brief(store, at=at, window_ns=window_ns, coin=coin, settings=self.settings)
+
+    def alerts(self, *, since: int, until: int, coin: str | None, venue: str | None, limit: int) -> list[dict[str, Any]]:
+        """Return `liqwatch alerts recent --json` rows (newest first), with `view`: the alert's dashboard link on this host."""
+        if not hasattr(self.store, "execute"):
+            raise Unavailable("alert history needs a SQL store")
+        with self._locked() as store:
+            rows = recent_alerts(cast("AlertStore", store), since, until, limit=MAX_ALERTS)
+        out = []
+        for r in rows:
+            feed = r["rule_type"] == "feed-down"
+            if (coin and (feed or r["subject"].upper() != coin)) or (venue and not (feed and r["subject"] == venue)):
+                continue
+            link = urlsplit(r["link"] or "")
+            view = "/?" + link.query if link.query else f"/?{urlencode({'venue' if feed else 'coin': r['subject']})}"
+            coin_page = None if feed else f"/coin/{quote(r['subject'].upper())}?{urlencode({'at': r['ts_trigger']})}"
+            out.append({**r, "ts": ns_to_iso(int(r["ts_trigger"])), "view": view, "coin_page": coin_page})
+        return out[:limit]
 
     def heatmap(self, *, coin: str, since: int, until: int) -> dict[str, Any]:
         """Return the liquidation heatmap grid over (since, until] and the liquidation map at `until` ([heatmap] config)."""

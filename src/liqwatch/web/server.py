@@ -19,6 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
+from liqwatch.analytics.live import LiveAnalytics
 from liqwatch.bus import Bus
 from liqwatch.config import Settings
 from liqwatch.errors import LiqwatchError
@@ -48,15 +49,30 @@ def create_app(
     settings: Settings,
     *,
     store_lock: threading.Lock | None = None,
+    analytics: LiveAnalytics | None = None,
 ) -> FastAPI:
-    """Return the dashboard and API over `store` (read-only), live from `bus`; `store_lock` is the writer's lock."""
+    """Return the dashboard and API over `store` (read-only), live from `bus`; `store_lock` is the writer's lock.
+
+    With `analytics` (the process's `LiveAnalytics`, fed by the same bus) the live totals pushed to browsers come from
+    it; without, they are re-read from the store. History (`/api/stats`, `/api/overview` …) always reads the store.
+    """
     queries = Queries(store, store_lock, settings)
-    hub = LiveHub(
-        bus,
-        push_interval_s=settings.web.push_interval_s,
-        totals=lambda: views.totals(queries, at=now_ns()),
-        settle_s=settings.store.flush_interval_s + 2.0,
-    )
+    if analytics is not None:
+        live = analytics
+        hub = LiveHub(
+            bus,
+            push_interval_s=settings.web.push_interval_s,
+            totals=lambda: views.live_totals(live, at=now_ns()),
+            settle_s=2.0,
+            totals_blocking=False,
+        )
+    else:
+        hub = LiveHub(
+            bus,
+            push_interval_s=settings.web.push_interval_s,
+            totals=lambda: views.totals(queries, at=now_ns()),
+            settle_s=settings.store.flush_interval_s + 2.0,
+        )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from liqwatch.analytics.live import LiveAnalytics
 from liqwatch.model.time import NS_PER_S, ns_to_iso, parse_duration_ns
 from liqwatch.web.queries import Queries, Unavailable
 
@@ -21,26 +22,40 @@ def totals(q: Queries, *, at: int, windows: tuple[str, ...] = OVERVIEW_WINDOWS) 
     }
 
 
+def live_totals(analytics: LiveAnalytics, *, at: int, windows: tuple[str, ...] = OVERVIEW_WINDOWS) -> dict[str, Any]:
+    """Return `totals`'s shape from the live analytics (windows up to its retention), without touching the store."""
+    return {
+        "at": ns_to_iso(at),
+        "at_ns": at,
+        "live": True,
+        "windows": {label: {**analytics.totals(parse_duration_ns(label), at), "window": label} for label in windows},
+    }
+
+
 def coin_table(q: Queries, *, at: int) -> list[dict[str, Any]]:
-    """Return one row per coin: price, 24h change, drawdown from ATH, 24h liquidations, OI and its 24h change, funding APR."""
+    """Return one row per coin: `price_context`'s price, 24h change and drawdown from ATH (percent, as `liqwatch price`),
+    24h liquidations, OI and its 24h change (fractions), funding APR (OI-weighted, as `liqwatch funding`)."""
     day = 86_400 * NS_PER_S
     stats = q.stats(since=at - day, until=at)["by_coin"]
     oi = q.oi(at=at, coin=None)["coins"]
-    prices = q.last_prices(at=at)
     funding = q.funding(at=at)
-    coins = list(dict.fromkeys([*stats, *oi, *prices]))[:MAX_COINS]
+    coins = list(dict.fromkeys([*stats, *oi, *q.coins(until=at)]))[:MAX_COINS]
     rows = []
     for coin in coins:
         liq = stats.get(coin, {})
         total = (oi.get(coin) or {}).get("total") or {}
         change = (total.get("changes") or {}).get("24h") or {}
-        price = prices.get(coin, {})
+        price = q.price(coin=coin, at=at)
+        source = price.get("source") or {}
         rows.append(
             {
                 "coin": coin,
-                "price": price.get("price"),
-                "change_24h": price.get("change_24h"),
-                "drawdown_from_ath": _drawdown(q, coin, at),
+                "price": price["price"],
+                "price_ts": price["price_ts"],
+                "price_source": f"{source['venue']} {source['symbol']}" if source else None,
+                "change_24h_pct": price["change_24h_pct"],
+                "ath": price["ath"],
+                "drawdown_pct": price["drawdown_pct"],
                 "long_usd": liq.get("long_usd", 0.0),
                 "short_usd": liq.get("short_usd", 0.0),
                 "liquidations": liq.get("count", 0),
@@ -48,19 +63,10 @@ def coin_table(q: Queries, *, at: int) -> list[dict[str, Any]]:
                 "oi_coin": total.get("oi_coin"),
                 "oi_usd_change_24h": change.get("usd_change"),
                 "oi_coin_change_24h": change.get("coin_change"),
-                "funding_apr": (funding.get(coin) or {}).get("funding_apr"),
+                "funding_apr": _funding_apr(funding.get(coin)),
             }
         )
     return rows
-
-
-def _drawdown(q: Queries, coin: str, at: int) -> float | None:
-    try:
-        context = q.price(coin=coin, at=at)
-    except Unavailable:
-        return None
-    value = context.get("drawdown_pct")
-    return float(value) if isinstance(value, int | float) else None
 
 
 def venues(q: Queries, status: dict[str, Any], *, at: int) -> dict[str, Any]:
@@ -114,7 +120,25 @@ def coin_chart(
         "liquidations": q.liquidation_bars(coin=coin, since=since, until=until, bucket_ns=bucket),
         "open_interest": q.oi_series(coin=coin, since=since, until=until, bucket_ns=bucket),
         "signals": _or_none(lambda: q.signals(since=since, until=until, coin=coin)),
+        "levels": configured_levels(q, coin),
     }
+
+
+def configured_levels(q: Queries, coin: str) -> dict[str, Any]:
+    """Return the coin's configured level rules ([signals.levels.COIN]): levels, [low, high] zones, daily_close."""
+    rules = q.settings.signals.levels.get(coin) or q.settings.signals.levels.get(coin.lower())
+    if rules is None:
+        return {"levels": [], "zones": [], "daily_close": None, "configured": False}
+    return {"levels": list(rules.levels), "zones": [list(z) for z in rules.zones], "daily_close": rules.daily_close, "configured": True}
+
+
+def _funding_apr(block: dict[str, Any] | None) -> float | None:
+    # OI-weighted as `liqwatch funding`; the plain mean where no symbol has OI to weigh by
+    if not block or not block["symbols"]:
+        return None
+    if block["weighted_annualised"] is not None:
+        return float(block["weighted_annualised"])
+    return sum(float(s["annualised"]) for s in block["symbols"]) / len(block["symbols"])
 
 
 def _or_none(fn: Callable[[], Any]) -> Any:

@@ -1,2 +1,3 @@
 "use strict";
-// The brief is rendered on the server; nothing live here yet.
+// The brief is rendered on the server (its charts draw themselves); mark the page ready once they have.
+window.addEventListener("load", () => { document.body.dataset.ready = "1"; });

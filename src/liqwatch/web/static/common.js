@@ -20,6 +20,10 @@ const LW = (() => {
     if (v === null || v === undefined) return "–";
     return (v >= 0 ? "+" : "") + (v * 100).toFixed(2) + "%";
   }
+  function signedPctPoints(v) { // a value already in percent (price_context's −5.2 means −5.2 %)
+    if (v === null || v === undefined) return "–";
+    return (v >= 0 ? "+" : "") + Number(v).toFixed(2) + "%";
+  }
   function num(v, digits = 6) {
     if (v === null || v === undefined) return "–";
     return Number(v).toLocaleString("en-US", { maximumSignificantDigits: digits });
@@ -137,6 +141,6 @@ const LW = (() => {
     return source;
   }
 
-  return { config, usd, pct, signedPct, num, time, el, row, fill, json, query, live, latencies, percentile, alertBig };
+  return { config, usd, pct, signedPct, signedPctPoints, num, time, el, row, fill, json, query, live, latencies, percentile, alertBig };
 })();
 window.liqwatch = LW;

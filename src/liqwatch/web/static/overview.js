@@ -1,7 +1,7 @@
 // Overview: window totals with coverage, live feed with filters, largest liquidations, venues and coins.
 "use strict";
 (() => {
-  const { config, usd, pct, signedPct, num, time, el, row, fill, json, query } = LW;
+  const { config, usd, pct, signedPct, signedPctPoints, num, time, el, row, fill, json, query } = LW;
   const windows = config.windows || ["1h", "4h", "12h", "24h"];
   const pinned = config.at !== null && config.at !== undefined;
   const at = pinned ? String(config.at) : null;
@@ -22,7 +22,7 @@
     shorts.dataset.usd = String(s.short_usd);
     const share = el("div", s.long_share === null ? "no liquidations" : pct(s.long_share, 0) + " longs", "share");
     share.dataset.value = String(s.long_share);
-    const count = el("div", s.count.toLocaleString("en-US") + " events", "count");
+    const count = el("div", s.count.toLocaleString("en-US") + (s.count === 1 ? " event" : " events"), "count");
     count.dataset.value = String(s.count);
     c.append(longs, shorts, share, count);
     const badges = el("div", null, "badges");
@@ -39,7 +39,11 @@
     return c;
   }
 
-  function renderTotals(data) {
+  let shownTotals = null;
+  function renderTotals(fresh) {
+    // a live push carries the standard windows; a longer window asked for in the URL keeps its last value
+    const data = shownTotals ? { ...fresh, windows: { ...shownTotals.windows, ...fresh.windows } } : fresh;
+    shownTotals = data;
     const box = document.getElementById("totals");
     box.replaceChildren(...windows.filter((w) => data.windows[w]).map((w) => card(w, data.windows[w])));
     box.dataset.at = String(data.at_ns);
@@ -96,14 +100,47 @@
   }
   for (const id of ["f-coin", "f-venue", "f-min"]) document.getElementById(id).addEventListener("input", renderFeed);
 
+  // Query parameters (an alert's link: ?coin=BTC or ?venue=okx, &min_usd=) pre-fill the feed's filters.
+  const preset = config.filter || {};
+  function applyPreset() {
+    const parts = [];
+    if (preset.coin) { document.getElementById("f-coin").value = preset.coin; parts.push("coin " + preset.coin); }
+    if (preset.venue) { addVenue(preset.venue); document.getElementById("f-venue").value = preset.venue; parts.push("venue " + preset.venue); }
+    if (preset.min_usd) { document.getElementById("f-min").value = String(preset.min_usd); parts.push("≥ " + usd(preset.min_usd)); }
+    if (parts.length) {
+      document.getElementById("filtered-by").textContent = parts.join(", ");
+      document.getElementById("filtered").hidden = false;
+    }
+  }
+
+  function link(text, href) {
+    const a = el("a", text);
+    a.href = href;
+    return a;
+  }
+  async function loadAlerts() {
+    const rows = await json("/api/alerts" + query({ window: "7d", until: at, coin: preset.coin, venue: preset.venue, limit: 20 }));
+    fill(document.querySelector("#alerts tbody"), rows.map((a) => {
+      const tr = row([a.ts.slice(5, 16).replace("T", " "), "", "", { text: a.delivered + "/" + a.destinations, cls: "num" }]);
+      tr.cells[1].appendChild(link(a.title, a.view));
+      tr.cells[1].title = a.body;
+      tr.cells[2].appendChild(a.coin_page ? link(a.subject, a.coin_page) : el("span", a.subject));
+      tr.dataset.alert = a.alert_id;
+      tr.dataset.subject = a.subject;
+      if (a.alert_id === config.alert) tr.classList.add("selected");
+      return tr;
+    }));
+    document.getElementById("alerts-empty").hidden = rows.length > 0;
+  }
+
   function toLive(r) {
     return { venue: r.venue, symbol: r.symbol, coin: r.coin, side: r.position_side, price: r.price, usd: r.notional_usd,
              ts_event: r.ts_event };
   }
   async function loadTop() {
-    const top = await json("/api/top" + query({ window: "24h", at, limit: 10 }));
+    const top = await json("/api/top" + query({ window: "24h", at, limit: 10, coin: preset.coin }));
     fill(document.querySelector("#top tbody"), top.map((r) => {
-      const tr = row([r.ts.slice(0, 19).replace("T", " "), r.venue, r.symbol, { text: r.position_side, cls: r.position_side },
+      const tr = row([r.ts.slice(5, 19).replace("T", " "), r.venue, r.symbol, { text: r.position_side, cls: r.position_side },
                       { text: usd(r.notional_usd), cls: "num", value: r.notional_usd }]);
       tr.className = r.position_side + (r.notional_usd >= config.big_usd ? " big" : "");
       return tr;
@@ -116,14 +153,17 @@
       link.href = "/coin/" + encodeURIComponent(c.coin) + (at ? "?at=" + at : "");
       const first = document.createElement("td");
       first.appendChild(link);
-      const tr = row([{ text: num(c.price), cls: "num" }, { text: signedPct(c.change_24h), cls: "num" },
-                      { text: c.drawdown_from_ath === null ? "–" : pct(c.drawdown_from_ath), cls: "num" },
+      const price = { text: num(c.price), cls: "num price", value: c.price };
+      const tr = row([price, { text: signedPctPoints(c.change_24h_pct), cls: "num change", value: c.change_24h_pct },
+                      { text: signedPctPoints(c.drawdown_pct), cls: "num drawdown", value: c.drawdown_pct },
                       { text: usd(c.long_usd), cls: "num long", value: c.long_usd },
                       { text: usd(c.short_usd), cls: "num short", value: c.short_usd },
                       { text: usd(c.oi_usd), cls: "num" }, { text: signedPct(c.oi_usd_change_24h), cls: "num" },
                       { text: num(c.oi_coin, 5), cls: "num" }, { text: signedPct(c.oi_coin_change_24h), cls: "num" },
                       { text: c.funding_apr === null ? "–" : pct(c.funding_apr, 1), cls: "num" }]);
       tr.prepend(first);
+      tr.cells[1].title = c.price_source ? c.price_source + " 1m close at " + c.price_ts : "no candles stored";
+      tr.cells[3].title = c.ath === null ? "" : "ATH " + num(c.ath);
       tr.dataset.coin = c.coin;
       return tr;
     }));
@@ -133,11 +173,13 @@
     document.getElementById("mode").textContent = pinned
       ? "History view at " + new Date(Number(at) / 1e6).toISOString() + " (not live)" : "";
     renderTotals(await json("/api/overview" + query({ at, windows: windows.join(",") })));
-    const recent = await json("/api/liquidations" + query({ window: "24h", until: at, limit: FEED_ROWS }));
+    const recent = await json("/api/liquidations" + query({ window: "24h", until: at, limit: FEED_ROWS, coin: preset.coin,
+                                                            venue: preset.venue, min_usd: preset.min_usd }));
     feedEvents = recent.map(toLive);
     for (const e of feedEvents) addVenue(e.venue);
+    applyPreset();
     renderFeed();
-    await Promise.all([loadTop(), loadCoins()]);
+    await Promise.all([loadTop(), loadCoins(), loadAlerts()]);
     document.body.dataset.ready = "1";
     if (pinned) return;
     let topDue = 0;
@@ -145,7 +187,7 @@
       renderTotals(data);
       if (Date.now() > topDue) { topDue = Date.now() + 5000; loadTop(); }
     } });
-    setInterval(() => { loadTop(); loadCoins(); }, 30000);
+    setInterval(() => { loadTop(); loadCoins(); loadAlerts(); }, 30000);
   }
   main().catch((err) => {
     document.getElementById("mode").textContent = "Could not load: " + err.message;

@@ -1,10 +1,11 @@
 // Venues: per venue and connection, the data-quality view (state, last message age, rate, reconnects, skipped).
 "use strict";
 (() => {
-  const { el, row, fill, json } = LW;
+  const { config, el, row, fill, json, query } = LW;
+  const at = config.at === null || config.at === undefined ? null : String(config.at);
   const age = (s) => (s === null || s === undefined ? "–" : s < 1 ? "<1 s" : s.toFixed(0) + " s");
   async function load() {
-    const d = await json("/api/venues");
+    const d = await json("/api/venues" + query({ at }));
     document.getElementById("venues-mode").textContent = d.live
       ? "Live collector in this process." : "No collector in this process: stored activity only.";
     const rows = [];
@@ -25,6 +26,12 @@
         rows.push(tr);
       }
     }
+    if (!rows.length) {
+      const empty = row(["No venue is collected in this process and none stored a liquidation in the 24 h before " + d.at + "."]);
+      empty.cells[0].colSpan = 10;
+      empty.className = "note empty";
+      rows.push(empty);
+    }
     fill(document.querySelector("#venues tbody"), rows);
     if (d.writer) {
       document.getElementById("writer").textContent =
@@ -33,6 +40,6 @@
     document.body.dataset.ready = "1";
   }
   load().catch((err) => { document.getElementById("venues-mode").textContent = "Could not load: " + err.message; });
-  setInterval(() => load().catch(() => {}), 2000);
+  if (!at) setInterval(() => load().catch(() => {}), 2000);
   void el;
 })();
