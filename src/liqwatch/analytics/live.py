@@ -1,7 +1,7 @@
 """Live liquidation state in process, updated per event: per-minute buckets, never a re-scan.
 
 `App` feeds it through `bus.on_events`. Each event updates one minute bucket (USD, count and largest per
-(coin, venue, market, margin, side)) and is deduplicated by its store `event_id`, so a venue replaying on reconnect does
+(coin, venue, market, margin, side)) and is deduplicated by its store key (`schema.dedup_key`), so a venue replaying on reconnect does
 not double count. `totals(window_ns, at)` answers (at − window, at] exactly: whole minutes from the buckets, the two
 partial edge minutes from the events kept for them. The answer has `liquidation_stats`'s JSON shape. Buckets older
 than `retention_ns` are dropped as time advances.
@@ -17,7 +17,7 @@ from liqwatch.analytics.metrics import coverage
 from liqwatch.model import FeedState, FeedStatus, Liquidation
 from liqwatch.model.time import now_ns, ns_to_iso
 from liqwatch.storage.rollup import MINUTE_NS, full_minutes, minute_of
-from liqwatch.storage.schema import event_id
+from liqwatch.storage.schema import dedup_key
 
 _DOWN = (FeedState.DISCONNECTED, FeedState.STALE)
 _COIN_MARGINED = ("inverse", "quanto")
@@ -44,7 +44,9 @@ class _Minute:
         cell = self.sums[(e.coin, e.venue, margin, e.position_side.value)]
         cell[0] += e.notional_usd
         cell[1] += 1
-        self.largest = sorted([*self.largest, e], key=_size)[:TOP_KEPT]
+        largest = self.largest
+        if len(largest) < TOP_KEPT or _size(e) < _size(largest[-1]):  # most events are smaller than the 10th
+            self.largest = sorted([*largest, e], key=_size)[:TOP_KEPT]
 
 
 def _size(e: Liquidation) -> tuple[float, int]:
@@ -75,7 +77,7 @@ class LiveAnalytics:
 
     def add(self, e: Liquidation) -> None:
         """Count one liquidation (once, whatever how often it is seen)."""
-        key = event_id(e)
+        key = dedup_key(e)
         bucket = self._minutes.get(minute_of(e.ts_event))
         if bucket is None:
             bucket = self._minutes[minute_of(e.ts_event)] = _Minute()

@@ -42,8 +42,9 @@ class StoreWriter:
         pending: list[Event] = []
         deadline = time.monotonic() + self.flush_interval_s
         while not self._stopping:
-            timeout = max(0.0, deadline - time.monotonic())
-            pending.extend(await self.source.get_batch(self.batch_size - len(pending), timeout_s=timeout))
+            # sleep until a full batch is queued or the interval is up: no wake-up per published event
+            await self.source.wait_for_depth(self.batch_size - len(pending), max(0.0, deadline - time.monotonic()))
+            pending.extend(self.source.drain(self.batch_size - len(pending)))
             if len(pending) >= self.batch_size or time.monotonic() >= deadline:
                 pending = await asyncio.to_thread(self._flush, pending)
                 deadline = time.monotonic() + self.flush_interval_s
