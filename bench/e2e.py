@@ -20,6 +20,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,24 @@ def _pct(values: list[float], q: float) -> float:
 def _rss_bytes() -> int:
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def _thread_cpu() -> dict[str, float]:
+    """CPU seconds per thread group of this process: the event loop, the executor (store writes), the rest."""
+    tick = os.sysconf("SC_CLK_TCK")
+    executor = {t.native_id for t in threading.enumerate() if t.name.startswith("asyncio_")}  # asyncio.to_thread
+    out = {"loop": 0.0, "writer": 0.0, "other": 0.0}
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{tid}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        cpu = (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+        group = "loop" if int(tid) == os.getpid() else "writer" if int(tid) in executor else "other"
+        out[group] += cpu
+    return out
 
 
 def _cores() -> tuple[int | None, int | None]:
@@ -112,14 +131,14 @@ async def _measure(rate: int, seconds: float) -> dict[str, Any]:
             try:
                 server.stdin.write(f"run {rate} {seconds}\n".encode())
                 await server.stdin.drain()
-                cpu0, t0 = time.process_time(), time.perf_counter()
+                cpu0, t0, threads0 = time.process_time(), time.perf_counter(), _thread_cpu()
                 done = (await server.stdout.readline()).split()
                 sent, send_s, server_cpu, max_buffered = int(done[1]), float(done[2]), float(done[3]), int(done[4])
                 deadline = time.monotonic() + 30
                 while app.writer.stored["liquidations"] < sent and time.monotonic() < deadline:
                     await asyncio.sleep(0.005)
                 wall = time.perf_counter() - t0
-                cpu1 = time.process_time()
+                cpu1, threads1 = time.process_time(), _thread_cpu()
                 stored = app.writer.stored["liquidations"]
                 flushes = app.writer.flushes
                 rss = _rss_bytes()
@@ -140,6 +159,7 @@ async def _measure(rate: int, seconds: float) -> dict[str, Any]:
         "cpu_us_per_frame": 1e6 * cpu / max(stored, 1), "rss_mb": rss / 2**20,
         "server_cpu_pct": 100 * server_cpu / send_s, "max_buffered_kb": max_buffered / 1024, "flushes": flushes,
         "pinned": client_core is not None, "client_core": client_core, "server_core": server_core,
+        "thread_us": {k: 1e6 * (threads1[k] - threads0[k]) / max(stored, 1) for k in threads0},
         "flush_interval_s": settings.store.flush_interval_s, "batch_size": settings.store.batch_size,
     }
 
@@ -171,7 +191,8 @@ def _case(rate: int) -> Case:
             f"send→bus p50 {m['bus_p50']:.1f} ms, p99 {m['bus_p99']:.1f} ms (max {m['bus_max']:.0f}); send→stored p50 "
             f"{m['store_p50']:.0f} ms, p99 {m['store_p99']:.0f} ms (flush every {m['flush_interval_s']:g} s or "
             f"{m['batch_size']:,} events, {m['flushes']} flushes); client CPU {m['cpu_pct']:.0f}% of one core = "
-            f"{m['cpu_us_per_frame']:.1f} µs/frame, RSS {m['rss_mb']:.0f} MB; server CPU {m['server_cpu_pct']:.0f}%, "
+            f"{m['cpu_us_per_frame']:.1f} µs/frame (event loop {m['thread_us']['loop']:.1f}, store writer thread "
+            f"{m['thread_us']['writer']:.1f}, DuckDB's and other threads {m['thread_us']['other']:.1f}), RSS {m['rss_mb']:.0f} MB; server CPU {m['server_cpu_pct']:.0f}%, "
             f"max {m['max_buffered_kb']:,.0f} KB waiting in its send buffer; "
             + (f"client pinned to CPU {m['client_core']}, server to CPU {m['server_core']}" if m["pinned"] else "not pinned")
         )

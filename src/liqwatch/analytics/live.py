@@ -14,13 +14,14 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from liqwatch.analytics.metrics import coverage
-from liqwatch.model import FeedState, FeedStatus, Liquidation
+from liqwatch.model import FeedState, FeedStatus, Liquidation, PositionSide
 from liqwatch.model.time import now_ns, ns_to_iso
 from liqwatch.storage.rollup import MINUTE_NS, full_minutes, minute_of
 from liqwatch.storage.schema import dedup_key
 
 _DOWN = (FeedState.DISCONNECTED, FeedState.STALE)
 _COIN_MARGINED = ("inverse", "quanto")
+_SIDE = {side: side.value for side in PositionSide}  # a dict lookup is cheaper than the enum's .value property
 
 
 _Key = tuple[str, str, str, str]  # coin, venue, margin, side
@@ -40,8 +41,8 @@ class _Minute:
 
     def add(self, e: Liquidation) -> None:
         self.events.append(e)
-        margin = "coin" if e.contract_type.value in _COIN_MARGINED else "stablecoin"
-        cell = self.sums[(e.coin, e.venue, margin, e.position_side.value)]
+        margin = "coin" if e.contract_type in _COIN_MARGINED else "stablecoin"  # StrEnum: compares as its value
+        cell = self.sums[(e.coin, e.venue, margin, _SIDE[e.position_side])]
         cell[0] += e.notional_usd
         cell[1] += 1
         largest = self.largest
@@ -65,31 +66,41 @@ class LiveAnalytics:
         self._minutes: dict[int, _Minute] = {}
         self._outages: list[tuple[int, str]] = []
         self.newest_ns = 0
+        self._evicted_below = -1
 
     def on_events(self, events: Iterable[object]) -> None:
         """Take a published batch (the bus callback): liquidations and feed-status changes; the rest is ignored."""
         for e in events:
-            if isinstance(e, Liquidation):
+            if type(e) is Liquidation:
                 self.add(e)
             elif isinstance(e, FeedStatus) and e.state in _DOWN:
                 self._outages.append((e.ts_event, e.venue))
+                self._evicted_below = -1  # re-check the outages too
         self._evict()
 
     def add(self, e: Liquidation) -> None:
         """Count one liquidation (once, whatever how often it is seen)."""
         key = dedup_key(e)
-        bucket = self._minutes.get(minute_of(e.ts_event))
+        ts = e.ts_event
+        minute = ts - ts % MINUTE_NS
+        bucket = self._minutes.get(minute)
         if bucket is None:
-            bucket = self._minutes[minute_of(e.ts_event)] = _Minute()
+            if minute < self._evicted_below:
+                return  # older than the retention: `_evict` would drop it at once
+            bucket = self._minutes[minute] = _Minute()
         if key in bucket.ids:
             return
         bucket.ids.add(key)
         bucket.add(e)
-        self.newest_ns = max(self.newest_ns, e.ts_event)
+        if ts > self.newest_ns:
+            self.newest_ns = ts
 
     def _evict(self) -> None:
         # the event clock, not the wall clock, so a replay of past days keeps its data
         oldest = minute_of(self.newest_ns - self.retention_ns) - MINUTE_NS
+        if oldest == self._evicted_below:  # nothing new can be old enough: skip the scan (once per minute, not per batch)
+            return
+        self._evicted_below = oldest
         for m in [m for m in self._minutes if m < oldest]:
             del self._minutes[m]
         self._outages = [(t, v) for t, v in self._outages if t >= oldest]

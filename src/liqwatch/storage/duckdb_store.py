@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
@@ -70,6 +71,11 @@ class DuckDBStore(MarketQueries):
             raise StorageError(f"cannot open the database {self.path}: {exc}") from None
         except duckdb.Error as exc:
             raise StorageError(f"cannot open the database {self.path}: {exc}; is it a DuckDB file?") from None
+        if hasattr(os, "sched_getaffinity"):
+            # as many threads as CPUs this process may use (DuckDB counts the machine's): pinned to one core, extra
+            # threads only take turns with the event loop
+            with contextlib.suppress(duckdb.Error):
+                self._con.execute(f"SET threads = {max(1, len(os.sched_getaffinity(0)))}")
         self._rollup = not read_only or (self._has_table(rollup.TABLE) and self._has_table(rollup.HOUR_TABLE))
         if not read_only:
             for table in ALL_TABLES:
