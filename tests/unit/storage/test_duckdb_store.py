@@ -107,7 +107,7 @@ def _rollup_matches_raw(store: object) -> None:
         "SELECT minute, venue, symbol, position_side, sum(usd), sum(n), max(max_usd), min(first_ts), max(last_ts) "
         "FROM liquidations_1m GROUP BY ALL ORDER BY ALL"
     )
-    assert [r[:4] + (pytest.approx(r[4]),) + r[5:] for r in raw] == rolled
+    assert [(*r[:4], pytest.approx(r[4]), *r[5:]) for r in raw] == rolled
     hourly = store.execute("SELECT sum(usd), sum(n) FROM liquidations_1h")[0]  # type: ignore[attr-defined]
     assert hourly == (pytest.approx(sum(r[4] for r in raw)), sum(r[5] for r in raw))
 
