@@ -1,8 +1,9 @@
 """The batching writer: the only caller of `EventStore.write` in a running collector.
 
 Flushes when `batch_size` events are buffered or every `flush_interval_s`, whichever comes first, in a
-worker thread so the event loop keeps reading sockets. A crash loses at most the unflushed buffer:
-one flush interval of events.
+worker thread so the event loop keeps reading sockets. Between flushes it sleeps until a full batch is queued
+(`Subscription.wait_for_depth`), so a burst does not wake it once per published event. A crash loses at most the
+unflushed buffer: one flush interval of events, plus the batch being written.
 """
 
 from __future__ import annotations
