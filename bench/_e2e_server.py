@@ -1,7 +1,8 @@
 """The end-to-end benchmark's exchange: a VenueServer (binance-usdm) in its own process, paced by stdin commands.
 
 Prints `port <n>`; then for each stdin line `run <rate> <seconds>` waits for a subscription, pushes forceOrder
-frames at `rate`/s for `seconds` and prints `done <frames> <elapsed_s> <cpu_s> <max_buffered_bytes>`. `quit` stops.
+frames at `rate`/s for `seconds` and, once the last frame has left its send buffer, prints
+`done <frames> <push_s> <cpu_s> <max_buffered_bytes>` (push_s: first to last frame written). `quit` stops.
 
 The VenueServer answers REST (exchangeInfo) and the subscription like any local exchange; only the bulk push is
 a load generator of its own, so that the generator is never the bottleneck at 50k frames/s: the websocket frames

@@ -94,8 +94,6 @@ async def _measure(rate: int, seconds: float) -> dict[str, Any]:
     )
     assert server.stdin is not None and server.stdout is not None
     port = int((await server.stdout.readline()).split()[1])
-    bus_lat: list[float] = []
-    store_lat: list[float] = []
     if client_core is not None:
         _pin_all_threads({client_core})
     try:
@@ -112,17 +110,19 @@ async def _measure(rate: int, seconds: float) -> dict[str, Any]:
             app = App(settings)
             write = app.store.write
 
+            # the clocks are read where the events pass; latencies are computed after the run (not on the measured path)
+            stored_at: list[tuple[int, list[Any]]] = []
+            published_at: list[tuple[int, list[Any]]] = []
+
             def timed_write(events):  # type: ignore[no-untyped-def]
                 out = write(events)
-                t = now_ns()
-                store_lat.extend([(t - e.ts_event) / 1e6 for e in events if type(e) is Liquidation])
+                stored_at.append((now_ns(), events))
                 return out
 
             app.store.write = timed_write  # type: ignore[method-assign]
 
             def on_events(events):  # type: ignore[no-untyped-def]
-                t = now_ns()
-                bus_lat.extend([(t - e.ts_event) / 1e6 for e in events if type(e) is Liquidation])
+                published_at.append((now_ns(), events))
 
             app.bus.on_events(on_events)
             await app.start()
@@ -150,6 +150,8 @@ async def _measure(rate: int, seconds: float) -> dict[str, Any]:
     finally:
         if client_core is not None:
             _pin_all_threads(before)
+    bus_lat = [(t - e.ts_event) / 1e6 for t, events in published_at for e in events if type(e) is Liquidation]
+    store_lat = [(t - e.ts_event) / 1e6 for t, events in stored_at for e in events if type(e) is Liquidation]
     cpu = cpu1 - cpu0
     return {
         "sent": sent, "send_s": send_s, "stored": stored, "wall_s": wall, "sent_rate": sent / send_s,

@@ -219,9 +219,17 @@ class ReconnectingWebSocket:
                 heartbeat = asyncio.create_task(self._heartbeat(ws)) if self.heartbeat_interval_s else None
                 self._last_frame_mono = time.monotonic()
                 self._went_stale = False
-                watchdog = asyncio.create_task(self._watchdog(ws)) if self.stale_after_s else None
+                reader = asyncio.current_task()
+                assert reader is not None
+                watchdog = asyncio.create_task(self._watchdog(reader)) if self.stale_after_s else None
                 try:
                     await self._read(ws)
+                except asyncio.CancelledError:
+                    if not self._went_stale:
+                        raise
+                    reader.uncancel()  # the watchdog's cancel, not a shutdown: go on to reconnect
+                    await ws.close()  # no close handshake wait: the cancelled receive marked the close abnormal
+                    raise _Stale() from None
                 finally:
                     for task in (heartbeat, watchdog):
                         if task is not None:
@@ -232,15 +240,15 @@ class ReconnectingWebSocket:
         except NETWORK_ERRORS as exc:
             raise map_exception(exc, url) from exc
 
-    async def _watchdog(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+    async def _watchdog(self, reader: asyncio.Task[None]) -> None:
         # One timer per connection instead of a timeout around every receive() (that cost ~1 µs per frame).
         assert self.stale_after_s
-        while not ws.closed:
+        while True:
             idle = time.monotonic() - self._last_frame_mono
             if idle >= self.stale_after_s:
                 self._went_stale = True
                 self._set_state(FeedState.STALE, f"no message for {self.stale_after_s:g} s; reconnecting")
-                await ws.close()  # the read loop's receive() returns CLOSING and raises _Stale
+                reader.cancel()  # `_session_once` turns this cancel into _Stale, as a receive timeout did
                 return
             await asyncio.sleep(self.stale_after_s - idle)
 
@@ -254,8 +262,6 @@ class ReconnectingWebSocket:
                 frame = msg.data.encode()
             elif kind is binary:
                 frame = bytes(msg.data)
-            elif self._went_stale:
-                raise _Stale()
             elif kind is aiohttp.WSMsgType.ERROR:
                 raise ConnectionLost(f"websocket error on {self.connection.url}: {ws.exception()}")
             elif kind in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType.CLOSED):
