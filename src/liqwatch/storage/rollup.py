@@ -81,23 +81,22 @@ def merge_sql(minutes: list[int], source: str = "_batch") -> list[tuple[str, lis
         "sum(usd) AS usd, sum(n) AS n, max(max_usd) AS max_usd, min(first_ts) AS first_ts, max(last_ts) AS last_ts"
     )
     batch_minutes = _AGGREGATE.replace("FROM liquidations", f"FROM {source}") + " GROUP BY ALL"
-    batch_hours = (
-        f"SELECT ts_event - ts_event % {HOUR_NS} AS hour, {COLUMNS}, sum(notional_usd) AS usd, count(*) AS n, "
-        f"max(notional_usd) AS max_usd, min(ts_event) AS first_ts, max(ts_event) AS last_ts FROM {source} GROUP BY ALL"
-    )
     minute_where = f"minute >= {lo} AND minute < {hi} AND minute IN ({listed})"
     hour_where = f"hour >= {hlo} AND hour < {hhi} AND hour IN ({hlisted})"
     return [
+        # the batch is scanned once: its minute cells; the hour cells are re-grouped from those
+        (f"CREATE OR REPLACE TEMP TABLE _batch_1m AS {batch_minutes}", []),
         (
             f"CREATE OR REPLACE TEMP TABLE _rollup_1m AS SELECT minute, {COLUMNS}, {cells} FROM ("
-            f"SELECT * FROM {TABLE} WHERE {minute_where} UNION ALL {batch_minutes}) GROUP BY ALL",
+            f"SELECT * FROM {TABLE} WHERE {minute_where} UNION ALL SELECT * FROM _batch_1m) GROUP BY ALL",
             [],
         ),
         (f"DELETE FROM {TABLE} WHERE {minute_where}", []),
         (f"INSERT INTO {TABLE} SELECT * FROM _rollup_1m", []),
         (
             f"CREATE OR REPLACE TEMP TABLE _rollup_1h AS SELECT hour, {COLUMNS}, {cells} FROM ("
-            f"SELECT * FROM {HOUR_TABLE} WHERE {hour_where} UNION ALL {batch_hours}) GROUP BY ALL",
+            f"SELECT * FROM {HOUR_TABLE} WHERE {hour_where} UNION ALL "
+            f"SELECT minute - minute % {HOUR_NS} AS hour, * EXCLUDE (minute) FROM _batch_1m) GROUP BY ALL",
             [],
         ),
         (f"DELETE FROM {HOUR_TABLE} WHERE {hour_where}", []),
