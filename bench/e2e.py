@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import os
 import subprocess
 import sys
@@ -126,6 +127,16 @@ async def _measure(rate: int, seconds: float) -> dict[str, Any]:
 
             app.bus.on_events(on_events)
             await app.start()
+            gc_pauses: list[float] = []
+            gc_start = [0.0]
+
+            def on_gc(phase: str, info: dict[str, int]) -> None:
+                if phase == "start":
+                    gc_start[0] = time.perf_counter()
+                else:
+                    gc_pauses.append(time.perf_counter() - gc_start[0])
+
+            gc.callbacks.append(on_gc)
             if client_core is not None:
                 _pin_all_threads({client_core})  # threads started by start() (DuckDB's, the executor's)
             try:
@@ -143,6 +154,7 @@ async def _measure(rate: int, seconds: float) -> dict[str, Any]:
                 flushes = app.writer.flushes
                 rss = _rss_bytes()
             finally:
+                gc.callbacks.remove(on_gc)
                 await app.shutdown()
                 server.stdin.write(b"quit\n")
                 await server.stdin.drain()
@@ -161,6 +173,7 @@ async def _measure(rate: int, seconds: float) -> dict[str, Any]:
         "cpu_us_per_frame": 1e6 * cpu / max(stored, 1), "rss_mb": rss / 2**20,
         "server_cpu_pct": 100 * server_cpu / send_s, "max_buffered_kb": max_buffered / 1024, "flushes": flushes,
         "pinned": client_core is not None, "client_core": client_core, "server_core": server_core,
+        "gc_ms": 1000 * sum(gc_pauses), "gc_max_ms": 1000 * max(gc_pauses, default=0.0), "gc_n": len(gc_pauses),
         "thread_us": {k: 1e6 * (threads1[k] - threads0[k]) / max(stored, 1) for k in threads0},
         "flush_interval_s": settings.store.flush_interval_s, "batch_size": settings.store.batch_size,
     }
@@ -194,7 +207,7 @@ def _case(rate: int) -> Case:
             f"{m['store_p50']:.0f} ms, p99 {m['store_p99']:.0f} ms (flush every {m['flush_interval_s']:g} s or "
             f"{m['batch_size']:,} events, {m['flushes']} flushes); client CPU {m['cpu_pct']:.0f}% of one core = "
             f"{m['cpu_us_per_frame']:.1f} µs/frame (event loop {m['thread_us']['loop']:.1f}, store writer thread "
-            f"{m['thread_us']['writer']:.1f}, DuckDB's and other threads {m['thread_us']['other']:.1f}), RSS {m['rss_mb']:.0f} MB; server CPU {m['server_cpu_pct']:.0f}%, "
+            f"{m['thread_us']['writer']:.1f}, DuckDB's and other threads {m['thread_us']['other']:.1f}), RSS {m['rss_mb']:.0f} MB; GC {m['gc_n']} collections, {m['gc_ms']:.0f} ms in all, longest {m['gc_max_ms']:.1f} ms; server CPU {m['server_cpu_pct']:.0f}%, "
             f"max {m['max_buffered_kb']:,.0f} KB waiting in its send buffer; "
             + (f"client pinned to CPU {m['client_core']}, server to CPU {m['server_core']}" if m["pinned"] else "not pinned")
         )
