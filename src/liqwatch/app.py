@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -67,6 +68,17 @@ def build_feeds(
             )
         )
     return feeds
+
+
+def freeze_startup_heap() -> None:
+    """Collect once, then move every object alive after startup out of the garbage collector's scans (`gc.freeze`).
+
+    Imports, the web app and the instrument specs are a few hundred thousand objects that live as long as the
+    process; a full collection used to walk them all (a 50+ ms pause at 50k frames/s). Called by `liqwatch up`
+    after `App.start()`, once per process.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 class App:
