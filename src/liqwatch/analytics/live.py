@@ -67,6 +67,7 @@ class LiveAnalytics:
         self._outages: list[tuple[int, str]] = []
         self.newest_ns = 0
         self._evicted_below = -1
+        self._next_evict_ns = 0
 
     def on_events(self, events: Iterable[object]) -> None:
         """Take a published batch (the bus callback): liquidations and feed-status changes; the rest is ignored."""
@@ -76,7 +77,8 @@ class LiveAnalytics:
             elif isinstance(e, FeedStatus) and e.state in _DOWN:
                 self._outages.append((e.ts_event, e.venue))
                 self._evicted_below = -1  # re-check the outages too
-        self._evict()
+        if self.newest_ns >= self._next_evict_ns or self._evicted_below < 0:
+            self._evict()
 
     def add(self, e: Liquidation) -> None:
         """Count one liquidation (once, whatever how often it is seen)."""
@@ -101,6 +103,8 @@ class LiveAnalytics:
         if oldest == self._evicted_below:  # nothing new can be old enough: skip the scan (once per minute, not per batch)
             return
         self._evicted_below = oldest
+        # the threshold moves only when newest_ns - retention_ns enters the next minute
+        self._next_evict_ns = minute_of(self.newest_ns - self.retention_ns) + MINUTE_NS + self.retention_ns
         for m in [m for m in self._minutes if m < oldest]:
             del self._minutes[m]
         self._outages = [(t, v) for t, v in self._outages if t >= oldest]
