@@ -150,7 +150,7 @@ class DuckDBStore(MarketQueries):
                     verb = "INSERT OR IGNORE" if self._liquidations_keyed else "INSERT"
                     fetched = con.execute(f"{verb} INTO liquidations SELECT * FROM _batch").fetchall()
                     inserted = int(fetched[0][0]) if fetched else 0
-                    minutes = [rollup.minute_of(t) for t in ts]
+                    minutes = list({t - t % rollup.MINUTE_NS for t in ts})
                     # a legacy PRIMARY KEY on event_id alone may have ignored a row: then re-aggregate exactly
                     statements = (
                         rollup.merge_sql(minutes) if inserted == arrow.num_rows else rollup.refresh_sql(minutes)
