@@ -44,6 +44,7 @@ _MARGIN = "CASE WHEN contract_type IN ('inverse', 'quanto') THEN 'coin' ELSE 'st
 # The hot table has no PRIMARY KEY: maintaining its ART index cost more than everything else in a write at 50k
 # rows/s. `_insert_liquidations` dedups each batch instead, on (event_id, ts_event) like the PostgreSQL backend.
 _UNINDEXED = frozenset({"liquidations"})
+UNTIMED_DEDUP_NS = 3600 * 10**9  # rows without the venue's own time match a stored copy by event_id within an hour
 
 
 def _ddl(table: Table) -> str:
@@ -115,17 +116,22 @@ class DuckDBStore(MarketQueries):
 
         A row is a duplicate when a stored row (or an earlier row of the batch) has the same event_id and ts_event,
         the PostgreSQL backend's key: ts_event is part of every liquidation's dedup key, or comes with the venue's
-        own id. The stored rows are looked up only in the batch's ts_event range, which the zone maps of a
-        time-ordered table narrow to its last row groups, so a write costs O(batch), not O(table).
+        own id. A row without the venue's own time (ts_event == ts_recv: BitMEX's liquidation table) matches on
+        event_id alone within `UNTIMED_DEDUP_NS`, because a re-sent copy arrives with a new receive time. Stored
+        rows are looked up only in the batch's ts_event range (widened by that window when such rows are in the
+        batch), which the zone maps of a time-ordered table narrow to its last row groups: a write costs O(batch).
         """
         columns = schema.rows_to_columns(schema.LIQUIDATIONS, rows)
-        ids, ts = columns["event_id"], columns["ts_event"]
-        if len(set(ids)) < len(ids) and len(set(keys := list(zip(ids, ts, strict=True)))) < len(keys):
-            # the same event twice in one batch: keep the first
-            seen: set[tuple[int, int]] = set()
-            keep = [k not in seen and not seen.add(k) for k in keys]  # type: ignore[func-returns-value]
-            columns = {n: [v for v, k in zip(values, keep, strict=True) if k] for n, values in columns.items()}
-            ids, ts = columns["event_id"], columns["ts_event"]
+        ids, ts, recv = columns["event_id"], columns["ts_event"], columns["ts_recv"]
+        if len(set(ids)) < len(ids):
+            keys = [(i, t if t != r else None) for i, t, r in zip(ids, ts, recv, strict=True)]
+            if len(set(keys)) < len(keys):  # the same event twice in one batch: keep the first
+                seen: set[tuple[int, int | None]] = set()
+                keep = [k not in seen and not seen.add(k) for k in keys]  # type: ignore[func-returns-value]
+                columns = {n: [v for v, k in zip(values, keep, strict=True) if k] for n, values in columns.items()}
+                ids, ts, recv = columns["event_id"], columns["ts_event"], columns["ts_recv"]
+        untimed = any(t == r for t, r in zip(ts, recv, strict=True))
+        window = UNTIMED_DEDUP_NS if untimed else 0
         arrow = pa.table({n: pa.array(columns[n], type=_ARROW[sql]) for n, sql in schema.LIQUIDATIONS.columns})
         con = self._con
         try:
@@ -135,8 +141,9 @@ class DuckDBStore(MarketQueries):
                 stored = con.execute(
                     "SELECT b.event_id, b.ts_event FROM _batch b SEMI JOIN "
                     "(SELECT event_id, ts_event FROM liquidations WHERE ts_event >= ? AND ts_event <= ?) l "
-                    "ON b.event_id = l.event_id AND b.ts_event = l.ts_event",
-                    [min(ts), max(ts)],
+                    "ON b.event_id = l.event_id AND (b.ts_event = l.ts_event "
+                    "OR (b.ts_event = b.ts_recv AND abs(l.ts_event - b.ts_event) <= ?))",
+                    [min(ts) - window, max(ts) + window, window],
                 ).fetchall()
                 if stored:  # re-sent events (a replay, a reconnect snapshot): insert only the others
                     old = set(stored)

@@ -153,3 +153,21 @@ def test_a_file_whose_liquidations_table_has_the_old_primary_key_still_dedups_an
     store = open_store(db_path)  # the rollups agree with the raw table: no rebuild on reopen
     _rollup_matches_raw(store)
     store.close()
+
+
+def test_a_re_sent_liquidation_without_venue_time_is_found_by_its_id_within_the_window(db_path: Path) -> None:
+    # BitMEX's liquidation table has no timestamp: ts_event is the receive time, so a copy re-sent after a reconnect
+    # carries a new ts_event; it is the same event by venue id within UNTIMED_DEDUP_NS
+    from liqwatch.storage.duckdb_store import UNTIMED_DEDUP_NS
+
+    store = open_store(db_path)
+
+    def untimed(ts: int, order_id: str = "o1") -> object:
+        return make_liquidation(venue="bitmex", venue_event_id=order_id, ts_event=ts, ts_recv=ts)
+
+    assert store.write([untimed(T0), untimed(T0 + 10)]) == {"liquidations": 1}
+    assert store.write([untimed(T0 + 60 * 10**9), untimed(T0 + 61 * 10**9, "o2")]) == {"liquidations": 1}
+    assert store.write([untimed(T0 + UNTIMED_DEDUP_NS + 1)]) == {"liquidations": 1}  # an hour later: a new event
+    assert store.count("liquidations") == 3
+    _rollup_matches_raw(store)
+    store.close()
