@@ -1,27 +1,38 @@
 """End to end on loopback: local exchange (own process) → websocket → parse → bus → DuckDB writer, at fixed rates.
 
 The client side is the real `App` (ReconnectingWebSocket on aiohttp, Feed/safe_parse, Bus, StoreWriter with the
-default flush interval, a DuckDB file) in this process, on one event loop. Latency origin: the frame's trade
-time T, set to the server's wall clock in ms when it builds the frame (truncation makes every latency up to 1 ms
-*longer*, i.e. conservative). "bus" is when the event is handed to bus subscribers (what the dashboard's live
-stream consumes); "stored" is when the DuckDB write that holds it returned. CPU and RSS are the client process's.
+default flush settings, a DuckDB file, the dashboard and signal tasks as `liqwatch up` starts them) in this
+process, on one event loop, with every thread of the process (the event loop, the writer's worker thread and
+DuckDB's own threads) pinned to ONE core: the target is "50k frames/s on one core". The exchange runs in its own
+process pinned to another core (bench/_e2e_server.py: pre-encoded frames, one socket write per 1 ms tick).
+
+Latency origin: the frame's trade time T, the server's wall clock in ms when it builds the frame (truncation makes
+every latency up to 1 ms *longer*, i.e. conservative). "bus" is when the event is handed to bus subscribers (what
+the dashboard's live stream consumes); "stored" is when the DuckDB write that holds it returned. CPU and RSS are
+the client process's (all threads); CPU µs/frame is its CPU time over the run divided by the frames stored.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from array import array
 from pathlib import Path
+from typing import Any
 
 from bench._harness import Case, Row
 
 ROOT = Path(__file__).resolve().parents[1]
 RATES = (1_000, 10_000, 50_000)
+TARGET_RATE = 50_000
+TARGET_P99_MS = 50.0
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -31,73 +42,150 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def _measure(rate: int, seconds: float) -> dict[str, float]:
-    import psutil
+def _rss_bytes() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
-    from liqwatch.app import App
-    from liqwatch.config import FeedSettings, Settings, StoreSettings, VenueSettings
+
+def _thread_cpu() -> dict[str, float]:
+    """CPU seconds per thread group of this process: the event loop, the executor (store writes), the rest."""
+    tick = os.sysconf("SC_CLK_TCK")
+    executor = {t.native_id for t in threading.enumerate() if t.name.startswith("asyncio_")}  # asyncio.to_thread
+    out = {"loop": 0.0, "writer": 0.0, "other": 0.0}
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{tid}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        cpu = (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+        group = "loop" if int(tid) == os.getpid() else "writer" if int(tid) in executor else "other"
+        out[group] += cpu
+    return out
+
+
+def _cores() -> tuple[int | None, int | None]:
+    """(client core, server core): the last and the first CPU this process may use; None when there is one."""
+    if not hasattr(os, "sched_getaffinity"):
+        return None, None
+    cpus = sorted(os.sched_getaffinity(0))
+    return (cpus[-1], cpus[0]) if len(cpus) > 1 else (None, None)
+
+
+def _pin_all_threads(cpus: set[int]) -> None:
+    """Pin every thread of this process (event loop, executor, DuckDB's threads) to `cpus`; new threads inherit."""
+    for tid in os.listdir("/proc/self/task"):
+        with contextlib.suppress(OSError):  # a thread that ended meanwhile
+            os.sched_setaffinity(int(tid), cpus)
+
+
+async def _measure(rate: int, seconds: float) -> dict[str, Any]:
+    from liqwatch.app import App, freeze_startup_heap
+    from liqwatch.config import FeedSettings, Settings, StoreSettings, VenueSettings, WebSettings
     from liqwatch.model import Liquidation
     from liqwatch.model.time import now_ns
     from liqwatch.sim.dialects import DIALECTS
 
+    client_core, server_core = _cores()
+    before = os.sched_getaffinity(0) if client_core is not None else set()
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src") + os.pathsep + str(ROOT)}
+    args = [] if server_core is None else [str(server_core)]
     server = await asyncio.create_subprocess_exec(
-        sys.executable, str(ROOT / "bench" / "_e2e_server.py"), stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env
+        sys.executable, str(ROOT / "bench" / "_e2e_server.py"), *args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env
     )
     assert server.stdin is not None and server.stdout is not None
     port = int((await server.stdout.readline()).split()[1])
-    bus_lat: list[float] = []
-    store_lat: list[float] = []
-    with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(
-            store=StoreSettings(path=str(Path(tmp) / "e2e.duckdb")),
-            feeds=FeedSettings(venues=["binance-usdm"], channels=["liquidations"], liquidation_silence_s=0),
-            venues={"binance-usdm": VenueSettings(
-                ws_url=f"ws://127.0.0.1:{port}/binance-usdm{DIALECTS['binance-usdm'].WS_PATHS[0]}", rest_url=f"http://127.0.0.1:{port}/binance-usdm"
-            )},
-        )
-        app = App(settings)
-        write = app.store.write
+    if client_core is not None:
+        _pin_all_threads({client_core})
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            settings = Settings(
+                store=StoreSettings(path=str(Path(tmp) / "e2e.duckdb")),
+                feeds=FeedSettings(venues=["binance-usdm"], channels=["liquidations"], liquidation_silence_s=0),
+                venues={"binance-usdm": VenueSettings(
+                    ws_url=f"ws://127.0.0.1:{port}/binance-usdm{DIALECTS['binance-usdm'].WS_PATHS[0]}",
+                    rest_url=f"http://127.0.0.1:{port}/binance-usdm",
+                )},
+                web=WebSettings(port=0),  # the dashboard runs as in `liqwatch up`, on a free port
+            )
+            app = App(settings)
+            write = app.store.write
 
-        def timed_write(events):  # type: ignore[no-untyped-def]
-            out = write(events)
-            t = now_ns()
-            store_lat.extend((t - e.ts_event) / 1e6 for e in events if type(e) is Liquidation)
-            return out
+            # (clock, ts_event) pairs in flat int arrays: no per-event float math on the measured path, and nothing
+            # the garbage collector has to scan (a list of per-batch tuples made GC pauses of its own)
+            stored_t, stored_ts, bus_t, bus_ts = array("q"), array("q"), array("q"), array("q")
 
-        app.store.write = timed_write  # type: ignore[method-assign]
+            def timed_write(events):  # type: ignore[no-untyped-def]
+                out = write(events)
+                t = now_ns()
+                for e in events:
+                    if type(e) is Liquidation:
+                        stored_t.append(t)
+                        stored_ts.append(e.ts_event)
+                return out
 
-        def on_events(events):  # type: ignore[no-untyped-def]
-            t = now_ns()
-            bus_lat.extend((t - e.ts_event) / 1e6 for e in events if type(e) is Liquidation)
+            app.store.write = timed_write  # type: ignore[method-assign]
 
-        app.bus.on_events(on_events)
-        await app.start()
-        proc = psutil.Process()
-        try:
-            server.stdin.write(f"run {rate} {seconds}\n".encode())
-            await server.stdin.drain()
-            cpu0, t0 = proc.cpu_times(), time.perf_counter()
-            done = (await server.stdout.readline()).split()
-            sent, send_s, server_cpu = int(done[1]), float(done[2]), float(done[3])
-            deadline = time.monotonic() + 30
-            while app.writer.stored["liquidations"] < sent and time.monotonic() < deadline:
-                await asyncio.sleep(0.01)
-            wall = time.perf_counter() - t0
-            cpu1 = proc.cpu_times()
-            stored = app.writer.stored["liquidations"]
-            rss = proc.memory_info().rss
-        finally:
-            await app.shutdown()
-            server.stdin.write(b"quit\n")
-            await server.stdin.drain()
-            await server.wait()
-    cpu = (cpu1.user - cpu0.user) + (cpu1.system - cpu0.system)
+            def on_events(events):  # type: ignore[no-untyped-def]
+                t = now_ns()
+                for e in events:
+                    if type(e) is Liquidation:
+                        bus_t.append(t)
+                        bus_ts.append(e.ts_event)
+
+            app.bus.on_events(on_events)
+            await app.start()
+            freeze_startup_heap()  # as `liqwatch up` does
+            gc_pauses: list[float] = []
+            gc_start = [0.0]
+
+            def on_gc(phase: str, info: dict[str, int]) -> None:
+                if phase == "start":
+                    gc_start[0] = time.perf_counter()
+                else:
+                    gc_pauses.append(time.perf_counter() - gc_start[0])
+
+            gc.callbacks.append(on_gc)
+            if client_core is not None:
+                _pin_all_threads({client_core})  # threads started by start() (DuckDB's, the executor's)
+            try:
+                server.stdin.write(f"run {rate} {seconds}\n".encode())
+                await server.stdin.drain()
+                cpu0, t0, threads0 = time.process_time(), time.perf_counter(), _thread_cpu()
+                done = (await server.stdout.readline()).split()
+                sent, send_s, server_cpu, max_buffered = int(done[1]), float(done[2]), float(done[3]), int(done[4])
+                deadline = time.monotonic() + 30
+                while app.writer.stored["liquidations"] < sent and time.monotonic() < deadline:
+                    await asyncio.sleep(0.005)
+                wall = time.perf_counter() - t0
+                cpu1, threads1 = time.process_time(), _thread_cpu()
+                stored = app.writer.stored["liquidations"]
+                flushes = app.writer.flushes
+                rss = _rss_bytes()
+            finally:
+                gc.callbacks.remove(on_gc)
+                await app.shutdown()
+                server.stdin.write(b"quit\n")
+                await server.stdin.drain()
+                await server.wait()
+    finally:
+        if client_core is not None:
+            _pin_all_threads(before)
+    bus_lat = [(t - ts) / 1e6 for t, ts in zip(bus_t, bus_ts, strict=True)]
+    store_lat = [(t - ts) / 1e6 for t, ts in zip(stored_t, stored_ts, strict=True)]
+    cpu = cpu1 - cpu0
     return {
         "sent": sent, "send_s": send_s, "stored": stored, "wall_s": wall, "sent_rate": sent / send_s,
         "stored_rate": stored / wall, "bus_p50": _pct(bus_lat, 0.5), "bus_p99": _pct(bus_lat, 0.99),
+        "bus_max": max(bus_lat, default=float("nan")), "bus_n": len(bus_lat),
         "store_p50": _pct(store_lat, 0.5), "store_p99": _pct(store_lat, 0.99), "cpu_pct": 100 * cpu / wall,
-        "rss_mb": rss / 2**20, "server_cpu_pct": 100 * server_cpu / send_s, "bus_mean": statistics.fmean(bus_lat) if bus_lat else 0,
+        "cpu_us_per_frame": 1e6 * cpu / max(stored, 1), "rss_mb": rss / 2**20,
+        "server_cpu_pct": 100 * server_cpu / send_s, "max_buffered_kb": max_buffered / 1024, "flushes": flushes,
+        "pinned": client_core is not None, "client_core": client_core, "server_core": server_core,
+        "gc_ms": 1000 * sum(gc_pauses), "gc_max_ms": 1000 * max(gc_pauses, default=0.0), "gc_n": len(gc_pauses),
+        "thread_us": {k: 1e6 * (threads1[k] - threads0[k]) / max(stored, 1) for k in threads0},
+        "flush_interval_s": settings.store.flush_interval_s, "batch_size": settings.store.batch_size,
     }
 
 
@@ -108,18 +196,30 @@ def _case(rate: int) -> Case:
         seconds = 3.0 if quick else 15.0
         m = asyncio.run(_measure(rate, seconds))
         row = Row(case=name, n=int(m["sent"]), unit="frames/s", liqwatch=m["stored_rate"])
-        kept_up = m["stored"] == m["sent"] and m["wall_s"] <= seconds * 1.15 + 1.5
-        row.checks.append(("every sent frame stored once", m["stored"] == m["sent"], f"{int(m['stored']):,} of {int(m['sent']):,}"))
+        all_stored = m["stored"] == m["sent"] and m["bus_n"] == m["sent"]
+        offered = m["sent_rate"] >= 0.98 * rate
+        kept_up = all_stored and offered and m["wall_s"] <= seconds * 1.1 + m["flush_interval_s"] + 1.0
         row.checks.append((
-            f"sustained {rate:,}/s (all stored within the run + one flush)", kept_up,
-            f"offered {m['sent_rate']:,.0f}/s over {m['send_s']:.1f} s, stored by {m['wall_s']:.1f} s",
+            "every sent frame on the bus and stored once", all_stored,
+            f"{int(m['stored']):,} stored, {int(m['bus_n']):,} on the bus, of {int(m['sent']):,} sent",
         ))
-        if rate == 50_000:
-            row.checks.append(("target: p99 send→bus < 50 ms", m["bus_p99"] < 50, f"p99 {m['bus_p99']:.1f} ms"))
+        row.checks.append((
+            f"sustained {rate:,}/s (offered ≥ 98%, all stored within the run + one flush interval + 1 s)", kept_up,
+            f"offered {m['sent_rate']:,.0f}/s over {m['send_s']:.1f} s, all stored by {m['wall_s']:.1f} s",
+        ))
+        if rate == TARGET_RATE:
+            row.checks.append((
+                f"target: p99 send→bus < {TARGET_P99_MS:g} ms at {rate:,}/s, one core", m["bus_p99"] < TARGET_P99_MS and kept_up,
+                f"p99 {m['bus_p99']:.1f} ms" + ("" if m["pinned"] else " (NOT pinned: the machine has one CPU)"),
+            ))
         row.notes.append(
-            f"send→bus p50 {m['bus_p50']:.1f} ms, p99 {m['bus_p99']:.1f} ms; send→stored p50 {m['store_p50']:.0f} ms, "
-            f"p99 {m['store_p99']:.0f} ms (flush_interval_s 1.0 default); client CPU {m['cpu_pct']:.0f}% of one core, "
-            f"RSS {m['rss_mb']:.0f} MB; server process CPU {m['server_cpu_pct']:.0f}%"
+            f"send→bus p50 {m['bus_p50']:.1f} ms, p99 {m['bus_p99']:.1f} ms (max {m['bus_max']:.0f}); send→stored p50 "
+            f"{m['store_p50']:.0f} ms, p99 {m['store_p99']:.0f} ms (flush every {m['flush_interval_s']:g} s or "
+            f"{m['batch_size']:,} events, {m['flushes']} flushes); client CPU {m['cpu_pct']:.0f}% of one core = "
+            f"{m['cpu_us_per_frame']:.1f} µs/frame (event loop {m['thread_us']['loop']:.1f}, store writer thread "
+            f"{m['thread_us']['writer']:.1f}, DuckDB's and other threads {m['thread_us']['other']:.1f}), RSS {m['rss_mb']:.0f} MB; GC {m['gc_n']} collections, {m['gc_ms']:.0f} ms in all, longest {m['gc_max_ms']:.1f} ms; server CPU {m['server_cpu_pct']:.0f}%, "
+            f"max {m['max_buffered_kb']:,.0f} KB waiting in its send buffer; "
+            + (f"client pinned to CPU {m['client_core']}, server to CPU {m['server_core']}" if m["pinned"] else "not pinned")
         )
         return row
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -67,6 +68,24 @@ def build_feeds(
             )
         )
     return feeds
+
+
+GC_THRESHOLDS = (10_000, 10, 100)  # Python's defaults are (700, 10, 10)
+
+
+def freeze_startup_heap() -> None:
+    """Tune the garbage collector for a long-running ingest process; `liqwatch up` calls it after `App.start()`.
+
+    1. Collect once, then move every object alive after startup out of the collector's scans (`gc.freeze`): imports,
+       the web app and the instrument specs are a few hundred thousand objects that live as long as the process; a
+       full collection used to walk them all (a 55 ms pause at 50k frames/s).
+    2. Collect less often (`GC_THRESHOLDS`): a full collection still walks every event the bus queues, the live
+       analytics and the dashboard hold (millions at 50k frames/s, 50-200 ms). Events are not tracked by the
+       collector (frozen msgspec structs of plain fields) and make no cycles, so fewer collections free the same.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 class App:

@@ -31,28 +31,58 @@ class Subscription:
         self.policy = policy
         self._items: deque[Event] = deque()
         self._ready = asyncio.Event()
+        self._depth_wanted = 0  # `wait_for_depth`: wake when this many events are queued
+        self._depth_reached: asyncio.Future[None] | None = None
         self.delivered = 0
         self.dropped = 0
 
     def put(self, events: list[Event]) -> None:
-        for event in events:
-            if len(self._items) >= self.maxsize:
-                self.dropped += 1
-                if self.policy is DropPolicy.DROP_NEWEST:
-                    continue
-                self._items.popleft()
-            self._items.append(event)
-        if self._items:
+        items = self._items
+        if len(items) + len(events) <= self.maxsize:  # the common case: room for the whole batch
+            items.extend(events)
+        else:
+            for event in events:
+                if len(items) >= self.maxsize:
+                    self.dropped += 1
+                    if self.policy is DropPolicy.DROP_NEWEST:
+                        continue
+                    items.popleft()
+                items.append(event)
+        if items:
             self._ready.set()
+            waiter = self._depth_reached
+            if waiter is not None and len(items) >= self._depth_wanted and not waiter.done():
+                waiter.set_result(None)
 
     def drain(self, limit: int | None = None) -> list[Event]:
         """Return (and remove) up to `limit` queued events without waiting."""
-        n = len(self._items) if limit is None else min(limit, len(self._items))
-        out = [self._items.popleft() for _ in range(n)]
-        if not self._items:
+        items = self._items
+        if limit is None or limit >= len(items):
+            out = list(items)
+            items.clear()
+        else:
+            out = [items.popleft() for _ in range(limit)]
+        if not items:
             self._ready.clear()
         self.delivered += len(out)
         return out
+
+    async def wait_for_depth(self, depth: int, timeout_s: float) -> None:
+        """Wait until at least `depth` events are queued or `timeout_s` passes, whichever is first.
+
+        A batching consumer (the store writer) sleeps through a burst instead of waking for every published event.
+        """
+        if len(self._items) >= depth or timeout_s <= 0:
+            return
+        loop = asyncio.get_running_loop()
+        waiter = self._depth_reached = loop.create_future()
+        self._depth_wanted = depth
+        timer = loop.call_later(timeout_s, _wake, waiter)
+        try:
+            await waiter
+        finally:
+            timer.cancel()
+            self._depth_reached = None
 
     async def get_batch(self, limit: int | None = None, timeout_s: float | None = None) -> list[Event]:
         """Wait until events are queued (or the timeout passes) and return them."""
@@ -66,6 +96,11 @@ class Subscription:
     @property
     def depth(self) -> int:
         return len(self._items)
+
+
+def _wake(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
 
 
 class Bus:

@@ -29,7 +29,7 @@ class StoreSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
 
     path: Annotated[str, _d("DuckDB file (default ~/.local/share/liqwatch/liqwatch.duckdb) or store URL")] = ""
     flush_interval_s: Annotated[float, _d("write buffered events at least this often (bounds the loss window on a crash)")] = 1.0
-    batch_size: Annotated[int, _d("write as soon as this many events are buffered")] = 5000
+    batch_size: Annotated[int, _d("write as soon as this many events are buffered")] = 50_000
 
 
 class FeedSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

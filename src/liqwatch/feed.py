@@ -227,9 +227,10 @@ class Feed:
     def _on_frame(self, counters: FrameCounters, url: str, frame: bytes, ts_recv: int) -> None:
         if self.tap is not None:
             self.tap.frame(frame, ts_recv, url)
-        unknown_before = counters.skipped[SKIP_UNKNOWN_INSTRUMENT]
+        skipped = counters.skipped
+        unknown_before = skipped.get(SKIP_UNKNOWN_INSTRUMENT, 0)  # .get: Counter's __missing__ is a Python call per frame
         events = safe_parse(self.venue, frame, self.instruments, ts_recv, counters)
-        if counters.skipped[SKIP_UNKNOWN_INSTRUMENT] > unknown_before:
+        if skipped.get(SKIP_UNKNOWN_INSTRUMENT, 0) > unknown_before:
             if len(self.held) == self.held.maxlen:
                 self.held_dropped += 1
             self.held.append((frame, ts_recv))

@@ -1,7 +1,7 @@
 """Live liquidation state in process, updated per event: per-minute buckets, never a re-scan.
 
 `App` feeds it through `bus.on_events`. Each event updates one minute bucket (USD, count and largest per
-(coin, venue, margin, side)) and is deduplicated by the fields of its store `event_id`, so a venue replaying on reconnect does
+(coin, venue, margin, side)) and is deduplicated by its store key (`schema.dedup_key`), so a venue replaying on reconnect does
 not double count. `totals(window_ns, at)` answers (at − window, at] exactly: whole minutes from the buckets, the two
 partial edge minutes from the events kept for them. The answer has `liquidation_stats`'s JSON shape. Buckets older
 than `retention_ns` are dropped as time advances. `seed(store, at)` loads the retention window from the store at
@@ -22,6 +22,7 @@ from liqwatch.model import ContractType, FeedState, FeedStatus, Liquidation
 from liqwatch.model.time import now_ns, ns_to_iso
 from liqwatch.storage.base import EventStore
 from liqwatch.storage.rollup import MINUTE_NS, full_minutes, minute_of
+from liqwatch.storage.schema import dedup_key
 
 _DOWN = (FeedState.DISCONNECTED, FeedState.STALE)
 _DOWN_NAMES = tuple(s.value for s in _DOWN)
@@ -39,7 +40,7 @@ class _Minute:
 
     def __init__(self) -> None:
         self.events: list[Liquidation] = []
-        self.ids: set[tuple[object, ...]] = set()
+        self.ids: set[int] = set()
         self.sums: dict[_Key, list[float]] = defaultdict(lambda: [0.0, 0.0])
         self.largest: list[Liquidation] = []  # the TOP_KEPT largest, largest first
         self.oldest = 2**63
@@ -60,13 +61,6 @@ class _Minute:
             del largest[TOP_KEPT:]
 
 
-def _identity(e: Liquidation) -> tuple[object, ...]:
-    # the fields the store's event_id hashes (storage.schema), as a tuple: the same events are equal, and it is cheap
-    if e.venue_event_id:
-        return (e.venue, e.venue_event_id)
-    return (e.venue, e.symbol, e.ts_event, e.position_side, e.contracts, e.price)
-
-
 def _size(e: Liquidation) -> tuple[float, int]:
     return (-e.notional_usd, e.ts_event)
 
@@ -84,15 +78,19 @@ class LiveAnalytics:
         self._minutes: dict[int, _Minute] = {}
         self._outages: list[tuple[int, str]] = []
         self.newest_ns = 0
+        self._evicted_below = -1
+        self._next_evict_ns = 0
 
     def on_events(self, events: Iterable[object]) -> None:
         """Take a published batch (the bus callback): liquidations and feed-status changes; the rest is ignored."""
         for e in events:
-            if isinstance(e, Liquidation):
+            if type(e) is Liquidation:
                 self.add(e)
             elif isinstance(e, FeedStatus) and e.state in _DOWN:
                 self._outages.append((e.ts_event, e.venue))
-        self._evict()
+                self._evicted_below = -1  # re-check the outages too
+        if self.newest_ns >= self._next_evict_ns or self._evicted_below < 0:
+            self._evict()
 
     def seed(self, store: EventStore, at: int | None = None) -> int:
         """Load the stored liquidations and outages of the retention window ending at `at` (default now); return how many."""
@@ -104,26 +102,35 @@ class LiveAnalytics:
         for status in store.feed_status_changes(since=since, until=until):
             if int(status["ts_event"]) > since and status["state"] in _DOWN_NAMES:
                 self._outages.append((int(status["ts_event"]), str(status["venue"])))
+        self._evicted_below = -1
         self._evict()
         return len(rows)
 
     def add(self, e: Liquidation) -> None:
         """Count one liquidation (once, whatever how often it is seen)."""
-        key = _identity(e)
-        minute = e.ts_event - e.ts_event % MINUTE_NS
+        key = dedup_key(e)
+        ts = e.ts_event
+        minute = ts - ts % MINUTE_NS
         bucket = self._minutes.get(minute)
         if bucket is None:
+            if minute < self._evicted_below:
+                return  # older than the retention: `_evict` would drop it at once
             bucket = self._minutes[minute] = _Minute()
         if key in bucket.ids:
             return
         bucket.ids.add(key)
         bucket.add(e)
-        if e.ts_event > self.newest_ns:
-            self.newest_ns = e.ts_event
+        if ts > self.newest_ns:
+            self.newest_ns = ts
 
     def _evict(self) -> None:
         # the event clock, not the wall clock, so a replay of past days keeps its data
         oldest = minute_of(self.newest_ns - self.retention_ns) - MINUTE_NS
+        if oldest == self._evicted_below:  # nothing new can be old enough: skip the scan (once per minute, not per batch)
+            return
+        self._evicted_below = oldest
+        # the threshold moves only when newest_ns - retention_ns enters the next minute
+        self._next_evict_ns = minute_of(self.newest_ns - self.retention_ns) + MINUTE_NS + self.retention_ns
         for m in [m for m in self._minutes if m < oldest]:
             del self._minutes[m]
         self._outages = [(t, v) for t, v in self._outages if t >= oldest]

@@ -57,10 +57,11 @@ def up(
 
 
 async def _run(settings: Settings, db: str | None, duration: float | None, live_view: bool, record: Path | None = None) -> None:
-    from liqwatch.app import App
+    from liqwatch.app import App, freeze_startup_heap
 
     app = App(settings, db=db, record_dir=record)
     await app.start()
+    freeze_startup_heap()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

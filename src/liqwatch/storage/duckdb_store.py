@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
@@ -40,8 +41,16 @@ _GROUPS = {
 _MARGIN = "CASE WHEN contract_type IN ('inverse', 'quanto') THEN 'coin' ELSE 'stablecoin' END AS margin"
 
 
+# The hot table has no PRIMARY KEY: maintaining its ART index cost more than everything else in a write at 50k
+# rows/s. `_insert_liquidations` dedups each batch instead, on (event_id, ts_event) like the PostgreSQL backend.
+_UNINDEXED = frozenset({"liquidations"})
+UNTIMED_DEDUP_NS = 3600 * 10**9  # rows without the venue's own time match a stored copy by event_id within an hour
+
+
 def _ddl(table: Table) -> str:
     cols = ", ".join(f"{name} {sql}" for name, sql in table.columns)
+    if table.name in _UNINDEXED:
+        return f"CREATE TABLE IF NOT EXISTS {table.name} ({cols})"
     return f"CREATE TABLE IF NOT EXISTS {table.name} ({cols}, PRIMARY KEY ({', '.join(table.key)}))"
 
 
@@ -63,6 +72,11 @@ class DuckDBStore(MarketQueries):
             raise StorageError(f"cannot open the database {self.path}: {exc}") from None
         except duckdb.Error as exc:
             raise StorageError(f"cannot open the database {self.path}: {exc}; is it a DuckDB file?") from None
+        if hasattr(os, "sched_getaffinity"):
+            # as many threads as CPUs this process may use (DuckDB counts the machine's): pinned to one core, extra
+            # threads only take turns with the event loop
+            with contextlib.suppress(duckdb.Error):
+                self._con.execute(f"SET threads = {max(1, len(os.sched_getaffinity(0)))}")
         self._rollup = not read_only or (self._has_table(rollup.TABLE) and self._has_table(rollup.HOUR_TABLE))
         if not read_only:
             for table in ALL_TABLES:
@@ -70,6 +84,10 @@ class DuckDBStore(MarketQueries):
             self._con.execute(rollup.DDL)
             self._con.execute(rollup.HOUR_DDL)
             self._sync_rollup()
+        # a file created before liquidations lost its PRIMARY KEY keeps it (DuckDB cannot drop one); still correct
+        self._liquidations_keyed = bool(self._rows(
+            "SELECT count(*) AS n FROM duckdb_constraints() WHERE table_name = 'liquidations' AND constraint_type = 'PRIMARY KEY'"
+        )[0]["n"])
 
     def _has_table(self, name: str) -> bool:
         rows = self._con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]).fetchall()
@@ -93,7 +111,71 @@ class DuckDBStore(MarketQueries):
             grouped[TABLE_FOR[type(event)]].append(event)
         return {table.name: self._insert(table, rows) for table, rows in grouped.items()}
 
+    def _insert_liquidations(self, rows: list[Any]) -> int:
+        """Insert the batch's new liquidations and merge them into the rollups, in one transaction.
+
+        A row is a duplicate when a stored row (or an earlier row of the batch) has the same event_id and ts_event,
+        the PostgreSQL backend's key: ts_event is part of every liquidation's dedup key, or comes with the venue's
+        own id. A row without the venue's own time (ts_event == ts_recv: BitMEX's liquidation table) matches on
+        event_id alone within `UNTIMED_DEDUP_NS`, because a re-sent copy arrives with a new receive time. Stored
+        rows are looked up only in the batch's ts_event range (widened by that window when such rows are in the
+        batch), which the zone maps of a time-ordered table narrow to its last row groups: a write costs O(batch).
+        """
+        columns = schema.rows_to_columns(schema.LIQUIDATIONS, rows)
+        ids, ts, recv = columns["event_id"], columns["ts_event"], columns["ts_recv"]
+        if len(set(ids)) < len(ids):
+            keys = [(i, t if t != r else None) for i, t, r in zip(ids, ts, recv, strict=True)]
+            if len(set(keys)) < len(keys):  # the same event twice in one batch: keep the first
+                seen: set[tuple[int, int | None]] = set()
+                keep = [k not in seen and not seen.add(k) for k in keys]  # type: ignore[func-returns-value]
+                columns = {n: [v for v, k in zip(values, keep, strict=True) if k] for n, values in columns.items()}
+                ids, ts, recv = columns["event_id"], columns["ts_event"], columns["ts_recv"]
+        untimed = any(t == r for t, r in zip(ts, recv, strict=True))
+        window = UNTIMED_DEDUP_NS if untimed else 0
+        arrow = pa.table({n: pa.array(columns[n], type=_ARROW[sql]) for n, sql in schema.LIQUIDATIONS.columns})
+        con = self._con
+        try:
+            con.register("_batch", arrow)
+            try:
+                con.execute("BEGIN TRANSACTION")
+                stored = con.execute(
+                    "SELECT b.event_id, b.ts_event FROM _batch b SEMI JOIN "
+                    "(SELECT event_id, ts_event FROM liquidations WHERE ts_event >= ? AND ts_event <= ?) l "
+                    "ON b.event_id = l.event_id AND (b.ts_event = l.ts_event "
+                    "OR (b.ts_event = b.ts_recv AND abs(l.ts_event - b.ts_event) <= ?))",
+                    [min(ts) - window, max(ts) + window, window],
+                ).fetchall()
+                if stored:  # re-sent events (a replay, a reconnect snapshot): insert only the others
+                    old = set(stored)
+                    new = [k not in old for k in zip(ids, ts, strict=True)]
+                    con.unregister("_batch")
+                    arrow = arrow.filter(pa.array(new, type=pa.bool_()))
+                    con.register("_batch", arrow)
+                    ts = [t for t, k in zip(ts, new, strict=True) if k]
+                inserted = 0
+                if arrow.num_rows:
+                    verb = "INSERT OR IGNORE" if self._liquidations_keyed else "INSERT"
+                    fetched = con.execute(f"{verb} INTO liquidations SELECT * FROM _batch").fetchall()
+                    inserted = int(fetched[0][0]) if fetched else 0
+                    minutes = list({t - t % rollup.MINUTE_NS for t in ts})
+                    # a legacy PRIMARY KEY on event_id alone may have ignored a row: then re-aggregate exactly
+                    statements = (
+                        rollup.merge_sql(minutes) if inserted == arrow.num_rows else rollup.refresh_sql(minutes)
+                    )
+                    for sql, params in statements:
+                        con.execute(sql, params)
+                con.execute("COMMIT")
+            finally:
+                con.unregister("_batch")
+        except duckdb.Error as exc:
+            with contextlib.suppress(duckdb.Error):
+                con.execute("ROLLBACK")
+            raise StorageError(f"writing {len(rows)} rows to liquidations failed: {exc}") from None
+        return inserted
+
     def _insert(self, table: Table, rows: list[Any]) -> int:
+        if table is schema.LIQUIDATIONS:
+            return self._insert_liquidations(rows)
         if table.replace:  # INSERT OR REPLACE keeps the first of two same-key rows in one batch: pass only the last
             rows = schema.last_version(rows)
         columns = schema.rows_to_columns(table, rows)

@@ -1,9 +1,11 @@
 """Per-minute and per-hour liquidation rollups: what makes a window query cost O(window), not O(history).
 
 `liquidations_1m` holds, per UTC minute and (venue, symbol, side), the USD sum, count, largest notional and
-first/last event time; `liquidations_1h` the same per UTC hour, aggregated from the minutes. Both are refreshed
-inside the same transaction as every liquidation insert, by re-aggregating only the minutes and hours the batch
-touched (so re-writing a duplicate never double counts).
+first/last event time; `liquidations_1h` the same per UTC hour, aggregated from the minutes. Both are updated
+inside the same transaction as every liquidation insert: the batch's new rows (duplicates are removed before the
+insert) are aggregated and merged into the cells of the minutes and hours they touch (`merge_sql`). Where the
+store cannot tell which rows were new, the touched minutes and hours are re-aggregated from the raw table
+instead (`refresh_sql`), so re-writing a duplicate never double counts.
 
 A window (since, until] is answered exactly: whole hours from the hour rollup, whole minutes at both ends from the
 minute rollup, and the partial minutes at the very edges from the raw table. `window_source` returns that union as
@@ -59,6 +61,46 @@ def refresh_sql(minutes: list[int]) -> list[tuple[str, list[Any]]]:
             f"AND minute - minute % {HOUR_NS} IN ({hlisted}) GROUP BY ALL",
             [hlo, hhi],
         ),
+    ]
+
+
+def merge_sql(minutes: list[int], source: str = "_batch") -> list[tuple[str, list[Any]]]:
+    """Return the statements that add the liquidations in `source` (new rows only) to both rollups.
+
+    Only the rollup rows of the minutes and hours the batch touched are read and rewritten: old cells plus the
+    batch's cells, re-grouped. The cost is O(batch + touched cells), never O(rows already in the minute).
+    """
+    if not minutes:
+        return []
+    lo, hi = min(minutes), max(minutes) + MINUTE_NS
+    listed = ", ".join(str(int(m)) for m in sorted(set(minutes)))
+    hours = sorted({m - m % HOUR_NS for m in minutes})
+    hlo, hhi = hours[0], hours[-1] + HOUR_NS
+    hlisted = ", ".join(str(h) for h in hours)
+    cells = (
+        "sum(usd) AS usd, sum(n) AS n, max(max_usd) AS max_usd, min(first_ts) AS first_ts, max(last_ts) AS last_ts"
+    )
+    batch_minutes = _AGGREGATE.replace("FROM liquidations", f"FROM {source}") + " GROUP BY ALL"
+    minute_where = f"minute >= {lo} AND minute < {hi} AND minute IN ({listed})"
+    hour_where = f"hour >= {hlo} AND hour < {hhi} AND hour IN ({hlisted})"
+    return [
+        # the batch is scanned once: its minute cells; the hour cells are re-grouped from those
+        (f"CREATE OR REPLACE TEMP TABLE _batch_1m AS {batch_minutes}", []),
+        (
+            f"CREATE OR REPLACE TEMP TABLE _rollup_1m AS SELECT minute, {COLUMNS}, {cells} FROM ("
+            f"SELECT * FROM {TABLE} WHERE {minute_where} UNION ALL SELECT * FROM _batch_1m) GROUP BY ALL",
+            [],
+        ),
+        (f"DELETE FROM {TABLE} WHERE {minute_where}", []),
+        (f"INSERT INTO {TABLE} SELECT * FROM _rollup_1m", []),
+        (
+            f"CREATE OR REPLACE TEMP TABLE _rollup_1h AS SELECT hour, {COLUMNS}, {cells} FROM ("
+            f"SELECT * FROM {HOUR_TABLE} WHERE {hour_where} UNION ALL "
+            f"SELECT minute - minute % {HOUR_NS} AS hour, * EXCLUDE (minute) FROM _batch_1m) GROUP BY ALL",
+            [],
+        ),
+        (f"DELETE FROM {HOUR_TABLE} WHERE {hour_where}", []),
+        (f"INSERT INTO {HOUR_TABLE} SELECT * FROM _rollup_1h", []),
     ]
 
 

@@ -10,6 +10,7 @@ import types
 import typing
 from collections.abc import Callable
 from enum import Enum
+from operator import attrgetter
 from typing import Any
 
 import msgspec
@@ -71,11 +72,31 @@ def _hash(*parts: object) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
+_blake2b = hashlib.blake2b
+_from_bytes = int.from_bytes
+
+
 def _liquidation_key(e: Liquidation) -> int:
+    # the hot path of every store write: `_hash`'s bytes, formatted in one f-string (test_schema pins the equality)
     if e.venue_event_id:
-        return _hash("liq", e.venue, e.venue_event_id)
-    # docs/venues.md §13.7: (symbol, ts, side, size, price) where the venue gives no id
-    return _hash("liq", e.venue, e.symbol, e.ts_event, e.position_side.value, repr(e.contracts), repr(e.price))
+        data = f"liq\x1f{e.venue!s}\x1f{e.venue_event_id!s}"
+    else:
+        # docs/venues.md §13.7: (symbol, ts, side, size, price) where the venue gives no id
+        data = f"liq\x1f{e.venue!s}\x1f{e.symbol!s}\x1f{e.ts_event!s}\x1f{e.position_side!s}\x1f{e.contracts!r}\x1f{e.price!r}"
+    return _from_bytes(_blake2b(data.encode(), digest_size=8).digest(), "big", signed=True)
+
+
+def dedup_key(event: Event) -> int:
+    """Return an in-process dedup key of the event: equal for equal `event_id` keys, ~10x cheaper to compute.
+
+    Python's str hash is salted per process, so this key must never be stored or compared across processes;
+    collisions are as unlikely as for `event_id` (64 bits).
+    """
+    if type(event) is Liquidation:
+        if event.venue_event_id:
+            return hash((event.venue, event.venue_event_id))
+        return hash((event.venue, event.symbol, event.ts_event, event.position_side, event.contracts, event.price))
+    return event_id(event)
 
 
 _KEYS: dict[type[Any], Callable[[Any], int]] = {
@@ -98,20 +119,21 @@ def last_version(events: list[Any]) -> list[Any]:
     return list({event_id(e): e for e in events}.values())
 
 
-def _cell(value: Any) -> Any:
-    return value.value if isinstance(value, Enum) else value
-
-
 def rows_to_columns(table: Table, events: list[Any]) -> dict[str, list[Any]]:
     """Return column-major values of `events` for `table` (event_id computed, enums as their values)."""
     names = [n for n, _ in table.columns]
     out: dict[str, list[Any]] = {}
     if names[0] == "event_id":
-        out["event_id"] = [event_id(e) for e in events]
+        key = _KEYS[table.event_type] if table.event_type in _KEYS and all(type(e) is table.event_type for e in events) else event_id
+        out["event_id"] = list(map(key, events))
         names = names[1:]
-    for n in names:  # column by column: one comprehension per field is ~3x faster than row by row
-        values = [getattr(e, n, None) for e in events]
-        if isinstance(next((v for v in values if v is not None), None), Enum):
-            values = [_cell(v) for v in values]
+    fields = set(table.event_type.__struct_fields__) if events and all(type(e) is table.event_type for e in events) else set()
+    for n in names:  # column by column: one map per field is ~3x faster than row by row
+        values = list(map(attrgetter(n), events)) if n in fields else [getattr(e, n, None) for e in events]
+        first = next((v for v in values if v is not None), None)
+        if isinstance(first, Enum):
+            plain: dict[Any, Any] = {m: m.value for m in type(first)}
+            plain[None] = None
+            values = list(map(plain.__getitem__, values))
         out[n] = values
     return out

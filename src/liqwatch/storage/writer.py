@@ -1,8 +1,9 @@
 """The batching writer: the only caller of `EventStore.write` in a running collector.
 
 Flushes when `batch_size` events are buffered or every `flush_interval_s`, whichever comes first, in a
-worker thread so the event loop keeps reading sockets. A crash loses at most the unflushed buffer:
-one flush interval of events.
+worker thread so the event loop keeps reading sockets. Between flushes it sleeps until a full batch is queued
+(`Subscription.wait_for_depth`), so a burst does not wake it once per published event. A crash loses at most the
+unflushed buffer: one flush interval of events, plus the batch being written.
 """
 
 from __future__ import annotations
@@ -42,8 +43,9 @@ class StoreWriter:
         pending: list[Event] = []
         deadline = time.monotonic() + self.flush_interval_s
         while not self._stopping:
-            timeout = max(0.0, deadline - time.monotonic())
-            pending.extend(await self.source.get_batch(self.batch_size - len(pending), timeout_s=timeout))
+            # sleep until a full batch is queued or the interval is up: no wake-up per published event
+            await self.source.wait_for_depth(self.batch_size - len(pending), max(0.0, deadline - time.monotonic()))
+            pending.extend(self.source.drain(self.batch_size - len(pending)))
             if len(pending) >= self.batch_size or time.monotonic() >= deadline:
                 pending = await asyncio.to_thread(self._flush, pending)
                 deadline = time.monotonic() + self.flush_interval_s
