@@ -48,6 +48,8 @@ def _ddl(table: Table) -> str:
 class DuckDBStore(MarketQueries):
     """EventStore on a DuckDB file (or ':memory:')."""
 
+    dialect = "duckdb"  # storage/dialect.py: the SQL spellings analytics queries use on this store
+
     def __init__(self, path: str | Path, *, read_only: bool = False) -> None:
         self.path = str(path)
         if self.path != ":memory:":

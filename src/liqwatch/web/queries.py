@@ -22,6 +22,7 @@ from liqwatch.heatmap import Assumptions, MarginBracket, current_map, heatmap_gr
 from liqwatch.heatmap.series import SqlStore
 from liqwatch.model.time import NS_PER_S, ns_to_iso
 from liqwatch.storage.base import EventStore
+from liqwatch.storage.dialect import dialect_of
 
 NS_PER_H = 3600 * NS_PER_S
 DAY_NS = 24 * NS_PER_H
@@ -40,6 +41,7 @@ class Queries:
         self.store = store
         self.lock = lock or threading.Lock()
         self.settings = settings or Settings()
+        self.sql = dialect_of(store)  # the same SQL on DuckDB and PostgreSQL, but for these spellings
 
     @contextmanager
     def _locked(self) -> Iterator[EventStore]:
@@ -86,7 +88,7 @@ class Queries:
             " SELECT coin, sum(notional_usd) AS n FROM liquidations WHERE ts_event > ? AND ts_event <= ? GROUP BY coin"
             " UNION ALL SELECT coin, 0 FROM open_interest WHERE ts_event > ? AND ts_event <= ? GROUP BY coin"
             " UNION ALL SELECT coin, 0 FROM candles WHERE ts_event > ? AND ts_event <= ? GROUP BY coin"
-            ") GROUP BY coin ORDER BY 2 DESC, coin",
+            ") u GROUP BY coin ORDER BY 2 DESC, coin",
             [until - DAY_NS, until] * 3,
         )
         return [str(r[0]) for r in rows]
@@ -96,7 +98,7 @@ class Queries:
         rows = self._sql(
             "SELECT venue, symbol, count(*) AS n FROM candles WHERE coin = ? AND interval_s = 60 "
             "AND ts_event > ? AND ts_event <= ? GROUP BY venue, symbol "
-            "ORDER BY n DESC, (any_value(market) LIKE '%-USDT-PERP') DESC, venue, symbol LIMIT 1",
+            "ORDER BY n DESC, (max(market) LIKE '%-USDT-PERP') DESC, venue, symbol LIMIT 1",
             [coin, since, until],
         )
         return (str(rows[0][0]), str(rows[0][1])) if rows else None
@@ -104,10 +106,10 @@ class Queries:
     def candles(self, *, venue: str, symbol: str, since: int, until: int, bucket_ns: int) -> list[dict[str, Any]]:
         """Return OHLCV bars of one market aggregated from stored 1m candles into `bucket_ns` buckets."""
         rows = self._sql(
-            "SELECT (ts_event // ?) * ? AS t, arg_min(open, ts_event), max(high), min(low), arg_max(close, ts_event), "
-            "sum(volume) FROM candles WHERE venue = ? AND symbol = ? AND interval_s = 60 AND ts_event > ? AND ts_event <= ? "
-            "GROUP BY t ORDER BY t",
-            [bucket_ns, bucket_ns, venue, symbol, since, until],
+            f"SELECT ts_event - ts_event % ? AS t, {self.sql.first('open', 'ts_event')}, max(high), min(low), "
+            f"{self.sql.last('close', 'ts_event')}, sum(volume) FROM candles WHERE venue = ? AND symbol = ? AND interval_s = 60 "
+            "AND ts_event > ? AND ts_event <= ? GROUP BY t ORDER BY t",
+            [bucket_ns, venue, symbol, since, until],
         )
         return [
             {"ts": ns_to_iso(int(r[0])), "ts_ns": int(r[0]), "open": r[1], "high": r[2], "low": r[3], "close": r[4], "volume": r[5]}
@@ -117,11 +119,11 @@ class Queries:
     def liquidation_bars(self, *, coin: str, since: int, until: int, bucket_ns: int) -> list[dict[str, Any]]:
         """Return liquidated USD per bucket and side for one coin across venues."""
         rows = self._sql(
-            "SELECT (ts_event // ?) * ? AS t, "
+            "SELECT ts_event - ts_event % ? AS t, "
             "coalesce(sum(notional_usd) FILTER (WHERE position_side = 'long'), 0), "
             "coalesce(sum(notional_usd) FILTER (WHERE position_side = 'short'), 0), count(*) "
             "FROM liquidations WHERE coin = ? AND ts_event > ? AND ts_event <= ? GROUP BY t ORDER BY t",
-            [bucket_ns, bucket_ns, coin, since, until],
+            [bucket_ns, coin, since, until],
         )
         return [
             {"ts": ns_to_iso(int(r[0])), "ts_ns": int(r[0]), "long_usd": float(r[1]), "short_usd": float(r[2]), "count": int(r[3])}
@@ -131,9 +133,10 @@ class Queries:
     def oi_series(self, *, coin: str, since: int, until: int, bucket_ns: int) -> list[dict[str, Any]]:
         """Return total one-sided OI (coin units) per bucket: each (venue, symbol)'s last value, carried forward."""
         rows = self._sql(
-            "SELECT venue, symbol, (ts_event // ?) * ? AS t, arg_max(open_interest, ts_event), arg_max(open_interest_usd, ts_event) "
-            "FROM open_interest WHERE coin = ? AND ts_event > ? AND ts_event <= ? GROUP BY venue, symbol, t ORDER BY t",
-            [bucket_ns, bucket_ns, coin, since, until],
+            f"SELECT venue, symbol, ts_event - ts_event % ? AS t, {self.sql.last('open_interest', 'ts_event')}, "
+            f"{self.sql.last('open_interest_usd', 'ts_event')} "
+            "FROM open_interest WHERE coin = ? AND ts_event > ? AND ts_event <= ? GROUP BY venue, symbol, t ORDER BY t, venue, symbol",
+            [bucket_ns, coin, since, until],
         )
         by_bucket: dict[int, list[tuple[str, float, float | None]]] = defaultdict(list)
         for venue, symbol, t, oi, oi_usd in rows:
@@ -159,10 +162,10 @@ class Queries:
         """Return per coin the mean annualised funding (APR) of its perpetuals' latest rates in the 24 h before `at`."""
         rows = self._sql(
             "SELECT coin, avg(funding_rate * ? / coalesce(nullif(funding_interval_s, 0), 28800)), count(*) FROM ("
-            " SELECT coin, funding_rate, funding_interval_s FROM mark_prices"
+            " SELECT coin, funding_rate, funding_interval_s,"
+            " row_number() OVER (PARTITION BY venue, symbol ORDER BY ts_event DESC) AS rn FROM mark_prices"
             " WHERE ts_event <= ? AND ts_event > ? AND funding_rate IS NOT NULL"
-            " QUALIFY row_number() OVER (PARTITION BY venue, symbol ORDER BY ts_event DESC) = 1"
-            ") GROUP BY coin",
+            ") f WHERE rn = 1 GROUP BY coin ORDER BY coin",
             [FUNDING_PERIODS_PER_YEAR_S, at, at - DAY_NS],
         )
         return {str(r[0]): {"funding_apr": float(r[1]), "symbols": int(r[2])} for r in rows}
@@ -170,12 +173,14 @@ class Queries:
     def last_prices(self, *, at: int) -> dict[str, dict[str, Any]]:
         """Return per coin the last 1m close at or before `at` and the one 24 h earlier (median over its markets)."""
         rows = self._sql(
-            "WITH now_c AS (SELECT coin, venue, symbol, close FROM candles WHERE interval_s = 60 AND ts_event <= ? "
-            " AND ts_event > ? QUALIFY row_number() OVER (PARTITION BY venue, symbol ORDER BY ts_event DESC) = 1), "
-            "then_c AS (SELECT venue, symbol, close FROM candles WHERE interval_s = 60 AND ts_event <= ? AND ts_event > ? "
-            " QUALIFY row_number() OVER (PARTITION BY venue, symbol ORDER BY ts_event DESC) = 1) "
-            "SELECT n.coin, median(n.close), median(t.close / n.close) FROM now_c n "
-            "LEFT JOIN then_c t ON t.venue = n.venue AND t.symbol = n.symbol GROUP BY n.coin",
+            "WITH now_c AS (SELECT * FROM (SELECT coin, venue, symbol, close, "
+            " row_number() OVER (PARTITION BY venue, symbol ORDER BY ts_event DESC) AS rn FROM candles"
+            " WHERE interval_s = 60 AND ts_event <= ? AND ts_event > ?) a WHERE rn = 1), "
+            "then_c AS (SELECT * FROM (SELECT venue, symbol, close, "
+            " row_number() OVER (PARTITION BY venue, symbol ORDER BY ts_event DESC) AS rn FROM candles"
+            " WHERE interval_s = 60 AND ts_event <= ? AND ts_event > ?) b WHERE rn = 1) "
+            f"SELECT n.coin, {self.sql.median('n.close')}, {self.sql.median('t.close / n.close')} FROM now_c n "
+            "LEFT JOIN then_c t ON t.venue = n.venue AND t.symbol = n.symbol GROUP BY n.coin ORDER BY n.coin",
             [at, at - DAY_NS, at - DAY_NS, at - 2 * DAY_NS],
         )
         out = {}
