@@ -123,3 +123,18 @@ def test_study_command_is_identical(stores: tuple[Path, str], args: tuple[str, .
     cluster = on_pg["signals"]["long-cluster"]
     assert cluster["events"] >= 1 and cluster["horizons"]["1h"]["events"]["n"] >= 1
     assert on_pg["price_series"]["bars"] > 5000
+
+
+def test_store_commands_take_a_postgresql_url(stores: tuple[Path, str]) -> None:
+    """`--db postgresql://…` reaches PostgreSQL (it once became a DuckDB file named `postgresql:/…`)."""
+    db, url = stores
+    out = []
+    for target in (str(db), url):
+        proc = subprocess.run(
+            [sys.executable, "-m", "liqwatch", "stats", "--json", "--window", "24h", "--at", ns_to_iso(UNTIL - D), "--db", target],
+            capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+        )
+        assert proc.returncode == 0, proc.stderr
+        out.append(msgspec.json.decode(proc.stdout))
+    same(out[0], out[1])
+    assert out[1]["count"] > 1000 and not Path("postgresql:").exists()
