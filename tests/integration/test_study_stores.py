@@ -138,3 +138,33 @@ def test_store_commands_take_a_postgresql_url(stores: tuple[Path, str]) -> None:
         out.append(msgspec.json.decode(proc.stdout))
     same(out[0], out[1])
     assert out[1]["count"] > 1000 and not Path("postgresql:").exists()
+
+
+AT = market_day.DAY + 4 * D + 20 * H  # inside the third generated day, after its cluster
+CLI = {
+    "liquidations": ["liquidations", "--json", "--since", ns_to_iso(SINCE), "--until", ns_to_iso(UNTIL), "--coin", "BTC", "--limit", "300"],
+    "oi": ["oi", "--json", "--at", ns_to_iso(AT)],
+    "price": ["price", "BTC", "--json", "--at", ns_to_iso(AT)],
+    "signals": ["signals", "--json", "--window", "7d", "--at", ns_to_iso(AT)],
+    "brief": ["brief", "--json", "--window", "24h", "--at", ns_to_iso(AT)],
+    "heatmap": ["heatmap", "--json", "--coin", "BTC", "--range", "24h", "--until", ns_to_iso(AT)],
+    "map": ["map", "--json", "--coin", "ETH", "--at", ns_to_iso(AT)],
+    "sessions": ["sessions", "--json", "--coin", "BTC", "--at", ns_to_iso(AT)],
+    "funding": ["funding", "--json", "--at", ns_to_iso(AT)],
+    "stress": ["stress", "--json", "--coin", "BTC", "--move", "-5%", "--at", ns_to_iso(AT)],
+}
+
+
+@pytest.mark.parametrize("command", list(CLI))
+def test_cli_commands_answer_the_same_on_both_stores(stores: tuple[Path, str], command: str) -> None:
+    db, url = stores
+    out = []
+    for target in (str(db), url):
+        proc = subprocess.run(
+            [sys.executable, "-m", "liqwatch", *CLI[command], "--db", target],
+            capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+        )
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        out.append([msgspec.json.decode(line) for line in proc.stdout.splitlines() if line.strip()])  # JSON or JSON lines
+    same(out[0], out[1])
+    assert out[1] and out[1][0], f"{command} printed nothing to compare"
