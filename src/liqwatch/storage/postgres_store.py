@@ -24,20 +24,9 @@ from liqwatch.model import Event, Instrument, Signal
 from liqwatch.storage import pg_schema, rollup, schema
 from liqwatch.storage.pg_schema import COPY_TYPES, quote
 from liqwatch.storage.schema import ALL_TABLES, INSTRUMENTS, TABLE_FOR, Table
+from liqwatch.storage.sql_queries import WindowQueries
 
 logger = logging.getLogger(__name__)
-
-_GROUPS = {
-    "coin": "coin",
-    "venue": "venue",
-    "market": "market",
-    "symbol": "venue, symbol",
-    "contract_type": "contract_type",
-    "margin": "margin",
-    "position_side": "position_side",
-}
-_MARGIN = "CASE WHEN contract_type IN ('inverse', 'quanto') THEN 'coin' ELSE 'stablecoin' END AS margin"
-
 
 def _pg(sql: str) -> str:
     """Return DuckDB-style SQL (`?` placeholders) in psycopg's style (`%s`, a literal `%` doubled)."""
@@ -58,7 +47,7 @@ def redact(url: str) -> str:
     return f"{scheme}://{user + '@' if user else ''}{host}"
 
 
-class PostgresStore:
+class PostgresStore(WindowQueries):
     """EventStore on a PostgreSQL database (libpq URL)."""
 
     dialect = "postgres"  # for the few analytics queries that need another SQL form than DuckDB's (heatmap ASOF join)
@@ -170,6 +159,12 @@ class PostgresStore:
             cur.execute(sql.encode(), list(params))
             return list(cur.fetchall())
 
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        return self._rows(_pg(sql), params)
+
+    def _source(self, since: int, until: int, coin: str | None = None) -> tuple[str, list[Any]]:
+        return rollup.window_source(since, until, coin)
+
     def load_instruments(self, venue: str | None = None) -> list[Instrument]:
         """Return cached instrument specs."""
         cols = _cols(INSTRUMENTS, skip=("ts_updated",))
@@ -213,76 +208,6 @@ class PostgresStore:
             f"SELECT {_cols(schema.LIQUIDATIONS)} FROM liquidations{where} "
             f"ORDER BY notional_usd DESC, ts_event, event_id LIMIT {int(limit)}",
             params,
-        )
-
-    def liquidation_totals(
-        self, *, since: int, until: int, group_by: str | None = None, coin: str | None = None
-    ) -> list[dict[str, Any]]:
-        """Return long/short USD and counts over (since, until], optionally grouped, from the rollups."""
-        src, params = rollup.window_source(since, until, coin)
-        keys = _GROUPS[group_by] if group_by else ""
-        select_keys = f"{keys}, " if keys else ""
-        sql = (
-            f"SELECT {select_keys}"
-            "coalesce(sum(usd) FILTER (WHERE position_side = 'long'), 0) AS long_usd, "
-            "coalesce(sum(usd) FILTER (WHERE position_side = 'short'), 0) AS short_usd, "
-            "coalesce(sum(n) FILTER (WHERE position_side = 'long'), 0)::BIGINT AS long_count, "
-            "coalesce(sum(n) FILTER (WHERE position_side = 'short'), 0)::BIGINT AS short_count "
-            f"FROM (SELECT *, {_MARGIN} FROM ({src}) w) t"
-        )
-        if keys:
-            sql = f"SELECT * FROM ({sql} GROUP BY {keys}) g ORDER BY long_usd + short_usd DESC, {keys}"
-        return self._rows(_pg(sql), params)
-
-    def liquidation_summary(self, *, since: int, until: int, coin: str | None = None) -> list[dict[str, Any]]:
-        """Return per (coin, venue, contract_type, position_side) in (since, until]: USD, count, largest, first/last time."""
-        src, params = rollup.window_source(since, until, coin)
-        keys = "coin, venue, contract_type, position_side"
-        return self._rows(
-            _pg(
-                f"SELECT {keys}, sum(usd) AS usd, sum(n)::BIGINT AS n, max(max_usd) AS max_usd, "
-                f"min(first_ts) AS first_ts, max(last_ts) AS last_ts FROM ({src}) w GROUP BY {keys} ORDER BY {keys}"
-            ),
-            params,
-        )
-
-    def feed_outages(self, *, since: int, until: int) -> dict[str, int]:
-        """Return per venue the number of disconnected/stale feed-status changes in (since, until]."""
-        rows = self._rows(
-            "SELECT venue, count(*) AS outages FROM feed_status WHERE ts_event > %s AND ts_event <= %s "
-            "AND state IN ('disconnected', 'stale') GROUP BY venue ORDER BY venue",
-            [since, until],
-        )
-        return {str(r["venue"]): int(r["outages"]) for r in rows}
-
-    def liquidation_bars(self, *, since: int, until: int, bar_ns: int, coin: str | None = None) -> list[dict[str, Any]]:
-        """Return per bar [start, start + bar_ns) and coin: long/short USD and counts, from the minute rollup."""
-        coin_sql = " AND coin = ?" if coin else ""
-        return self._rows(
-            _pg(
-                f"SELECT minute - minute % {int(bar_ns)} AS bar, coin, "
-                "coalesce(sum(usd) FILTER (WHERE position_side = 'long'), 0) AS long_usd, "
-                "coalesce(sum(usd) FILTER (WHERE position_side = 'short'), 0) AS short_usd, "
-                "coalesce(sum(n) FILTER (WHERE position_side = 'long'), 0)::BIGINT AS long_count, "
-                "coalesce(sum(n) FILTER (WHERE position_side = 'short'), 0)::BIGINT AS short_count "
-                f"FROM {rollup.TABLE} WHERE minute >= ? AND minute < ?{coin_sql} GROUP BY bar, coin ORDER BY bar, coin"
-            ),
-            [rollup.minute_of(since), rollup.minute_of(until), *([coin.upper()] if coin else [])],
-        )
-
-    def venues_active(self, *, since: int, until: int) -> list[dict[str, Any]]:
-        """Return per venue: liquidation count, first/last event time, and feed-status changes in the window."""
-        src, params = rollup.window_source(since, until)
-        return self._rows(
-            _pg(
-                "WITH l AS (SELECT venue, sum(n)::BIGINT AS liquidations, min(first_ts) AS first_ts, max(last_ts) AS last_ts "
-                f"FROM ({src}) w GROUP BY venue), "
-                "s AS (SELECT venue, count(*) FILTER (WHERE state IN ('disconnected', 'stale')) AS outages "
-                "FROM feed_status WHERE ts_event > ? AND ts_event <= ? GROUP BY venue) "
-                "SELECT coalesce(l.venue, s.venue) AS venue, coalesce(liquidations, 0) AS liquidations, first_ts, last_ts, "
-                "coalesce(outages, 0) AS outages FROM l FULL OUTER JOIN s ON l.venue = s.venue ORDER BY 1"
-            ),
-            [*params, since, until],
         )
 
     def feed_status_changes(self, *, since: int, until: int) -> list[dict[str, Any]]:
