@@ -22,7 +22,7 @@ from liqwatch.model import Event, Instrument, Signal
 from liqwatch.storage import rollup, schema
 from liqwatch.storage.duckdb_market import MarketQueries
 from liqwatch.storage.schema import ALL_TABLES, INSTRUMENTS, TABLE_FOR, Table
-from liqwatch.storage.sql_queries import WindowQueries
+from liqwatch.storage.sql_queries import CandleQueries, WindowQueries
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ def _ddl(table: Table) -> str:
     return f"CREATE TABLE IF NOT EXISTS {table.name} ({cols}, PRIMARY KEY ({', '.join(table.key)}))"
 
 
-class DuckDBStore(WindowQueries, MarketQueries):
+class DuckDBStore(WindowQueries, CandleQueries, MarketQueries):
     """EventStore on a DuckDB file (or ':memory:')."""
 
     dialect = "duckdb"  # storage/dialect.py: the SQL spellings analytics queries use on this store

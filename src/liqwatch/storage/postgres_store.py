@@ -24,7 +24,7 @@ from liqwatch.model import Event, Instrument, Signal
 from liqwatch.storage import pg_schema, rollup, schema
 from liqwatch.storage.pg_schema import COPY_TYPES, quote
 from liqwatch.storage.schema import ALL_TABLES, INSTRUMENTS, TABLE_FOR, Table
-from liqwatch.storage.sql_queries import WindowQueries
+from liqwatch.storage.sql_queries import CandleQueries, WindowQueries
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ def redact(url: str) -> str:
     return f"{scheme}://{user + '@' if user else ''}{host}"
 
 
-class PostgresStore(WindowQueries):
+class PostgresStore(WindowQueries, CandleQueries):
     """EventStore on a PostgreSQL database (libpq URL)."""
 
     dialect = "postgres"  # for the few analytics queries that need another SQL form than DuckDB's (heatmap ASOF join)
@@ -221,48 +221,6 @@ class PostgresStore(WindowQueries):
         )
 
     # -- prices, funding, signals (as MarketQueries on DuckDB) -------------------------------------------
-    def candle_sources(self, *, coin: str, since: int, until: int) -> list[dict[str, Any]]:
-        """Return (venue, symbol, market) with their 1m candle count in (since, until], most candles first."""
-        return self._rows(
-            "SELECT venue, symbol, market, count(*) AS bars FROM candles WHERE coin = %s AND interval_s = 60 "
-            "AND ts_event + 60000000000 > %s AND ts_event + 60000000000 <= %s GROUP BY venue, symbol, market "
-            "ORDER BY bars DESC, venue, symbol",
-            [coin.upper(), since, until],
-        )
-
-    def candle_bars(
-        self, *, venue: str, symbol: str, since: int, until: int, interval_s: int = 60
-    ) -> list[dict[str, Any]]:
-        """Return one symbol's candles of `interval_s` whose close time is in (since, until], oldest first."""
-        span = interval_s * 10**9
-        return self._rows(
-            "SELECT ts_event, ts_event + %s::BIGINT AS ts_close, open, high, low, close, volume, volume_usd, closed "
-            "FROM candles WHERE venue = %s AND symbol = %s AND interval_s = %s AND ts_event > %s AND ts_event <= %s "
-            "ORDER BY ts_event",
-            [span, venue, symbol, interval_s, since - span, until - span],
-        )
-
-    def price_high(self, *, venue: str, symbol: str, until: int) -> dict[str, Any] | None:
-        """Return the highest high of any closed candle of a symbol up to `until`, its bar time and the first bar time."""
-        rows = self._rows(
-            "WITH c AS (SELECT ts_event, high FROM candles WHERE venue = %s AND symbol = %s "
-            "AND ts_event + interval_s * 1000000000::BIGINT <= %s) "
-            "SELECT (SELECT max(high) FROM c) AS high, "
-            "(SELECT ts_event FROM c WHERE high IS NOT NULL ORDER BY high DESC, ts_event LIMIT 1) AS high_ts, "
-            "(SELECT min(ts_event) FROM c) AS first_ts",
-            [venue, symbol, until],
-        )
-        return rows[0] if rows and rows[0]["high"] is not None else None
-
-    def mark_at(self, *, venue: str, symbol: str, at: int, max_age_ns: int) -> dict[str, Any] | None:
-        """Return the newest mark price of a symbol at or before `at` and no older than `max_age_ns`."""
-        rows = self._rows(
-            "SELECT mark_price, ts_event FROM mark_prices WHERE venue = %s AND symbol = %s AND ts_event <= %s "
-            "AND ts_event >= %s AND mark_price IS NOT NULL ORDER BY ts_event DESC LIMIT 1",
-            [venue, symbol, at, at - max_age_ns],
-        )
-        return rows[0] if rows else None
-
     def funding_at(self, *, at: int, coin: str | None = None, max_age_ns: int = 86_400 * 10**9) -> list[dict[str, Any]]:
         """Return the newest funding rate per (venue, symbol) at or before `at`, no older than `max_age_ns`."""
         coin_sql = " AND coin = %s" if coin else ""

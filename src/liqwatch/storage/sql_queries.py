@@ -105,4 +105,52 @@ class WindowQueries:
         )
 
 
-__all__ = ["GROUPS", "MARGIN", "WindowQueries"]
+class CandleQueries:
+    """Candle sources and bars, the all-time high and the latest mark price of a symbol (host provides `_query`)."""
+
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:  # pragma: no cover - host's
+        raise NotImplementedError
+
+    def candle_sources(self, *, coin: str, since: int, until: int) -> list[dict[str, Any]]:
+        """Return (venue, symbol, market) with their 1m candle count in (since, until], most candles first."""
+        return self._query(
+            "SELECT venue, symbol, market, count(*) AS bars FROM candles WHERE coin = ? AND interval_s = 60 "
+            "AND ts_event + 60000000000 > ? AND ts_event + 60000000000 <= ? GROUP BY venue, symbol, market "
+            "ORDER BY bars DESC, venue, symbol",
+            [coin.upper(), since, until],
+        )
+
+    def candle_bars(self, *, venue: str, symbol: str, since: int, until: int, interval_s: int = 60) -> list[dict[str, Any]]:
+        """Return one symbol's candles of `interval_s` whose close time is in (since, until], oldest first."""
+        span = interval_s * 10**9
+        return self._query(  # the bounds on ts_event itself, so the (venue, symbol, ts_event) index applies
+            "SELECT ts_event, ts_event + CAST(? AS BIGINT) AS ts_close, open, high, low, close, volume, volume_usd, closed "
+            "FROM candles WHERE venue = ? AND symbol = ? AND interval_s = ? AND ts_event > ? AND ts_event <= ? "
+            "ORDER BY ts_event",
+            [span, venue, symbol, interval_s, since - span, until - span],
+        )
+
+    def price_high(self, *, venue: str, symbol: str, until: int) -> dict[str, Any] | None:
+        """Return the highest high of any closed candle of a symbol up to `until`, its bar time and the first bar time."""
+        rows = self._query(
+            # ties for the high go to the earliest bar (arg_max would pick any)
+            "WITH c AS (SELECT high, ts_event FROM candles "
+            "WHERE venue = ? AND symbol = ? AND ts_event + interval_s * CAST(1000000000 AS BIGINT) <= ?) "
+            "SELECT (SELECT max(high) FROM c) AS high, "
+            "(SELECT ts_event FROM c WHERE high IS NOT NULL ORDER BY high DESC, ts_event LIMIT 1) AS high_ts, "
+            "(SELECT min(ts_event) FROM c) AS first_ts",
+            [venue, symbol, until],
+        )
+        return rows[0] if rows and rows[0]["high"] is not None else None
+
+    def mark_at(self, *, venue: str, symbol: str, at: int, max_age_ns: int) -> dict[str, Any] | None:
+        """Return the newest mark price of a symbol at or before `at` and no older than `max_age_ns`."""
+        rows = self._query(
+            "SELECT mark_price, ts_event FROM mark_prices WHERE venue = ? AND symbol = ? AND ts_event <= ? "
+            "AND ts_event >= ? AND mark_price IS NOT NULL ORDER BY ts_event DESC LIMIT 1",
+            [venue, symbol, at, at - max_age_ns],
+        )
+        return rows[0] if rows else None
+
+
+__all__ = ["GROUPS", "MARGIN", "CandleQueries", "WindowQueries"]
