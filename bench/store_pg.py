@@ -2,14 +2,16 @@
 
 `LIQWATCH_BENCH_PG_ROWS` lists the sizes (comma-separated; default 1,000,000), one case each, e.g.
 `LIQWATCH_BENCH_PG_ROWS=1000000,100000000 python bench/run.py --case "PostgreSQL 24h stats"`. 100M rows take
-about half an hour to load on the 2-core VM (once: the cluster under $LIQWATCH_BENCH_DIR/pg is kept and reused),
-so they are opt-in.
+about 45 minutes to load and index on the 2-core VM (once: the cluster under $LIQWATCH_BENCH_DIR/pg is kept and
+reused), so they are opt-in. Disk: about 40 GB for 100M rows (heap, indexes, rollups), up to 2 GB of WAL and the
+index builds' sort files, and about 5 GB for the DuckDB file beside it.
 
 The rows are generated inside PostgreSQL by `generate_series` at bench/store.py's constant rate (100k per day, so
 the 24h window holds ~100k rows at every size) into the real schema (migrations, daily partitions, primary key),
 with the minute and hour rollups filled by the production upsert (`pg_schema.rollup_upsert`) per day chunk. The
-secondary indexes are dropped during the load and rebuilt from their own definitions (`pg_indexes`) afterwards. Per-row values come from a portable multiplicative
-hash, so they differ from DuckDB's `hash()`-generated file, but the rate, venue/coin mix and window are the same.
+secondary indexes are dropped during the load and rebuilt from their own definitions (`pg_indexes`) afterwards.
+Per-row values come from a portable multiplicative hash, so they differ from DuckDB's `hash()`-generated file, but
+the rate, venue/coin mix and window are the same.
 The number is `liquidation_stats` through PostgresStore (everything `stats --json` prints), best of N, warm cache.
 """
 
@@ -32,7 +34,7 @@ BULK = {
     "work_mem": "64MB",
     "wal_level": "minimal",
     "max_wal_senders": "0",
-    "max_wal_size": "32GB",
+    "max_wal_size": "2GB",  # PostgreSQL keeps up to this much WAL on disk: 32GB filled a shared VM's disk at 100M rows
     "checkpoint_timeout": "30min",
     "synchronous_commit": "off",
     "full_page_writes": "off",
