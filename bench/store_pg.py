@@ -2,9 +2,9 @@
 
 `LIQWATCH_BENCH_PG_ROWS` lists the sizes (comma-separated; default 1,000,000), one case each, e.g.
 `LIQWATCH_BENCH_PG_ROWS=1000000,100000000 python bench/run.py --case "PostgreSQL 24h stats"`. 100M rows take
-about 45 minutes to load and index on the 2-core VM (once: the cluster under $LIQWATCH_BENCH_DIR/pg is kept and
-reused), so they are opt-in. Disk: about 40 GB for 100M rows (heap, indexes, rollups), up to 2 GB of WAL and the
-index builds' sort files, and about 5 GB for the DuckDB file beside it.
+about an hour to load, index and analyze on the shared 2-core VM (once: the cluster under $LIQWATCH_BENCH_DIR/pg is kept and
+reused), so they are opt-in. Disk: 47 GB for 100M rows (heap, indexes, rollups), up to 2 GB of WAL and the index
+builds' sort files, and 6.4 GB for the DuckDB file beside it (built in ~14 minutes).
 
 The rows are generated inside PostgreSQL by `generate_series` at bench/store.py's constant rate (100k per day, so
 the 24h window holds ~100k rows at every size) into the real schema (migrations, daily partitions, primary key),
