@@ -1,8 +1,8 @@
-"""Scale-out benchmarks: collectors → JetStream → PostgreSQL sustained events/s, and the 24 h stats query at N rows.
+"""Scale-out benchmarks: collectors → JetStream → PostgreSQL sustained events/s (the 24h stats query at N rows
+on PostgreSQL is bench/store_pg.py).
 
 Each case starts its own nats-server and PostgreSQL on 127.0.0.1 (liqwatch.sim.local_servers) and reports the
-embedded mode (DuckDB file, same events, same query) beside it as the anchor "embedded duckdb".
-`LIQWATCH_BENCH_PG_ROWS` sets the stats case's row count (default 1,000,000; quick 200,000).
+embedded mode (DuckDB file, same events) beside it as the anchor "embedded duckdb".
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from pathlib import Path
 
 from bench._harness import Case, Row
 from liqwatch import config
-from liqwatch.analytics.metrics import liquidation_stats
 from liqwatch.bus_nats import NatsPublisher
 from liqwatch.ingester import Ingester
 from liqwatch.model import ContractType, Liquidation, PositionSide, PriceKind
@@ -156,54 +155,7 @@ def bus_stages(quick: bool) -> Row:
     return row
 
 
-def stats_query(quick: bool) -> Row:
-    n = int(os.environ.get("LIQWATCH_BENCH_PG_ROWS", 200_000 if quick else 1_000_000))
-    days = 30
-    row = Row(case=f"24h liquidation_stats at {n:,} rows ({days} days)", n=1, unit="queries/s", liqwatch=0.0)
-    try:
-        pg = LocalPostgres().start()
-    except ServerUnavailable as exc:
-        row.notes.append(f"skipped: {exc}")
-        return row
-    try:
-        store = open_store(pg.create_database("stats"))
-        with tempfile.TemporaryDirectory() as tmp:
-            duck = DuckDBStore(Path(tmp) / "s.duckdb")
-            load_start = time.perf_counter()
-            loaded = 0
-            for chunk in range(0, n, 200_000):
-                part = liquidations(min(200_000, n - chunk), days, seed=chunk + 1)
-                store.write(part)
-                duck.write(part)
-                loaded += len(part)
-            row.notes.append(f"loaded {loaded:,} rows into both stores in {time.perf_counter() - load_start:.0f} s")
-            store.execute("ANALYZE liquidations")
-            window = {"since": T0 + 15 * DAY, "until": T0 + 16 * DAY}
-            results = {}
-            for name, target in (("pg", store), ("duck", duck)):
-                liquidation_stats(target, **window)  # warm
-                best = min(_timed(lambda t=target: liquidation_stats(t, **window)) for _ in range(5))
-                results[name] = best
-            a, b = liquidation_stats(store, **window), liquidation_stats(duck, **window)
-            row.checks.append(("same count in both stores", a["count"] == b["count"], f"{a['count']:,} in the window"))
-            row.liqwatch = 1 / results["pg"]
-            row.anchors["embedded duckdb"] = 1 / results["duck"]
-            row.notes.append(f"latency best of 5: PostgreSQL {results['pg'] * 1000:.1f} ms, DuckDB {results['duck'] * 1000:.1f} ms")
-            duck.close()
-        store.close()
-    finally:
-        pg.cleanup()
-    return row
-
-
-def _timed(fn: object) -> float:
-    start = time.perf_counter()
-    fn()  # type: ignore[operator]
-    return time.perf_counter() - start
-
-
 CASES = [
     Case("collectors → JetStream → PostgreSQL (sustained)", bus_to_postgres),
     Case("JetStream stages alone: one ingester → PostgreSQL", bus_stages),
-    Case("24h liquidation_stats", stats_query),
 ]

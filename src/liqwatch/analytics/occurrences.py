@@ -21,6 +21,7 @@ import numpy.typing as npt
 
 from liqwatch.heatmap.series import SqlStore
 from liqwatch.model.time import NS_PER_S
+from liqwatch.storage.dialect import dialect_of
 
 HOUR_NS = 3_600 * NS_PER_S
 WINDOW_H = 720
@@ -65,8 +66,8 @@ def detect_flushes(hour_end: I64, oi_change: F64) -> I64:
 
 
 def _hourly_liquidations(store: SqlStore, coin: str, since: int, until: int) -> tuple[I64, F64, F64]:
-    rows = store.execute(
-        f"SELECT (ts_event // {HOUR_NS}) AS h, "
+    rows = store.execute(  # portable SQL (DuckDB and PostgreSQL): the hour's start, not DuckDB's `//`
+        f"SELECT ts_event - ts_event % {HOUR_NS} AS h, "
         "coalesce(sum(notional_usd) FILTER (WHERE position_side = 'long'), 0), "
         "coalesce(sum(notional_usd) FILTER (WHERE position_side = 'short'), 0) "
         "FROM liquidations WHERE coin = ? AND ts_event >= ? AND ts_event < ? GROUP BY h ORDER BY h",
@@ -74,6 +75,7 @@ def _hourly_liquidations(store: SqlStore, coin: str, since: int, until: int) -> 
     )
     if not rows:
         return np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0)
+    rows = [(int(h) // HOUR_NS, lu, su) for h, lu, su in rows]
     first, last = int(rows[0][0]), int(rows[-1][0])
     n = last - first + 1
     longs, shorts = np.zeros(n), np.zeros(n)
@@ -83,16 +85,17 @@ def _hourly_liquidations(store: SqlStore, coin: str, since: int, until: int) -> 
 
 
 def _hourly_oi_change(store: SqlStore, coin: str, since: int, until: int) -> tuple[I64, F64]:
+    last_oi = dialect_of(store).last("open_interest", "ts_event")
     rows = store.execute(
-        f"WITH last AS (SELECT venue, symbol, ts_event // {HOUR_NS} AS h, arg_max(open_interest, ts_event) AS oi "
+        f"WITH last AS (SELECT venue, symbol, ts_event - ts_event % {HOUR_NS} AS h, {last_oi} AS oi "
         "FROM open_interest WHERE coin = ? AND ts_event >= ? AND ts_event < ? AND origin <> 'import' "
         "GROUP BY venue, symbol, h), "
         "d AS (SELECT h, oi, lag(oi) OVER w AS prev, h - lag(h) OVER w AS gap FROM last "
         "WINDOW w AS (PARTITION BY venue, symbol ORDER BY h)) "
-        "SELECT h, sum(oi - prev), sum(prev) FROM d WHERE gap = 1 AND prev > 0 GROUP BY h ORDER BY h",
+        f"SELECT h, sum(oi - prev), sum(prev) FROM d WHERE gap = {HOUR_NS} AND prev > 0 GROUP BY h ORDER BY h",
         [coin, since, until],
     )
-    hours = np.array([(int(r[0]) + 1) * HOUR_NS for r in rows], dtype=np.int64)
+    hours = np.array([int(r[0]) + HOUR_NS for r in rows], dtype=np.int64)
     change = np.array([float(r[1]) / float(r[2]) for r in rows], dtype=np.float64)
     return hours, change
 

@@ -13,9 +13,14 @@ from liqwatch.errors import ConfigError
 from liqwatch.model.time import now_ns, parse_duration_ns, parse_time_ns
 from liqwatch.storage import EventStore, default_db_path, open_store
 
+# a str, not a Path: Path("postgresql://h/db") would fold the URL's "//" into "/"
 DbOption = Annotated[
-    Path | None,
-    typer.Option("--db", help="DuckDB file (default: the config's store.path, $LIQWATCH__STORE__PATH, or ~/.local/share/liqwatch/liqwatch.duckdb)"),
+    str | None,
+    typer.Option(
+        "--db",
+        help="DuckDB file or postgresql:// URL (default: the config's store.path, $LIQWATCH__STORE__PATH, "
+        "or ~/.local/share/liqwatch/liqwatch.duckdb)",
+    ),
 ]
 ConfigOption = Annotated[Path | None, typer.Option("--config", "-c", help="TOML config file")]
 JsonOption = Annotated[bool, typer.Option("--json", help="print JSON instead of a table")]
@@ -26,7 +31,7 @@ def settings(config_path: Path | None) -> config.Settings:
     return config.load(config_path)
 
 
-def db_path(db: Path | None, config_path: Path | None = None) -> str:
+def db_path(db: str | Path | None, config_path: Path | None = None) -> str:
     """Resolve the store location: --db, then config/env, then the default."""
     if db is not None:
         return str(db)
@@ -34,7 +39,7 @@ def db_path(db: Path | None, config_path: Path | None = None) -> str:
     return path or str(default_db_path())
 
 
-def store(db: Path | None, config_path: Path | None = None) -> EventStore:
+def store(db: str | Path | None, config_path: Path | None = None) -> EventStore:
     """Open the store the options point at."""
     return open_store(db_path(db, config_path))
 

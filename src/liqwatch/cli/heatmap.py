@@ -69,11 +69,11 @@ def assumptions(
     ).validate()
 
 
-def sql_store(db: Path | None) -> SqlStore:
-    """Open the store; the heatmap reads it with SQL (DuckDB)."""
+def sql_store(db: str | Path | None) -> SqlStore:
+    """Open the store (DuckDB or PostgreSQL); the heatmap and the study read it with SQL."""
     s = store(db)
     if not hasattr(s, "execute"):
-        raise StorageError("the heatmap needs the DuckDB store (pass --db with a DuckDB file)")
+        raise StorageError("the heatmap needs a SQL store (pass --db with a DuckDB file or a postgresql:// URL)")
     return cast("SqlStore", s)
 
 

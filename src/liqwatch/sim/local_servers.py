@@ -69,13 +69,19 @@ def nats_server_binary() -> str:
 
 
 class LocalPostgres:
-    """A PostgreSQL cluster in a temp dir, trust auth, listening on 127.0.0.1 only."""
+    """A PostgreSQL cluster in a temp dir (or `root`, kept and reused), trust auth, listening on 127.0.0.1 only.
 
-    def __init__(self, port: int | None = None) -> None:
+    `settings` are extra server parameters (`-c name=value`), e.g. a bulk-loading configuration for a benchmark.
+    """
+
+    def __init__(self, port: int | None = None, *, root: Path | None = None, settings: dict[str, str] | None = None) -> None:
         self.bindir = postgres_bindir()
         self.port = port or free_port()
-        self.root = Path(tempfile.mkdtemp(prefix="liqwatch-pg-"))
+        if root is not None:
+            root.mkdir(parents=True, exist_ok=True)
+        self.root = root if root is not None else Path(tempfile.mkdtemp(prefix="liqwatch-pg-"))
         self.data = self.root / "data"
+        self.settings = dict(settings or {})
         self.user: str | None = None
         if os.geteuid() == 0:
             self.user = _unprivileged_user()
@@ -96,6 +102,7 @@ class LocalPostgres:
         if not self.data.exists():
             self._run(str(self.bindir / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync")
         opts = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.root} -c fsync=off -c max_connections=100"
+        opts += "".join(f" -c {name}={value}" for name, value in self.settings.items())
         self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-o", opts, "-l", str(self.root / "server.log"), "-w", "start")
         return self
 

@@ -52,49 +52,6 @@ class MarketQueries:
         except duckdb.Error as exc:
             raise StorageError(f"reading {table} failed: {exc}") from None
 
-    def candle_sources(self, *, coin: str, since: int, until: int) -> list[dict[str, Any]]:
-        """Return (venue, symbol, market) with their 1m candle count in (since, until], most candles first."""
-        return self._rows(
-            "SELECT venue, symbol, market, count(*) AS bars FROM candles WHERE coin = ? AND interval_s = 60 "
-            "AND ts_event + 60000000000 > ? AND ts_event + 60000000000 <= ? GROUP BY ALL "
-            "ORDER BY bars DESC, venue, symbol",
-            [coin.upper(), since, until],
-        )
-
-    def candle_bars(
-        self, *, venue: str, symbol: str, since: int, until: int, interval_s: int = 60
-    ) -> list[dict[str, Any]]:
-        """Return one symbol's candles of `interval_s` whose close time is in (since, until], oldest first."""
-        span = interval_s * NS_PER_S
-        return self._rows(
-            "SELECT ts_event, ts_event + ? AS ts_close, open, high, low, close, volume, volume_usd, closed "
-            "FROM candles WHERE venue = ? AND symbol = ? AND interval_s = ? AND ts_event + ? > ? AND ts_event + ? <= ? "
-            "ORDER BY ts_event",
-            [span, venue, symbol, interval_s, span, since, span, until],
-        )
-
-    def price_high(self, *, venue: str, symbol: str, until: int) -> dict[str, Any] | None:
-        """Return the highest high of any closed candle of a symbol up to `until`, its bar time and the first bar time."""
-        rows = self._rows(
-            # ties for the high go to the earliest bar (as in the PostgreSQL store); arg_max would pick any
-            "WITH c AS (SELECT high, ts_event FROM candles "
-            "WHERE venue = ? AND symbol = ? AND ts_event + interval_s * 1000000000::BIGINT <= ?) "
-            "SELECT (SELECT max(high) FROM c) AS high, "
-            "(SELECT ts_event FROM c WHERE high IS NOT NULL ORDER BY high DESC, ts_event LIMIT 1) AS high_ts, "
-            "(SELECT min(ts_event) FROM c) AS first_ts",
-            [venue, symbol, until],
-        )
-        return rows[0] if rows and rows[0]["high"] is not None else None
-
-    def mark_at(self, *, venue: str, symbol: str, at: int, max_age_ns: int) -> dict[str, Any] | None:
-        """Return the newest mark price of a symbol at or before `at` and no older than `max_age_ns`."""
-        rows = self._rows(
-            "SELECT mark_price, ts_event FROM mark_prices WHERE venue = ? AND symbol = ? AND ts_event <= ? "
-            "AND ts_event >= ? AND mark_price IS NOT NULL ORDER BY ts_event DESC LIMIT 1",
-            [venue, symbol, at, at - max_age_ns],
-        )
-        return rows[0] if rows else None
-
     def funding_at(self, *, at: int, coin: str | None = None, max_age_ns: int = 86_400 * NS_PER_S) -> list[dict[str, Any]]:
         """Return the newest funding rate per (venue, symbol) at or before `at`, no older than `max_age_ns`."""
         coin_sql = " AND coin = ?" if coin else ""

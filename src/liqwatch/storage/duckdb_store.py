@@ -23,24 +23,11 @@ from liqwatch.model import Event, Instrument, Signal
 from liqwatch.storage import rollup, schema
 from liqwatch.storage.duckdb_market import MarketQueries
 from liqwatch.storage.schema import ALL_TABLES, INSTRUMENTS, TABLE_FOR, Table
+from liqwatch.storage.sql_queries import CandleQueries, WindowQueries
 
 logger = logging.getLogger(__name__)
 
 _ARROW = {"BIGINT": pa.int64(), "DOUBLE": pa.float64(), "VARCHAR": pa.string(), "BOOLEAN": pa.bool_()}
-_GROUPS = {
-    "coin": "coin",
-    "venue": "venue",
-    "market": "market",
-    "symbol": "venue, symbol",
-    "contract_type": "contract_type",
-    "margin": "margin",
-    "position_side": "position_side",
-}
-# stablecoin- vs coin-margined: linear contracts settle in USD(T/C); inverse ones in the base coin and quanto ones
-# (BitMEX) in XBT, so both count as coin-margined
-_MARGIN = "CASE WHEN contract_type IN ('inverse', 'quanto') THEN 'coin' ELSE 'stablecoin' END AS margin"
-
-
 # The hot table has no PRIMARY KEY: maintaining its ART index cost more than everything else in a write at 50k
 # rows/s. `_insert_liquidations` dedups each batch instead, on (event_id, ts_event) like the PostgreSQL backend.
 _UNINDEXED = frozenset({"liquidations"})
@@ -54,8 +41,10 @@ def _ddl(table: Table) -> str:
     return f"CREATE TABLE IF NOT EXISTS {table.name} ({cols}, PRIMARY KEY ({', '.join(table.key)}))"
 
 
-class DuckDBStore(MarketQueries):
+class DuckDBStore(WindowQueries, CandleQueries, MarketQueries):
     """EventStore on a DuckDB file (or ':memory:')."""
+
+    dialect = "duckdb"  # storage/dialect.py: the SQL spellings analytics queries use on this store
 
     def __init__(self, path: str | Path, *, read_only: bool = False) -> None:
         self.path = str(path)
@@ -275,6 +264,13 @@ class DuckDBStore(MarketQueries):
             f"SELECT * EXCLUDE (event_id) FROM liquidations{where} ORDER BY notional_usd DESC, ts_event, event_id LIMIT {int(limit)}", params
         )
 
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        return self._rows(sql, params)
+
+    def _require_rollup(self) -> None:
+        if not self._rollup:
+            raise StorageError(f"{self.path} has no {rollup.TABLE} table; open it once writable to build it")
+
     def _source(self, since: int, until: int, coin: str | None = None) -> tuple[str, list[Any]]:
         if self._rollup:
             return rollup.window_source(since, until, coin)
@@ -283,79 +279,6 @@ class DuckDBStore(MarketQueries):
             f"SELECT {rollup.COLUMNS}, notional_usd AS usd, 1 AS n, notional_usd AS max_usd, ts_event AS first_ts, "
             f"ts_event AS last_ts FROM liquidations{where}",
             params,
-        )
-
-    def liquidation_totals(
-        self, *, since: int, until: int, group_by: str | None = None, coin: str | None = None
-    ) -> list[dict[str, Any]]:
-        """Return long/short USD and counts over (since, until], optionally grouped, from the per-minute rollup."""
-        src, params = self._source(since, until, coin)
-        keys = _GROUPS[group_by] if group_by else ""
-        select_keys = f"{keys}, " if keys else ""
-        sql = (
-            f"SELECT {select_keys}"
-            "coalesce(sum(usd) FILTER (WHERE position_side = 'long'), 0) AS long_usd, "
-            "coalesce(sum(usd) FILTER (WHERE position_side = 'short'), 0) AS short_usd, "
-            "coalesce(sum(n) FILTER (WHERE position_side = 'long'), 0)::BIGINT AS long_count, "
-            "coalesce(sum(n) FILTER (WHERE position_side = 'short'), 0)::BIGINT AS short_count "
-            f"FROM (SELECT *, {_MARGIN} FROM ({src}))"
-        )
-        if keys:
-            sql += f" GROUP BY {keys} ORDER BY long_usd + short_usd DESC, {keys}"
-        return self._rows(sql, params)
-
-    def liquidation_summary(self, *, since: int, until: int, coin: str | None = None) -> list[dict[str, Any]]:
-        """Return per (coin, venue, contract_type, position_side) in (since, until]: USD, count, largest, first/last time.
-
-        One pass over the rollups (plus raw edges): every total, breakdown and the top-N bound derive from it.
-        """
-        src, params = self._source(since, until, coin)
-        return self._rows(
-            "SELECT coin, venue, contract_type, position_side, sum(usd) AS usd, sum(n)::BIGINT AS n, max(max_usd) AS max_usd, "
-            f"min(first_ts) AS first_ts, max(last_ts) AS last_ts FROM ({src}) GROUP BY ALL ORDER BY coin, venue, contract_type, position_side",
-            params,
-        )
-
-    def feed_outages(self, *, since: int, until: int) -> dict[str, int]:
-        """Return per venue the number of disconnected/stale feed-status changes in (since, until]."""
-        rows = self._rows(
-            "SELECT venue, count(*) AS outages FROM feed_status WHERE ts_event > ? AND ts_event <= ? "
-            "AND state IN ('disconnected', 'stale') GROUP BY venue ORDER BY venue",
-            [since, until],
-        )
-        return {str(r["venue"]): int(r["outages"]) for r in rows}
-
-    def liquidation_bars(
-        self, *, since: int, until: int, bar_ns: int, coin: str | None = None
-    ) -> list[dict[str, Any]]:
-        """Return per bar [start, start + bar_ns) and coin: long/short USD and counts, from the minute rollup.
-
-        `since` and `until` are rounded down to whole minutes; bars are aligned to multiples of `bar_ns` from the epoch.
-        """
-        if not self._rollup:
-            raise StorageError(f"{self.path} has no {rollup.TABLE} table; open it once writable to build it")
-        coin_sql = " AND coin = ?" if coin else ""
-        return self._rows(
-            f"SELECT minute - minute % {int(bar_ns)} AS bar, coin, "
-            "coalesce(sum(usd) FILTER (WHERE position_side = 'long'), 0) AS long_usd, "
-            "coalesce(sum(usd) FILTER (WHERE position_side = 'short'), 0) AS short_usd, "
-            "coalesce(sum(n) FILTER (WHERE position_side = 'long'), 0)::BIGINT AS long_count, "
-            "coalesce(sum(n) FILTER (WHERE position_side = 'short'), 0)::BIGINT AS short_count "
-            f"FROM {rollup.TABLE} WHERE minute >= ? AND minute < ?{coin_sql} GROUP BY ALL ORDER BY bar, coin",
-            [rollup.minute_of(since), rollup.minute_of(until), *([coin.upper()] if coin else [])],
-        )
-
-    def venues_active(self, *, since: int, until: int) -> list[dict[str, Any]]:
-        """Return per venue: liquidation count, first/last event time, and feed-status changes in the window."""
-        src, params = self._source(since, until)
-        return self._rows(
-            "WITH l AS (SELECT venue, sum(n)::BIGINT AS liquidations, min(first_ts) AS first_ts, max(last_ts) AS last_ts "
-            f"FROM ({src}) GROUP BY venue), "
-            "s AS (SELECT venue, count(*) FILTER (WHERE state IN ('disconnected', 'stale')) AS outages "
-            "FROM feed_status WHERE ts_event > ? AND ts_event <= ? GROUP BY venue) "
-            "SELECT coalesce(l.venue, s.venue) AS venue, coalesce(liquidations, 0) AS liquidations, first_ts, last_ts, "
-            "coalesce(outages, 0) AS outages FROM l FULL OUTER JOIN s ON l.venue = s.venue ORDER BY venue",
-            [*params, since, until],
         )
 
     def feed_status_changes(self, *, since: int, until: int) -> list[dict[str, Any]]:

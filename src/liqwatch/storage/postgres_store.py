@@ -24,20 +24,9 @@ from liqwatch.model import Event, Instrument, Signal
 from liqwatch.storage import pg_schema, rollup, schema
 from liqwatch.storage.pg_schema import COPY_TYPES, quote
 from liqwatch.storage.schema import ALL_TABLES, INSTRUMENTS, TABLE_FOR, Table
+from liqwatch.storage.sql_queries import CandleQueries, WindowQueries
 
 logger = logging.getLogger(__name__)
-
-_GROUPS = {
-    "coin": "coin",
-    "venue": "venue",
-    "market": "market",
-    "symbol": "venue, symbol",
-    "contract_type": "contract_type",
-    "margin": "margin",
-    "position_side": "position_side",
-}
-_MARGIN = "CASE WHEN contract_type IN ('inverse', 'quanto') THEN 'coin' ELSE 'stablecoin' END AS margin"
-
 
 def _pg(sql: str) -> str:
     """Return DuckDB-style SQL (`?` placeholders) in psycopg's style (`%s`, a literal `%` doubled)."""
@@ -58,7 +47,7 @@ def redact(url: str) -> str:
     return f"{scheme}://{user + '@' if user else ''}{host}"
 
 
-class PostgresStore:
+class PostgresStore(WindowQueries, CandleQueries):
     """EventStore on a PostgreSQL database (libpq URL)."""
 
     dialect = "postgres"  # for the few analytics queries that need another SQL form than DuckDB's (heatmap ASOF join)
@@ -170,6 +159,12 @@ class PostgresStore:
             cur.execute(sql.encode(), list(params))
             return list(cur.fetchall())
 
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        return self._rows(_pg(sql), params)
+
+    def _source(self, since: int, until: int, coin: str | None = None) -> tuple[str, list[Any]]:
+        return rollup.window_source(since, until, coin)
+
     def load_instruments(self, venue: str | None = None) -> list[Instrument]:
         """Return cached instrument specs."""
         cols = _cols(INSTRUMENTS, skip=("ts_updated",))
@@ -215,76 +210,6 @@ class PostgresStore:
             params,
         )
 
-    def liquidation_totals(
-        self, *, since: int, until: int, group_by: str | None = None, coin: str | None = None
-    ) -> list[dict[str, Any]]:
-        """Return long/short USD and counts over (since, until], optionally grouped, from the rollups."""
-        src, params = rollup.window_source(since, until, coin)
-        keys = _GROUPS[group_by] if group_by else ""
-        select_keys = f"{keys}, " if keys else ""
-        sql = (
-            f"SELECT {select_keys}"
-            "coalesce(sum(usd) FILTER (WHERE position_side = 'long'), 0) AS long_usd, "
-            "coalesce(sum(usd) FILTER (WHERE position_side = 'short'), 0) AS short_usd, "
-            "coalesce(sum(n) FILTER (WHERE position_side = 'long'), 0)::BIGINT AS long_count, "
-            "coalesce(sum(n) FILTER (WHERE position_side = 'short'), 0)::BIGINT AS short_count "
-            f"FROM (SELECT *, {_MARGIN} FROM ({src}) w) t"
-        )
-        if keys:
-            sql = f"SELECT * FROM ({sql} GROUP BY {keys}) g ORDER BY long_usd + short_usd DESC, {keys}"
-        return self._rows(_pg(sql), params)
-
-    def liquidation_summary(self, *, since: int, until: int, coin: str | None = None) -> list[dict[str, Any]]:
-        """Return per (coin, venue, contract_type, position_side) in (since, until]: USD, count, largest, first/last time."""
-        src, params = rollup.window_source(since, until, coin)
-        keys = "coin, venue, contract_type, position_side"
-        return self._rows(
-            _pg(
-                f"SELECT {keys}, sum(usd) AS usd, sum(n)::BIGINT AS n, max(max_usd) AS max_usd, "
-                f"min(first_ts) AS first_ts, max(last_ts) AS last_ts FROM ({src}) w GROUP BY {keys} ORDER BY {keys}"
-            ),
-            params,
-        )
-
-    def feed_outages(self, *, since: int, until: int) -> dict[str, int]:
-        """Return per venue the number of disconnected/stale feed-status changes in (since, until]."""
-        rows = self._rows(
-            "SELECT venue, count(*) AS outages FROM feed_status WHERE ts_event > %s AND ts_event <= %s "
-            "AND state IN ('disconnected', 'stale') GROUP BY venue ORDER BY venue",
-            [since, until],
-        )
-        return {str(r["venue"]): int(r["outages"]) for r in rows}
-
-    def liquidation_bars(self, *, since: int, until: int, bar_ns: int, coin: str | None = None) -> list[dict[str, Any]]:
-        """Return per bar [start, start + bar_ns) and coin: long/short USD and counts, from the minute rollup."""
-        coin_sql = " AND coin = ?" if coin else ""
-        return self._rows(
-            _pg(
-                f"SELECT minute - minute % {int(bar_ns)} AS bar, coin, "
-                "coalesce(sum(usd) FILTER (WHERE position_side = 'long'), 0) AS long_usd, "
-                "coalesce(sum(usd) FILTER (WHERE position_side = 'short'), 0) AS short_usd, "
-                "coalesce(sum(n) FILTER (WHERE position_side = 'long'), 0)::BIGINT AS long_count, "
-                "coalesce(sum(n) FILTER (WHERE position_side = 'short'), 0)::BIGINT AS short_count "
-                f"FROM {rollup.TABLE} WHERE minute >= ? AND minute < ?{coin_sql} GROUP BY bar, coin ORDER BY bar, coin"
-            ),
-            [rollup.minute_of(since), rollup.minute_of(until), *([coin.upper()] if coin else [])],
-        )
-
-    def venues_active(self, *, since: int, until: int) -> list[dict[str, Any]]:
-        """Return per venue: liquidation count, first/last event time, and feed-status changes in the window."""
-        src, params = rollup.window_source(since, until)
-        return self._rows(
-            _pg(
-                "WITH l AS (SELECT venue, sum(n)::BIGINT AS liquidations, min(first_ts) AS first_ts, max(last_ts) AS last_ts "
-                f"FROM ({src}) w GROUP BY venue), "
-                "s AS (SELECT venue, count(*) FILTER (WHERE state IN ('disconnected', 'stale')) AS outages "
-                "FROM feed_status WHERE ts_event > ? AND ts_event <= ? GROUP BY venue) "
-                "SELECT coalesce(l.venue, s.venue) AS venue, coalesce(liquidations, 0) AS liquidations, first_ts, last_ts, "
-                "coalesce(outages, 0) AS outages FROM l FULL OUTER JOIN s ON l.venue = s.venue ORDER BY 1"
-            ),
-            [*params, since, until],
-        )
-
     def feed_status_changes(self, *, since: int, until: int) -> list[dict[str, Any]]:
         """Return each connection's last feed_status at or before `since`, then every one in (since, until]."""
         return self._rows(
@@ -296,48 +221,6 @@ class PostgresStore:
         )
 
     # -- prices, funding, signals (as MarketQueries on DuckDB) -------------------------------------------
-    def candle_sources(self, *, coin: str, since: int, until: int) -> list[dict[str, Any]]:
-        """Return (venue, symbol, market) with their 1m candle count in (since, until], most candles first."""
-        return self._rows(
-            "SELECT venue, symbol, market, count(*) AS bars FROM candles WHERE coin = %s AND interval_s = 60 "
-            "AND ts_event + 60000000000 > %s AND ts_event + 60000000000 <= %s GROUP BY venue, symbol, market "
-            "ORDER BY bars DESC, venue, symbol",
-            [coin.upper(), since, until],
-        )
-
-    def candle_bars(
-        self, *, venue: str, symbol: str, since: int, until: int, interval_s: int = 60
-    ) -> list[dict[str, Any]]:
-        """Return one symbol's candles of `interval_s` whose close time is in (since, until], oldest first."""
-        span = interval_s * 10**9
-        return self._rows(
-            "SELECT ts_event, ts_event + %s::BIGINT AS ts_close, open, high, low, close, volume, volume_usd, closed "
-            "FROM candles WHERE venue = %s AND symbol = %s AND interval_s = %s AND ts_event > %s AND ts_event <= %s "
-            "ORDER BY ts_event",
-            [span, venue, symbol, interval_s, since - span, until - span],
-        )
-
-    def price_high(self, *, venue: str, symbol: str, until: int) -> dict[str, Any] | None:
-        """Return the highest high of any closed candle of a symbol up to `until`, its bar time and the first bar time."""
-        rows = self._rows(
-            "WITH c AS (SELECT ts_event, high FROM candles WHERE venue = %s AND symbol = %s "
-            "AND ts_event + interval_s * 1000000000::BIGINT <= %s) "
-            "SELECT (SELECT max(high) FROM c) AS high, "
-            "(SELECT ts_event FROM c WHERE high IS NOT NULL ORDER BY high DESC, ts_event LIMIT 1) AS high_ts, "
-            "(SELECT min(ts_event) FROM c) AS first_ts",
-            [venue, symbol, until],
-        )
-        return rows[0] if rows and rows[0]["high"] is not None else None
-
-    def mark_at(self, *, venue: str, symbol: str, at: int, max_age_ns: int) -> dict[str, Any] | None:
-        """Return the newest mark price of a symbol at or before `at` and no older than `max_age_ns`."""
-        rows = self._rows(
-            "SELECT mark_price, ts_event FROM mark_prices WHERE venue = %s AND symbol = %s AND ts_event <= %s "
-            "AND ts_event >= %s AND mark_price IS NOT NULL ORDER BY ts_event DESC LIMIT 1",
-            [venue, symbol, at, at - max_age_ns],
-        )
-        return rows[0] if rows else None
-
     def funding_at(self, *, at: int, coin: str | None = None, max_age_ns: int = 86_400 * 10**9) -> list[dict[str, Any]]:
         """Return the newest funding rate per (venue, symbol) at or before `at`, no older than `max_age_ns`."""
         coin_sql = " AND coin = %s" if coin else ""

@@ -26,6 +26,7 @@ from liqwatch.heatmap import Assumptions, MarginBracket, current_map, heatmap_gr
 from liqwatch.heatmap.series import SqlStore
 from liqwatch.model.time import NS_PER_S, ns_to_iso
 from liqwatch.storage.base import EventStore
+from liqwatch.storage.dialect import dialect_of
 
 NS_PER_H = 3600 * NS_PER_S
 DAY_NS = 24 * NS_PER_H
@@ -44,6 +45,7 @@ class Queries:
         self.store = store
         self.lock = lock or threading.Lock()
         self.settings = settings or Settings()
+        self.sql = dialect_of(store)  # the same SQL on DuckDB and PostgreSQL, but for these spellings
 
     @contextmanager
     def _locked(self) -> Iterator[EventStore]:
@@ -100,7 +102,7 @@ class Queries:
         rows = self._sql(
             "SELECT venue, symbol, count(*) AS n FROM candles WHERE coin = ? AND interval_s = 60 "
             "AND ts_event > ? AND ts_event <= ? GROUP BY venue, symbol "
-            "ORDER BY n DESC, (any_value(market) LIKE '%-USDT-PERP') DESC, venue, symbol LIMIT 1",
+            "ORDER BY n DESC, (max(market) LIKE '%-USDT-PERP') DESC, venue, symbol LIMIT 1",
             [coin, since, until],
         )
         return (str(rows[0][0]), str(rows[0][1])) if rows else None
@@ -108,10 +110,10 @@ class Queries:
     def candles(self, *, venue: str, symbol: str, since: int, until: int, bucket_ns: int) -> list[dict[str, Any]]:
         """Return OHLCV bars of one market aggregated from stored 1m candles into `bucket_ns` buckets."""
         rows = self._sql(
-            "SELECT (ts_event // ?) * ? AS t, arg_min(open, ts_event), max(high), min(low), arg_max(close, ts_event), "
-            "sum(volume) FROM candles WHERE venue = ? AND symbol = ? AND interval_s = 60 AND ts_event > ? AND ts_event <= ? "
-            "GROUP BY t ORDER BY t",
-            [bucket_ns, bucket_ns, venue, symbol, since, until],
+            f"SELECT ts_event - ts_event % ? AS t, {self.sql.first('open', 'ts_event')}, max(high), min(low), "
+            f"{self.sql.last('close', 'ts_event')}, sum(volume) FROM candles WHERE venue = ? AND symbol = ? AND interval_s = 60 "
+            "AND ts_event > ? AND ts_event <= ? GROUP BY t ORDER BY t",
+            [bucket_ns, venue, symbol, since, until],
         )
         return [
             {"ts": ns_to_iso(int(r[0])), "ts_ns": int(r[0]), "open": r[1], "high": r[2], "low": r[3], "close": r[4], "volume": r[5]}
@@ -121,11 +123,11 @@ class Queries:
     def liquidation_bars(self, *, coin: str, since: int, until: int, bucket_ns: int) -> list[dict[str, Any]]:
         """Return liquidated USD per bucket and side for one coin across venues."""
         rows = self._sql(
-            "SELECT (ts_event // ?) * ? AS t, "
+            "SELECT ts_event - ts_event % ? AS t, "
             "coalesce(sum(notional_usd) FILTER (WHERE position_side = 'long'), 0), "
             "coalesce(sum(notional_usd) FILTER (WHERE position_side = 'short'), 0), count(*) "
             "FROM liquidations WHERE coin = ? AND ts_event > ? AND ts_event <= ? GROUP BY t ORDER BY t",
-            [bucket_ns, bucket_ns, coin, since, until],
+            [bucket_ns, coin, since, until],
         )
         return [
             {"ts": ns_to_iso(int(r[0])), "ts_ns": int(r[0]), "long_usd": float(r[1]), "short_usd": float(r[2]), "count": int(r[3])}
@@ -135,9 +137,10 @@ class Queries:
     def oi_series(self, *, coin: str, since: int, until: int, bucket_ns: int) -> list[dict[str, Any]]:
         """Return total one-sided OI (coin units) per bucket: each (venue, symbol)'s last value, carried forward."""
         rows = self._sql(
-            "SELECT venue, symbol, (ts_event // ?) * ? AS t, arg_max(open_interest, ts_event), arg_max(open_interest_usd, ts_event) "
-            "FROM open_interest WHERE coin = ? AND ts_event > ? AND ts_event <= ? GROUP BY venue, symbol, t ORDER BY t",
-            [bucket_ns, bucket_ns, coin, since, until],
+            f"SELECT venue, symbol, ts_event - ts_event % ? AS t, {self.sql.last('open_interest', 'ts_event')}, "
+            f"{self.sql.last('open_interest_usd', 'ts_event')} "
+            "FROM open_interest WHERE coin = ? AND ts_event > ? AND ts_event <= ? GROUP BY venue, symbol, t ORDER BY t, venue, symbol",
+            [bucket_ns, coin, since, until],
         )
         by_bucket: dict[int, list[tuple[str, float, float | None]]] = defaultdict(list)
         for venue, symbol, t, oi, oi_usd in rows:
