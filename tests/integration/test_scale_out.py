@@ -308,3 +308,38 @@ def test_wire_format_subjects_and_ids() -> None:
         decode_event(msgspec.msgpack.encode({"type": "liquidation"}))
     nan = make_liquidation(price=float("nan"))
     assert math.isnan(decode_event(encode(nan)[0]).price)  # type: ignore[union-attr]
+
+
+class _SlowStore:
+    """A DuckDB store whose writes take longer than the consumer's ack_wait (a slow database, a loaded machine)."""
+
+    def __init__(self, inner: DuckDBStore, write_s: float) -> None:
+        self.inner, self.write_s = inner, write_s
+
+    def write(self, events: list[Any]) -> dict[str, int]:
+        time.sleep(self.write_s)  # in the ingester's worker thread
+        return self.inner.write(events)
+
+    def write_instruments(self, instruments: list[Any], ts: int) -> int:
+        return self.inner.write_instruments(instruments, ts)
+
+
+async def test_messages_held_longer_than_ack_wait_are_not_redelivered(tmp_path: Path, nats_server: LocalNats) -> None:
+    settings = config.load(environ={**bus_env(nats_server), "LIQWATCH__BUS__ACK_WAIT_S": "1"})
+    publisher = NatsPublisher(settings.bus)
+    await publisher.connect()
+    runner = asyncio.create_task(publisher.run())
+    liqs = [make_liquidation(venue_event_id=f"s{i}", price=10.0 + i) for i in range(20)]
+    publisher.publish(liqs)
+    publisher.stop()
+    await runner
+    inner = DuckDBStore(tmp_path / "slow.duckdb")
+    # two batches of 10, the second fetched ahead while the first is written: each is held over 2 × ack_wait
+    ingester = Ingester(_SlowStore(inner, 2.2), settings.bus, batch_size=10)  # type: ignore[arg-type]
+    await ingester.run(until_idle_s=0.5)
+    stats = ingester.stats()
+    assert stats["messages"] == 20 and stats["redelivered"] == 0 and stats["stored"] == {"liquidations": 20}
+    assert stats["in_progress_acks"] > 0
+    assert sorted(r["price"] for r in inner.liquidations()) == [10.0 + i for i in range(20)]
+    inner.close()
+    await publisher.close()
