@@ -129,8 +129,8 @@ def frame_topic(venue: str, frame: bytes) -> str:
     return topic
 
 
-def api_liquidations(base_url: str) -> list[dict[str, Any]]:
-    url = f"{base_url}/api/liquidations?since=1000000000000000000&limit=1000"
+def api_liquidations(base_url: str, since_ns: int = 10**18) -> list[dict[str, Any]]:
+    url = f"{base_url}/api/liquidations?since={since_ns}&limit=10000"
     with urllib.request.urlopen(url, timeout=10) as r:
         rows: list[dict[str, Any]] = json.loads(r.read())
     return rows
