@@ -13,7 +13,7 @@ from alert_receiver import Receiver
 from liqwatch.alerts import recent_alerts
 from liqwatch.alerts.settings import AlertSettings
 from liqwatch.app import App
-from liqwatch.config import FeedSettings, Settings, StoreSettings, VenueSettings
+from liqwatch.config import FeedSettings, Settings, StoreSettings, VenueSettings, WebSettings
 from liqwatch.sim import VenueServer
 from liqwatch.storage.duckdb_store import DuckDBStore
 
@@ -38,6 +38,7 @@ async def test_up_delivers_alerts_from_live_events_and_stores_them(tmp_path: Pat
             feeds=FeedSettings(venues=["bybit"], channels=["liquidations"], stale_after_s=60.0),  # silent between pushes: no stale reconnects
             venues={"bybit": VenueSettings(ws_url=server.ws_url("bybit"), rest_url=server.rest_url("bybit"))},
             alerts=alerts,
+            web=WebSettings(enabled=False),  # not under test; the default port 8000 may be taken on a shared machine
         )
         app = App(settings)
         await app.start()

@@ -1,0 +1,34 @@
+"""`liqwatch up` whose dashboard port is taken: says why and keeps collecting (uvicorn's sys.exit must not escape)."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+from liqwatch.app import App
+from liqwatch.config import FeedSettings, Settings, StoreSettings, VenueSettings, WebSettings
+
+
+async def test_a_taken_dashboard_port_is_reported_and_the_app_keeps_running(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with socket.socket() as probe:  # the feed keeps retrying a local port nothing listens on
+            probe.bind(("127.0.0.1", 0))
+            dead = probe.getsockname()[1]
+        settings = Settings(
+            store=StoreSettings(path=str(tmp_path / "p.duckdb")),
+            feeds=FeedSettings(venues=["okx"], channels=["liquidations"]),
+            venues={"okx": VenueSettings(ws_url=f"ws://127.0.0.1:{dead}/ws", rest_url=f"http://127.0.0.1:{dead}")},
+            web=WebSettings(host="127.0.0.1", port=port),
+        )
+        app = App(settings)
+        await app.start()  # before the fix: SystemExit(3) from uvicorn's task stopped the event loop
+        try:
+            assert app.web is None
+            assert f"could not listen on 127.0.0.1:{port}" in app.web_error and "another liqwatch" in app.web_error
+            assert app.status()["web"] == {"url": None, "error": app.web_error}
+            assert [t.get_name() for t in app._tasks if t.done()] == []  # the writer and the feed still run
+        finally:
+            await app.shutdown()
