@@ -1,4 +1,7 @@
-"""`liqwatch up` whose dashboard port is taken: says why and keeps collecting (uvicorn's sys.exit must not escape)."""
+"""`liqwatch up` whose dashboard port is taken: says why and keeps collecting (uvicorn's sys.exit must not escape).
+
+Here, not under tests/web: the browser tests there leave a running event loop in the main thread.
+"""
 
 from __future__ import annotations
 
