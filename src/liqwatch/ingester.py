@@ -42,7 +42,10 @@ class Ingester:
         self.write_errors = 0
         self.last_error = ""
         self.last_message_s = time.monotonic()
+        self.progress_sent = 0  # +WPI (in progress) acks sent for messages held longer than a fraction of ack_wait
         self._stop = asyncio.Event()
+        self._held: dict[int, Any] = {}  # fetched and not yet acknowledged: id → message
+        self._puller: _Puller | None = None
         self.nc: Any = None
 
     async def run(self, *, until_idle_s: float | None = None) -> None:
@@ -54,9 +57,11 @@ class Ingester:
         js = self.nc.jetstream()
         await self._ensure_consumer(js)
         puller = _Puller(self.nc, self.settings.stream, self.settings.consumer)
+        self._puller = puller
         await puller.start()
         self.last_message_s = time.monotonic()
         ahead: asyncio.Task[list[Any]] | None = None
+        keepalive = asyncio.create_task(self._in_progress_forever(), name="ingest-in-progress")
         try:
             while not self._stop.is_set():
                 msgs = await (ahead if ahead is not None else self._fetch(puller))
@@ -70,6 +75,8 @@ class Ingester:
                         return
                     self.last_message_s = time.monotonic()
         finally:
+            keepalive.cancel()
+            await asyncio.gather(keepalive, return_exceptions=True)
             unhandled = list(puller.buf)
             if ahead is not None:
                 ahead.cancel()
@@ -79,6 +86,7 @@ class Ingester:
             for msg in unhandled:  # fetched, not stored: hand back at once instead of after ack_wait
                 with contextlib.suppress(Exception):
                     await self.nc.publish(msg.reply, b"-NAK")
+            self._held.clear()
             with contextlib.suppress(Exception):
                 await self.nc.flush(2)  # the last acks
             with contextlib.suppress(Exception):
@@ -107,9 +115,28 @@ class Ingester:
             return False
         return int(info.num_pending or 0) == 0 and int(info.num_ack_pending or 0) == 0
 
+    async def _in_progress_forever(self) -> None:
+        """Tell JetStream every held message is still being worked on, each third of ack_wait.
+
+        A message is ack-pending from its delivery: the batch being written and the next one, fetched ahead
+        (and the puller's buffer), can wait longer than ack_wait on a slow store or a loaded machine. Without
+        +WPI JetStream redelivers them while this ingester still holds them: written twice (idempotent, but
+        wasted work, and a second ingester would take them over).
+        """
+        every = max(self.settings.ack_wait_s / 3, 0.05)
+        while True:
+            await asyncio.sleep(every)
+            held = list(self._held.values()) + (list(self._puller.buf) if self._puller is not None else [])
+            for msg in held:
+                with contextlib.suppress(Exception):
+                    await self.nc.publish(msg.reply, b"+WPI")
+            self.progress_sent += len(held)
+
     async def _fetch(self, puller: _Puller) -> list[Any]:
         try:
-            return await puller.fetch(self.batch_size, self.fetch_timeout_s)
+            msgs = await puller.fetch(self.batch_size, self.fetch_timeout_s)
+            self._held.update((id(m), m) for m in msgs)
+            return msgs
         except Exception as exc:  # connection closed or reconnecting: wait and fetch again
             self.last_error = f"fetch: {exc or type(exc).__name__}"
             logger.warning("fetch failed (%s); retrying", self.last_error)
@@ -135,7 +162,9 @@ class Ingester:
         await self._write(events, specs, msgs)
         bad_ids = {id(m) for m in bad}
         publish = self.nc.publish
+        held = self._held
         for msg in msgs:  # the store committed: acknowledge (one plain publish each, no per-message bookkeeping)
+            held.pop(id(msg), None)
             await publish(msg.reply, b"+TERM" if id(msg) in bad_ids else b"+ACK")  # never redeliver what can never be decoded
 
     async def _write(self, events: list[Any], specs: dict[str, list[Any]], msgs: list[Any]) -> None:
@@ -164,10 +193,10 @@ class Ingester:
         self._stop.set()
 
     def stats(self) -> dict[str, Any]:
-        """Return messages, rows stored per table, redeliveries, malformed, instruments and errors."""
+        """Return messages, rows stored per table, redeliveries, malformed, instruments, in-progress acks and errors."""
         return {"messages": self.messages, "stored": dict(self.stored), "redelivered": self.redelivered,
                 "malformed": self.malformed, "instruments": self.instruments, "write_errors": self.write_errors,
-                "last_error": self.last_error}  # fmt: skip
+                "in_progress_acks": self.progress_sent, "last_error": self.last_error}  # fmt: skip
 
 
 def _delivered(reply: str) -> int:

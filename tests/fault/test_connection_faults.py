@@ -24,7 +24,7 @@ from _local import Sink, wait_until
 
 from liqwatch.app import App
 from liqwatch.bus import DropPolicy
-from liqwatch.config import FeedSettings, Settings, StoreSettings, VenueSettings
+from liqwatch.config import FeedSettings, Settings, StoreSettings, VenueSettings, WebSettings
 from liqwatch.feed import Feed
 from liqwatch.model import Channel, FeedState, FeedStatus, InstrumentIndex, Liquidation, OpenInterest
 from liqwatch.parsing import SKIP_MALFORMED
@@ -51,6 +51,7 @@ async def running_app(server: VenueServer, db: Path, *, ws_url: str | None = Non
         store=StoreSettings(path=str(db), flush_interval_s=0.05),
         feeds=FeedSettings(venues=[BINANCE], channels=["liquidations"], liquidation_silence_s=0, **feeds),  # type: ignore[arg-type]
         venues={BINANCE: VenueSettings(ws_url=ws_url or server.ws_url(BINANCE), rest_url=server.rest_url(BINANCE))},
+        web=WebSettings(enabled=False),  # not under test; the default port 8000 may be taken on a shared machine
     )
     app = App(settings)
     await app.start()

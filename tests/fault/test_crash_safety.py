@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "integration"))
-from test_up import ThreadedServer
+from test_up import DASHBOARD, Output, ThreadedServer, api_liquidations, poll
 
 from liqwatch.storage import open_store
 
@@ -38,10 +38,11 @@ def frame(i: int) -> bytes:
     ).encode()
 
 
-def start_up(config: Path, db: Path, seconds: float) -> subprocess.Popen[str]:
+def start_up(config: Path, db: Path, seconds: float | None) -> subprocess.Popen[str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "COLUMNS": "200"}
+    duration = ["--duration", str(seconds)] if seconds is not None else []
     return subprocess.Popen(
-        [sys.executable, "-m", "liqwatch", "up", "--config", str(config), "--db", str(db), "--duration", str(seconds), "--no-view"],
+        [sys.executable, "-m", "liqwatch", "up", "--config", str(config), "--db", str(db), *duration, "--no-view"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
     )
 
@@ -64,6 +65,7 @@ def test_kill_9_mid_ingest_keeps_every_flushed_event_once_and_restarts(tmp_path:
             f'[feeds]\nvenues = ["{VENUE}"]\nliquidation_silence_s = 0\n'
             f"[store]\nflush_interval_s = {FLUSH_INTERVAL_S}\nbatch_size = 1000000\n"
             f'[venues."{VENUE}"]\nws_url = "{s.ws_url(VENUE)}"\nrest_url = "{s.rest_url(VENUE)}"\n'
+            "[web]\nport = 0\n"
         )
         proc = start_up(config, db, seconds=60)
         try:
@@ -102,13 +104,22 @@ def test_kill_9_mid_ingest_keeps_every_flushed_event_once_and_restarts(tmp_path:
 
         # restart on the same file: the frames sent again (a venue re-sending after a reconnect) are not stored twice
         subscribed = counters.subscribe_messages
-        proc = start_up(config, db, seconds=4)
+        proc = start_up(config, db, seconds=None)  # stopped with Ctrl-C once the new frames are stored
+        output = Output(proc)
         try:
             exchange.call(s.wait_subscribed(VENUE, count=subscribed + 1, timeout_s=30))
             exchange.call(push(first_k - 200, first_k + 100))
-            _, err = proc.communicate(timeout=40)
+            dashboard = poll("the dashboard URL", lambda: next((m.group(1) for m in map(DASHBOARD.search, output.out) if m), None))
+            since_ns = (BASE_MS + first_k) * 1_000_000 - 1  # the API's since is exclusive
+            poll(
+                "the 100 new frames stored",
+                lambda: True if len(api_liquidations(dashboard, since_ns=since_ns)) >= 100 else None,
+            )
+            proc.send_signal(signal.SIGINT)
+            proc.wait(timeout=40)
         finally:
             proc.kill()
+            _, err = output.join()
         assert proc.returncode == 0, err
         assert "Traceback" not in err
     seq = stored_sequence(db)

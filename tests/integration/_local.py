@@ -18,7 +18,7 @@ def free_port() -> int:
         return port
 
 
-async def wait_until(predicate: Callable[[], bool], timeout_s: float = 5.0, what: str = "condition") -> None:
+async def wait_until(predicate: Callable[[], bool], timeout_s: float = 30.0, what: str = "condition") -> None:
     """Poll `predicate` every 10 ms until it holds, or fail after `timeout_s`."""
     deadline = time.monotonic() + timeout_s
     while not predicate():

@@ -7,8 +7,8 @@ liquidations are stored exactly once, and re-pushing them after a mid-stream dro
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
-import time
 from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -22,14 +22,14 @@ from _local import Sink, wait_until
 from liqwatch.app import App
 from liqwatch.config import FeedSettings, Settings, StoreSettings, VenueSettings, WebSettings
 from liqwatch.feed import Feed
-from liqwatch.model import Channel, Instrument, InstrumentIndex, MarkPrice, OpenInterest
+from liqwatch.model import Channel, FeedState, Instrument, InstrumentIndex, MarkPrice, OpenInterest
 from liqwatch.recording import RecordedLine, read_recording
 from liqwatch.sim import VenueServer
 from liqwatch.sim.dialects import DIALECTS
-from liqwatch.sim.venue_server import DEFAULT_RECORDED_DIR
+from liqwatch.sim.venue_server import DEFAULT_RECORDED_DIR, VenueCounters
 from liqwatch.venues import VENUES, get_venue
 
-pytestmark = pytest.mark.timeout(20)
+pytestmark = pytest.mark.timeout(60)
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = ROOT / "tests" / "golden"
@@ -71,15 +71,32 @@ def pushed_lines(server: VenueServer, venue: str, path: Path) -> list[int]:
     return out
 
 
-async def settled(server: VenueServer, venue: str, quiet_s: float = 0.25) -> None:
-    """Wait for a first subscribe, then until no subscribe arrived for `quiet_s`."""
-    await server.wait_subscribed(venue)
-    last, since = -1, time.monotonic()
-    while time.monotonic() - since < quiet_s:
-        now = server.counters(venue).subscribe_messages
-        if now != last:
-            last, since = now, time.monotonic()
-        await asyncio.sleep(0.02)
+async def settled(
+    server: VenueServer, venue: str, feed: Feed, *, since: VenueCounters | None = None, timeout_s: float = 30.0
+) -> None:
+    """Wait until every socket of `feed` sent all its subscribe messages and the server read them all.
+
+    `since`: the venue's counters before a reconnect (the resubscribes are counted on top of them).
+    Exact, not a quiet period: a venue with hundreds of instruments subscribes in many messages, and under CPU
+    load a pause between two of them is no sign that the last one was sent. The server counts the messages it
+    reads as subscribes, except the few a venue sends in its subscribe list that are not (Deribit's
+    set_heartbeat, Kraken's challenge); on one connection those are counted as plain client messages, which
+    arrive in order, so a later heartbeat can never stand in for a subscribe not yet read.
+    """
+    base = since or VenueCounters()
+
+    def done() -> bool:
+        sockets = list(feed.sockets)
+        if not sockets or any(s.state is not FeedState.CONNECTED for s in sockets):
+            return False
+        want = sum(len(s.connection.subscribe) for s in sockets)
+        counters = server.counters(venue)
+        read = counters.subscribe_messages - base.subscribe_messages
+        if len(sockets) == 1:
+            read = max(read, counters.client_messages - base.client_messages)
+        return read >= want
+
+    await wait_until(done, timeout_s, f"{venue}: every subscribe message sent and read by the server")
 
 
 def liq_key(venue: str, symbol: str, side: str, notional: float) -> tuple[str, str, str, float]:
@@ -97,7 +114,7 @@ async def run_feed(venue: str, server: VenueServer, session: aiohttp.ClientSessi
     channels = frozenset({Channel.OPEN_INTEREST, Channel.MARK_PRICE}) if venue == "hyperliquid" else frozenset({Channel.LIQUIDATIONS})
     feed = Feed(
         get_venue(venue), session=session, ws_url=server.ws_url(venue), rest_url=server.rest_url(venue), channels=channels,
-        instruments=InstrumentIndex(), coins=None, emit=sink, backoff_base_s=0.05, backoff_cap_s=0.2, stale_after_s=5.0,
+        instruments=InstrumentIndex(), coins=None, emit=sink, backoff_base_s=0.05, backoff_cap_s=0.2, stale_after_s=60.0,
     )
     return feed, sink, asyncio.create_task(feed.run())
 
@@ -107,7 +124,7 @@ async def test_venue_end_to_end(venue: str, session: aiohttp.ClientSession) -> N
     async with VenueServer([venue]) as server:
         feed, sink, task = await run_feed(venue, server, session)
         try:
-            await settled(server, venue)
+            await settled(server, venue, feed)
             assert feed.instruments.for_venue(venue), "no instruments loaded over REST"
             feed.instruments.update(cached_instruments(venue))  # parse-only extras (a seeded index would skip REST)
             path = source(venue)
@@ -148,7 +165,7 @@ async def test_venue_end_to_end(venue: str, session: aiohttp.ClientSession) -> N
 async def test_deribit_test_request_is_answered(session: aiohttp.ClientSession) -> None:
     async with VenueServer(["deribit"]) as server:
         feed, _, task = await run_feed("deribit", server, session)
-        await settled(server, "deribit")
+        await settled(server, "deribit", feed)
         assert await server.app_ping("deribit") == 1
         await wait_until(lambda: server.counters("deribit").pongs_received == 1, what="public/test")
         feed.stop()
@@ -175,7 +192,7 @@ async def test_app_all_venues_store_once_and_idempotent_on_repush(tmp_path: Path
     async with VenueServer(ALL) as server:
         settings = Settings(
             store=StoreSettings(path=db, flush_interval_s=0.05),
-            feeds=FeedSettings(channels=["liquidations"], stale_after_s=5.0),
+            feeds=FeedSettings(channels=["liquidations"], stale_after_s=60.0),  # the server is silent between pushes
             venues={v: VenueSettings(ws_url=server.ws_url(v), rest_url=server.rest_url(v)) for v in ALL},
             web=WebSettings(enabled=False),
         )
@@ -183,7 +200,8 @@ async def test_app_all_venues_store_once_and_idempotent_on_repush(tmp_path: Path
         await app.start()
         try:
             liq_venues = [v for v in ALL if v != "hyperliquid"]
-            await asyncio.gather(*(settled(server, v) for v in liq_venues))
+            feeds = {f.name: f for f in app.feeds}
+            await asyncio.gather(*(settled(server, v, feeds[v]) for v in liq_venues))
             assert all(app.instruments.for_venue(v) for v in ALL)  # every venue loaded its instruments over REST
             app.instruments.update([i for v in ALL for i in cached_instruments(v)])
 
@@ -196,16 +214,17 @@ async def test_app_all_venues_store_once_and_idempotent_on_repush(tmp_path: Path
             # Bybit/OKX frames of channels the client no longer subscribes (v1 topics, REST-generated) are not sent.
             sent = {v: sum(1 for n in pushed_lines(server, v, source(v)) for e in golden(v).get(n, []) if e["type"] == "liquidation")
                     for v in liq_venues if v != "gate"} | {"gate": 2}
-            await wait_until(lambda: stored_counts(app) == {v: n for v, n in sent.items() if n}, timeout_s=6, what="every venue stored")
+            await wait_until(lambda: stored_counts(app) == {v: n for v, n in sent.items() if n}, timeout_s=30, what="every venue stored")
             assert all(sent[v] == want[v] for v in liq_venues if v not in ("bybit", "okx")), (sent, want)
             before = stored_counts(app)
             connections = {v: server.counters(v).connections_accepted for v in liq_venues}
+            before_drop = {v: dataclasses.replace(server.counters(v)) for v in liq_venues}
             assert await server.drop_connections() >= len(liq_venues)
             await wait_until(
                 lambda: all(server.counters(v).connections_accepted > connections[v] and server.connections(v) for v in liq_venues),
-                timeout_s=6, what="every venue reconnected",
+                timeout_s=30, what="every venue reconnected",
             )
-            await asyncio.gather(*(settled(server, v) for v in liq_venues))
+            await asyncio.gather(*(settled(server, v, feeds[v], since=before_drop[v]) for v in liq_venues))
             await replay_all()  # the same frames again, as OKX re-pushes on reconnect
             await wait_until(lambda: not any(server.pending(v) for v in liq_venues), what="every re-pushed frame sent")
             await asyncio.sleep(0.3)  # parse + writer flush (flush_interval_s=0.05)

@@ -6,6 +6,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
+from _local import wait_until
 
 import market_day as md
 from liqwatch import config
@@ -26,24 +27,29 @@ async def test_the_bus_feeds_live_totals_and_signals_reach_bus_and_store(tmp_pat
     for i in range(0, len(events), 2000):
         app.bus.publish(events[i : i + 2000])  # as feeds do: the writer stores, LiveAnalytics counts
     writer = asyncio.create_task(app.writer.run())
-    while app.writer.source.depth or app.writer.stored["liquidations"] == 0:
-        await asyncio.sleep(0.05)
-    await asyncio.sleep(1.5)  # a last flush of the tail
     live = app.analytics.totals(window[1] - window[0], at=window[1])
-    stored = liquidation_stats(app.store, since=window[0], until=window[1])
+
+    def stored_count() -> int:
+        with app.writer.lock:
+            return int(liquidation_stats(app.store, since=window[0], until=window[1])["count"])
+
+    # the writer stores in batches every flush_interval_s: wait for the tail, not a fixed 1.5 s
+    await wait_until(lambda: stored_count() >= live["count"], 30, "the writer to store the published liquidations")
+    with app.writer.lock:  # the writer may still be storing other tables in its thread
+        stored = liquidation_stats(app.store, since=window[0], until=window[1])
     assert live["count"] == stored["count"] > 0 and live["long_usd"] == pytest.approx(stored["long_usd"])
     alerts.drain()
     fired = await app.evaluate_signals(*window)
     assert {("long-cluster", "BTC"), ("leverage-flush", "ETH")} <= {(s.kind, s.coin) for s in fired}
     published = [e for e in alerts.drain() if isinstance(e, Signal)]
     assert published == fired
-    for _ in range(100):  # the writer flushes every flush_interval_s
+
+    def stored_signals() -> int:
         with app.writer.lock:
-            stored_signals = app.store.count("signals")
-        if stored_signals == len(fired):
-            break
-        await asyncio.sleep(0.05)
-    assert stored_signals == len(fired)
+            return int(app.store.count("signals"))
+
+    await wait_until(lambda: stored_signals() >= len(fired), 30, "the writer to store the signals")  # every flush_interval_s
+    assert stored_signals() == len(fired)
     app.writer.stop()
     await writer
     app.store.close()

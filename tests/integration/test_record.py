@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import gzip
 import json
 import os
 import signal
@@ -19,21 +20,27 @@ from collections.abc import Coroutine, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
+import aiohttp
 import pytest
 from typer.testing import CliRunner
 
 from liqwatch.cli import app
 from liqwatch.cli.record import load_settings
 from liqwatch.errors import ConfigError
+from liqwatch.feed import Feed
+from liqwatch.model import Channel, InstrumentIndex
 from liqwatch.recording import RecordedLine, read_recording
 from liqwatch.sim import VenueServer
+from liqwatch.sim.dialects import DIALECTS
 from liqwatch.sim.venue_server import DEFAULT_RECORDED_DIR
 from liqwatch.storage import open_store
+from liqwatch.venues import get_venue
 
 pytestmark = pytest.mark.timeout(90)
 T = TypeVar("T")
 VENUES = ("binance-usdm", "okx", "htx")
 PREFIX = {"binance-usdm": "BINANCE_FUTURES", "okx": "OKX", "htx": "HTX"}
+CHANNELS = frozenset({Channel.LIQUIDATIONS, Channel.OPEN_INTEREST})  # = the config's [feeds] channels
 SRC = str(Path(__file__).resolve().parents[2] / "src")
 OKX_SWAP_LIQ = (
     b'{"arg":{"channel":"liquidation-orders","instType":"SWAP"},"data":[{"details":[{"bkLoss":"0","bkPx":"30000",'
@@ -66,19 +73,40 @@ class ThreadedServer:
     def subscribes(self, venue: str) -> int:
         return self.server.counters(venue).subscribe_messages
 
-    def wait_subscribes(self, at_least: dict[str, int], quiet_s: float = 0.4, timeout_s: float = 20) -> dict[str, int]:
-        """Wait until every venue saw `at_least[venue]` subscribe messages and none arrived for `quiet_s`; return the counts."""
+    def wait_subscribes(self, at_least: dict[str, int], timeout_s: float = 60) -> None:
+        """Wait until every venue saw `at_least[venue]` subscribe messages in total."""
         deadline = time.monotonic() + timeout_s
-        last: dict[str, int] = {}
-        since = time.monotonic()
         while True:
             now = {v: self.subscribes(v) for v in at_least}
-            if now != last:
-                last, since = now, time.monotonic()
-            if all(now[v] >= n for v, n in at_least.items()) and time.monotonic() - since >= quiet_s:
-                return now
+            if all(now[v] >= n for v, n in at_least.items()):
+                return
             assert time.monotonic() < deadline, f"subscribe messages {now}, wanted {at_least}"
             time.sleep(0.05)
+
+
+async def subscribe_messages(server: VenueServer) -> dict[str, int]:
+    """Return how many subscribe messages one process sends per venue: what a Feed of the config plans."""
+    out = {}
+    async with aiohttp.ClientSession() as session:
+        for venue in VENUES:
+            feed = Feed(
+                get_venue(venue), session=session, ws_url=server.ws_url(venue), rest_url=server.rest_url(venue),
+                channels=CHANNELS, instruments=InstrumentIndex(), coins=None, emit=lambda events: None,
+            )
+            await feed.load_instruments()
+            connections = feed.venue.ws_connections(feed.selected(), feed.channels, feed.ws_url)
+            out[venue] = sum(len(c.subscribe) for c in connections)
+    return out
+
+
+def recorded_frames(directory: Path) -> list[bytes]:
+    """Return every websocket frame recorded so far under `directory` (gzip frames decompressed)."""
+    out = []
+    for path in directory.glob("*.2*.jsonl"):
+        for line in read_recording(path):
+            if isinstance(line, RecordedLine):
+                out.append(gzip.decompress(line.frame) if line.frame[:2] == b"\x1f\x8b" else line.frame)
+    return out
 
 
 def cli(*args: str) -> subprocess.Popen[str]:
@@ -123,21 +151,34 @@ def test_recordings_replay_to_what_up_stored(exchange: ThreadedServer, tmp_path:
     up = cli("up", "--config", str(config), "--db", str(live_db), "--no-view", "--record", str(up_dir))
     procs = [up]
     try:
-        single = exchange.wait_subscribes(dict.fromkeys(VENUES, 1))
+        # exact counts, not a quiet period: HTX subscribes in ~180 messages, and under load pauses between them
+        per_process = exchange.call(subscribe_messages(s))
+        exchange.wait_subscribes(per_process)
         rec = cli("record", "--config", str(config), "--venues", ",".join(VENUES), "--out", str(rec_dir))
         procs.append(rec)
-        exchange.wait_subscribes({v: 2 * n for v, n in single.items()}, quiet_s=0.2)  # the same subscriptions again
+        exchange.wait_subscribes({v: 2 * n for v, n in per_process.items()})  # the same subscriptions again
         sent_before = {v: s.counters(v).frames_sent for v in VENUES}
-        assert exchange.call(s.replay_file("binance-usdm", DEFAULT_RECORDED_DIR / "BINANCE_FUTURES.liquidations.jsonl")) == 1
+        binance_file, htx_file = DEFAULT_RECORDED_DIR / "BINANCE_FUTURES.liquidations.jsonl", DEFAULT_RECORDED_DIR / "HTX.liquidations.jsonl"
+        htx_topics, htx_dialect = s.subscribed_topics("htx"), DIALECTS["htx"]
+        frames = [r.frame for r in read_recording(binance_file) if isinstance(r, RecordedLine)] + [OKX_SWAP_LIQ]
+        frames += [
+            r.frame for r in read_recording(htx_file)
+            if isinstance(r, RecordedLine) and (t := htx_dialect.topic_of(r.frame)) is not None and htx_dialect.subscribed_to(htx_topics, t)
+        ]  # fmt: skip
+        assert exchange.call(s.replay_file("binance-usdm", binance_file)) == 1
         exchange.call(s.push("okx", OKX_SWAP_LIQ))
-        htx = exchange.call(s.replay_file("htx", DEFAULT_RECORDED_DIR / "HTX.liquidations.jsonl"))
-        assert htx >= 1
+        htx = exchange.call(s.replay_file("htx", htx_file))
+        assert htx >= 1 and len(frames) == 2 + htx
         pushed = {"binance-usdm": 1, "okx": 1, "htx": htx}
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 60
         while any(s.counters(v).frames_sent - sent_before[v] < 2 * pushed[v] for v in VENUES):  # both processes got each
             assert time.monotonic() < deadline, "frames not sent"
             time.sleep(0.05)
-        time.sleep(0.5)
+        # sent is not read: wait until both processes recorded every pushed frame (the tap runs before the parse)
+        deadline = time.monotonic() + 60
+        while not all(set(frames) <= set(recorded_frames(d)) for d in (up_dir, rec_dir)):
+            assert time.monotonic() < deadline, "pushed frames not recorded by both processes"
+            time.sleep(0.1)
         for p in procs:  # Ctrl-C: both close their files cleanly
             p.send_signal(signal.SIGINT)
         rec_out, rec_err = rec.communicate(timeout=30)

@@ -150,15 +150,26 @@ class WebServer:
         self.server = _Server(self.config)
         self._task: asyncio.Task[None] | None = None
 
+    async def _serve(self) -> None:
+        try:
+            await self.server.serve()
+        except SystemExit:
+            # uvicorn calls sys.exit() on a bind error after logging it. Raised from a task, SystemExit is not kept
+            # in the task: asyncio re-raises it out of the event loop, which stopped all of `liqwatch up` instead of
+            # running on without the dashboard. Turn it into the error start() reports.
+            raise OSError(f"cannot listen on {self.config.host}:{self.config.port}") from None
+
     async def start(self) -> None:
-        """Start serving; return once the socket is bound."""
-        self._task = asyncio.create_task(self.server.serve(), name="web")
+        """Start serving; return once the socket is bound.
+
+        Raises:
+            OSError: the address is in use (or cannot be bound).
+            LiqwatchError: the server stopped before it was listening.
+        """
+        self._task = asyncio.create_task(self._serve(), name="web")
         while not self.server.started:
             if self._task.done():
-                try:
-                    self._task.result()
-                except SystemExit:  # uvicorn exits on a bind error after logging it
-                    raise OSError(f"cannot listen on {self.config.host}:{self.config.port}") from None
+                self._task.result()  # OSError from _serve
                 raise LiqwatchError(f"the web server on {self.config.host}:{self.config.port} did not start")
             await asyncio.sleep(0.02)
 
