@@ -14,9 +14,21 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # `python bench/run.py` puts bench/ itself on the path, not the repo
     sys.path.insert(0, str(ROOT))
 
-from bench import _harness, e2e, heatmap, instructions, memory, parse, scale, store, venues, web_latency  # noqa: E402
+from bench import (  # noqa: E402
+    _harness,
+    anchored,
+    e2e,
+    heatmap,
+    instructions,
+    memory,
+    parse,
+    scale,
+    store,
+    venues,
+    web_latency,
+)
 
-SUITES = [parse, instructions, venues, e2e, store, scale, web_latency, heatmap, memory]
+SUITES = [parse, instructions, venues, anchored, e2e, store, scale, web_latency, heatmap, memory]
 LIBRARIES = ("liqwatch", "msgspec", "cryptofeed", "yapic.json", "ccxt", "psycopg", "nats-py", "duckdb")
 RESULTS = ROOT / "bench" / "RESULTS.md"
 
