@@ -436,6 +436,11 @@ def _specs() -> list[Anchored]:
     ]
 
 
+def spec(venue: str) -> Anchored:
+    """The anchored case of a venue."""
+    return next(s for s in _specs() if s.venue == venue)
+
+
 def _case(spec: Anchored) -> Case:
     return Case(spec.title, lambda quick: run_anchored(spec, quick))
 

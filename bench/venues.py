@@ -56,6 +56,23 @@ def venue_frames(name: str):  # -> tuple[VenueModule, InstrumentIndex, list[byte
     return venue, index, frames, events
 
 
+ANCHORED_ELSEWHERE = {"binance-usdm": "binance-usdm forceOrder parse", "binance-coinm": "binance-coinm forceOrder parse (anchored)",
+                      "bybit": "bybit allLiquidation parse (anchored)", "okx": "okx liquidation-orders parse (anchored)",
+                      "bitmex": "bitmex liquidation parse (anchored)", "deribit": "deribit trades+liquidation parse (anchored)"}
+
+
+def _anchor_note(name: str) -> str:
+    """Where this venue's anchors are, or why it has none (checked in cryptofeed 2.4.1 and ccxt 4.5.90 sources)."""
+    if name in ANCHORED_ELSEWHERE:
+        return f"anchors on generated liquidation frames: row '{ANCHORED_ELSEWHERE[name]}'"
+    private = " (ccxt.pro gate's only liquidation stream is watch_my_liquidations: the account's own, private)" if name == "gate" else ""
+    return (
+        "no anchor: among liqwatch's venues cryptofeed 2.4.1 has a liquidations channel only on Binance USD-M/COIN-M, "
+        "BitMEX, Bybit, Deribit (and OKX by REST), ccxt.pro 4.5.90 a public watch_liquidations only on Binance, Bybit "
+        "and OKX" + private
+    )
+
+
 def _parse_case(name: str) -> Case:
     def run(quick: bool) -> Row:
         from liqwatch.parsing import FrameCounters, safe_parse
@@ -79,7 +96,8 @@ def _parse_case(name: str) -> Case:
         row.notes.append(
             f"{len(distinct)} distinct recorded frames ({events} events, {events / len(distinct):.2f}/frame) cycled"
             + (", gzip-compressed as sent" if venue.SPEC.frame_encoding == "gzip" else "")
-            + "; anchors not driven for this venue (see notes/i9.md)"
+            + "; "
+            + _anchor_note(name)
         )
         return row
 
