@@ -42,13 +42,14 @@ def _work_anchored(venue: str, side: str, n: int) -> None:
 
     spec = anchored.spec(venue)
     frames = spec.frames(ANCHORED_LARGE)[:n]  # every generator is sequential: a prefix is the same frames
+    side, _, reps = side.partition("@")
     if side == "liqwatch":
         module, index = anchored.venue_index(venue)
         counters = FrameCounters()
         for frame in frames:
             safe_parse(module, frame, index, anchored.TS_RECV, counters)
     else:
-        spec.anchors[side](frames, 1)
+        spec.anchors[side](frames, int(reps or 1))
 
 
 def _work(side: str, n: int) -> None:
@@ -159,6 +160,13 @@ def run_instructions(quick: bool) -> Row:
     return row
 
 
+def anchor_per_frame(venue: str, anchor: str, large: int) -> float:
+    """Instructions one frame costs an anchor of a bench/anchored.py venue: the same `large` frames measured with 3
+    and with 1 timed passes, so set-up AND the untimed sanity pass (which adds up notionals) cancel out."""
+    extra = _instructions(f"{venue}:{anchor}@3", large) - _instructions(f"{venue}:{anchor}@1", large)
+    return extra / (2 * large)
+
+
 def run_anchored_instructions(venue: str, quick: bool) -> Row:
     """A bench/anchored.py venue: instructions per frame, liqwatch (`safe_parse`) vs the anchors measured there."""
     from bench import anchored
@@ -184,7 +192,7 @@ def run_anchored_instructions(venue: str, quick: bool) -> Row:
             row.notes.append(f"{anchor}: not measured ({exc})")
             continue
         try:
-            cost[anchor] = per_frame(f"{venue}:{anchor}", large)
+            cost[anchor] = anchor_per_frame(venue, anchor, large)
         except RuntimeError as exc:
             reason = str(exc)
             row.anchors[anchor] = None
@@ -194,8 +202,8 @@ def run_anchored_instructions(venue: str, quick: bool) -> Row:
     row.notes.append(
         "instructions per frame: "
         + ", ".join(f"{side} {c:,.0f}" for side, c in cost.items())
-        + f" (difference of callgrind totals over {SMALL:,} and {large:,} frames, set-up cancelled; an anchor's "
-        "count averages its timed pass and its sanity pass, which also adds up notionals)"
+        + f" (liqwatch: difference of callgrind totals over {SMALL:,} and {large:,} frames; an anchor: {large:,} "
+        "frames with 3 and with 1 timed passes, so its set-up and untimed sanity pass cancel out)"
     )
     row.checks.append(("every cost positive", all(c > 0 for c in cost.values()), f"{len(cost)} sides"))
     return row
