@@ -28,6 +28,7 @@ class Row:
     liqwatch: float  # items per second, best of N
     anchors: dict[str, float | None] = field(default_factory=dict)  # name -> items/s (None: not available)
     target: tuple[str, float] | None = None  # (anchor name, minimum liqwatch/anchor ratio)
+    more_targets: list[tuple[str, float]] = field(default_factory=list)  # further (anchor, ratio) targets
     checks: list[tuple[str, bool, str]] = field(default_factory=list)  # (name, passed, detail)
     notes: list[str] = field(default_factory=list)
 
@@ -36,11 +37,21 @@ class Row:
         return self.liqwatch / rate if rate else None
 
     @property
+    def targets(self) -> list[tuple[str, float]]:
+        return ([self.target] if self.target else []) + self.more_targets
+
+    def met(self, target: tuple[str, float]) -> bool | None:
+        """Whether liqwatch reaches `target`; None when that anchor was not measured."""
+        r = self.ratio(target[0])
+        return None if r is None else r >= target[1]
+
+    @property
     def target_met(self) -> bool | None:
-        if self.target is None:
+        """All targets met (None: no target, or an anchor not measured)."""
+        verdicts = [self.met(t) for t in self.targets]
+        if not verdicts or None in verdicts:
             return None
-        r = self.ratio(self.target[0])
-        return None if r is None else r >= self.target[1]
+        return all(verdicts)
 
 
 @dataclass
@@ -150,12 +161,15 @@ def table(rows: list[Row]) -> tuple[list[str], list[list[str]]]:
         line = [row.case, f"{row.n:,}", f"{fmt_rate(row.liqwatch)} {row.unit}"]
         for a in anchors:
             line += [fmt_rate(row.anchors.get(a)), fmt_ratio(row.ratio(a))]
-        if row.target is None:
+        if not row.targets:
             line.append("-")
         else:
-            met = row.target_met
-            verdict = "n/a" if met is None else ("met" if met else "NOT met")
-            line.append(f">= {row.target[1]:g}x {row.target[0]}: {verdict}")
+            verdicts = []
+            for target in row.targets:
+                met = row.met(target)
+                verdict = "n/a" if met is None else ("met" if met else "NOT met")
+                verdicts.append(f">= {target[1]:g}x {target[0]}: {verdict}")
+            line.append("; ".join(verdicts))
         cells.append(line)
     return header, cells
 

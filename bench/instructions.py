@@ -27,14 +27,38 @@ from bench._harness import Case, Row
 ROOT = Path(__file__).resolve().parents[1]
 SMALL, LARGE = 1_000, 21_000
 QUICK_LARGE = 6_000
+ANCHORED_LARGE = 6_000  # the bench/anchored.py venues: the libraries are slow under callgrind; 5,000 frames counted
 # Passes over the frames each side makes per run: liqwatch parses once; the anchors' measure() makes one timed
 # pass (reps=1) and one sanity pass, both through the library's full handler.
 PASSES = {"liqwatch": 1, "msgspec-typed": 1, "msgspec-scan": 1, "cryptofeed": 2, "ccxt.pro": 2}
 _TOTAL = re.compile(rb"Collected : (\d+)")
 
 
+def _work_anchored(venue: str, side: str, n: int) -> None:
+    """`_work` for a bench/anchored.py venue: the first `n` of its frames through liqwatch's `safe_parse` or an anchor's
+    measure() (one timed pass and one sanity pass)."""
+    from bench import anchored
+    from liqwatch.parsing import FrameCounters, safe_parse
+
+    spec = anchored.spec(venue)
+    frames = spec.frames(ANCHORED_LARGE)[:n]  # every generator is sequential: a prefix is the same frames
+    side, _, reps = side.partition("@")
+    if side == "liqwatch":
+        module, index = anchored.venue_index(venue)
+        counters = FrameCounters()
+        for frame in frames:
+            safe_parse(module, frame, index, anchored.TS_RECV, counters)
+    else:
+        spec.anchors[side](frames, int(reps or 1))
+
+
 def _work(side: str, n: int) -> None:
-    """Run inside the child interpreter: set up everything, then push the first `n` frames through `side`."""
+    """Run inside the child interpreter: set up everything, then push the first `n` frames through `side`
+    (`venue:side` for a bench/anchored.py venue)."""
+    if ":" in side:
+        venue, _, lib = side.partition(":")
+        _work_anchored(venue, lib, n)
+        return
     import msgspec
 
     from bench import anchors, parse
@@ -97,7 +121,7 @@ def _instructions(side: str, n: int) -> int:
 def per_frame(side: str, large: int = LARGE) -> float:
     """Instructions one frame costs `side`, set-up cancelled (two callgrind runs)."""
     extra = _instructions(side, large) - _instructions(side, SMALL)
-    return extra / ((large - SMALL) * PASSES[side])
+    return extra / ((large - SMALL) * PASSES[side.rpartition(":")[2]])
 
 
 def run_instructions(quick: bool) -> Row:
@@ -136,7 +160,67 @@ def run_instructions(quick: bool) -> Row:
     return row
 
 
-CASES = [Case("binance-usdm forceOrder parse, instructions (callgrind)", run_instructions)]
+def anchor_per_frame(venue: str, anchor: str, large: int) -> float:
+    """Instructions one frame costs an anchor of a bench/anchored.py venue: the same `large` frames measured with 3
+    and with 1 timed passes, so set-up AND the untimed sanity pass (which adds up notionals) cancel out."""
+    extra = _instructions(f"{venue}:{anchor}@3", large) - _instructions(f"{venue}:{anchor}@1", large)
+    return extra / (2 * large)
+
+
+def run_anchored_instructions(venue: str, quick: bool) -> Row:
+    """A bench/anchored.py venue: instructions per frame, liqwatch (`safe_parse`) vs the anchors measured there."""
+    from bench import anchored
+
+    spec = anchored.spec(venue)
+    name = f"{spec.title.removesuffix(' (anchored)')}, instructions (callgrind)"
+    large = QUICK_LARGE if quick else ANCHORED_LARGE
+    if shutil.which("valgrind") is None:
+        row = Row(case=name, n=0, unit="frames/G instr", liqwatch=float("nan"))
+        row.notes.append("not measured: valgrind is not installed (apt-get install valgrind)")
+        return row
+    cost = {"liqwatch": per_frame(f"{venue}:liqwatch", large)}
+    row = Row(case=name, n=large - SMALL, unit="frames/G instr", liqwatch=1e9 / cost["liqwatch"])
+    if spec.targets:
+        row.target, row.more_targets = spec.targets[0], spec.targets[1:]
+    from bench.anchors import Unavailable
+
+    for anchor, measure in spec.anchors.items():
+        try:
+            measure([], 0)  # no frames, no timing: raises at once for a library that does not handle these frames
+        except Unavailable as exc:
+            row.anchors[anchor] = None
+            row.notes.append(f"{anchor}: not measured ({exc})")
+            continue
+        try:
+            cost[anchor] = anchor_per_frame(venue, anchor, large)
+        except RuntimeError as exc:
+            reason = str(exc)
+            row.anchors[anchor] = None
+            row.notes.append(f"{anchor}: not measured ({reason[reason.find('Unavailable'):][:300]})")
+            continue
+        row.anchors[anchor] = 1e9 / cost[anchor]
+    row.notes.append(
+        "instructions per frame: "
+        + ", ".join(f"{side} {c:,.0f}" for side, c in cost.items())
+        + f" (liqwatch: difference of callgrind totals over {SMALL:,} and {large:,} frames; an anchor: {large:,} "
+        "frames with 3 and with 1 timed passes, so its set-up and untimed sanity pass cancel out)"
+    )
+    row.checks.append(("every cost positive", all(c > 0 for c in cost.values()), f"{len(cost)} sides"))
+    return row
+
+
+def _anchored_case(venue: str, channel: str) -> Case:
+    return Case(f"{venue} {channel} parse, instructions (callgrind)", lambda quick: run_anchored_instructions(venue, quick))
+
+
+CASES = [
+    Case("binance-usdm forceOrder parse, instructions (callgrind)", run_instructions),
+    _anchored_case("bybit", "allLiquidation"),
+    _anchored_case("okx", "liquidation-orders"),
+    _anchored_case("binance-coinm", "forceOrder"),
+    _anchored_case("bitmex", "liquidation"),
+    _anchored_case("deribit", "trades+liquidation"),
+]
 
 if __name__ == "__main__":
     _work(sys.argv[1], int(sys.argv[2]))

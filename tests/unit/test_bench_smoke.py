@@ -34,3 +34,72 @@ def test_generated_binance_frames_parse_to_one_liquidation_each() -> None:
     assert ref["count"] == n
     total = sum(e.notional_usd for e in events)
     assert total == pytest.approx(float(ref["fill_notional"]), rel=1e-9)
+
+
+anchored_bench = pytest.importorskip("bench.anchored")
+
+
+def _liquidations(venue_name: str, frames: list[bytes]) -> list:  # type: ignore[type-arg]
+    from liqwatch.model import Liquidation
+    from liqwatch.parsing import FrameCounters, safe_parse
+
+    venue, index = anchored_bench.venue_index(venue_name)
+    counters = FrameCounters()
+    events = [e for f in frames for e in safe_parse(venue, f, index, anchored_bench.TS_RECV, counters)]
+    assert not counters.skipped  # every frame parses
+    assert all(isinstance(e, Liquidation) for e in events)
+    assert all(e.notional_usd > 0 for e in events)
+    return events
+
+
+def test_generated_binance_coinm_frames_parse_to_one_liquidation_each() -> None:
+    from liqwatch.model import PositionSide
+
+    n = 1_000
+    frames = anchored_bench.binance_coinm_force_order_frames(n, seed=7)
+    assert len(frames) == n == len(set(frames))  # distinct frames
+    assert frames == anchored_bench.binance_coinm_force_order_frames(n, seed=7)
+    events = _liquidations("binance-coinm", frames)
+    assert len(events) == n
+    assert len({e.symbol for e in events}) > 20  # perpetuals and quarterlies
+    assert {e.position_side for e in events} == {PositionSide.LONG, PositionSide.SHORT}
+    ref = anchored_bench.binance_coinm_reference(frames)
+    assert ref["count"] == n
+    assert sum(e.notional_usd for e in events) == pytest.approx(float(ref["usd"]), rel=1e-9)
+    assert all(e.notional_usd % 10 == 0 for e in events)  # whole contracts of 10 / 100 USD
+
+
+def test_generated_bitmex_frames_parse_to_one_liquidation_per_row() -> None:
+    n = 1_000
+    frames = anchored_bench.bitmex_liquidation_frames(n, seed=7)
+    assert len(frames) == n == len(set(frames))
+    events = _liquidations("bitmex", frames)
+    ref = anchored_bench.bitmex_reference(frames)
+    assert n < len(events) == ref["count"] < 3 * n  # one to three rows per frame
+    assert len({e.venue_event_id for e in events}) == len(events)  # distinct orderIDs
+    assert {e.symbol for e in events} == {"XBTUSD"}
+    assert sum(e.notional_usd for e in events) == pytest.approx(float(ref["usd"]), rel=1e-9)
+
+
+def test_generated_deribit_frames_parse_to_one_liquidation_per_liquidated_side() -> None:
+    n = 1_000
+    frames = anchored_bench.deribit_liquidation_trade_frames(n, seed=7)
+    assert len(frames) == n == len(set(frames))
+    events = _liquidations("deribit", frames)
+    ref = anchored_bench.deribit_reference(frames)
+    assert ref["flagged_trades"] == n
+    assert 0 < ref["mt_trades"] < n / 4
+    assert len(events) == ref["count"] == n + ref["mt_trades"]  # an MT trade liquidates both sides
+    assert {e.contract_type.value for e in events} == {"inverse", "linear"}
+    assert sum(e.notional_usd for e in events) == pytest.approx(float(ref["usd"]), rel=1e-9)
+
+
+@pytest.mark.parametrize("venue", ["bybit", "okx"])
+def test_sim_frames_of_the_ccxt_anchored_cases(venue: str) -> None:
+    spec = next(s for s in anchored_bench._specs() if s.venue == venue)
+    frames = spec.frames(300)
+    assert len(frames) == 300 == len(set(frames))
+    events = _liquidations(venue, frames)
+    ref = spec.reference(frames)
+    assert len(events) == ref["count"] == 300
+    assert sum(e.notional_usd for e in events) == pytest.approx(float(ref["usd"]), rel=1e-9)
