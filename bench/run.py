@@ -48,7 +48,12 @@ def main(argv: list[str] | None = None) -> int:
             # callgrind cases take minutes per venue: they run only when `--case` names them
             if args.case in case.name and ("(callgrind)" not in case.name or "callgrind" in args.case):
                 print(f"running {case.name} ...", file=sys.stderr, flush=True)
-                rows.append(case.run(args.quick))
+                try:
+                    rows.append(case.run(args.quick))
+                except Exception as exc:  # one broken case must not lose the others' results
+                    row = _harness.Row(case=case.name, n=0, unit="-", liqwatch=float("nan"))
+                    row.checks.append(("ran", False, f"{type(exc).__name__}: {exc}"))
+                    rows.append(row)
 
     env = _harness.machine(LIBRARIES)
     command = "python bench/run.py" + (" --quick" if args.quick else "") + (f" --case '{args.case}'" if args.case else "")
