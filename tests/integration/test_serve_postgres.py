@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import math
 import signal
 import subprocess
 import time
@@ -21,6 +20,7 @@ import msgspec
 import pytest
 from test_scale_out import GROUP_A, GROUP_B, bus_env, expected_store, files, finish, liqwatch_cmd
 
+from json_compare import same
 from liqwatch.analytics.metrics import liquidation_stats
 from liqwatch.analytics.open_interest import open_interest_summary
 from liqwatch.model.time import ns_to_iso
@@ -49,22 +49,6 @@ def wait_listening(port: int, proc: subprocess.Popen[str], timeout_s: float = 30
         except OSError:
             time.sleep(0.1)
     raise AssertionError(f"liqwatch serve did not listen on {port}")
-
-
-def same(a: Any, b: Any, where: str = "$") -> None:
-    """Equal JSON; floats to 1e-12 relative (sums are added in another order by PostgreSQL)."""
-    if isinstance(a, dict) and isinstance(b, dict):
-        assert list(a) == list(b), f"{where}: {list(a)} != {list(b)}"
-        for k in a:
-            same(a[k], b[k], f"{where}.{k}")
-    elif isinstance(a, list) and isinstance(b, list):
-        assert len(a) == len(b), f"{where}: {len(a)} != {len(b)}"
-        for i, (x, y) in enumerate(zip(a, b, strict=True)):
-            same(x, y, f"{where}[{i}]")
-    elif isinstance(a, float) or isinstance(b, float):
-        assert math.isclose(a, b, rel_tol=1e-12, abs_tol=1e-9), f"{where}: {a!r} != {b!r}"
-    else:
-        assert a == b, f"{where}: {a!r} != {b!r}"
 
 
 def test_serve_answers_from_postgresql_and_streams_from_nats(tmp_path: Path, pg_url: str, nats_server: LocalNats) -> None:

@@ -22,6 +22,7 @@ from test_api import get
 
 import market_day
 from conftest import market_alerts, recorded_files, seeded_signal
+from json_compare import same
 from liqwatch import config
 from liqwatch.alerts.history import ensure_tables, insert
 from liqwatch.ingest import replay_files
@@ -32,23 +33,6 @@ from liqwatch.storage.base import EventStore
 
 pytestmark = [pytest.mark.postgres, pytest.mark.timeout(300)]
 H = 3600 * 10**9
-
-
-def same(a: Any, b: Any, where: str = "$") -> None:
-    """Assert equal JSON values; floats equal to 1e-12 relative (see the module doc)."""
-    if isinstance(a, dict) and isinstance(b, dict):
-        assert list(a) == list(b), f"{where}: keys {list(a)} != {list(b)}"
-        for k in a:
-            same(a[k], b[k], f"{where}.{k}")
-    elif isinstance(a, list) and isinstance(b, list):
-        assert len(a) == len(b), f"{where}: {len(a)} items != {len(b)}"
-        for i, (x, y) in enumerate(zip(a, b, strict=True)):
-            same(x, y, f"{where}[{i}]")
-    elif isinstance(a, float) or isinstance(b, float):
-        assert isinstance(a, int | float) and isinstance(b, int | float), f"{where}: {a!r} != {b!r}"
-        assert math.isclose(a, b, rel_tol=1e-12, abs_tol=1e-9), f"{where}: {a!r} != {b!r}"
-    else:
-        assert type(a) is type(b) and a == b, f"{where}: {a!r} != {b!r}"
 
 
 _DECIMAL = re.compile(r"-?\d+\.\d+(?:e[-+]?\d+)?")

@@ -39,15 +39,24 @@ _HOURLY = (
 )
 
 
+def _span(minutes: list[int]) -> tuple[int, int, str, int, int, str]:
+    # the minutes' range and SQL list, then the same for the hours they fall in
+    hours = sorted({m - m % HOUR_NS for m in minutes})
+    return (
+        min(minutes),
+        max(minutes) + MINUTE_NS,
+        ", ".join(str(int(m)) for m in sorted(set(minutes))),
+        hours[0],
+        hours[-1] + HOUR_NS,
+        ", ".join(str(h) for h in hours),
+    )
+
+
 def refresh_sql(minutes: list[int]) -> list[tuple[str, list[Any]]]:
     """Return the statements that recompute the rollup rows of these minute starts (and their hours)."""
     if not minutes:
         return []
-    lo, hi = min(minutes), max(minutes) + MINUTE_NS
-    listed = ", ".join(str(int(m)) for m in sorted(set(minutes)))
-    hours = sorted({m - m % HOUR_NS for m in minutes})
-    hlo, hhi = hours[0], hours[-1] + HOUR_NS
-    hlisted = ", ".join(str(h) for h in hours)
+    lo, hi, listed, hlo, hhi, hlisted = _span(minutes)
     return [
         (f"DELETE FROM {TABLE} WHERE minute >= ? AND minute < ? AND minute IN ({listed})", [lo, hi]),
         (
@@ -72,11 +81,7 @@ def merge_sql(minutes: list[int], source: str = "_batch") -> list[tuple[str, lis
     """
     if not minutes:
         return []
-    lo, hi = min(minutes), max(minutes) + MINUTE_NS
-    listed = ", ".join(str(int(m)) for m in sorted(set(minutes)))
-    hours = sorted({m - m % HOUR_NS for m in minutes})
-    hlo, hhi = hours[0], hours[-1] + HOUR_NS
-    hlisted = ", ".join(str(h) for h in hours)
+    lo, hi, listed, hlo, hhi, hlisted = _span(minutes)
     cells = (
         "sum(usd) AS usd, sum(n) AS n, max(max_usd) AS max_usd, min(first_ts) AS first_ts, max(last_ts) AS last_ts"
     )
