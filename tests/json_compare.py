@@ -1,4 +1,4 @@
-"""Compare JSON answers of the two stores: equal, except floats, which must agree to 1e-12 relative.
+"""Compare answers (JSON or rows) of the two stores: equal, except floats, which must agree to 1e-12 relative.
 
 DuckDB and PostgreSQL add a sum's terms in different orders, so its last bits may differ; nothing else may.
 """
@@ -10,17 +10,18 @@ from typing import Any
 
 
 def same(a: Any, b: Any, where: str = "$") -> None:
-    """Assert equal JSON values; floats equal to 1e-12 relative."""
+    """Assert equal values (lists and tuples alike); floats equal to 1e-12 relative, NaN equal to NaN."""
     if isinstance(a, dict) and isinstance(b, dict):
         assert list(a) == list(b), f"{where}: keys {list(a)} != {list(b)}"
         for k in a:
             same(a[k], b[k], f"{where}.{k}")
-    elif isinstance(a, list) and isinstance(b, list):
+    elif isinstance(a, list | tuple) and isinstance(b, list | tuple):
         assert len(a) == len(b), f"{where}: {len(a)} items != {len(b)}"
         for i, (x, y) in enumerate(zip(a, b, strict=True)):
             same(x, y, f"{where}[{i}]")
     elif isinstance(a, float) or isinstance(b, float):
         assert isinstance(a, int | float) and isinstance(b, int | float), f"{where}: {a!r} != {b!r}"
-        assert math.isclose(a, b, rel_tol=1e-12, abs_tol=1e-9), f"{where}: {a!r} != {b!r}"
+        both_nan = math.isnan(a) and math.isnan(b)  # a NaN stored by one store is stored by the other
+        assert both_nan or math.isclose(a, b, rel_tol=1e-12, abs_tol=1e-9), f"{where}: {a!r} != {b!r}"
     else:
         assert type(a) is type(b) and a == b, f"{where}: {a!r} != {b!r}"

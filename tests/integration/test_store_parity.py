@@ -6,7 +6,6 @@ and aggregates equal to 1e-12 relative (a sum's rounding depends on the order th
 
 from __future__ import annotations
 
-import math
 import random
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +15,7 @@ import psycopg
 import pytest
 
 from factories import T0, make_liquidation
+from json_compare import same
 from liqwatch.analytics.metrics import liquidation_stats
 from liqwatch.analytics.open_interest import open_interest_summary
 from liqwatch.analytics.price import price_context
@@ -37,24 +37,6 @@ RECORDED = Path(__file__).resolve().parents[3] / "shared" / "data" / "recorded"
 if not RECORDED.is_dir():
     RECORDED = Path("/work/shared/data/recorded")
 H = 3600 * 10**9
-
-
-def same(a: Any, b: Any, where: str = "$") -> None:
-    """Assert equal structures; floats equal to 1e-12 relative."""
-    if isinstance(a, dict) and isinstance(b, dict):
-        assert list(a) == list(b), f"{where}: keys {list(a)} != {list(b)}"
-        for k in a:
-            same(a[k], b[k], f"{where}.{k}")
-    elif isinstance(a, list | tuple) and isinstance(b, list | tuple):
-        assert len(a) == len(b), f"{where}: {len(a)} items != {len(b)}"
-        for i, (x, y) in enumerate(zip(a, b, strict=True)):
-            same(x, y, f"{where}[{i}]")
-    elif isinstance(a, float) or isinstance(b, float):
-        assert isinstance(a, int | float) and isinstance(b, int | float), f"{where}: {a!r} != {b!r}"
-        both_nan = math.isnan(a) and math.isnan(b)  # a NaN stored by one is stored by the other
-        assert both_nan or math.isclose(a, b, rel_tol=1e-12, abs_tol=1e-9), f"{where}: {a!r} != {b!r}"
-    else:
-        assert type(a) is type(b) and a == b, f"{where}: {a!r} != {b!r}"
 
 
 @pytest.fixture(scope="module")
