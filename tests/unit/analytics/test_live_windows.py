@@ -43,3 +43,27 @@ def test_totals_equal_a_brute_force_sum(raw: list[tuple[int, PositionSide, int, 
     assert got["by_margin"].get("coin", {}).get("count", 0) == sum(1 for e in inside if e.contract_type is ContractType.INVERSE)
     top = sorted(inside, key=lambda e: (-e.notional_usd, e.ts_event))[:5]
     assert [(t["notional_usd"], t["ts_event"]) for t in got["top"]] == [(e.notional_usd, e.ts_event) for e in top]
+
+
+def test_events_are_not_kept_alive_and_rows_keep_their_fields() -> None:
+    """The minutes keep columns, not the events: a cascade's millions of `Liquidation` objects are freed once stored."""
+    import sys
+
+    events = [
+        make_liquidation(ts_event=T0 + k * 7 * 10**9, ts_recv=T0, notional_usd=float(1000 + k), venue_event_id=f"r{k}",
+                         position_side=PositionSide.SHORT if k % 2 else PositionSide.LONG)
+        for k in range(30)
+    ]
+    before = [sys.getrefcount(e) for e in events]
+    live = LiveAnalytics()
+    live.on_events(events)
+    assert [sys.getrefcount(e) for e in events] == before
+    got = live.totals(10 * M, T0 + 30 * 7 * 10**9)
+    biggest = events[-1]
+    assert got["largest"] == {
+        "venue": biggest.venue, "symbol": biggest.symbol, "market": biggest.market, "coin": biggest.coin,
+        "position_side": "short", "price": biggest.price, "quantity": biggest.quantity,
+        "notional_usd": biggest.notional_usd, "ts_event": biggest.ts_event, "ts": got["largest"]["ts"],
+    }
+    assert type(got["largest"]["position_side"]) is str
+    assert got["count"] == 30 and got["short_count"] == 15
