@@ -50,7 +50,7 @@ def _rss_bytes() -> int:
 def _thread_cpu() -> dict[str, float]:
     """CPU seconds per thread group of this process: the event loop, the executor (store writes), the rest."""
     tick = os.sysconf("SC_CLK_TCK")
-    executor = {t.native_id for t in threading.enumerate() if t.name.startswith("asyncio_")}  # asyncio.to_thread
+    executor = {t.native_id for t in threading.enumerate() if t.name.startswith(("asyncio_", "liqwatch-writer"))}
     out = {"loop": 0.0, "writer": 0.0, "other": 0.0}
     for tid in os.listdir("/proc/self/task"):
         try:

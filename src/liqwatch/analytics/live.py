@@ -12,7 +12,6 @@ start, so a restart over a filled store shows the same totals as the store (even
 
 from __future__ import annotations
 
-import bisect
 from array import array
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
@@ -44,7 +43,7 @@ class _Minute:
     An event costs ~36 bytes of columns (+ its dedup key) instead of a kept `Liquidation` object (~320 bytes with its
     floats), so a liquidation cascade of millions of events a day stays in memory (see `LiveAnalytics`)."""
 
-    __slots__ = ("ids", "largest", "neg_usd", "newest", "oldest", "price", "qty", "series", "sums", "ts")
+    __slots__ = ("cutoff", "ids", "largest", "neg_usd", "newest", "oldest", "price", "qty", "series", "sums", "ts")
 
     def __init__(self) -> None:
         self.ts = array("q")
@@ -54,7 +53,8 @@ class _Minute:
         self.series = array("I")
         self.ids: set[int] = set()
         self.sums: dict[int, list[float]] = {}  # series → [usd, count]
-        self.largest: list[_Row] = []  # the TOP_KEPT largest, largest first
+        self.largest: list[_Row] = []  # the TOP_KEPT largest, and up to TOP_KEPT candidates more, in no order
+        self.cutoff = float("inf")  # -USD of the smallest of the top after the last cut: smaller events cannot enter
         self.oldest = 2**63
         self.newest = -(2**63)
 
@@ -75,10 +75,16 @@ class _Minute:
             self.oldest = ts
         if ts > self.newest:
             self.newest = ts
-        largest = self.largest
-        if len(largest) < TOP_KEPT or (-usd, ts) < largest[-1][:2]:
-            bisect.insort(largest, (-usd, ts, series, e.price, e.quantity), key=_size)
-            del largest[TOP_KEPT:]
+        # `largest` holds the minute's TOP_KEPT largest and at most as many candidates more, unsorted: a candidate is
+        # appended when it could be in the top (at least the smallest kept after the last cut); a cut sorts and keeps
+        # the top. Appending is O(1) even when every event is a new largest (a rising cascade), no insort per event.
+        if -usd <= self.cutoff:
+            largest = self.largest
+            largest.append((-usd, ts, series, e.price, e.quantity))
+            if len(largest) >= 2 * TOP_KEPT:
+                largest.sort(key=_size)
+                del largest[TOP_KEPT:]
+                self.cutoff = largest[-1][0]
 
     def rows_between(self, since: int, until: int) -> Iterator[_Row]:
         """The minute's events in (since, until], as rows."""

@@ -67,3 +67,23 @@ def test_events_are_not_kept_alive_and_rows_keep_their_fields() -> None:
     }
     assert type(got["largest"]["position_side"]) is str
     assert got["count"] == 30 and got["short_count"] == 15
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(1, 50), min_size=25, max_size=300), st.integers(0, M), st.booleans())
+def test_top_of_a_busy_minute_equals_a_brute_force_sort(usd: list[int], cut: int, rising: bool) -> None:
+    """Many events in one minute (a cascade): the kept candidates are cut to the top; any window's top still equals a
+    sort of every event in it, whole minute or cut anywhere."""
+    values = sorted(usd) if rising else usd  # rising: every event is a new largest
+    events = [
+        make_liquidation(ts_event=T0 + 1 + k * (M // 400), ts_recv=T0, notional_usd=float(v), venue_event_id=f"b{k}")
+        for k, v in enumerate(values)
+    ]
+    live = LiveAnalytics()
+    live.on_events(events)
+    for since, until in ((T0, T0 + M), (T0 + cut, T0 + M), (T0, T0 + cut)):
+        inside = [e for e in events if since < e.ts_event <= until]
+        want = sorted(inside, key=lambda e: (-e.notional_usd, e.ts_event))[:5]
+        got = live.totals(until - since, until)
+        assert [(t["notional_usd"], t["ts_event"]) for t in got["top"]] == [(e.notional_usd, e.ts_event) for e in want]
+        assert got["count"] == len(inside)
