@@ -1,8 +1,13 @@
 """The end-to-end benchmark's exchange: a VenueServer (binance-usdm) in its own process, paced by stdin commands.
 
-Prints `port <n>`; then for each stdin line `run <rate> <seconds>` waits for a subscription, pushes forceOrder
-frames at `rate`/s for `seconds` and, once the last frame has left its send buffer, prints
+Prints `port <n>`; then for each stdin line `run <rate> <seconds> [<stream url>]` waits for a subscription, pushes
+forceOrder frames at `rate`/s for `seconds` and, once the last frame has left its send buffer, prints
 `done <frames> <push_s> <cpu_s> <max_buffered_bytes>` (push_s: first to last frame written). `quit` stops.
+
+With a stream URL (the dashboard's `/api/stream` of the client under test) this process also reads that server-sent
+event stream during the run, as a browser would, and stamps every liquidation it shows on arrival: a second line
+`live <messages> <shown> <represented> <latency ms>...` follows `done` (latency: arrival minus the frame's trade time,
+the same origin as the client's own measurements; this reader runs on the server's core, not the client's).
 
 The VenueServer answers REST (exchangeInfo) and the subscription like any local exchange; only the bulk push is
 a load generator of its own, so that the generator is never the bottleneck at 50k frames/s: the websocket frames
@@ -15,10 +20,14 @@ the socket and the transport (visible as `max_buffered_bytes`), and the client's
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import os
 import sys
 import time
 from typing import Any
+
+import aiohttp
 
 from liqwatch.sim import VenueServer
 
@@ -85,6 +94,31 @@ async def pace(server: VenueServer, rate: float, seconds: float, start_i: int) -
     return sent, push_s, max_buffered
 
 
+class LiveReader:
+    """Read the dashboard's server-sent events; stamp each shown liquidation (arrival − trade time, ms)."""
+
+    def __init__(self) -> None:
+        self.latency_ms: list[float] = []
+        self.messages = 0
+        self.represented = 0  # liquidations the messages stand for (shown, and summed only)
+
+    async def read(self, url: str) -> None:
+        async with aiohttp.ClientSession() as session, session.get(url, timeout=aiohttp.ClientTimeout(total=None)) as r:
+            buffer = b""
+            async for chunk in r.content.iter_any():
+                arrived = time.time_ns()
+                buffer += chunk
+                *messages, buffer = buffer.split(b"\n\n")
+                for message in messages:
+                    kind, _, data = message.partition(b"\ndata: ")
+                    if kind != b"event: liquidations":
+                        continue
+                    payload = json.loads(data)
+                    self.messages += 1
+                    self.represented += payload["count"]
+                    self.latency_ms.extend((arrived - e["ts_event"]) / 1e6 for e in payload["events"])
+
+
 async def main() -> None:
     if len(sys.argv) > 1 and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {int(sys.argv[1])})
@@ -100,10 +134,23 @@ async def main() -> None:
             await server.wait_subscribed(VENUE, count=server.counters(VENUE).subscribe_messages or 1, timeout_s=30)
             while not server.subscribed_topics(VENUE):
                 await asyncio.sleep(0.01)
+            reader = LiveReader() if len(line) > 3 else None
+            watching = asyncio.create_task(reader.read(line[3])) if reader is not None else None
+            await asyncio.sleep(0.2 if watching is not None else 0)  # the stream is open before the first frame
             cpu0 = time.process_time()
             sent, elapsed, max_buffered = await pace(server, rate, seconds, total * 7919)
+            cpu = time.process_time() - cpu0
             total += 1
-            print(f"done {sent} {elapsed:.4f} {time.process_time() - cpu0:.4f} {max_buffered}", flush=True)
+            print(f"done {sent} {elapsed:.4f} {cpu:.4f} {max_buffered}", flush=True)
+            if reader is not None and watching is not None:
+                deadline = time.monotonic() + 30  # until the stream has shown the last frame's batch
+                while reader.represented < sent and time.monotonic() < deadline and not watching.done():
+                    await asyncio.sleep(0.05)
+                watching.cancel()
+                with contextlib.suppress(asyncio.CancelledError, aiohttp.ClientError):
+                    await watching
+                shown = " ".join(f"{v:.2f}" for v in reader.latency_ms)
+                print(f"live {reader.messages} {len(reader.latency_ms)} {reader.represented} {shown}", flush=True)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,9 @@ process pinned to another core (bench/_e2e_server.py: pre-encoded frames, one so
 
 Latency origin: the frame's trade time T, the server's wall clock in ms when it builds the frame (truncation makes
 every latency up to 1 ms *longer*, i.e. conservative). "bus" is when the event is handed to bus subscribers (what
-the dashboard's live stream consumes); "stored" is when the DuckDB write that holds it returned. CPU and RSS are
+the dashboard's live stream consumes); "live stream" is when a real reader of the dashboard's `/api/stream` (in the
+server's process, on the server's core, as a browser) receives the message that shows the event; "stored" is when
+the DuckDB write that holds it returned. CPU and RSS are
 the client process's (all threads); CPU µs/frame is its CPU time over the run divided by the frames stored.
 """
 
@@ -92,7 +94,8 @@ async def _measure(rate: int, seconds: float) -> dict[str, Any]:
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src") + os.pathsep + str(ROOT)}
     args = [] if server_core is None else [str(server_core)]
     server = await asyncio.create_subprocess_exec(
-        sys.executable, str(ROOT / "bench" / "_e2e_server.py"), *args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env
+        sys.executable, str(ROOT / "bench" / "_e2e_server.py"), *args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env,
+        limit=2**26,  # the `live` line carries every shown latency
     )
     assert server.stdin is not None and server.stdout is not None
     port = int((await server.stdout.readline()).split()[1])
@@ -150,11 +153,13 @@ async def _measure(rate: int, seconds: float) -> dict[str, Any]:
             if client_core is not None:
                 _pin_all_threads({client_core})  # threads started by start() (DuckDB's, the executor's)
             try:
-                server.stdin.write(f"run {rate} {seconds}\n".encode())
+                stream = f"{app.web.url}/api/stream" if app.web is not None else ""
+                server.stdin.write(f"run {rate} {seconds} {stream}\n".encode())
                 await server.stdin.drain()
                 cpu0, t0, threads0 = time.process_time(), time.perf_counter(), _thread_cpu()
                 done = (await server.stdout.readline()).split()
                 sent, send_s, server_cpu, max_buffered = int(done[1]), float(done[2]), float(done[3]), int(done[4])
+                live_line = (await server.stdout.readline()).split() if stream else []
                 deadline = time.monotonic() + 30
                 while app.writer.stored["liquidations"] < sent and time.monotonic() < deadline:
                     await asyncio.sleep(0.005)
@@ -173,12 +178,16 @@ async def _measure(rate: int, seconds: float) -> dict[str, Any]:
         if client_core is not None:
             _pin_all_threads(before)
     bus_lat = [(t - ts) / 1e6 for t, ts in zip(bus_t, bus_ts, strict=True)]
+    live_lat = [float(v) for v in live_line[4:]]
     store_lat = [(t - ts) / 1e6 for t, ts in zip(stored_t, stored_ts, strict=True)]
     cpu = cpu1 - cpu0
     return {
         "sent": sent, "send_s": send_s, "stored": stored, "wall_s": wall, "sent_rate": sent / send_s,
         "stored_rate": stored / wall, "bus_p50": _pct(bus_lat, 0.5), "bus_p99": _pct(bus_lat, 0.99),
         "bus_max": max(bus_lat, default=float("nan")), "bus_n": len(bus_lat),
+        "live_p50": _pct(live_lat, 0.5), "live_p99": _pct(live_lat, 0.99), "live_max": max(live_lat, default=float("nan")),
+        "live_messages": int(live_line[1]) if live_line else 0, "live_shown": len(live_lat),
+        "live_represented": int(live_line[3]) if live_line else 0,
         "store_p50": _pct(store_lat, 0.5), "store_p99": _pct(store_lat, 0.99), "cpu_pct": 100 * cpu / wall,
         "cpu_us_per_frame": 1e6 * cpu / max(stored, 1), "rss_mb": rss / 2**20,
         "server_cpu_pct": 100 * server_cpu / send_s, "max_buffered_kb": max_buffered / 1024, "flushes": flushes,
@@ -207,13 +216,20 @@ def _case(rate: int) -> Case:
             f"sustained {rate:,}/s (offered ≥ 98%, all stored within the run + one flush interval + 1 s)", kept_up,
             f"offered {m['sent_rate']:,.0f}/s over {m['send_s']:.1f} s, all stored by {m['wall_s']:.1f} s",
         ))
+        row.checks.append((
+            "the dashboard's live stream accounts for every frame (shown, or counted and summed)",
+            m["live_represented"] == m["sent"],
+            f"{m['live_represented']:,} of {int(m['sent']):,} in {m['live_messages']} messages, {m['live_shown']:,} shown one by one",
+        ))
         if rate == TARGET_RATE:
             row.checks.append((
                 f"target: p99 send→bus < {TARGET_P99_MS:g} ms at {rate:,}/s, one core", m["bus_p99"] < TARGET_P99_MS and kept_up,
                 f"p99 {m['bus_p99']:.1f} ms" + ("" if m["pinned"] else " (NOT pinned: the machine has one CPU)"),
             ))
         row.notes.append(
-            f"send→bus p50 {m['bus_p50']:.1f} ms, p99 {m['bus_p99']:.1f} ms (max {m['bus_max']:.0f}); send→stored p50 "
+            f"send→bus p50 {m['bus_p50']:.1f} ms, p99 {m['bus_p99']:.1f} ms (max {m['bus_max']:.0f}); send→dashboard live "
+            f"stream (an SSE reader on the server's core; a push every 0.1 s shows the newest 500) p50 {m['live_p50']:.1f} ms, "
+            f"p99 {m['live_p99']:.1f} ms (max {m['live_max']:.0f}); send→stored p50 "
             f"{m['store_p50']:.0f} ms, p99 {m['store_p99']:.0f} ms (flush every {m['flush_interval_s']:g} s or "
             f"{m['batch_size']:,} events, {m['flushes']} flushes); client CPU {m['cpu_pct']:.0f}% of one core = "
             f"{m['cpu_us_per_frame']:.1f} µs/frame (event loop {m['thread_us']['loop']:.1f}, store writer thread "
