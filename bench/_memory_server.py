@@ -1,13 +1,14 @@
 """The memory benchmark's exchange: one VenueServer with all twelve venue dialects, in its own process.
 
 The four venues the simulator models (binance-usdm, bybit, okx, htx) publish one hour of the `selloff-2025-11-04`
-scenario (by default hour 5-6, its busiest with seed 1: 5,074 simulated liquidations, ~$216M; the hours before are
-simulated without publishing) (its market: liquidations, open interest, mark prices, candles; REST answered by `SimExchange`); the
-other eight replay their recorded data frames (the files tests/integration/test_all_venues_local.py replays) once
-per simulated minute. Prints `urls <json {venue: [ws, rest]}>`; on stdin `run <speed> <sim_seconds> <skip_seconds>` fast-forwards the market by
-`skip_seconds` (nothing published), waits until
-every venue is subscribed, runs the clock at `speed` × real time and prints
-`done <frames_sent> <wall_s> <sim_s> <topics_subscribed>`; `quit` stops.
+scenario (bench/memory.py picks hour 2-3, its busiest with seed 1: 12,435 simulated liquidations, ~9,600 published
+after Binance's 1/symbol/s throttle; the hours before are simulated without publishing) (its market: liquidations,
+open interest, mark prices, candles; REST answered by `SimExchange`); the other eight replay their recorded data
+frames (the files tests/integration/test_all_venues_local.py replays) once per simulated minute. Prints
+`urls <json {venue: [ws, rest]}>`; on stdin `run <speed> <sim_seconds> <skip_seconds>` fast-forwards the market by
+`skip_seconds` (nothing published), waits until every venue is subscribed, runs the clock at `speed` × real time
+and prints `done <frames_sent> <wall_s> <sim_s> <topics_subscribed> <liquidations_simulated>
+<liquidations_published>` (the last two: the simulated venues', during the run); `quit` stops.
 """
 
 from __future__ import annotations
@@ -66,12 +67,13 @@ async def settle(server: VenueServer, exchange: SimExchange, replayed: list[str]
 
 async def run(
     server: VenueServer, exchange: SimExchange, replayed: list[str], speed: float, sim_s: float, skip_s: float
-) -> tuple[int, float]:
+) -> tuple[int, float, tuple[int, int]]:
     start_ns = exchange.scenario.ts_start + int(skip_s * NS)
     await exchange.advance(start_ns)  # not attached yet: simulated, not published
     await settle(server, exchange, replayed)
     frames = {v: subscribed_frames(server, v) for v in replayed}
     exchange.attach(server)
+    before = _liquidations(exchange)
     end_ns = start_ns + int(sim_s * NS)
     t0 = time.monotonic()
     minutes = 0
@@ -89,7 +91,15 @@ async def run(
         await asyncio.sleep(TICK_S)
     while any(server.pending(v) for v in server.venues):
         await asyncio.sleep(0.01)
-    return sum(server.counters(v).frames_sent for v in server.venues), time.monotonic() - t0
+    after = _liquidations(exchange)
+    run_liqs = (after[0] - before[0], after[1] - before[1])
+    return sum(server.counters(v).frames_sent for v in server.venues), time.monotonic() - t0, run_liqs
+
+
+def _liquidations(exchange: SimExchange) -> tuple[int, int]:
+    """Return the simulated venues' liquidations so far: (simulated, published on their feeds)."""
+    ledger = exchange.ledger
+    return sum(t.count for t in ledger.occurred.values()), sum(t.count for t in ledger.published.values())
 
 
 async def main() -> None:
@@ -108,9 +118,9 @@ async def main() -> None:
             if not line or line[0] == "quit":
                 return
             speed, sim_s, skip_s = float(line[1]), float(line[2]), float(line[3])
-            sent, wall = await run(server, exchange, replayed, speed, sim_s, skip_s)
+            sent, wall, (simulated, published) = await run(server, exchange, replayed, speed, sim_s, skip_s)
             topics = sum(len(server.subscribed_topics(v)) for v in venues)
-            print(f"done {sent} {wall:.2f} {sim_s:.0f} {topics}", flush=True)
+            print(f"done {sent} {wall:.2f} {sim_s:.0f} {topics} {simulated} {published}", flush=True)
     finally:
         await server.close()
 

@@ -227,3 +227,79 @@ def test_unreachable_server_is_a_storage_error() -> None:
 
     with pytest.raises(StorageError, match=r"cannot connect to PostgreSQL at postgresql://u@127\.0\.0\.1:\d+/x"):
         open_store(f"postgresql://u:secret@127.0.0.1:{free_port()}/x")
+
+
+def test_a_re_sent_bitmex_liquidation_is_stored_once_on_both_stores(tmp_path: Path, pg_url: str) -> None:
+    # BitMEX's liquidation table has no timestamp: ts_event is the receive time, so a copy re-sent after a reconnect
+    # carries a new ts_event; both stores match it by event_id within UNTIMED_DEDUP_NS of a stored copy (README,
+    # Storage), in a later batch or in the same one, and a copy re-sent more than that later is a new row
+    from liqwatch.storage.schema import UNTIMED_DEDUP_NS as W
+
+    s = 10**9
+    duck, pg = DuckDBStore(tmp_path / "resend.duckdb"), open_store(pg_url)
+
+    def bitmex(ts: int, order_id: str = "o1") -> Any:
+        return make_liquidation(venue="bitmex", symbol="XBTUSD", market="BTC-USD-PERP", venue_event_id=order_id,
+                                ts_event=ts, ts_recv=ts, price=100_000.0, quantity=0.25)
+
+    steps: list[tuple[list[Any], int]] = [
+        ([bitmex(T0 - 30 * s)], 1),
+        ([bitmex(T0 + 30 * s)], 0),  # re-sent after a reconnect a minute later, across UTC midnight (a new partition)
+        ([bitmex(T0 + 5 * 60 * s), bitmex(T0 + 5 * 60 * s + 1, "o2")], 1),  # again, beside a new order
+        ([bitmex(T0 + 10 * 60 * s, "o3"), bitmex(T0 + 10 * 60 * s + 3 * s, "o3")], 1),  # twice in one batch
+        ([bitmex(T0 + 20 * 60 * s, "o3"), bitmex(T0 + 11 * 60 * s, "o2")], 0),  # both re-sent in one later batch
+        ([bitmex(T0 - 30 * s + W)], 0),  # exactly the window after the stored copy: still the same event
+        ([bitmex(T0 - 30 * s + W + 1)], 1),  # more than an hour after the stored copy: a new row, as documented
+        ([bitmex(T0 - 30 * s + W + 2 * s)], 0),  # which a re-send then matches
+        # a venue with its own time keys on (event_id, ts_event): the same id at another time is another row
+        ([make_liquidation(venue_event_id="b1"), make_liquidation(venue_event_id="b1", ts_event=T0 + 60 * s)], 2),
+    ]
+    for batch, new in steps:
+        assert duck.write(batch) == {"liquidations": new}, batch
+        assert pg.write(batch) == {"liquidations": new}, batch
+    assert duck.count("liquidations") == pg.count("liquidations") == 6
+    same(duck.liquidations(), pg.liquidations())
+    assert [r["ts_event"] for r in pg.liquidations(venue="bitmex")] == [
+        T0 - 30 * s, T0 + 5 * 60 * s + 1, T0 + 10 * 60 * s, T0 - 30 * s + W + 1
+    ]
+    window = {"since": T0 - H, "until": T0 + 2 * H}
+    same(duck.liquidation_summary(**window), pg.liquidation_summary(**window))  # the rollups hold each row once
+    same(duck.liquidation_totals(**window, group_by="venue"), pg.liquidation_totals(**window, group_by="venue"))
+    for store in (duck, pg):
+        assert store.execute("SELECT sum(n) FROM liquidations_1m")[0][0] == 6
+        assert store.execute("SELECT sum(n) FROM liquidations_1h")[0][0] == 6
+    duck.close()
+    pg.close()
+
+
+def test_a_bitmex_re_send_written_while_another_writer_stores_the_first_copy_waits_for_it(pg_url: str) -> None:
+    # two ingesters on one database: the primary key (event_id, ts_event) cannot catch an untimed re-send, so a writer
+    # of untimed rows waits for the one holding UNTIMED_LOCK and then sees its committed rows
+    import threading
+
+    from liqwatch.storage import pg_schema, schema
+
+    s = 10**9
+    first, resend = (make_liquidation(venue="bitmex", symbol="XBTUSD", venue_event_id="o1", ts_event=t, ts_recv=t)
+                     for t in (T0, T0 + 4 * s))
+    store = open_store(pg_url)
+    assert store.write([make_liquidation(ts_event=T0 + 1)]) == {"liquidations": 1}  # the day's partition exists
+    columns = schema.rows_to_columns(schema.LIQUIDATIONS, [first])
+    names = [n for n, _ in schema.LIQUIDATIONS.columns]
+    result: dict[str, int] = {}
+    with psycopg.connect(pg_url) as other:  # another writer's open transaction, as PostgresStore runs it
+        other.execute("SELECT pg_advisory_xact_lock(%s, %s)", pg_schema.UNTIMED_LOCK)
+        other.execute(
+            f"INSERT INTO liquidations ({', '.join(pg_schema.quote(n) for n in names)}) "
+            f"VALUES ({', '.join(['%s'] * len(names))})".encode(),
+            [columns[n][0] for n in names],
+        )
+        writer = threading.Thread(target=lambda: result.update(store.write([resend])))
+        writer.start()
+        writer.join(1.0)
+        assert writer.is_alive()  # waiting for the other transaction
+        other.commit()
+    writer.join(10.0)
+    assert result == {"liquidations": 0}
+    assert store.count("liquidations") == 2
+    store.close()

@@ -103,3 +103,23 @@ def test_sim_frames_of_the_ccxt_anchored_cases(venue: str) -> None:
     ref = spec.reference(frames)
     assert len(events) == ref["count"] == 300
     assert sum(e.notional_usd for e in events) == pytest.approx(float(ref["usd"]), rel=1e-9)
+
+
+def test_the_memory_bench_publishes_the_scenarios_busiest_hour() -> None:
+    # bench/memory.py measures RSS over the busiest hour of the demo scenario (seed 1, as bench/_memory_server.py
+    # runs it); a retuned scenario once moved the peak and left the bench publishing 177 liquidations, not ~3,300
+    memory_bench = pytest.importorskip("bench.memory")
+    from collections import Counter
+
+    from liqwatch.sim.market import Market, SimLiquidation
+    from liqwatch.sim.scenario import load_scenario
+
+    scenario = load_scenario("selloff-2025-11-04")
+    market = Market(scenario, 1)
+    hour_ns = 3600 * 10**9
+    per_hour = Counter(
+        (e.ts_ns - scenario.ts_start) // hour_ns for e in market.advance(scenario.ts_end) if isinstance(e, SimLiquidation)
+    )
+    busiest, n = per_hour.most_common(1)[0]
+    assert busiest * 3600 == memory_bench.SKIP_S and memory_bench.SIM_S == 3600
+    assert n >= memory_bench.BUSY_HOUR_MIN

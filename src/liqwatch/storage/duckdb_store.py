@@ -22,7 +22,7 @@ from liqwatch.errors import StorageError
 from liqwatch.model import Event, Instrument, Signal
 from liqwatch.storage import rollup, schema
 from liqwatch.storage.duckdb_market import MarketQueries
-from liqwatch.storage.schema import ALL_TABLES, INSTRUMENTS, TABLE_FOR, Table
+from liqwatch.storage.schema import ALL_TABLES, INSTRUMENTS, TABLE_FOR, UNTIMED_DEDUP_NS, Table
 from liqwatch.storage.sql_queries import CandleQueries, WindowQueries
 
 logger = logging.getLogger(__name__)
@@ -31,7 +31,6 @@ _ARROW = {"BIGINT": pa.int64(), "DOUBLE": pa.float64(), "VARCHAR": pa.string(), 
 # The hot table has no PRIMARY KEY: maintaining its ART index cost more than everything else in a write at 50k
 # rows/s. `_insert_liquidations` dedups each batch instead, on (event_id, ts_event) like the PostgreSQL backend.
 _UNINDEXED = frozenset({"liquidations"})
-UNTIMED_DEDUP_NS = 3600 * 10**9  # rows without the venue's own time match a stored copy by event_id within an hour
 
 
 def _ddl(table: Table) -> str:
@@ -110,15 +109,9 @@ class DuckDBStore(WindowQueries, CandleQueries, MarketQueries):
         rows are looked up only in the batch's ts_event range (widened by that window when such rows are in the
         batch), which the zone maps of a time-ordered table narrow to its last row groups: a write costs O(batch).
         """
-        columns = schema.rows_to_columns(schema.LIQUIDATIONS, rows)
+        # the same event twice in one batch: keep the first
+        columns = schema.drop_repeated_liquidations(schema.rows_to_columns(schema.LIQUIDATIONS, rows))
         ids, ts, recv = columns["event_id"], columns["ts_event"], columns["ts_recv"]
-        if len(set(ids)) < len(ids):
-            keys = [(i, t if t != r else None) for i, t, r in zip(ids, ts, recv, strict=True)]
-            if len(set(keys)) < len(keys):  # the same event twice in one batch: keep the first
-                seen: set[tuple[int, int | None]] = set()
-                keep = [k not in seen and not seen.add(k) for k in keys]  # type: ignore[func-returns-value]
-                columns = {n: [v for v, k in zip(values, keep, strict=True) if k] for n, values in columns.items()}
-                ids, ts, recv = columns["event_id"], columns["ts_event"], columns["ts_recv"]
         untimed = any(t == r for t, r in zip(ts, recv, strict=True))
         window = UNTIMED_DEDUP_NS if untimed else 0
         arrow = pa.table({n: pa.array(columns[n], type=_ARROW[sql]) for n, sql in schema.LIQUIDATIONS.columns})

@@ -3,8 +3,10 @@
 Event tables are `PARTITION BY RANGE (ts_event)` with one native partition per UTC day, created by liqwatch on
 demand (`{table}_pYYYYMMDD`) under an advisory lock, so any number of ingesters may write. The primary key is
 (event_id, ts_event): PostgreSQL requires the partition key in it, and ts_event is part of every event's dedup
-key, so the table is still idempotent on `event_id`. Text columns use the "C" collation, so ORDER BY sorts
-exactly as DuckDB does. Migrations are numbered; `migrate()` applies the missing ones in order, once.
+key or comes with the venue's own id, so the table is still idempotent on `event_id`. The exception, a liquidation
+without the venue's own time (BitMEX: ts_event is the receive time, new on a re-sent copy), is matched by
+PostgresStore's insert against the stored rows of its event_id within `schema.UNTIMED_DEDUP_NS`, as DuckDBStore
+does. Text columns use the "C" collation, so ORDER BY sorts exactly as DuckDB does. Migrations are numbered; `migrate()` applies the missing ones in order, once.
 """
 
 from __future__ import annotations
@@ -20,6 +22,9 @@ NS_PER_DAY = 86_400 * 10**9
 _PG = {"BIGINT": "BIGINT", "DOUBLE": "DOUBLE PRECISION", "VARCHAR": 'TEXT COLLATE "C"', "BOOLEAN": "BOOLEAN"}
 COPY_TYPES = {"BIGINT": "int8", "DOUBLE": "float8", "VARCHAR": "text", "BOOLEAN": "bool"}
 _LOCK = 0x6C69_7177_6174_6368  # "liqwatch": one advisory lock for DDL (migrations and partitions)
+# "liqw", "untm": held by a transaction writing liquidations without the venue's own time (the two-int key space
+# is separate from _LOCK's one-bigint one)
+UNTIMED_LOCK = (0x6C69_7177, 0x756E_746D)
 
 
 def quote(name: str) -> str:
@@ -176,4 +181,4 @@ def drop_partitions_before(con: psycopg.Connection[tuple[object, ...]], day: int
     return dropped
 
 
-__all__ = ["COPY_TYPES", "INSTRUMENTS", "LATEST", "MIGRATIONS", "ROLLUP_KEYS", "create_partitions", "day_of", "migrate", "partition_name", "quote", "rollup_upsert"]
+__all__ = ["COPY_TYPES", "INSTRUMENTS", "LATEST", "MIGRATIONS", "ROLLUP_KEYS", "UNTIMED_LOCK", "create_partitions", "day_of", "migrate", "partition_name", "quote", "rollup_upsert"]

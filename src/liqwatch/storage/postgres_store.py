@@ -8,6 +8,7 @@ connection is reopened on the next call; every psycopg error becomes a StorageEr
 from __future__ import annotations
 
 import logging
+import operator
 import threading
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
@@ -99,6 +100,10 @@ class PostgresStore(WindowQueries, CandleQueries):
         if table.replace:  # the last version of a key in the batch wins; one row per key per statement
             events = schema.last_version(events)
         columns = schema.rows_to_columns(table, events)
+        untimed = False
+        if table is schema.LIQUIDATIONS:  # the same event twice in one batch: keep the first, as DuckDBStore does
+            columns = schema.drop_repeated_liquidations(columns)
+            untimed = any(map(operator.eq, columns["ts_event"], columns["ts_recv"]))
         names = [n for n, _ in table.columns]
         rows = list(zip(*(columns[n] for n in names), strict=True))
         days = {pg_schema.day_of(ts) for ts in columns["ts_event"]}
@@ -114,13 +119,28 @@ class PostgresStore(WindowQueries, CandleQueries):
             conflict = f"ON CONFLICT (event_id, ts_event) DO UPDATE SET {updates} WHERE {table.name}.ts_recv <= EXCLUDED.ts_recv"
         else:
             conflict = "ON CONFLICT DO NOTHING"
+        where = ""
+        if untimed:
+            # a row without the venue's own time (BitMEX) is also a duplicate of a stored row with its event_id within
+            # UNTIMED_DEDUP_NS (the key's ts_event is a receive time a re-sent copy does not share); each such row is
+            # one probe of the (event_id, ts_event) primary key. The OR keeps it a per-row subplan, never an anti-join
+            # over the whole table. Batches without such rows run the plain statement.
+            where = (
+                f" WHERE {stage}.ts_event <> {stage}.ts_recv OR NOT EXISTS (SELECT 1 FROM liquidations l "
+                f"WHERE l.event_id = {stage}.event_id AND l.ts_event >= {stage}.ts_event - {schema.UNTIMED_DEDUP_NS} "
+                f"AND l.ts_event <= {stage}.ts_event + {schema.UNTIMED_DEDUP_NS})"
+            )
         with con.transaction(), con.cursor() as cur:
             cur.execute(f"CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {table.name}) ON COMMIT DELETE ROWS".encode())
             with cur.copy(f"COPY {stage} ({col_list}) FROM STDIN (FORMAT BINARY)".encode()) as copy:
                 copy.set_types([COPY_TYPES[sql] for _, sql in table.columns])
                 for row in rows:
                     copy.write_row(row)
-            insert = f"INSERT INTO {table.name} ({col_list}) SELECT {col_list} FROM {stage} {conflict}"
+            insert = f"INSERT INTO {table.name} ({col_list}) SELECT {col_list} FROM {stage}{where} {conflict}"
+            if untimed:
+                # writers of untimed rows take turns until commit, so two ingesters cannot both store one re-send (the
+                # primary key cannot catch it: the copies' ts_event differ); the INSERT then sees what the last committed
+                cur.execute("SELECT pg_advisory_xact_lock(%s, %s)", pg_schema.UNTIMED_LOCK)
             if table.name != "liquidations":
                 cur.execute(insert.encode())
                 return max(cur.rowcount, 0)

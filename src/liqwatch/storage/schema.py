@@ -65,6 +65,9 @@ INSTRUMENTS = Table(
 EVENT_TABLES: tuple[Table, ...] = (LIQUIDATIONS, OPEN_INTEREST, MARK_PRICES, CANDLES, FEED_STATUS, SIGNALS)
 TABLE_FOR: dict[type[Any], Table] = {t.event_type: t for t in EVENT_TABLES}
 ALL_TABLES: tuple[Table, ...] = (*EVENT_TABLES, INSTRUMENTS)
+# A liquidation without the venue's own time (ts_event == ts_recv: BitMEX's liquidation table) is the same event as a
+# stored copy with its event_id within this window, on every store: a copy re-sent after a reconnect has a new ts_event
+UNTIMED_DEDUP_NS = 3600 * 10**9
 
 
 def _hash(*parts: object) -> int:
@@ -117,6 +120,23 @@ def event_id(event: Event) -> int:
 def last_version(events: list[Any]) -> list[Any]:
     """Return one event per event_id, the last one given (a replace table's batch: later candle updates win)."""
     return list({event_id(e): e for e in events}.values())
+
+
+def drop_repeated_liquidations(columns: dict[str, list[Any]]) -> dict[str, list[Any]]:
+    """Return a liquidation batch's columns without the rows that repeat an earlier row of the batch (the first is kept).
+
+    A row repeats another when both have the same event_id and ts_event, or the same event_id and neither has the
+    venue's own time (ts_event == ts_recv): a re-sent copy of an untimed event carries a new receive time.
+    """
+    ids, ts, recv = columns["event_id"], columns["ts_event"], columns["ts_recv"]
+    if len(set(ids)) == len(ids):
+        return columns
+    keys = [(i, t if t != r else None) for i, t, r in zip(ids, ts, recv, strict=True)]
+    if len(set(keys)) == len(keys):
+        return columns
+    seen: set[tuple[int, int | None]] = set()
+    keep = [k not in seen and not seen.add(k) for k in keys]  # type: ignore[func-returns-value]
+    return {n: [v for v, k in zip(values, keep, strict=True) if k] for n, values in columns.items()}
 
 
 def rows_to_columns(table: Table, events: list[Any]) -> dict[str, list[Any]]:

@@ -158,7 +158,7 @@ def test_a_file_whose_liquidations_table_has_the_old_primary_key_still_dedups_an
 def test_a_re_sent_liquidation_without_venue_time_is_found_by_its_id_within_the_window(db_path: Path) -> None:
     # BitMEX's liquidation table has no timestamp: ts_event is the receive time, so a copy re-sent after a reconnect
     # carries a new ts_event; it is the same event by venue id within UNTIMED_DEDUP_NS
-    from liqwatch.storage.duckdb_store import UNTIMED_DEDUP_NS
+    from liqwatch.storage.schema import UNTIMED_DEDUP_NS
 
     store = open_store(db_path)
 
