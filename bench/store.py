@@ -1,10 +1,16 @@
-"""Store-query benchmarks: the 24h `liqwatch stats` query with 1M and 100M stored liquidations.
+"""Store-query benchmarks: the 24h `liqwatch stats` query and the 24h per-minute series with 1M and 100M stored
+liquidations.
 
 The rows are generated inside DuckDB with `range()` (no Python loop) at a constant rate of ROWS_PER_DAY, so 1M rows
 is 10 days of history and 100M rows is 1,000 days: the 24h window holds the same ~100k rows in both, and only the
 history around it grows. The files are built once under $LIQWATCH_BENCH_DIR (default /tmp/liqwatch-bench) and
 reused. liqwatch's number is `liquidation_stats` (rollup + raw edges, everything `stats --json` prints); the anchor
 is the same totals by one plain scan of the raw table (no rollup). Target: the stats query under 50 ms for both sizes.
+
+The per-minute series is the 24h of 1-minute bars: the store's `liquidation_bars` (every coin, long/short USD and
+counts, from the minute rollup: what `liqwatch` charts and the brief read) and the dashboard's per-coin bars
+(`web.queries.Queries.liquidation_bars` for BTC, from the raw rows, as `/api/coin` serves them); the anchor is the
+same all-coin bars by a plain scan of the raw table. Each side must give the same total count as the raw scan.
 """
 
 from __future__ import annotations
@@ -141,7 +147,60 @@ def run_stats(n: int, quick: bool) -> Row:
     )
 
 
+def run_series(n: int, quick: bool) -> Row:
+    from liqwatch.storage.duckdb_store import DuckDBStore
+    from liqwatch.web.queries import Queries
+
+    path = build(n)
+    store = DuckDBStore(path, read_only=True)
+    queries = Queries(store)
+    end = START_NS + (n // ROWS_PER_DAY) * DAY_NS - DAY_NS // 3
+    since = end - DAY_NS
+    minute = 60 * 10**9
+    reps = 3 if quick else 7
+    bars = store.liquidation_bars(since=since, until=end, bar_ns=minute)
+    ms = _best_ms(lambda: store.liquidation_bars(since=since, until=end, bar_ns=minute), reps)
+    coin_bars = queries.liquidation_bars(coin="BTC", since=since, until=end, bucket_ns=minute)
+    coin_ms = _best_ms(lambda: queries.liquidation_bars(coin="BTC", since=since, until=end, bucket_ns=minute), reps)
+    # the rollup's bars cover whole minutes [minute_of(since), minute_of(end)); the raw scan the same span
+    lo, hi = since - since % minute, end - end % minute
+    raw_sql = (
+        "SELECT ts_event - ts_event % 60000000000 AS bar, coin, sum(notional_usd) FILTER (WHERE position_side = 'long'), "
+        "sum(notional_usd) FILTER (WHERE position_side = 'short'), count(*) FROM liquidations "
+        "WHERE ts_event >= ? AND ts_event < ? GROUP BY ALL"
+    )
+    raw = store.execute(raw_sql, [lo, hi])
+    raw_ms = _best_ms(lambda: store.execute(raw_sql, [lo, hi]), reps)
+    raw_count = sum(int(r[4]) for r in raw)
+    count = sum(int(b["long_count"]) + int(b["short_count"]) for b in bars)
+    btc_count = store.execute(
+        "SELECT count(*) FROM liquidations WHERE coin = 'BTC' AND ts_event > ? AND ts_event <= ?", [since, end]
+    )[0][0]
+    store.close()
+    label = f"{n / 1e6:g}M"
+    return Row(
+        case=f"24h per-minute series, {label} liquidations stored",
+        n=len(bars),
+        unit="bars/s",
+        liqwatch=len(bars) * 1000.0 / ms,
+        anchors={"raw-table scan": len(raw) * 1000.0 / raw_ms},
+        checks=[
+            (f"all-coin bars under {TARGET_MS:g} ms", ms < TARGET_MS, f"{ms:.1f} ms best of {reps}"),
+            (f"dashboard BTC bars under {TARGET_MS:g} ms", coin_ms < TARGET_MS, f"{coin_ms:.1f} ms best of {reps}"),
+            ("same bars and count as a raw scan", len(bars) == len(raw) and count == raw_count, f"{len(bars):,} bars, {count:,} liquidations"),
+            ("dashboard BTC bars: every BTC liquidation", sum(b["count"] for b in coin_bars) == btc_count, f"{btc_count:,} in {len(coin_bars):,} bars"),
+        ],
+        notes=[
+            f"{ms:.1f} ms for 24h of 1-minute bars of every coin from the minute rollup ({len(bars):,} bars); the "
+            f"dashboard's BTC 1-minute bars from the raw rows {coin_ms:.1f} ms ({len(coin_bars):,} bars); the same "
+            f"all-coin bars by a raw-table scan {raw_ms:.1f} ms",
+        ],
+    )
+
+
 CASES = [
     Case("store 24h stats, 1M liquidations", lambda quick: run_stats(1_000_000, quick)),
     Case("store 24h stats, 100M liquidations", lambda quick: run_stats(100_000_000, quick)),
+    Case("store 24h per-minute series, 1M liquidations", lambda quick: run_series(1_000_000, quick)),
+    Case("store 24h per-minute series, 100M liquidations", lambda quick: run_series(100_000_000, quick)),
 ]
