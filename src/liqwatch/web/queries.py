@@ -18,7 +18,7 @@ from liqwatch.alerts.history import recent_alerts
 from liqwatch.analytics.brief import Brief, build_brief
 from liqwatch.analytics.funding import funding_summary
 from liqwatch.analytics.metrics import liquidation_stats
-from liqwatch.analytics.open_interest import open_interest_summary
+from liqwatch.analytics.open_interest import EOD_TOLERANCE_NS, STALE_NS, open_interest_summary
 from liqwatch.analytics.price import price_context
 from liqwatch.analytics.signals import recent_signals
 from liqwatch.config import Settings
@@ -145,7 +145,19 @@ class Queries:
         by_bucket: dict[int, list[tuple[str, float, float | None]]] = defaultdict(list)
         for venue, symbol, t, oi, oi_usd in rows:
             by_bucket[int(t)].append((f"{venue}\x1f{symbol}", float(oi), None if oi_usd is None else float(oi_usd)))
-        latest: dict[str, tuple[float, float | None]] = {}
+        # Each symbol starts from its value as of `since` (if still current then: 1 h, an end-of-day import 4 days),
+        # so the line does not jump up where a symbol's first point inside the window happens to fall.
+        before = self._sql(
+            f"SELECT venue, symbol, {self.sql.last('open_interest', 'ts_event')}, "
+            f"{self.sql.last('open_interest_usd', 'ts_event')}, max(ts_event), {self.sql.last('origin', 'ts_event')} "
+            "FROM open_interest WHERE coin = ? AND ts_event > ? AND ts_event <= ? GROUP BY venue, symbol",
+            [coin, since - EOD_TOLERANCE_NS, since],
+        )
+        latest: dict[str, tuple[float, float | None]] = {
+            f"{venue}\x1f{symbol}": (float(oi), None if oi_usd is None else float(oi_usd))
+            for venue, symbol, oi, oi_usd, ts, origin in sorted(before, key=lambda r: (str(r[0]), str(r[1])))
+            if int(ts) > since - (EOD_TOLERANCE_NS if str(origin) == "import" else STALE_NS)
+        }
         out = []
         for t in sorted(by_bucket):
             for key, oi, usd in by_bucket[t]:
