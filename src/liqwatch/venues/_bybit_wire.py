@@ -23,7 +23,7 @@ class _Envelope(msgspec.Struct, frozen=True):
     result: msgspec.Raw = _EMPTY
 
 
-class _AllLiquidation(msgspec.Struct, frozen=True):
+class _AllLiquidation(msgspec.Struct, frozen=True, gc=False):
     """One item of `allLiquidation.{symbol}` data."""
 
     time: int = msgspec.field(name="T")
@@ -31,6 +31,25 @@ class _AllLiquidation(msgspec.Struct, frozen=True):
     side: str = msgspec.field(name="S")
     size: float = msgspec.field(name="v")
     price: float = msgspec.field(name="p")
+
+
+class _AllLiquidationFrame(msgspec.Struct, frozen=True, gc=False):
+    """The hot frame, decoded in one pass: `_Envelope` with `topic` required and `data` typed as allLiquidation items.
+
+    Every other field has `_Envelope`'s type, so this accepts no frame `_Envelope` + `_ALL_LIQUIDATION` reject.
+    """
+
+    topic: str
+    data: list[_AllLiquidation]
+    type: str | None = None
+    ts: int | None = None
+    op: str | None = None
+    success: bool | None = None
+    ret_msg: str | None = None
+    generated: bool = False
+    ret_code: int | None = msgspec.field(name="retCode", default=None)
+    legacy_ret_code: int | None = msgspec.field(name="ret_code", default=None)
+    result: msgspec.Raw = _EMPTY
 
 
 class _LegacyLiquidation(msgspec.Struct, frozen=True):
@@ -116,6 +135,7 @@ class _Body(msgspec.Struct, frozen=True):
 
 _ENVELOPE = msgspec.json.Decoder(_Envelope, strict=False)
 _ALL_LIQUIDATION = msgspec.json.Decoder(list[_AllLiquidation], strict=False)
+_ALL_LIQUIDATION_FRAME = msgspec.json.Decoder(_AllLiquidationFrame, strict=False)
 _LEGACY_LIQUIDATION = msgspec.json.Decoder(_LegacyLiquidation | list[_LegacyLiquidation], strict=False)
 _TICKER = msgspec.json.Decoder(_Ticker, strict=False)
 _KLINE = msgspec.json.Decoder(list[_KlineBar], strict=False)

@@ -23,7 +23,7 @@ class _Envelope(msgspec.Struct, frozen=True):
     message: msgspec.Raw = msgspec.Raw(b"")  # tardis export wrapper {"localTimestamp", "message"}
 
 
-class _Detail(msgspec.Struct, frozen=True):
+class _Detail(msgspec.Struct, frozen=True, gc=False):
     """One liquidation: `side` is the ORDER side, `posSide` the position (long/short/net)."""
 
     side: str
@@ -33,9 +33,24 @@ class _Detail(msgspec.Struct, frozen=True):
     pos_side: str = msgspec.field(name="posSide", default="")
 
 
-class _LiquidationGroup(msgspec.Struct, frozen=True):
+class _LiquidationGroup(msgspec.Struct, frozen=True, gc=False):
     inst_id: str = msgspec.field(name="instId")
     details: list[_Detail]
+
+
+class _LiquidationOrdersPush(msgspec.Struct, frozen=True, gc=False):
+    """The hot frame, decoded in one pass: `_Envelope` with `arg` required and `data` typed as liquidation groups.
+
+    Every other field has `_Envelope`'s type, so this accepts no frame `_Envelope` + `_LIQ_GROUPS` reject.
+    """
+
+    arg: _Arg
+    data: list[_LiquidationGroup]
+    event: str | None = None
+    code: str | None = None
+    msg: str = ""
+    table: str | None = None
+    message: msgspec.Raw = msgspec.Raw(b"")
 
 
 class _OpenInterestRow(msgspec.Struct, frozen=True):
@@ -62,6 +77,7 @@ class _FundingRow(msgspec.Struct, frozen=True):
 
 _ENVELOPE = msgspec.json.Decoder(_Envelope, strict=False)
 _LIQ_GROUPS = msgspec.json.Decoder(list[_LiquidationGroup], strict=False)
+_LIQ_PUSH = msgspec.json.Decoder(_LiquidationOrdersPush, strict=False)
 _DETAILS = msgspec.json.Decoder(list[_Detail], strict=False)
 _OI_ROWS = msgspec.json.Decoder(list[_OpenInterestRow], strict=False)
 _MARK_ROWS = msgspec.json.Decoder(list[_MarkPriceRow], strict=False)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import msgspec
 
-from liqwatch.errors import ParseError
+from liqwatch.errors import ParseError, UnknownInstrument
 from liqwatch.model import (
     Channel,
     ContractType,
@@ -30,7 +30,7 @@ from liqwatch.model import (
     Origin,
     PriceKind,
 )
-from liqwatch.model.time import ms_to_ns
+from liqwatch.model.time import NS_PER_MS, ms_to_ns
 from liqwatch.venues import _binance, _wire
 from liqwatch.venues._binance import ForceOrder, Kline, KlineBar
 from liqwatch.venues._spec import VenueSpec
@@ -77,7 +77,7 @@ poll_requests = FAMILY.poll_requests
 parse_poll = FAMILY.parse_poll
 
 
-class _MarkPriceUpdate(msgspec.Struct, frozen=True, tag_field="e", tag="markPriceUpdate"):
+class _MarkPriceUpdate(msgspec.Struct, frozen=True, gc=False, tag_field="e", tag="markPriceUpdate"):
     """markPrice stream payload; delivery contracts send `"r": ""` and `"T": 0` (Mark-Price-Stream)."""
 
     event_time: int = msgspec.field(name="E")
@@ -91,8 +91,8 @@ class _MarkPriceUpdate(msgspec.Struct, frozen=True, tag_field="e", tag="markPric
 _Payload = ForceOrder | _MarkPriceUpdate | Kline
 
 
-class _Combined(msgspec.Struct, frozen=True):
-    """The `/stream` wrapper: {"stream": name, "data": payload}."""
+class _Combined(msgspec.Struct, frozen=True, gc=False):
+    """The `/stream` wrapper: {"stream": name, "data": payload}; `stream` is required (a frame without it is control)."""
 
     stream: str
     data: _Payload | list[_MarkPriceUpdate]
@@ -109,6 +109,8 @@ def parse_frame(frame: bytes, instruments: InstrumentIndex, ts_recv: int) -> lis
     except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError):
         return FAMILY.parse_control(frame, instruments, ts_recv, lambda f: _payload(f, instruments, ts_recv))
     data = combined.data
+    if type(data) is ForceOrder:  # the hot path: one liquidation per frame
+        return [_flat_liquidation(data, instruments, ts_recv)]
     if isinstance(data, list):
         return [e for item in data for e in _event(item, instruments, ts_recv)]
     return _event(data, instruments, ts_recv)
@@ -126,7 +128,54 @@ def _event(payload: _Payload, instruments: InstrumentIndex, ts_recv: int) -> lis
     return [FAMILY.candle(payload, instruments, ts_recv)]
 
 
+_POSITION_SIDE = _binance.POSITION_SIDE
+_FILL, _ORDER, _INVERSE = PriceKind.FILL, PriceKind.ORDER, ContractType.INVERSE
+_INF = float("inf")
+
+
+def _flat_liquidation(msg: ForceOrder, instruments: InstrumentIndex, ts_recv: int) -> Liquidation:
+    """`_liquidation` kept flat for the per-frame hot path (bench/instructions.py): the same event, the same errors.
+
+    tests/unit/venues/test_hot_paths.py holds the two equal on every recorded and generated frame.
+    """
+    o = msg.order
+    inst = instruments.symbols(VENUE).get(o.symbol)
+    if inst is None:
+        raise UnknownInstrument(VENUE, o.symbol)
+    side = _POSITION_SIDE[o.side]
+    if o.filled_quantity > 0 and o.average_price > 0:
+        contracts, price, kind = o.filled_quantity, o.average_price, _FILL
+    else:
+        contracts, price, kind = o.quantity, o.price, _ORDER
+    if not 0.0 < contracts < _INF:
+        raise ParseError(f"malformed Binance forceOrder: quantity must be a positive finite number, was {contracts!r}")
+    if not 0.0 < price < _INF:
+        raise ParseError(f"malformed Binance forceOrder: price must be a positive finite number, was {price!r}")
+    if inst.contract_type is _INVERSE:
+        usd = contracts * inst.contract_size
+        base = usd / price
+    else:
+        base, usd = _wire.base_and_usd(inst, contracts, price)
+    return Liquidation(
+        venue=VENUE,
+        symbol=inst.symbol,
+        market=inst.market,
+        coin=inst.base,
+        ts_event=(o.trade_time or msg.event_time) * NS_PER_MS,
+        ts_recv=ts_recv,
+        position_side=side,
+        venue_side=o.side,
+        price=price,
+        price_kind=kind,
+        quantity=base,
+        contracts=contracts,
+        notional_usd=usd,
+        contract_type=inst.contract_type,
+    )
+
+
 def _liquidation(msg: ForceOrder, instruments: InstrumentIndex, ts_recv: int) -> Liquidation:
+    """The general builder (bare payloads via the control path), and the reference `_flat_liquidation` is held to."""
     o = msg.order
     inst = _wire.instrument(instruments, VENUE, o.symbol)
     side = _binance.POSITION_SIDE[o.side]  # ORDER side: SELL closes a long (venues.md §2)

@@ -15,9 +15,10 @@ from collections.abc import Sequence
 
 import msgspec
 
-from liqwatch.errors import ParseError, UnknownMessage
+from liqwatch.errors import ParseError, UnknownInstrument, UnknownMessage
 from liqwatch.model import (
     Channel,
+    ContractType,
     Event,
     Instrument,
     InstrumentIndex,
@@ -28,18 +29,20 @@ from liqwatch.model import (
     PositionSide,
     PriceKind,
 )
-from liqwatch.model.time import ms_to_ns
+from liqwatch.model.time import NS_PER_MS, ms_to_ns
 from liqwatch.venues import _wire
 from liqwatch.venues._bybit_instruments import instrument_requests as instrument_requests
 from liqwatch.venues._bybit_instruments import parse_instruments as parse_instruments
 from liqwatch.venues._bybit_wire import (
     _ALL_LIQUIDATION,
+    _ALL_LIQUIDATION_FRAME,
     _BODY,
     _ENVELOPE,
     _KLINE,
     _LEGACY_LIQUIDATION,
     _OPEN_INTEREST,
     _TICKER,
+    _AllLiquidation,
     _Envelope,
     _Num,
     _Ticker,
@@ -117,6 +120,17 @@ def reply_to(frame: bytes) -> bytes | None:
 
 def parse_frame(frame: bytes, instruments: InstrumentIndex, ts_recv: int) -> list[Event]:
     """Parse one frame: a topic push, an op ack/pong (`[]`), or a REST open-interest body."""
+    try:  # the hot path: an allLiquidation push in one typed decode; any other frame takes the general path
+        hot = _ALL_LIQUIDATION_FRAME.decode(frame)
+    except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError):
+        return _parse_general(frame, instruments, ts_recv)
+    if hot.topic.startswith("allLiquidation."):
+        return _all_liquidations(hot.data, instruments, ts_recv)
+    return _parse_general(frame, instruments, ts_recv)
+
+
+def _parse_general(frame: bytes, instruments: InstrumentIndex, ts_recv: int) -> list[Event]:
+    """Parse any frame (`parse_frame` before the allLiquidation hot path; every frame that path does not take)."""
     env = _wire.decode(_ENVELOPE, frame, "Bybit frame")
     topic = env.topic
     if topic is None:
@@ -186,6 +200,44 @@ def _liquidation(
         notional_usd=usd,
         venue_event_id=event_id,
     )
+
+
+_SIDES = {"Buy": PositionSide.LONG, "Sell": PositionSide.SHORT}  # as `_position_side`
+_BANKRUPTCY, _LINEAR, _INVERSE, _INF = PriceKind.BANKRUPTCY, ContractType.LINEAR, ContractType.INVERSE, float("inf")
+
+
+def _all_liquidations(items: list[_AllLiquidation], instruments: InstrumentIndex, ts_recv: int) -> list[Event]:
+    # `_liquidation` kept flat for the hot path (bench/instructions.py): the same events and errors, item by item;
+    # tests/unit/venues/test_hot_paths.py holds the two equal on every recorded and generated frame.
+    symbols = instruments.symbols(VENUE)
+    out: list[Event] = []
+    for i in items:
+        inst = symbols.get(i.symbol)
+        if inst is None:
+            raise UnknownInstrument(VENUE, i.symbol)
+        side, size, price = i.side, i.size, i.price
+        position = _SIDES.get(side)
+        if position is None:
+            raise ParseError(f"malformed Bybit allLiquidation: side must be Buy or Sell, was {side!r}")
+        if not 0.0 < size < _INF:
+            raise ParseError(f"malformed Bybit allLiquidation: size must be a positive finite number, was {size!r}")
+        if not 0.0 < price < _INF:
+            raise ParseError(f"malformed Bybit allLiquidation: price must be a positive finite number, was {price!r}")
+        ct = inst.contract_type
+        if ct is _LINEAR:
+            base = size * inst.contract_size
+            usd = base * price
+        elif ct is _INVERSE:
+            usd = size * inst.contract_size
+            base = usd / price
+        else:
+            base, usd = _wire.base_and_usd(inst, size, price)
+        out.append(Liquidation(
+            venue=VENUE, symbol=inst.symbol, market=inst.market, coin=inst.base, ts_event=i.time * NS_PER_MS,
+            ts_recv=ts_recv, position_side=position, venue_side=side, price=price, price_kind=_BANKRUPTCY,
+            quantity=base, contracts=size, notional_usd=usd, contract_type=ct,
+        ))
+    return out
 
 
 def _legacy_liquidations(env: _Envelope, instruments: InstrumentIndex, ts_recv: int) -> list[Event]:

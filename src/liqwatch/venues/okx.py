@@ -14,19 +14,20 @@ from collections.abc import Sequence
 
 import msgspec
 
-from liqwatch.errors import ParseError, UnknownMessage
+from liqwatch.errors import ParseError, UnknownInstrument, UnknownMessage
 from liqwatch.model import (
     Channel,
     ContractType,
     Event,
     Instrument,
     InstrumentIndex,
+    Liquidation,
     OpenInterestUnit,
     Origin,
     PositionSide,
     PriceKind,
 )
-from liqwatch.model.time import ms_to_ns
+from liqwatch.model.time import NS_PER_MS, ms_to_ns
 from liqwatch.venues import _wire
 from liqwatch.venues._okx_wire import (
     _CANDLE_ROWS,
@@ -35,12 +36,14 @@ from liqwatch.venues._okx_wire import (
     _FUNDING_ROWS,
     _INSTRUMENTS,
     _LIQ_GROUPS,
+    _LIQ_PUSH,
     _MARK_ROWS,
     _OI_ROWS,
     _REST_ROWS,
     _Arg,
     _Detail,
     _FundingRow,
+    _LiquidationGroup,
     _MarkPriceRow,
     _OpenInterestRow,
 )
@@ -149,11 +152,22 @@ def reply_to(frame: bytes) -> bytes | None:
 
 def parse_frame(frame: bytes, instruments: InstrumentIndex, ts_recv: int) -> list[Event]:
     """Parse one frame: a channel push, an event (ack/error), `pong`, or a recorded REST body."""
+    try:  # the hot path: a liquidation-orders push in one typed decode; any other frame takes the general path
+        hot = _LIQ_PUSH.decode(frame)
+    except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError):
+        return _parse_general(frame, instruments, ts_recv)
+    if hot.arg.channel == "liquidation-orders" and hot.event is None and not hot.message:
+        return _liquidation_orders(hot.data, instruments, ts_recv)
+    return _parse_general(frame, instruments, ts_recv)
+
+
+def _parse_general(frame: bytes, instruments: InstrumentIndex, ts_recv: int) -> list[Event]:
+    """Parse any frame (`parse_frame` before the liquidation-orders hot path; every frame that path does not take)."""
     if frame.strip() == b"pong":
         return []
     env = _wire.decode(_ENVELOPE, frame, "OKX frame")
     if env.message:
-        return parse_frame(bytes(env.message), instruments, ts_recv)
+        return _parse_general(bytes(env.message), instruments, ts_recv)
     if env.event is not None:
         if env.event == "error":
             raise ParseError(f"OKX returned an error: code {env.code}, {env.msg!r}")
@@ -245,6 +259,48 @@ def _liquidations(inst_id: str, details: list[_Detail], instruments: InstrumentI
                 venue_event_id=f"{inst_id}|{d.ts}|{d.side}|{d.pos_side}|{d.size!r}|{d.bankruptcy_price!r}",
             )
         )
+    return out
+
+
+_POSITION = {"long": PositionSide.LONG, "short": PositionSide.SHORT}  # posSide (hedge mode)
+_CLOSED_BY = {"sell": PositionSide.LONG, "buy": PositionSide.SHORT}  # order side (one-way mode, `net`)
+_BANKRUPTCY, _LINEAR, _INVERSE, _INF = PriceKind.BANKRUPTCY, ContractType.LINEAR, ContractType.INVERSE, float("inf")
+
+
+def _liquidation_orders(groups: list[_LiquidationGroup], instruments: InstrumentIndex, ts_recv: int) -> list[Event]:
+    # `_liquidations` kept flat for the hot path (bench/instructions.py): the same events and errors, detail by
+    # detail; tests/unit/venues/test_hot_paths.py holds the two equal on every recorded and generated frame.
+    symbols = instruments.symbols(VENUE)
+    out: list[Event] = []
+    for g in groups:
+        inst_id = g.inst_id
+        inst = symbols.get(inst_id)
+        if inst is None:
+            raise UnknownInstrument(VENUE, inst_id)
+        ct, contract_size = inst.contract_type, inst.contract_size
+        for d in g.details:
+            side, pos_side, size, price = d.side, d.pos_side, d.size, d.bankruptcy_price
+            position = _POSITION.get(pos_side) or _CLOSED_BY.get(side)
+            if position is None:
+                raise ParseError(f"malformed OKX liquidation: side must be buy or sell, was {side!r}")
+            if not 0.0 < size < _INF:
+                raise ParseError(f"malformed OKX liquidation: sz must be a positive finite number, was {size!r}")
+            if not 0.0 < price < _INF:
+                raise ParseError(f"malformed OKX liquidation: bkPx must be a positive finite number, was {price!r}")
+            if ct is _LINEAR:
+                base = size * contract_size
+                usd = base * price
+            elif ct is _INVERSE:
+                usd = size * contract_size
+                base = usd / price
+            else:
+                base, usd = _wire.base_and_usd(inst, size, price)
+            out.append(Liquidation(
+                venue=VENUE, symbol=inst.symbol, market=inst.market, coin=inst.base, ts_event=d.ts * NS_PER_MS,
+                ts_recv=ts_recv, position_side=position, venue_side=side, price=price, price_kind=_BANKRUPTCY,
+                quantity=base, contracts=size, notional_usd=usd, contract_type=ct,
+                venue_event_id=f"{inst_id}|{d.ts}|{side}|{pos_side}|{size!r}|{price!r}",
+            ))
     return out
 
 
