@@ -93,7 +93,8 @@ def _work(side: str, n: int) -> None:
 def _instructions(side: str, n: int) -> int:
     valgrind = shutil.which("valgrind")
     assert valgrind is not None
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)])}
+    # a fixed hash seed: both runs of a difference then do the same set-up work (set/dict layouts follow the seed)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)]), "PYTHONHASHSEED": "0"}
     with tempfile.TemporaryDirectory() as tmp:
         out = subprocess.run(
             [
