@@ -21,9 +21,10 @@ import msgspec
 import pytest
 
 from golden import instruments_for, venue_files
-from liqwatch.model import ContractType, Instrument, InstrumentIndex, InstrumentKind
+from liqwatch.errors import ParseError, UnknownInstrument, UnknownMessage
+from liqwatch.model import ContractType, Instrument, InstrumentIndex, InstrumentKind, Liquidation
 from liqwatch.recording import RecordedLine, read_recording
-from liqwatch.venues import bitmex, deribit
+from liqwatch.venues import bitget, bitmex, deribit, htx
 
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT))
@@ -50,6 +51,8 @@ def index_for(venue: str) -> InstrumentIndex:
             _extra("bitmex", "XBTUSDT", ContractType.LINEAR, 1e-6, "USDT"),
             _extra("bitmex", "ETHUSDT_Q", ContractType.QUANTO, 1e-6, "USDT"),
         ])
+    if venue == "htx":
+        index.update([_extra("htx", "BTC-QUANTO", ContractType.QUANTO, 1e-6, "USDT")])
     return index
 
 
@@ -71,6 +74,19 @@ def assert_same(module: ModuleType, frames: list[bytes], index: InstrumentIndex)
 
 def recorded(venue: str) -> list[bytes]:
     return [r.frame for path in venue_files(venue) for r in read_recording(path) if isinstance(r, RecordedLine)]
+
+
+def recorded_liquidations(module: ModuleType, venue: str, index: InstrumentIndex) -> list[bytes]:
+    """The recorded frames the general path turns into liquidations."""
+    out = []
+    for frame in recorded(venue):
+        try:
+            events = module._parse_general(frame, index, TS_RECV)
+        except (ParseError, UnknownMessage, UnknownInstrument):
+            continue
+        if any(isinstance(e, Liquidation) for e in events):
+            out.append(frame)
+    return out
 
 
 # ---- hot-shape frames and variants, per venue ----------------------------------------------------------------
@@ -183,7 +199,96 @@ DERIBIT_VARIANTS = [
 ]
 
 
+def htx_order(**kw: Any) -> dict[str, Any]:
+    return {
+        "symbol": "BTC", "contract_code": "BTC-USD", "direction": "sell", "offset": "close", "volume": 1450,
+        "price": 9062.71, "created_at": 1593561769833, **kw,
+    }
+
+
+def htx_frame(*orders: dict[str, Any], topic: str = "public.BTC-USD.liquidation_orders", **kw: Any) -> bytes:
+    msg = {"op": "notify", "topic": topic, "ts": 1593561769911, "data": list(orders), **kw}
+    return json.dumps(msg, allow_nan=True).encode()
+
+
+_USDT = {"contract_code": "BTC-USDT", "volume": 25, "amount": 0.025, "trade_turnover": 226.5}
+HTX_HOT = [
+    htx_frame(htx_order()),
+    htx_frame(htx_order(), htx_order(direction="buy", contract_code="ETH-USD", price=229.95, volume=231)),
+    htx_frame(htx_order(**_USDT)),  # USDT-M: amount in coin
+    htx_frame(htx_order(**{**_USDT, "amount": None})),  # ... or without it: volume × contract size
+    htx_frame(htx_order(**{**_USDT, "amount": 0})),
+    htx_frame(htx_order(price="9062.71", volume="1450", created_at="1593561769833")),  # strict=False: strings
+    htx_frame(),
+]
+HTX_VARIANTS = [
+    htx_frame(htx_order(contract_code="NOPE")),
+    htx_frame(htx_order(), htx_order(direction="hold")),
+    htx_frame(htx_order(volume=0)),
+    htx_frame(htx_order(price=-1)),
+    htx_frame(htx_order(**{**_USDT, "amount": -0.1})),
+    htx_frame(htx_order(**{**_USDT, "amount": math.inf})),
+    htx_frame(htx_order(contract_code="BTC-QUANTO")),  # a quanto: raises on the general path
+    htx_frame(htx_order(), topic="public.BTC-USD.funding_rate"),
+    htx_frame(htx_order(), topic=""),
+    htx_frame(htx_order(), op="sub"),
+    htx_frame(htx_order(), ping=1),
+    htx_frame(htx_order(), ping=None),
+    htx_frame(htx_order(), subbed="x"),
+    htx_frame(htx_order(), status="error"),
+    htx_frame(htx_order(), **{"err-code": 1043, "err-msg": "bad"}),
+    htx_frame(htx_order(), **{"err-code": "x"}),
+    htx_frame(htx_order(), ts="soon"),
+    htx_frame(htx_order(), ch=5),
+    b'{"op":"notify","topic":"public.BTC-USD.liquidation_orders","data":null}',
+    b'{"op":"ping","ts":1593561769911}',
+    b'{"ping":1593561769911}',
+    b"",
+    b"\xff",
+]
+
+
+def bitget_item(**kw: Any) -> dict[str, Any]:
+    return {"symbol": "BTCUSDT", "side": "buy", "price": "40100.5", "amount": "1203.015", "ts": "1777358886549", **kw}
+
+
+def bitget_frame(*items: dict[str, Any], topic: str = "liquidation", **kw: Any) -> bytes:
+    msg = {"action": "update", "arg": {"instType": "usdt-futures", "topic": topic}, "data": list(items), "ts": 1, **kw}
+    return json.dumps(msg, allow_nan=True).encode()
+
+
+BITGET_HOT = [
+    bitget_frame(bitget_item()),
+    bitget_frame(bitget_item(), bitget_item(side="sell", price=39000.25, amount=12.5, ts=1777358886550)),
+    bitget_frame(bitget_item(symbol="ETHUSD")),
+    b'{"action":"snapshot","arg":{"instType":"usdt-futures","channel":"liquidation"},"data":['
+    + json.dumps(bitget_item()).encode() + b"]}",
+    bitget_frame(),
+]
+BITGET_VARIANTS = [
+    bitget_frame(bitget_item(symbol="NOPE")),
+    bitget_frame(bitget_item(), bitget_item(side="long")),
+    bitget_frame(bitget_item(price="0")),
+    bitget_frame(bitget_item(amount="NaN")),
+    bitget_frame(bitget_item(amount="-1")),
+    bitget_frame(bitget_item(ts="x")),
+    bitget_frame(bitget_item(), topic="ticker"),
+    bitget_frame(bitget_item(), topic=""),
+    bitget_frame(bitget_item(), event="error", code=30001, msg="bad"),
+    bitget_frame(bitget_item(), event="subscribe"),
+    bitget_frame(bitget_item(), code=[1]),
+    bitget_frame(bitget_item(), table=3),
+    b'{"arg":null,"data":[]}',
+    b'{"arg":{"topic":"liquidation"},"data":null}',
+    b'{"event":"subscribe","arg":{"instType":"usdt-futures","topic":"liquidation"}}',
+    b"pong",
+    b"",
+]
+
+
 def anchored_frames(venue: str) -> list[bytes]:
+    if venue not in ("bitmex", "deribit"):
+        return []  # no bench/anchored.py generator
     anchored = pytest.importorskip("bench.anchored")
     if not (anchored.recorded_dir() / f"{venue.upper()}.rest_instruments.jsonl").exists():
         pytest.skip("shared recordings are not available")
@@ -195,6 +300,8 @@ def anchored_frames(venue: str) -> list[bytes]:
 CASES: dict[str, tuple[ModuleType, list[bytes], list[bytes]]] = {
     "bitmex": (bitmex, BITMEX_HOT, BITMEX_VARIANTS),
     "deribit": (deribit, DERIBIT_HOT, DERIBIT_VARIANTS),
+    "htx": (htx, HTX_HOT, HTX_VARIANTS),
+    "bitget": (bitget, BITGET_HOT, BITGET_VARIANTS),
 }
 
 
@@ -214,8 +321,10 @@ def test_hand_made_frames_parse_the_same_on_both_paths(venue: str) -> None:
 @pytest.mark.parametrize("venue", list(CASES))
 def test_hot_frames_take_the_fast_path(venue: str, monkeypatch: pytest.MonkeyPatch) -> None:
     module, hot, _ = CASES[venue]
-    frames = hot + anchored_frames(venue)
     index = index_for(venue)
+    liquidations = recorded_liquidations(module, venue, index)
+    assert liquidations
+    frames = hot + liquidations + anchored_frames(venue)
     expected = [module._parse_general(f, index, TS_RECV) for f in frames]
     assert sum(map(len, expected)) >= len(frames) - 2  # liquidations, not empty frames
 
@@ -228,13 +337,16 @@ def test_hot_frames_take_the_fast_path(venue: str, monkeypatch: pytest.MonkeyPat
 
 @pytest.mark.parametrize("venue", list(CASES))
 def test_generated_frames_parse_the_same_on_both_paths(venue: str) -> None:
+    if not anchored_frames(venue):
+        pytest.skip(f"bench/anchored.py generates no {venue} frames")
     assert_same(CASES[venue][0], anchored_frames(venue), index_for(venue))
 
 
 @pytest.mark.parametrize("venue", list(CASES))
 def test_every_leaf_of_the_hot_frames_set_to_a_bad_value_or_deleted(venue: str) -> None:
     module, hot, _ = CASES[venue]
-    liquidations = [f for f in recorded(venue) if b'"liquidation"' in f]
+    index = index_for(venue)
+    liquidations = recorded_liquidations(module, venue, index)
     frames: list[bytes] = []
     for seed in [*hot[:4], *liquidations]:
         doc = json.loads(seed)
@@ -242,7 +354,7 @@ def test_every_leaf_of_the_hot_frames_set_to_a_bad_value_or_deleted(venue: str) 
             frames.extend(json.dumps(_set(doc, path, bad), allow_nan=True).encode() for bad in BAD_VALUES)
             frames.append(json.dumps(_set(doc, path, _DELETE)).encode())
     assert len(frames) > 1_000
-    assert_same(module, frames, index_for(venue))
+    assert_same(module, frames, index)
 
 
 _DELETE = object()
