@@ -1,10 +1,12 @@
 """The flattened liquidation hot paths (one typed decode, a flat builder) never diverge from the general path.
 
-A venue with a fast path has `parse_frame` (fast decode, falling back to `_parse_general` whenever the frame is not
-the hot shape or any item would raise or be skipped) and `_parse_general` (the full parser, unchanged). Every frame
-here goes through both and must give the same events, or the same error type and message: every recorded frame of
-the venue, the bench/anchored.py frames, hand-made variants of the hot shape, and each leaf of the hot frames set
-to each of a list of bad values or deleted. The bench frames must also take the fast path (never fall back).
+A venue with a fast path has `parse_frame` (a cheap prefix/substring hint, then the typed decode, falling back to
+`_parse_general` whenever the frame is not the hot shape or any item would raise or be skipped) and `_parse_general`
+(the full parser, unchanged). Every frame here goes through both and must give the same events, or the same error
+type and message: every recorded frame of the venue, the bench/anchored.py frames, hand-made variants of the hot
+shape, and each leaf of the hot frames set to each of a list of bad values or deleted. Frames are written compact,
+as the venues write them, so they reach the fast path; the recorded and bench liquidation frames and the hand-made
+hot frames must take it (never fall back), and a share of the mutated ones must too, or the comparison is idle.
 """
 
 from __future__ import annotations
@@ -36,6 +38,11 @@ BAD_VALUES: list[Any] = [
 ]
 
 
+def dumps(value: Any) -> bytes:
+    """JSON as the venues write it (compact: BitMEX and Deribit frames take the fast path only in that form)."""
+    return json.dumps(value, separators=(",", ":"), allow_nan=True).encode()
+
+
 def _extra(venue: str, symbol: str, kind: ContractType, size: float, settle: str) -> Instrument:
     return Instrument(
         venue=venue, symbol=symbol, market=f"{symbol}-PERP", kind=InstrumentKind.PERPETUAL, base="BTC",
@@ -65,11 +72,25 @@ def outcome(parse: Callable[..., Any], frame: bytes, index: InstrumentIndex) -> 
     return "ok", msgspec.json.encode(events)  # NaN (an unconvertible OI) encodes as null: equal to itself
 
 
-def assert_same(module: ModuleType, frames: list[bytes], index: InstrumentIndex) -> None:
+def assert_same(module: ModuleType, frames: list[bytes], index: InstrumentIndex) -> int:
+    """Assert both paths agree on every frame; return how many frames `parse_frame` answered without falling back."""
+    general_path = module._parse_general
+    fell_back = 0
+
+    def counted(*args: Any) -> Any:
+        nonlocal fell_back
+        fell_back += 1
+        return general_path(*args)
+
     for frame in frames:
-        fast = outcome(module.parse_frame, frame, index)
-        general = outcome(module._parse_general, frame, index)
+        module._parse_general = counted
+        try:
+            fast = outcome(module.parse_frame, frame, index)
+        finally:
+            module._parse_general = general_path
+        general = outcome(general_path, frame, index)
         assert fast == general, frame[:300]
+    return len(frames) - fell_back
 
 
 def recorded(venue: str) -> list[bytes]:
@@ -97,7 +118,7 @@ def bitmex_row(**kw: Any) -> dict[str, Any]:
 
 
 def bitmex_frame(*rows: dict[str, Any], action: str = "insert", **kw: Any) -> bytes:
-    return json.dumps({"table": "liquidation", "action": action, "data": list(rows), **kw}, allow_nan=True).encode()
+    return dumps({"table": "liquidation", "action": action, "data": list(rows), **kw})
 
 
 BITMEX_HOT = [
@@ -130,7 +151,7 @@ BITMEX_VARIANTS = [
     bitmex_frame(bitmex_row(), success="yes"),
     bitmex_frame(bitmex_row(), table=None),
     bitmex_frame(bitmex_row(), table="trade"),
-    b'{"table":"liquidation","action":"insert","data":[],"data":[' + json.dumps(bitmex_row()).encode() + b"]}",
+    b'{"table":"liquidation","action":"insert","data":[],"data":[' + dumps(bitmex_row()) + b"]}",
     b'{"table":"liquidation","action":"insert","data":{"x":1},"data":[]}',
     b'{"table":"liquidation","action":"insert"}',
     b'{"action":"insert","data":[]}',
@@ -154,7 +175,7 @@ def deribit_trade(**kw: Any) -> dict[str, Any]:
 
 def deribit_frame(*trades: dict[str, Any], channel: str = "trades.future.BTC.100ms", **kw: Any) -> bytes:
     msg = {"jsonrpc": "2.0", "method": "subscription", "params": {"channel": channel, "data": list(trades)}, **kw}
-    return json.dumps(msg, allow_nan=True).encode()
+    return dumps(msg)
 
 
 _PLAIN = {"liquidation": None}
@@ -208,7 +229,7 @@ def htx_order(**kw: Any) -> dict[str, Any]:
 
 def htx_frame(*orders: dict[str, Any], topic: str = "public.BTC-USD.liquidation_orders", **kw: Any) -> bytes:
     msg = {"op": "notify", "topic": topic, "ts": 1593561769911, "data": list(orders), **kw}
-    return json.dumps(msg, allow_nan=True).encode()
+    return dumps(msg)
 
 
 _USDT = {"contract_code": "BTC-USDT", "volume": 25, "amount": 0.025, "trade_turnover": 226.5}
@@ -254,7 +275,7 @@ def bitget_item(**kw: Any) -> dict[str, Any]:
 
 def bitget_frame(*items: dict[str, Any], topic: str = "liquidation", **kw: Any) -> bytes:
     msg = {"action": "update", "arg": {"instType": "usdt-futures", "topic": topic}, "data": list(items), "ts": 1, **kw}
-    return json.dumps(msg, allow_nan=True).encode()
+    return dumps(msg)
 
 
 BITGET_HOT = [
@@ -262,7 +283,7 @@ BITGET_HOT = [
     bitget_frame(bitget_item(), bitget_item(side="sell", price=39000.25, amount=12.5, ts=1777358886550)),
     bitget_frame(bitget_item(symbol="ETHUSD")),
     b'{"action":"snapshot","arg":{"instType":"usdt-futures","channel":"liquidation"},"data":['
-    + json.dumps(bitget_item()).encode() + b"]}",
+    + dumps(bitget_item()) + b"]}",
     bitget_frame(),
 ]
 BITGET_VARIANTS = [
@@ -316,6 +337,7 @@ def test_every_recorded_frame_parses_the_same_on_both_paths(venue: str) -> None:
 def test_hand_made_frames_parse_the_same_on_both_paths(venue: str) -> None:
     module, hot, variants = CASES[venue]
     assert_same(module, hot + variants, index_for(venue))
+    assert assert_same(module, hot, index_for(venue)) == len(hot)
 
 
 @pytest.mark.parametrize("venue", list(CASES))
@@ -351,10 +373,11 @@ def test_every_leaf_of_the_hot_frames_set_to_a_bad_value_or_deleted(venue: str) 
     for seed in [*hot[:4], *liquidations]:
         doc = json.loads(seed)
         for path in _leaf_paths(doc):
-            frames.extend(json.dumps(_set(doc, path, bad), allow_nan=True).encode() for bad in BAD_VALUES)
-            frames.append(json.dumps(_set(doc, path, _DELETE)).encode())
+            frames.extend(dumps(_set(doc, path, bad)) for bad in BAD_VALUES)
+            frames.append(dumps(_set(doc, path, _DELETE)))
     assert len(frames) > 1_000
-    assert_same(module, frames, index)
+    fast = assert_same(module, frames, index)
+    assert fast >= len(frames) // 20, f"only {fast} of {len(frames)} mutated frames took the fast path"
 
 
 _DELETE = object()
