@@ -44,12 +44,29 @@ class _Envelope(msgspec.Struct, frozen=True):
     table: str | None = None
 
 
-class _LiquidationItem(msgspec.Struct, frozen=True):
+class _LiquidationItem(msgspec.Struct, frozen=True, gc=False):
     symbol: str
     side: str
     price: float
     amount: float  # quote-currency notional
     ts: int
+
+
+class _LiquidationPush(msgspec.Struct, frozen=True, gc=False):
+    """The hot shape, a push with its liquidation items, in one decode (`bitget.parse_frame`'s fast path).
+
+    Every field `_Envelope` decodes is typed here the same way or stricter, and the items are `_LiquidationItem`,
+    so a frame decodes here only if `_Envelope` + `_LIQUIDATIONS` would decode it too, to the same values.
+    """
+
+    arg: _Arg
+    data: list[_LiquidationItem]
+    event: str | None = None
+    action: str = ""
+    ts: int = 0
+    code: str | int | None = None
+    msg: str = ""
+    table: str | None = None
 
 
 class _Ticker(msgspec.Struct, frozen=True):
@@ -88,6 +105,7 @@ class _RestOpenInterest(msgspec.Struct, frozen=True):
 _CONTRACTS = msgspec.json.Decoder(_Contracts, strict=False)
 _ENVELOPE = msgspec.json.Decoder(_Envelope, strict=False)
 _LIQUIDATIONS = msgspec.json.Decoder(list[_LiquidationItem], strict=False)
+_LIQUIDATION_PUSH = msgspec.json.Decoder(_LiquidationPush, strict=False)
 _TICKERS = msgspec.json.Decoder(list[_Ticker], strict=False)
 _CANDLES = msgspec.json.Decoder(list[list[float]], strict=False)
 _REST_OI = msgspec.json.Decoder(_RestOpenInterest, strict=False)

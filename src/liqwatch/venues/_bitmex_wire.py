@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import msgspec
 
 
@@ -16,12 +18,27 @@ class _Frame(msgspec.Struct, frozen=True):
     error: str | None = None
 
 
-class _LiquidationRow(msgspec.Struct, frozen=True):
+class _LiquidationRow(msgspec.Struct, frozen=True, gc=False):
     order_id: str = msgspec.field(name="orderID")
     symbol: str = ""
     side: str | None = None
     price: float | None = None
     leaves_qty: float | None = msgspec.field(name="leavesQty", default=None)
+
+
+class _LiquidationFrame(msgspec.Struct, frozen=True, gc=False):
+    """The hot shape, a `liquidation` table push with its rows, in one decode (`bitmex.parse_frame`'s fast path).
+
+    Every field `_Frame` decodes is typed here the same way or stricter, and the rows are `_LiquidationRow`, so a
+    frame decodes here only if `_Frame` + `_LIQUIDATIONS` would decode it too, to the same values.
+    """
+
+    table: Literal["liquidation"]
+    action: str
+    data: list[_LiquidationRow]
+    info: str | None = None
+    success: bool | None = None
+    error: str | None = None
 
 
 class _InstrumentRow(msgspec.Struct, frozen=True):
@@ -63,5 +80,6 @@ class _BinRow(msgspec.Struct, frozen=True):
 
 _FRAME = msgspec.json.Decoder(_Frame)
 _LIQUIDATIONS = msgspec.json.Decoder(list[_LiquidationRow])
+_LIQUIDATION_FRAME = msgspec.json.Decoder(_LiquidationFrame)
 _INSTRUMENTS = msgspec.json.Decoder(list[_InstrumentRow])
 _BINS = msgspec.json.Decoder(list[_BinRow])

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import msgspec
 
 
-class _Trade(msgspec.Struct, frozen=True):
+class _Trade(msgspec.Struct, frozen=True, gc=False):
     trade_id: str
     instrument_name: str
     timestamp: int
@@ -53,6 +55,28 @@ class _Envelope(msgspec.Struct, frozen=True):
     error: msgspec.Raw = msgspec.Raw(b"")
 
 
+class _TradesParams(msgspec.Struct, frozen=True, gc=False):
+    """`_Params` of a subscription push whose data is a list of trades."""
+
+    channel: str
+    data: list[_Trade]
+    type: str | None = None
+
+
+class _TradesEnvelope(msgspec.Struct, frozen=True, gc=False):
+    """The hot shape, a subscription push of trades, in one decode (`deribit.parse_frame`'s fast path).
+
+    Every field `_Envelope` decodes is typed here the same way or stricter, and the trades are `_Trade`, so a
+    frame decodes here only if `_Envelope` + `_TRADES` would decode it too, to the same values.
+    """
+
+    method: Literal["subscription"]
+    params: _TradesParams
+    id: int | None = None
+    result: msgspec.Raw = msgspec.Raw(b"")
+    error: msgspec.Raw = msgspec.Raw(b"")
+
+
 class _InstrumentInfo(msgspec.Struct, frozen=True):
     instrument_name: str
     kind: str
@@ -75,6 +99,7 @@ class _Instruments(msgspec.Struct, frozen=True):
 
 _ENVELOPE = msgspec.json.Decoder(_Envelope)
 _TRADES = msgspec.json.Decoder(list[_Trade])
+_TRADES_ENVELOPE = msgspec.json.Decoder(_TradesEnvelope)
 _TICKER = msgspec.json.Decoder(_Ticker)
 _SUMMARIES = msgspec.json.Decoder(list[_Ticker])
 _CHART = msgspec.json.Decoder(_Chart)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import msgspec
 
 
-class _LiquidationOrder(msgspec.Struct, frozen=True):
+class _LiquidationOrder(msgspec.Struct, frozen=True, gc=False):
     """One item of `public.{code}.liquidation_orders` data."""
 
     contract_code: str
@@ -66,6 +68,26 @@ class _Envelope(msgspec.Struct, frozen=True):
     tick: msgspec.Raw = _EMPTY
 
 
+class _LiquidationNotify(msgspec.Struct, frozen=True, gc=False):
+    """The hot shape, a notify push with its liquidation orders, in one decode (`htx.parse_frame`'s fast path).
+
+    Every field `_Envelope` decodes is typed here the same way or stricter, and the items are `_LiquidationOrder`,
+    so a frame decodes here only if `_Envelope` + `_LIQUIDATIONS` would decode it too, to the same values.
+    """
+
+    op: Literal["notify"]
+    topic: str
+    data: list[_LiquidationOrder]
+    ch: str | None = None
+    ts: int | None = None
+    ping: msgspec.Raw = _EMPTY
+    subbed: str | None = None
+    status: str | None = None
+    err_code: int = msgspec.field(name="err-code", default=0)
+    err_msg: str | None = msgspec.field(name="err-msg", default=None)
+    tick: msgspec.Raw = _EMPTY
+
+
 class _Ping(msgspec.Struct, frozen=True):
     """A server ping, its timestamp kept verbatim so the pong echoes it exactly."""
 
@@ -77,6 +99,7 @@ class _Ping(msgspec.Struct, frozen=True):
 _ENVELOPE = msgspec.json.Decoder(_Envelope, strict=False)
 _PING = msgspec.json.Decoder(_Ping, strict=False)
 _LIQUIDATIONS = msgspec.json.Decoder(list[_LiquidationOrder], strict=False)
+_LIQUIDATION_NOTIFY = msgspec.json.Decoder(_LiquidationNotify, strict=False)
 _FUNDINGS = msgspec.json.Decoder(list[_Funding], strict=False)
 _OPEN_INTEREST = msgspec.json.Decoder(list[_OpenInterestItem], strict=False)
 _TICK = msgspec.json.Decoder(_Tick, strict=False)

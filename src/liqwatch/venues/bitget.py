@@ -32,12 +32,13 @@ from liqwatch.model import (
     PositionSide,
     PriceKind,
 )
-from liqwatch.model.time import ms_to_ns
+from liqwatch.model.time import NS_PER_MS, ms_to_ns
 from liqwatch.venues import _wire
 from liqwatch.venues._bitget_wire import (
     _CANDLES,
     _CONTRACTS,
     _ENVELOPE,
+    _LIQUIDATION_PUSH,
     _LIQUIDATIONS,
     _REST_OI,
     _TICKERS,
@@ -143,6 +144,47 @@ def reply_to(frame: bytes) -> bytes | None:
 
 def parse_frame(frame: bytes, instruments: InstrumentIndex, ts_recv: int) -> list[Event]:
     """Parse one frame: UTA liquidations, v1/v2/v3 tickers, candles, acks, `pong`, REST OI bodies."""
+    if frame.find(b'"liquidation"', 0, 128) < 0:  # a hint: a failed typed decode costs ~10k instructions
+        return _parse_general(frame, instruments, ts_recv)
+    try:  # the hot path: a liquidation push in one decode; any other frame takes the general path
+        msg = _LIQUIDATION_PUSH.decode(frame)
+    except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError):
+        return _parse_general(frame, instruments, ts_recv)
+    if msg.event is None and (msg.arg.topic or msg.arg.channel) == "liquidation":
+        out = _liquidations_flat(msg.data, instruments, ts_recv)
+        if out is not None:
+            return out
+    return _parse_general(frame, instruments, ts_recv)
+
+
+_SIDE = {"buy": PositionSide.LONG, "sell": PositionSide.SHORT}
+_FILL, _INF = PriceKind.FILL, float("inf")
+
+
+def _liquidations_flat(items: list[_LiquidationItem], instruments: InstrumentIndex, ts_recv: int) -> list[Event] | None:
+    """`_liquidation` of each item, flat, when none raises there; None sends the frame to the general path."""
+    symbols = instruments.symbols(VENUE)
+    out: list[Event] = []
+    for item in items:
+        inst = symbols.get(item.symbol)
+        side = _SIDE.get(item.side)
+        price, usd = item.price, item.amount
+        if inst is None or side is None or not (0.0 < price < _INF and 0.0 < usd < _INF):
+            return None
+        base = usd / price
+        out.append(
+            Liquidation(
+                venue=inst.venue, symbol=inst.symbol, market=inst.market, coin=inst.base,
+                ts_event=item.ts * NS_PER_MS, ts_recv=ts_recv,
+                position_side=side, venue_side=item.side, price=price, price_kind=_FILL,
+                quantity=base, contracts=base, notional_usd=usd, contract_type=inst.contract_type,
+            )
+        )
+    return out
+
+
+def _parse_general(frame: bytes, instruments: InstrumentIndex, ts_recv: int) -> list[Event]:
+    """Parse any frame: every channel, ack, error and REST body."""
     if frame.strip() in (b"pong", b"ping"):
         return []
     env = _wire.decode(_ENVELOPE, frame, "Bitget frame")

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import msgspec
+
 from liqwatch.errors import ParseError, UnknownInstrument, UnknownMessage
 from liqwatch.model import (
     Candle,
@@ -24,6 +26,7 @@ from liqwatch.model import (
     Event,
     Instrument,
     InstrumentIndex,
+    Liquidation,
     MarkPrice,
     OpenInterest,
     OpenInterestUnit,
@@ -34,14 +37,19 @@ from liqwatch.model import (
 from liqwatch.model.instruments import USD_LIKE
 from liqwatch.model.time import NS_PER_S, iso_to_ns
 from liqwatch.venues import _wire
+from liqwatch.venues._bitmex_instruments import _SETTLE, _ts
+from liqwatch.venues._bitmex_instruments import instrument_requests as instrument_requests
+from liqwatch.venues._bitmex_instruments import parse_instruments as parse_instruments
 from liqwatch.venues._bitmex_wire import (
     _BINS,
     _FRAME,
     _INSTRUMENTS,
+    _LIQUIDATION_FRAME,
     _LIQUIDATIONS,
     _BinRow,
     _Frame,
     _InstrumentRow,
+    _LiquidationRow,
 )
 from liqwatch.venues._spec import RestRequest, VenueSpec, WsConnection
 
@@ -65,62 +73,7 @@ SPEC = VenueSpec(
 )
 VENUE = SPEC.name
 
-_SETTLE = {"XBt": ("XBT", 1e8), "XBT": ("XBT", 1e8), "USDt": ("USDT", 1e6), "USDT": ("USDT", 1e6)}
-_COIN = {"XBT": "BTC"}
 _FUNDING_EPOCH_NS = iso_to_ns("2000-01-01T00:00:00Z")  # fundingInterval "2000-01-01T08:00:00Z" = 8 h
-
-
-def _ts(text: str) -> int:
-    """Parse a BitMEX ISO timestamp, mapping a bad one to `ParseError`."""
-    try:
-        return iso_to_ns(text)
-    except ValueError:
-        raise ParseError(f"malformed BitMEX timestamp {text[:40]!r}") from None
-
-
-def instrument_requests() -> list[RestRequest]:
-    """Return the active-instruments request."""
-    return [RestRequest(tag="instruments", path="/api/v1/instrument/active")]
-
-
-def parse_instruments(payload: bytes) -> list[Instrument]:
-    """Parse GET /api/v1/instrument/active: USD-quoted perpetuals (FFWCSX) and futures (FFCCSX)."""
-    rows = _wire.decode(_INSTRUMENTS, payload, "BitMEX instrument/active")
-    return [i for i in map(_instrument, rows) if i is not None]
-
-
-def _instrument(row: _InstrumentRow) -> Instrument | None:
-    if row.typ not in ("FFWCSX", "FFCCSX") or not row.underlying or not row.quote_currency:
-        return None  # indices, spot, options, or an update row without the spec
-    quote = row.quote_currency.upper()
-    settle = _SETTLE.get(row.settle_currency or "")
-    if quote not in USD_LIKE or settle is None or not row.multiplier:
-        return None  # XBT- or EUR-quoted: no USD notional without another price
-    if row.is_inverse:
-        if not row.underlying_to_settle:
-            return None
-        kind, size = ContractType.INVERSE, row.multiplier / row.underlying_to_settle  # XBTUSD: 1 USD
-    elif row.is_quanto:
-        kind, size = ContractType.QUANTO, row.multiplier / settle[1]  # settle coin per price point
-    elif row.underlying_to_position:
-        kind, size = ContractType.LINEAR, 1.0 / row.underlying_to_position  # XBTUSDT: 1e-6 XBT
-    else:
-        return None
-    if size <= 0:
-        return None
-    expiry = _ts(row.expiry) if row.typ == "FFCCSX" and row.expiry else None
-    return _wire.make_instrument(
-        venue=VENUE,
-        symbol=row.symbol,
-        base=_COIN.get(row.underlying, row.underlying),
-        quote=quote,
-        settle=settle[0],
-        contract_type=kind,
-        contract_size=size,
-        ts_expiry=expiry,
-        category=kind.value,
-        active=row.state in (None, "Open"),
-    )
 
 
 def ws_connections(
@@ -154,6 +107,57 @@ def reply_to(frame: bytes) -> bytes | None:
 
 def parse_frame(frame: bytes, instruments: InstrumentIndex, ts_recv: int) -> list[Event]:
     """Parse one table push; `pong`, welcome and subscribe acks → []."""
+    if not frame.startswith(b'{"table":"liquidation"'):  # as BitMEX writes it (a failed typed decode costs ~10k instructions)
+        return _parse_general(frame, instruments, ts_recv)
+    try:  # the hot path: a liquidation table push in one decode; any other frame takes the general path
+        msg = _LIQUIDATION_FRAME.decode(frame)
+    except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError):
+        return _parse_general(frame, instruments, ts_recv)
+    if msg.action == "update" or msg.action == "delete":
+        return []  # counted once, at insert
+    if (msg.action == "insert" or msg.action == "partial") and (out := _liquidations_flat(msg.data, instruments, ts_recv)) is not None:
+        return out
+    return _parse_general(frame, instruments, ts_recv)
+
+
+_SIDE: dict[str | None, tuple[PositionSide, str]] = {"Sell": (PositionSide.LONG, "Sell"), "Buy": (PositionSide.SHORT, "Buy")}
+_ORDER, _INVERSE, _LINEAR, _INF = PriceKind.ORDER, ContractType.INVERSE, ContractType.LINEAR, float("inf")
+
+
+def _liquidations_flat(rows: list[_LiquidationRow], instruments: InstrumentIndex, ts_recv: int) -> list[Event] | None:
+    """`_liquidations`, flat, for rows that raise or skip nothing there; None sends the frame to the general path."""
+    symbols = instruments.symbols(VENUE)
+    out: list[Event] = []
+    for row in rows:
+        inst = symbols.get(row.symbol)
+        sided = _SIDE.get(row.side)
+        price, contracts = row.price or 0.0, row.leaves_qty or 0.0
+        if inst is None or sided is None or not (0.0 < price < _INF and 0.0 < contracts < _INF):
+            return None
+        kind = inst.contract_type
+        if kind is _INVERSE:
+            usd = contracts * inst.contract_size
+            base = usd / price
+        elif kind is _LINEAR:
+            base = contracts * inst.contract_size
+            usd = base * price
+        elif inst.settle in USD_LIKE:  # a USD-settled quanto
+            base, usd = _wire.base_and_usd(inst, contracts, price, 1.0)
+        else:
+            return None  # an XBT-settled quanto: the general path skips it with its reason
+        out.append(
+            Liquidation(
+                venue=inst.venue, symbol=inst.symbol, market=inst.market, coin=inst.base,
+                ts_event=ts_recv, ts_recv=ts_recv,  # the table has no timestamp
+                position_side=sided[0], venue_side=sided[1], price=price, price_kind=_ORDER,
+                quantity=base, contracts=contracts, notional_usd=usd, contract_type=kind, venue_event_id=row.order_id,
+            )
+        )
+    return out
+
+
+def _parse_general(frame: bytes, instruments: InstrumentIndex, ts_recv: int) -> list[Event]:
+    """Parse any frame: control messages, every table and action, and every error and skip."""
     if frame.strip() == b"pong":
         return []
     msg = _wire.decode(_FRAME, frame, "BitMEX frame")

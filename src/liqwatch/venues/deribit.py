@@ -23,21 +23,23 @@ from liqwatch.model import (
     Event,
     Instrument,
     InstrumentIndex,
+    Liquidation,
     OpenInterestUnit,
     Origin,
     PositionSide,
     PriceKind,
 )
-from liqwatch.model.instruments import USD_LIKE
-from liqwatch.model.time import ms_to_ns
+from liqwatch.model.time import NS_PER_MS, ms_to_ns
 from liqwatch.venues import _wire
+from liqwatch.venues._deribit_instruments import instrument_requests as instrument_requests
+from liqwatch.venues._deribit_instruments import parse_instruments as parse_instruments
 from liqwatch.venues._deribit_wire import (
     _CHART,
     _ENVELOPE,
-    _INSTRUMENTS,
     _SUMMARIES,
     _TICKER,
     _TRADES,
+    _TRADES_ENVELOPE,
     _Chart,
     _Ticker,
     _Trade,
@@ -65,47 +67,7 @@ SPEC = VenueSpec(
 VENUE = SPEC.name
 _HEARTBEAT_S = 30
 _FUNDING_INTERVAL_S = 8 * 3600  # funding_8h is the rate per 8 hours
-_PERPETUAL = "perpetual"
-
-
-def instrument_requests() -> list[RestRequest]:
-    """Return get_instruments requests for the futures of each settlement currency."""
-    return [
-        RestRequest(
-            tag="instruments",
-            path="/api/v2/public/get_instruments",
-            params=(("currency", c), ("kind", "future"), ("expired", "false")),
-        )
-        for c in ("BTC", "ETH", "USDC")
-    ]
-
-
-def parse_instruments(payload: bytes) -> list[Instrument]:
-    """Parse public/get_instruments: futures and perps (inverse in USD, linear USDC in base); options dropped."""
-    out = []
-    for i in _wire.decode(_INSTRUMENTS, payload, "Deribit get_instruments").result:
-        if i.kind != "future" or i.contract_size <= 0:
-            continue  # options, combos
-        linear = "linear" in (i.instrument_type, i.future_type) or (i.settlement_currency or "") in USD_LIKE
-        if not linear and i.quote_currency not in USD_LIKE:
-            continue
-        out.append(
-            _wire.make_instrument(
-                venue=VENUE,
-                symbol=i.instrument_name,
-                base=i.base_currency,
-                quote=i.quote_currency,
-                settle=i.settlement_currency or (i.quote_currency if linear else i.base_currency),
-                contract_type=ContractType.LINEAR if linear else ContractType.INVERSE,
-                contract_size=i.contract_size,  # base per contract (linear), USD per contract (inverse)
-                ts_expiry=None
-                if i.settlement_period == _PERPETUAL
-                else ms_to_ns(i.expiration_timestamp or 0) or None,
-                category="linear" if linear else "inverse",
-                active=i.is_active,
-            )
-        )
-    return out
+_TRADES_PREFIX = b'{"jsonrpc":"2.0","method":"subscription","params":{"channel":"trades.'
 
 
 def ws_connections(
@@ -154,6 +116,22 @@ def reply_to(frame: bytes) -> bytes | None:
 
 def parse_frame(frame: bytes, instruments: InstrumentIndex, ts_recv: int) -> list[Event]:
     """Parse one JSON-RPC frame; acks, heartbeats and test replies → []."""
+    if not frame.startswith(_TRADES_PREFIX):  # as Deribit writes it (a failed typed decode costs ~10k instructions)
+        return _parse_general(frame, instruments, ts_recv)
+    try:  # the hot path: a push of trades in one decode; any other frame takes the general path
+        msg = _TRADES_ENVELOPE.decode(frame)
+    except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError):
+        return _parse_general(frame, instruments, ts_recv)
+    params = msg.params
+    if not msg.error and params.channel.startswith("trades."):
+        out = _liquidations_flat(params.data, instruments, ts_recv)
+        if out is not None:
+            return out
+    return _parse_general(frame, instruments, ts_recv)
+
+
+def _parse_general(frame: bytes, instruments: InstrumentIndex, ts_recv: int) -> list[Event]:
+    """Parse any frame: every channel, response and error."""
     msg = _wire.decode(_ENVELOPE, frame, "Deribit frame")
     if msg.error:
         raise ParseError(f"Deribit returned an error: {bytes(msg.error).decode(errors='replace')[:200]}")
@@ -204,6 +182,41 @@ _SIDES: dict[tuple[str, str], tuple[PositionSide, ...]] = {
     ("MT", "buy"): (PositionSide.SHORT, PositionSide.LONG),
     ("MT", "sell"): (PositionSide.LONG, PositionSide.SHORT),
 }
+
+
+_SIDES_BY_TEXT = {f"{flag}:{direction}": sides for (flag, direction), sides in _SIDES.items()}
+_FILL, _INVERSE = PriceKind.FILL, ContractType.INVERSE
+_INF = float("inf")
+
+
+def _liquidations_flat(trades: list[_Trade], instruments: InstrumentIndex, ts_recv: int) -> list[Event] | None:
+    """`_liquidations` of the flagged trades, flat, when none raises there; None sends the frame to the general path."""
+    symbols = instruments.symbols(VENUE)
+    out: list[Event] = []
+    for t in trades:
+        if not t.liquidation:
+            continue  # most trades: not a liquidation
+        venue_side = f"{t.liquidation}:{t.direction}"
+        sides = _SIDES_BY_TEXT.get(venue_side)  # one colon in each key: the same pairs as _SIDES
+        inst = symbols.get(t.instrument_name)
+        price, amount = t.price, t.amount
+        if sides is None or inst is None or not (0.0 < price < _INF and 0.0 < amount < _INF):
+            return None
+        if inst.contract_type is _INVERSE:
+            base, usd = amount / price, amount
+        else:
+            base, usd = amount, amount * price
+        for side in sides:
+            out.append(
+                Liquidation(
+                    venue=inst.venue, symbol=inst.symbol, market=inst.market, coin=inst.base,
+                    ts_event=t.timestamp * NS_PER_MS, ts_recv=ts_recv,
+                    position_side=side, venue_side=venue_side, price=price, price_kind=_FILL,
+                    quantity=base, contracts=amount, notional_usd=usd, contract_type=inst.contract_type,
+                    venue_event_id=t.trade_id if len(sides) == 1 else f"{t.trade_id}:{side.value}",
+                )
+            )
+    return out
 
 
 def _liquidations(trade: _Trade, instruments: InstrumentIndex, ts_recv: int) -> list[Event]:

@@ -33,17 +33,19 @@ from liqwatch.model import (
     PositionSide,
     PriceKind,
 )
-from liqwatch.model.time import iso_to_ns, ms_to_ns, s_to_ns
+from liqwatch.model.time import NS_PER_MS, ms_to_ns, s_to_ns
 from liqwatch.venues import _wire
+from liqwatch.venues._htx_instruments import _FUTURES, _LINEAR, _SWAP
+from liqwatch.venues._htx_instruments import instrument_requests as instrument_requests
+from liqwatch.venues._htx_instruments import parse_instruments as parse_instruments
 from liqwatch.venues._htx_wire import (
-    _CONTRACT_INFO,
     _ENVELOPE,
     _FUNDINGS,
+    _LIQUIDATION_NOTIFY,
     _LIQUIDATIONS,
     _OPEN_INTEREST,
     _PING,
     _TICK,
-    _ContractInfo,
     _Envelope,
     _Funding,
     _LiquidationOrder,
@@ -71,64 +73,12 @@ SPEC = VenueSpec(
 VENUE = SPEC.name
 
 # category → (notification path, market-data path, REST open-interest path)
-_LINEAR, _SWAP, _FUTURES = "linear", "swap", "futures"
 _PATHS = {
     _LINEAR: ("/linear-swap-notification", "/linear-swap-ws", "/linear-swap-api/v1/swap_open_interest"),
     _SWAP: ("/swap-notification", "/swap-ws", "/swap-api/v1/swap_open_interest"),
     _FUTURES: ("/notification", "/ws", "/api/v1/contract_open_interest"),
 }
 _INTERVAL_S = {"1min": 60, "5min": 300, "15min": 900, "30min": 1800, "60min": 3600, "4hour": 14400, "1day": 86400}
-
-
-def instrument_requests() -> list[RestRequest]:
-    """Return the contract-info requests of the three product lines."""
-    return [
-        RestRequest(tag="instruments", path="/linear-swap-api/v1/swap_contract_info", params=(("business_type", "all"),)),
-        RestRequest(tag="instruments", path="/swap-api/v1/swap_contract_info"),
-        RestRequest(tag="instruments", path="/api/v1/contract_contract_info"),
-    ]
-
-
-def parse_instruments(payload: bytes) -> list[Instrument]:
-    """Parse a contract-info body: `BTC-USDT[-YYMMDD]` linear, `BTC-USD` inverse swap, `BTC200925` inverse future."""
-    body = _wire.decode(_CONTRACT_INFO, payload, "HTX contract_info")
-    out = []
-    for c in body.data:
-        if not c.contract_size > 0:
-            continue
-        parts = c.contract_code.split("-")
-        perpetual = c.contract_type in ("", "swap") and c.business_type != "futures"
-        if len(parts) == 1:
-            category, quote, kind, perpetual = _FUTURES, "USD", ContractType.INVERSE, False
-        elif parts[1] == "USD":
-            category, quote, kind = _SWAP, "USD", ContractType.INVERSE
-        else:
-            category, quote, kind = _LINEAR, parts[1], ContractType.LINEAR
-        expiry = None if perpetual else _expiry(c)
-        out.append(
-            _wire.make_instrument(
-                venue=VENUE,
-                symbol=c.contract_code,
-                base=c.symbol,
-                quote=quote,
-                settle=c.symbol if kind is ContractType.INVERSE else quote,
-                contract_type=kind,
-                contract_size=c.contract_size,
-                ts_expiry=expiry,
-                category=category,
-                active=c.contract_status == 1,
-            )
-        )
-    return out
-
-
-def _expiry(c: _ContractInfo) -> int | None:
-    if c.delivery_time.isdigit():
-        return ms_to_ns(int(c.delivery_time))
-    d = c.delivery_date
-    if len(d) == 8 and d.isdigit():  # HTX futures deliver at 08:00 UTC
-        return iso_to_ns(f"{d[:4]}-{d[4:6]}-{d[6:]}T08:00:00Z")
-    return None
 
 
 def _host(ws_url: str) -> str:
@@ -186,6 +136,62 @@ def reply_to(frame: bytes) -> bytes | None:
 
 def parse_frame(frame: bytes, instruments: InstrumentIndex, ts_recv: int) -> list[Event]:
     """Parse one decompressed frame: notify, market channel, control, or a REST open-interest body."""
+    if frame.find(b'.liquidation_orders"', 0, 128) < 0:  # a hint: a failed typed decode costs ~10k instructions
+        return _parse_general(frame, instruments, ts_recv)
+    try:  # the hot path: a liquidation_orders notify in one decode; any other frame takes the general path
+        msg = _LIQUIDATION_NOTIFY.decode(frame)
+    except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError):
+        return _parse_general(frame, instruments, ts_recv)
+    if (
+        not msg.ping and msg.subbed is None and not msg.err_code and msg.status != "error"
+        and msg.topic.endswith(".liquidation_orders")
+    ):
+        out = _liquidations_flat(msg.data, instruments, ts_recv)
+        if out is not None:
+            return out
+    return _parse_general(frame, instruments, ts_recv)
+
+
+_SIDE = {"sell": PositionSide.LONG, "buy": PositionSide.SHORT}
+_BANKRUPTCY, _INVERSE, _LINEAR_CT, _INF = PriceKind.BANKRUPTCY, ContractType.INVERSE, ContractType.LINEAR, float("inf")
+
+
+def _liquidations_flat(orders: list[_LiquidationOrder], instruments: InstrumentIndex, ts_recv: int) -> list[Event] | None:
+    """`_liquidation` of each order, flat, when none raises there; None sends the frame to the general path."""
+    symbols = instruments.symbols(VENUE)
+    out: list[Event] = []
+    for o in orders:
+        inst = symbols.get(o.contract_code)
+        side = _SIDE.get(o.direction)
+        volume, price, amount = o.volume, o.price, o.amount
+        if inst is None or side is None or not (0.0 < volume < _INF and 0.0 < price < _INF):
+            return None
+        kind = inst.contract_type
+        if kind is _LINEAR_CT and amount:
+            if not 0.0 < amount < _INF:
+                return None
+            base, usd = amount, amount * price  # amount = volume × contract_size; usd = trade_turnover
+        elif kind is _INVERSE:
+            usd = volume * inst.contract_size
+            base = usd / price
+        elif kind is _LINEAR_CT:
+            base = volume * inst.contract_size
+            usd = base * price
+        else:
+            return None  # a quanto: the general path raises
+        out.append(
+            Liquidation(
+                venue=inst.venue, symbol=inst.symbol, market=inst.market, coin=inst.base,
+                ts_event=o.created_at * NS_PER_MS, ts_recv=ts_recv,
+                position_side=side, venue_side=o.direction, price=price, price_kind=_BANKRUPTCY,
+                quantity=base, contracts=volume, notional_usd=usd, contract_type=kind,
+            )
+        )
+    return out
+
+
+def _parse_general(frame: bytes, instruments: InstrumentIndex, ts_recv: int) -> list[Event]:
+    """Parse any decompressed frame: every topic and channel, control frames, errors and REST bodies."""
     env = _wire.decode(_ENVELOPE, frame, "HTX frame")
     if env.ping or env.op in ("ping", "pong", "unsub") or env.subbed is not None:
         return []
