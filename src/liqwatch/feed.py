@@ -5,6 +5,12 @@ opens one `ReconnectingWebSocket` per `venue.ws_connections(...)`, runs the OI p
 venue polls, and parses every frame through `parsing.safe_parse` with per-connection counters.
 Each instruments refresh also updates the subscriptions (`subscriptions.plan_additions`): new listings
 are subscribed on the live connections (or an extra one), delistings rebuild the connections once.
+
+Events parsed from websocket frames are handed to `emit` once per event-loop turn, as one batch: a socket read
+that brings fifty frames (a cascade) makes one `emit`, not fifty, so the bus, the live analytics and every
+subscriber pay their per-call cost once. The batch goes out as soon as the read loop yields, before any other
+callback of the loop (no timer, no added wait); a feed-status change first sends the batch before it, so order
+is kept.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from typing import Protocol
 import aiohttp
 
 from liqwatch.errors import VenueError
-from liqwatch.logs import VenueLogger
+from liqwatch.logs import VenueLogger, log_once
 from liqwatch.model import Channel, Event, FeedStatus, Instrument, InstrumentIndex, Origin
 from liqwatch.model.time import now_ns
 from liqwatch.parsing import SKIP_UNKNOWN_INSTRUMENT, FrameCounters, safe_parse
@@ -95,6 +101,7 @@ class Feed:
         self.subscribed: set[str] = set()  # symbols the websocket connections cover
         self.subscription_updates = 0
         self._stopped = asyncio.Event()
+        self._pending: list[Event] = []  # parsed this loop turn, emitted by `_emit_pending` (scheduled with the first)
         self.tap = tap
         self._log = VenueLogger(logger, {"venue": self.name, "conn": "feed"})
 
@@ -222,7 +229,18 @@ class Feed:
             await asyncio.gather(*self._tasks, return_exceptions=True)
 
     def _on_status(self, status: FeedStatus) -> None:
+        self._emit_pending()  # the frames before a disconnect go out before it
         self._emit([status])
+
+    def _emit_pending(self) -> None:
+        events = self._pending
+        if not events:
+            return
+        self._pending = []
+        try:
+            self._emit(events)
+        except Exception as exc:  # a consumer bug must not stop the next batches (as a frame handler's error)
+            log_once(logger, logging.ERROR, f"{self.name}:emit:{type(exc).__name__}", "publishing events failed: %r", exc)
 
     def _on_frame(self, counters: FrameCounters, url: str, frame: bytes, ts_recv: int) -> None:
         if self.tap is not None:
@@ -235,7 +253,9 @@ class Feed:
                 self.held_dropped += 1
             self.held.append((frame, ts_recv))
         if events:
-            self._emit(events)
+            if not self._pending:
+                asyncio.get_running_loop().call_soon(self._emit_pending)
+            self._pending += events
 
     def _reparse_held(self) -> None:
         if not self.held:

@@ -58,33 +58,18 @@ class _Minute:
         self.oldest = 2**63
         self.newest = -(2**63)
 
-    def add(self, e: Liquidation, series: int) -> None:
-        ts, usd = e.ts_event, e.notional_usd
-        self.ts.append(ts)
-        self.neg_usd.append(-usd)
-        self.price.append(e.price)
-        self.qty.append(e.quantity)
-        self.series.append(series)
-        cell = self.sums.get(series)
-        if cell is None:
-            self.sums[series] = [usd, 1]
-        else:
-            cell[0] += usd
-            cell[1] += 1
-        if ts < self.oldest:
-            self.oldest = ts
-        if ts > self.newest:
-            self.newest = ts
-        # `largest` holds the minute's TOP_KEPT largest and at most as many candidates more, unsorted: a candidate is
-        # appended when it could be in the top (at least the smallest kept after the last cut); a cut sorts and keeps
-        # the top. Appending is O(1) even when every event is a new largest (a rising cascade), no insort per event.
-        if -usd <= self.cutoff:
-            largest = self.largest
-            largest.append((-usd, ts, series, e.price, e.quantity))
-            if len(largest) >= 2 * TOP_KEPT:
-                largest.sort(key=_size)
-                del largest[TOP_KEPT:]
-                self.cutoff = largest[-1][0]
+    def keep_large(self, row: _Row) -> None:
+        """Keep a row that may be among the minute's TOP_KEPT largest (its -USD is at most `cutoff`).
+
+        `largest` holds the top and at most as many candidates more, unsorted; a cut sorts and keeps the top. So a
+        rising cascade, where every event is a new largest, costs an append per event, not an insort.
+        """
+        largest = self.largest
+        largest.append(row)
+        if len(largest) >= 2 * TOP_KEPT:
+            largest.sort(key=_size)
+            del largest[TOP_KEPT:]
+            self.cutoff = largest[-1][0]
 
     def rows_between(self, since: int, until: int) -> Iterator[_Row]:
         """The minute's events in (since, until], as rows."""
@@ -118,10 +103,11 @@ class LiveAnalytics:
 
     def on_events(self, events: Iterable[object]) -> None:
         """Take a published batch (the bus callback): liquidations and feed-status changes; the rest is ignored."""
+        liquidations = [e for e in events if type(e) is Liquidation]
+        if liquidations:
+            self._add_all(liquidations)
         for e in events:
-            if type(e) is Liquidation:
-                self.add(e)
-            elif isinstance(e, FeedStatus) and e.state in _DOWN:
+            if type(e) is FeedStatus and e.state in _DOWN:
                 self._outages.append((e.ts_event, e.venue))
                 self._evicted_below = -1  # re-check the outages too
         if self.newest_ns >= self._next_evict_ns or self._evicted_below < 0:
@@ -143,25 +129,63 @@ class LiveAnalytics:
 
     def add(self, e: Liquidation) -> None:
         """Count one liquidation (once, whatever how often it is seen)."""
-        key = dedup_key(e)
-        ts = e.ts_event
-        minute = ts - ts % MINUTE_NS
-        bucket = self._minutes.get(minute)
-        if bucket is None:
-            if minute < self._evicted_below:
-                return  # older than the retention: `_evict` would drop it at once
-            bucket = self._minutes[minute] = _Minute()
-        if key in bucket.ids:
-            return
-        bucket.ids.add(key)
-        which = (e.venue, e.symbol, e.market, e.coin, e.position_side, e.contract_type)
-        series = self._series_of.get(which)
-        if series is None:
-            series = self._series_of[which] = len(self._series)
-            self._series.append((e.coin, e.venue, _margin(e), e.position_side, e.symbol, e.market))
-        bucket.add(e, series)
-        if ts > self.newest_ns:
-            self.newest_ns = ts
+        self._add_all((e,))
+
+    def _add_all(self, events: Iterable[Liquidation]) -> None:
+        # The per-event hot path of the live totals (every liquidation the bus publishes): one pass, locals only, the
+        # minute's column appends bound once per minute. What it does per event is `_Minute`'s layout, in order.
+        minutes, series_of, key_of = self._minutes, self._series_of, dedup_key
+        evicted_below, newest = self._evicted_below, self.newest_ns
+        current = None
+        bucket = _Minute()  # replaced by the first event's minute
+        ids, sums = bucket.ids, bucket.sums
+        add_ts, add_neg_usd, add_price, add_qty, add_series = (
+            bucket.ts.append, bucket.neg_usd.append, bucket.price.append, bucket.qty.append, bucket.series.append
+        )
+        for e in events:
+            ts = e.ts_event
+            minute = ts - ts % MINUTE_NS
+            if minute != current:
+                found = minutes.get(minute)
+                if found is None:
+                    if minute < evicted_below:
+                        continue  # older than the retention: `_evict` would drop it at once
+                    found = minutes[minute] = _Minute()
+                bucket, current = found, minute
+                ids, sums = bucket.ids, bucket.sums
+                add_ts, add_neg_usd, add_price, add_qty, add_series = (
+                    bucket.ts.append, bucket.neg_usd.append, bucket.price.append, bucket.qty.append, bucket.series.append
+                )
+            key = key_of(e)
+            if key in ids:
+                continue
+            ids.add(key)
+            which = (e.venue, e.symbol, e.market, e.coin, e.position_side, e.contract_type)
+            series = series_of.get(which)
+            if series is None:
+                series = series_of[which] = len(self._series)
+                self._series.append((e.coin, e.venue, _margin(e), e.position_side, e.symbol, e.market))
+            usd, price, qty = e.notional_usd, e.price, e.quantity
+            add_ts(ts)
+            add_neg_usd(-usd)
+            add_price(price)
+            add_qty(qty)
+            add_series(series)
+            cell = sums.get(series)
+            if cell is None:
+                sums[series] = [usd, 1]
+            else:
+                cell[0] += usd
+                cell[1] += 1
+            if ts < bucket.oldest:
+                bucket.oldest = ts
+            if ts > bucket.newest:
+                bucket.newest = ts
+                if ts > newest:
+                    newest = ts
+            if -usd <= bucket.cutoff:
+                bucket.keep_large((-usd, ts, series, price, qty))
+        self.newest_ns = newest
 
     def _evict(self) -> None:
         # the event clock, not the wall clock, so a replay of past days keeps its data
