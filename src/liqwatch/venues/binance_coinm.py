@@ -110,7 +110,7 @@ def parse_frame(frame: bytes, instruments: InstrumentIndex, ts_recv: int) -> lis
         return FAMILY.parse_control(frame, instruments, ts_recv, lambda f: _payload(f, instruments, ts_recv))
     data = combined.data
     if type(data) is ForceOrder:  # the hot path: one liquidation per frame
-        return [_flat_liquidation(data, instruments, ts_recv)]
+        return [_liquidation(data, instruments, ts_recv)]
     if isinstance(data, list):
         return [e for item in data for e in _event(item, instruments, ts_recv)]
     return _event(data, instruments, ts_recv)
@@ -133,10 +133,11 @@ _FILL, _ORDER, _INVERSE = PriceKind.FILL, PriceKind.ORDER, ContractType.INVERSE
 _INF = float("inf")
 
 
-def _flat_liquidation(msg: ForceOrder, instruments: InstrumentIndex, ts_recv: int) -> Liquidation:
-    """`_liquidation` kept flat for the per-frame hot path (bench/instructions.py): the same event, the same errors.
+def _liquidation(msg: ForceOrder, instruments: InstrumentIndex, ts_recv: int) -> Liquidation:
+    """One forceOrder → Liquidation, kept flat: it is the per-frame hot path (bench/instructions.py).
 
-    tests/unit/venues/test_hot_paths.py holds the two equal on every recorded and generated frame.
+    `S` is the ORDER side: SELL closes a long (venues.md §2). Filled contracts at the average fill price, else the
+    order's q at p. Inverse: usd = contracts × contractSize, base = usd / price.
     """
     o = msg.order
     inst = instruments.symbols(VENUE).get(o.symbol)
@@ -162,37 +163,6 @@ def _flat_liquidation(msg: ForceOrder, instruments: InstrumentIndex, ts_recv: in
         market=inst.market,
         coin=inst.base,
         ts_event=(o.trade_time or msg.event_time) * NS_PER_MS,
-        ts_recv=ts_recv,
-        position_side=side,
-        venue_side=o.side,
-        price=price,
-        price_kind=kind,
-        quantity=base,
-        contracts=contracts,
-        notional_usd=usd,
-        contract_type=inst.contract_type,
-    )
-
-
-def _liquidation(msg: ForceOrder, instruments: InstrumentIndex, ts_recv: int) -> Liquidation:
-    """The general builder (bare payloads via the control path), and the reference `_flat_liquidation` is held to."""
-    o = msg.order
-    inst = _wire.instrument(instruments, VENUE, o.symbol)
-    side = _binance.POSITION_SIDE[o.side]  # ORDER side: SELL closes a long (venues.md §2)
-    # Filled contracts at the average fill price; fall back to the order's q at p.
-    if o.filled_quantity > 0 and o.average_price > 0:
-        contracts, price, kind = o.filled_quantity, o.average_price, PriceKind.FILL
-    else:
-        contracts, price, kind = o.quantity, o.price, PriceKind.ORDER
-    _wire.positive(contracts, "quantity", "Binance forceOrder")
-    _wire.positive(price, "price", "Binance forceOrder")
-    base, usd = _wire.base_and_usd(inst, contracts, price)  # inverse: usd = z × contractSize, base = usd / ap
-    return Liquidation(
-        venue=VENUE,
-        symbol=inst.symbol,
-        market=inst.market,
-        coin=inst.coin,
-        ts_event=ms_to_ns(o.trade_time or msg.event_time),
         ts_recv=ts_recv,
         position_side=side,
         venue_side=o.side,

@@ -1,8 +1,9 @@
 """The flattened liquidation hot paths equal the general paths they short-cut, frame by frame.
 
-binance-coinm (combined forceOrder → `_flat_liquidation`), bybit (allLiquidation → `_all_liquidations`) and okx
-(liquidation-orders → `_liquidation_orders`) decode their most common frame in one typed decode and build events
-with a flat function; every other frame takes the general path. Here every recorded frame of the venue, the
+binance-coinm (combined forceOrder → `_liquidation` straight from `parse_frame`), bybit (allLiquidation →
+`_all_liquidations`) and okx (liquidation-orders → `_liquidation_orders`) decode their most common frame in one typed
+decode and build events with a flat function; every other frame takes the general path. (binance-coinm has one
+builder for both paths, so for it this compares the dispatch; the golden files pin the builder's values.) Here every recorded frame of the venue, the
 bench/anchored.py generated frames and mutations of the hot frames (every leaf set to every bad value, unknown
 symbols, odd sides, other contract types) go through `parse_frame` and through the general path: the events, or
 the exception's type and message (what `safe_parse` counts), must be identical.
@@ -54,7 +55,7 @@ Outcome = tuple[str, Any, Any]
 
 
 def coinm_general(frame: bytes, instruments: InstrumentIndex, ts_recv: int) -> list[Event]:
-    """binance_coinm.parse_frame as it was before the hot path: every forceOrder through `_event`/`_liquidation`."""
+    """binance_coinm.parse_frame as it was before the hot path: every forceOrder through `_event`."""
     m = binance_coinm
     try:
         combined = m._COMBINED.decode(frame)
