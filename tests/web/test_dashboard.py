@@ -85,7 +85,13 @@ def test_feed_and_totals_update_live_without_reload(page: Any, dashboard: Any, s
     assert shown["shorts"] == pytest.approx(before["shorts"] + 12_000.0)
     assert shown["count"] == before["count"] + 3
     assert page.evaluate("window.__marker") == "no reload"
-    api = msgspec.json.decode(page.evaluate("fetch('/api/stats?window=1h').then(r => r.text())"))
+    # the API reads the store, which has the events once the writer's next flush is done: wait for it
+    deadline = time.monotonic() + 15
+    while True:
+        api = msgspec.json.decode(page.evaluate("fetch('/api/stats?window=1h').then(r => r.text())"))
+        if api["total_usd"] == pytest.approx(shown["total"]) or time.monotonic() > deadline:
+            break
+        page.wait_for_timeout(50)
     assert api["total_usd"] == pytest.approx(shown["total"])
 
     rows = page.eval_on_selector_all(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -92,10 +93,13 @@ def test_pushed_totals_come_from_live_analytics_and_equal_liquidation_stats(fres
         assert pushed["live"] is True
         at = pushed["at_ns"]
         assert pushed["windows"]["24h"]["count"] == 5  # the two stored within 24 h (seeded) and the three new ones
-        for _ in range(200):
+        deadline = time.monotonic() + 20
+        while True:  # the writer stores the three new ones (flush every 0.1 s) once the lock is free
             with fresh.writer.lock:
                 if fresh.store.count("liquidations") == 6:
                     break
+            assert time.monotonic() < deadline, "the writer did not store the published events"
+            time.sleep(0.01)
         for label, hours in (("1h", 1), ("4h", 4), ("12h", 12), ("24h", 24)):
             with fresh.writer.lock:
                 stored = liquidation_stats(fresh.store, since=at - hours * H, until=at)

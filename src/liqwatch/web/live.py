@@ -1,6 +1,7 @@
-"""Live push to browsers: one bus subscription, batched every `push_interval_s`, encoded once, fanned out.
+"""Live push to browsers: one bus subscription, at most one message per `push_interval_s`, encoded once, fanned out.
 
-A cascade of thousands of liquidations per second becomes ~10 messages per second per browser: each carries
+A liquidation after a quiet spell is pushed at once; a cascade of thousands per second becomes ~10 messages per
+second per browser: each carries
 the batch's newest `max_events` liquidations (the rest are counted and summed, never silently lost) and any
 feed-status changes. Totals are pushed at most once a second when something changed: from the process's live
 analytics (`LiveAnalytics`, computed on the loop right after the batch) when there is one, otherwise re-read from the
@@ -130,11 +131,17 @@ class LiveHub:
     async def _run(self) -> None:
         assert self._sub is not None
         last_totals = 0.0
+        last_push = -self.push_interval_s
         while True:
             events = await self._sub.get_batch(timeout_s=self.totals_interval_s)
             if events:
-                await asyncio.sleep(self.push_interval_s)  # gather the rest of the burst into this message
+                # at most one message per push interval: an event after a quiet spell goes out at once; in a burst,
+                # the rest of the interval gathers what follows into the same message
+                wait = self.push_interval_s - (time.monotonic() - last_push)
+                if wait > 0:
+                    await asyncio.sleep(wait)
                 events += self._sub.drain()
+                last_push = time.monotonic()
                 self._publish_events(events)
             now = time.monotonic()
             if self.totals is not None and now < self._refresh_until and self.clients and now - last_totals >= self.totals_interval_s:
