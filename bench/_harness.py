@@ -80,6 +80,17 @@ def best_rate(loop: Callable[[], object], n: int, reps: int) -> float:
     return n / best
 
 
+def best_ms(fn: Callable[[], object], reps: int) -> float:
+    """Best of `reps` timed calls of `fn` in ms, after one untimed call (warms the buffer cache, prepared statements)."""
+    fn()
+    best = float("inf")
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best * 1000.0
+
+
 def best_rate_async(loop: Callable[[], Awaitable[object]], n: int, reps: int) -> float:
     """`best_rate` for a coroutine loop: one event loop for all repetitions, timing inside it."""
 

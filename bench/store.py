@@ -20,7 +20,7 @@ import shutil
 import time
 from pathlib import Path
 
-from bench._harness import Case, Row
+from bench._harness import Case, Row, best_ms
 
 ROWS_PER_DAY = 100_000
 DAY_NS = 86_400 * 10**9
@@ -94,17 +94,6 @@ def build(n: int) -> Path:
     return path
 
 
-def _best_ms(fn: object, reps: int) -> float:
-    assert callable(fn)
-    fn()  # warm the buffer cache
-    best = float("inf")
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best * 1000.0
-
-
 def run_stats(n: int, quick: bool) -> Row:
     from liqwatch.analytics.metrics import liquidation_stats
     from liqwatch.storage.duckdb_store import DuckDBStore
@@ -117,14 +106,14 @@ def run_stats(n: int, quick: bool) -> Row:
     since = end - DAY_NS
     reps = 3 if quick else 7
     stats = liquidation_stats(store, since=since, until=end)
-    ms = _best_ms(lambda: liquidation_stats(store, since=since, until=end), reps)
+    ms = best_ms(lambda: liquidation_stats(store, since=since, until=end), reps)
     raw_sql = (
         "SELECT coin, sum(notional_usd) FILTER (WHERE position_side = 'long'), sum(notional_usd), count(*) "
         "FROM liquidations WHERE ts_event > ? AND ts_event <= ? GROUP BY coin"
     )
-    raw_ms = _best_ms(lambda: store.execute(raw_sql, [since, end]), reps)
+    raw_ms = best_ms(lambda: store.execute(raw_sql, [since, end]), reps)
     full_sql = "SELECT coin, sum(notional_usd), count(*) FROM liquidations GROUP BY coin"
-    full_ms = _best_ms(lambda: store.execute(full_sql), 1 if n > 10_000_000 else reps)
+    full_ms = best_ms(lambda: store.execute(full_sql), 1 if n > 10_000_000 else reps)
     check_count = store.execute("SELECT count(*) FROM liquidations WHERE ts_event > ? AND ts_event <= ?", [since, end])[0][0]
     size_mb = path.stat().st_size / 1e6
     store.close()
@@ -159,9 +148,9 @@ def run_series(n: int, quick: bool) -> Row:
     minute = 60 * 10**9
     reps = 3 if quick else 7
     bars = store.liquidation_bars(since=since, until=end, bar_ns=minute)
-    ms = _best_ms(lambda: store.liquidation_bars(since=since, until=end, bar_ns=minute), reps)
+    ms = best_ms(lambda: store.liquidation_bars(since=since, until=end, bar_ns=minute), reps)
     coin_bars = queries.liquidation_bars(coin="BTC", since=since, until=end, bucket_ns=minute)
-    coin_ms = _best_ms(lambda: queries.liquidation_bars(coin="BTC", since=since, until=end, bucket_ns=minute), reps)
+    coin_ms = best_ms(lambda: queries.liquidation_bars(coin="BTC", since=since, until=end, bucket_ns=minute), reps)
     # the rollup's bars cover whole minutes [minute_of(since), minute_of(end)); the raw scan the same span
     lo, hi = since - since % minute, end - end % minute
     raw_sql = (
@@ -170,7 +159,7 @@ def run_series(n: int, quick: bool) -> Row:
         "WHERE ts_event >= ? AND ts_event < ? GROUP BY ALL"
     )
     raw = store.execute(raw_sql, [lo, hi])
-    raw_ms = _best_ms(lambda: store.execute(raw_sql, [lo, hi]), reps)
+    raw_ms = best_ms(lambda: store.execute(raw_sql, [lo, hi]), reps)
     raw_count = sum(int(r[4]) for r in raw)
     count = sum(int(b["long_count"]) + int(b["short_count"]) for b in bars)
     btc_count = store.execute(

@@ -21,7 +21,7 @@ import os
 import sys
 import time
 
-from bench._harness import Case, Row
+from bench._harness import Case, Row, best_ms
 from bench.store import COINS, DAY_NS, ROWS_PER_DAY, START_NS, TARGET_MS, VENUES, bench_dir
 from bench.store import build as build_duckdb
 
@@ -141,17 +141,6 @@ def build(server: object, n: int) -> tuple[str, float]:
     return url, time.perf_counter() - start
 
 
-def _best_ms(fn: object, reps: int) -> float:
-    assert callable(fn)
-    fn()  # warm the buffer cache (and psycopg's prepared statements)
-    best = float("inf")
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best * 1000.0
-
-
 def run_pg_stats(n: int, quick: bool) -> Row:
     from liqwatch.analytics.metrics import liquidation_stats
     from liqwatch.sim.local_servers import LocalPostgres, ServerUnavailable
@@ -172,7 +161,7 @@ def run_pg_stats(n: int, quick: bool) -> Row:
         reps = 3 if quick else 7
         pg = open_store(url, read_only=True)
         stats = liquidation_stats(pg, since=since, until=end)
-        pg_ms = _best_ms(lambda: liquidation_stats(pg, since=since, until=end), reps)
+        pg_ms = best_ms(lambda: liquidation_stats(pg, since=since, until=end), reps)
         raw = pg.execute("SELECT count(*) FROM liquidations WHERE ts_event > ? AND ts_event <= ?", [since, end])[0][0]  # type: ignore[attr-defined]
         size = pg.execute("SELECT pg_database_size(current_database())")[0][0]  # type: ignore[attr-defined]
         pg.close()
@@ -181,7 +170,7 @@ def run_pg_stats(n: int, quick: bool) -> Row:
     duck_path = build_duckdb(n)
     duck = DuckDBStore(duck_path, read_only=True)
     duck_stats = liquidation_stats(duck, since=since, until=end)
-    duck_ms = _best_ms(lambda: liquidation_stats(duck, since=since, until=end), reps)
+    duck_ms = best_ms(lambda: liquidation_stats(duck, since=since, until=end), reps)
     duck.close()
     row.n = raw  # as bench/store.py: the window's rows per second of query time, so the table shows a rate
     row.liqwatch = raw * 1000.0 / pg_ms

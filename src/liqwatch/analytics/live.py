@@ -79,6 +79,9 @@ class _Minute:
                 yield (neg_usd[i], t, series[i], price[i], qty[i])
 
 
+_UNSET = _Minute()  # `_add_all`'s bucket before its first event: binds the locals without a per-batch allocation
+
+
 def _size(row: _Row) -> tuple[float, int]:
     return (row[0], row[1])
 
@@ -118,8 +121,7 @@ class LiveAnalytics:
         until = now_ns() if at is None else at
         since = until - self.retention_ns
         rows = store.liquidations(since=since, until=until)
-        for row in rows:
-            self.add(msgspec.convert(row, Liquidation, strict=False))
+        self._add_all(msgspec.convert(row, Liquidation, strict=False) for row in rows)
         for status in store.feed_status_changes(since=since, until=until):
             if int(status["ts_event"]) > since and status["state"] in _DOWN_NAMES:
                 self._outages.append((int(status["ts_event"]), str(status["venue"])))
@@ -137,7 +139,7 @@ class LiveAnalytics:
         minutes, series_of, key_of = self._minutes, self._series_of, dedup_key
         evicted_below, newest = self._evicted_below, self.newest_ns
         current = None
-        bucket = _Minute()  # replaced by the first event's minute
+        bucket = _UNSET  # never written to: `current = None` makes the first event bind its own minute
         ids, sums = bucket.ids, bucket.sums
         add_ts, add_neg_usd, add_price, add_qty, add_series = (
             bucket.ts.append, bucket.neg_usd.append, bucket.price.append, bucket.qty.append, bucket.series.append

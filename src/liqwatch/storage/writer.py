@@ -52,24 +52,23 @@ class StoreWriter:
         self.last_error = ""
         self.last_flush_s = 0.0
         self._stopping = False
-        self._thread: ThreadPoolExecutor | None = None
 
     async def run(self) -> None:
         """Flush forever until `stop()`; a failed write is retried on the next flush, never dropped silently."""
         pending: list[Event] = []
         deadline = time.monotonic() + self.flush_interval_s
         loop = asyncio.get_running_loop()
-        self._thread = ThreadPoolExecutor(1, thread_name_prefix="liqwatch-writer", initializer=_lower_priority)
+        thread = ThreadPoolExecutor(1, thread_name_prefix="liqwatch-writer", initializer=_lower_priority)
         try:
             while not self._stopping:
                 # sleep until a full batch is queued or the interval is up: no wake-up per published event
                 await self.source.wait_for_depth(self.batch_size - len(pending), max(0.0, deadline - time.monotonic()))
                 pending.extend(self.source.drain(self.batch_size - len(pending)))
                 if len(pending) >= self.batch_size or time.monotonic() >= deadline:
-                    pending = await loop.run_in_executor(self._thread, self._flush, pending)
+                    pending = await loop.run_in_executor(thread, self._flush, pending)
                     deadline = time.monotonic() + self.flush_interval_s
         finally:
-            self._thread.shutdown(wait=True)  # a flush still running (a cancelled run) finishes before the last one
+            thread.shutdown(wait=True)  # a flush still running (a cancelled run) finishes before the last one
         pending.extend(self.source.drain())
         self._flush(pending)
 
