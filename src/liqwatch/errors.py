@@ -6,6 +6,7 @@
     │   ├── ParseError           a known message that does not parse: skip, count, keep the socket
     │   ├── UnknownMessage       a message of a kind we do not handle: skip, count, keep the socket
     │   ├── UnknownInstrument    a symbol with no contract spec: hold or count, never guess its size
+    │   ├── SubscribeRejected    the venue refused a subscribe request: count, show its own words, fall back
     │   ├── ConnectionLost       the socket or HTTP connection failed: reconnect with backoff
     │   └── RateLimited          the venue said slow down (HTTP 418/429): back off as told
     ├── StorageError             the store failed to open, read or write
@@ -50,6 +51,21 @@ class UnknownInstrument(VenueError):
         )
         self.venue = venue
         self.symbol = symbol
+
+
+class SubscribeRejected(VenueError):
+    """The venue answered a subscribe request with an error.
+
+    `text` is the venue's own error text (code and message as it sent them); `request` identifies what was
+    refused when the answer says so (a request id, a channel or topic), else None.
+    """
+
+    def __init__(self, venue: str, text: str, request: str | None = None) -> None:
+        what = f" (request {request})" if request is not None else ""
+        super().__init__(f"{venue} rejected a subscription{what}: {text}")
+        self.venue = venue
+        self.text = text
+        self.request = request
 
 
 class ConnectionLost(VenueError):

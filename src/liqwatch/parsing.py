@@ -7,7 +7,7 @@ from collections import Counter
 
 import msgspec
 
-from liqwatch.errors import ParseError, UnknownInstrument, UnknownMessage
+from liqwatch.errors import ParseError, SubscribeRejected, UnknownInstrument, UnknownMessage
 from liqwatch.logs import log_once
 from liqwatch.model import Event, InstrumentIndex, Liquidation
 from liqwatch.recording import decompress
@@ -19,6 +19,7 @@ SKIP_UNKNOWN_MESSAGE = "unknown_message"
 SKIP_MALFORMED = "malformed"
 SKIP_UNKNOWN_INSTRUMENT = "unknown_instrument"
 SKIP_INTERNAL = "parser_bug"
+SKIP_SUBSCRIBE_REJECTED = "subscribe_rejected"
 
 
 class FrameCounters:
@@ -90,6 +91,9 @@ def _guarded(
     except UnknownInstrument as exc:
         reason, detail = SKIP_UNKNOWN_INSTRUMENT, str(exc)
         log_once(logger, logging.INFO, f"{name}:{reason}:{exc.symbol}", "venue=%s %s", name, exc)
+    except SubscribeRejected as exc:
+        reason, detail = SKIP_SUBSCRIBE_REJECTED, str(exc)
+        log_once(logger, logging.WARNING, f"{name}:{reason}:{exc.text[:60]}", "venue=%s %s", name, exc)
     except UnknownMessage as exc:
         reason, detail = SKIP_UNKNOWN_MESSAGE, str(exc)
         log_once(logger, logging.INFO, f"{name}:{reason}:{str(exc)[:60]}", "venue=%s skipped: %s", name, exc)
