@@ -1,8 +1,11 @@
 """OKX v5 SWAP and FUTURES: liquidation-orders, open-interest, mark-price, funding-rate and candle1m channels.
 
 Docs: https://www.okx.com/docs-v5/en/#public-data-websocket-liquidation-orders-channel
+Websockets on port 443 (`wss://ws.okx.com/ws/v5/public`): OKX stopped accepting port 8443 on 2026-10-31.
+REST on `https://openapi.okx.com`, the API host OKX's docs name (www.okx.com is the website).
 Candles live on the `/ws/v5/business` endpoint since 2023-06-20 (OKX notice "Changes to V5 API WebSocket
-subscription parameter and URL"), so candle subscriptions get their own connection.
+subscription parameter and URL"), so candle subscriptions get their own connection, at the public URL with
+its last path segment swapped for `business` (docs/venues-verification.md, issue 16).
 Also parsed: REST `/api/v5/public/open-interest` and `/api/v5/public/liquidation-orders` bodies, and tardis'
 `{"arg":{"channel":"liquidations",...}}` lines (REST details injected into its stream).
 Skipped on purpose: the retired OKX v3 tables (`futures/liquidation`, `swap/ticker`, ...) → UnknownMessage.
@@ -11,6 +14,7 @@ Skipped on purpose: the retired OKX v3 tables (`futures/liquidation`, `swap/tick
 from __future__ import annotations
 
 from collections.abc import Sequence
+from urllib.parse import urlsplit, urlunsplit
 
 import msgspec
 
@@ -53,8 +57,8 @@ SPEC = VenueSpec(
     name="okx",
     title="OKX",
     recorded_prefixes=("OKX",),
-    ws_url="wss://ws.okx.com:8443/ws/v5/public",
-    rest_url="https://www.okx.com",
+    ws_url="wss://ws.okx.com/ws/v5/public",  # port 443: OKX closed 8443 on 2026-10-31
+    rest_url="https://openapi.okx.com",
     channels=frozenset({Channel.LIQUIDATIONS, Channel.OPEN_INTEREST, Channel.MARK_PRICE, Channel.CANDLES}),
     liquidations_complete=False,
     coverage_note="partial: OKX says its liquidation-orders feed 'doesn't represent the total number of liquidations'",
@@ -124,7 +128,18 @@ def ws_connections(instruments: Sequence[Instrument], channels: frozenset[Channe
     business: list[dict[str, str]] = []
     if Channel.CANDLES in channels:
         business = [{"channel": "candle1m", "instId": i.symbol} for i in instruments]
-    return _connections("public", ws_url, public) + _connections("business", ws_url.replace("/public", "/business"), business)
+    return _connections("public", ws_url, public) + _connections("business", business_url(ws_url), business)
+
+
+def business_url(public_url: str) -> str:
+    """Return the `/business` websocket URL beside a public one: its last path segment becomes `business`.
+
+    `wss://ws.okx.com/ws/v5/public` → `wss://ws.okx.com/ws/v5/business`; host, port and query are kept, so an
+    override (a local exchange, a proxy) gets its business endpoint beside its public one.
+    """
+    parts = urlsplit(public_url)
+    path = parts.path.rstrip("/").rsplit("/", 1)[0] + "/business"
+    return urlunsplit((parts.scheme, parts.netloc, path, parts.query, parts.fragment))
 
 
 def _connections(kind: str, url: str, args: list[dict[str, str]]) -> list[WsConnection]:

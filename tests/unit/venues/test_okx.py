@@ -292,8 +292,8 @@ def test_parse_instruments():
 def test_ws_connections_respect_limits_and_route_candles_to_business():
     insts = list(INDEX)
     conns = okx.ws_connections(insts, okx.SPEC.channels, okx.SPEC.ws_url)
-    public = [c for c in conns if c.url == "wss://ws.okx.com:8443/ws/v5/public"]
-    business = [c for c in conns if c.url == "wss://ws.okx.com:8443/ws/v5/business"]
+    public = [c for c in conns if c.url == "wss://ws.okx.com/ws/v5/public"]
+    business = [c for c in conns if c.url == "wss://ws.okx.com/ws/v5/business"]
     assert len(public) + len(business) == len(conns)
     args_by_conn = [[a for m in c.subscribe for a in json.loads(m)["args"]] for c in conns]
     assert all(len(m) <= okx.MAX_SUBSCRIBE_BYTES for c in conns for m in c.subscribe)
@@ -309,6 +309,32 @@ def test_ws_connections_respect_limits_and_route_candles_to_business():
     assert sum(a["channel"] == "funding-rate" for a in pub_args) == sum(i.category == "SWAP" for i in insts)
     only_liq = okx.ws_connections(insts, frozenset({Channel.LIQUIDATIONS}), okx.SPEC.ws_url)
     assert len(only_liq) == 1 and len(only_liq[0].subscribe) == 1
+
+
+def test_default_urls_are_port_443_and_the_api_host():
+    # Issue 16: OKX stopped accepting port 8443 on 2026-10-31; port 443 serves the same protocol.
+    assert okx.SPEC.ws_url == "wss://ws.okx.com/ws/v5/public"
+    assert okx.SPEC.rest_url == "https://openapi.okx.com"
+    conns = okx.ws_connections(list(INDEX), okx.SPEC.channels, okx.SPEC.ws_url)
+    urls = {c.url for c in conns}
+    assert urls == {"wss://ws.okx.com/ws/v5/public", "wss://ws.okx.com/ws/v5/business"}
+    assert not any(":8443" in u for u in urls)
+    candle_conns = [c for c in conns if any(b"candle1m" in m for m in c.subscribe)]
+    assert candle_conns and all(c.url == "wss://ws.okx.com/ws/v5/business" for c in candle_conns)
+
+
+@pytest.mark.parametrize(
+    ("public", "business"),
+    [
+        ("ws://127.0.0.1:8123/okx/ws/v5/public", "ws://127.0.0.1:8123/okx/ws/v5/business"),
+        ("wss://public-proxy.example/ws/v5/public/", "wss://public-proxy.example/ws/v5/business"),
+        ("wss://wspap.okx.com/ws/v5/public?brokerId=9999", "wss://wspap.okx.com/ws/v5/business?brokerId=9999"),
+    ],
+)
+def test_an_override_keeps_its_host_and_gets_its_business_url_beside_it(public: str, business: str):
+    conns = okx.ws_connections(list(INDEX), okx.SPEC.channels, public)
+    assert {c.url for c in conns} == {public, business}
+    assert okx.business_url(public) == business
 
 
 def test_heartbeat_and_spec():
