@@ -36,6 +36,13 @@ GOLDEN = ROOT / "tests" / "golden"
 GATE_LIQUIDATIONS = ROOT / "tests" / "fixtures" / "gate" / "public_liquidates.jsonl"
 EXTRA_INSTRUMENTS = ROOT / "tests" / "fixtures" / "instruments"
 ALL = sorted(VENUES)
+# The documented examples (fixtures/gate): BTC_USDT size -124.5 and -10.5 (`time` in ms), sell orders, longs
+# liquidated; and the English docs' item with `time_ms` only: BTC_USD (inverse, 1 USD a contract) size -124.
+GATE_EXPECTED = [
+    ("gate", "BTC_USDT", "long", round(124.5 * 215.1 * 0.0001, 6)),
+    ("gate", "BTC_USDT", "long", round(10.5 * 215.2 * 0.0001, 6)),
+    ("gate", "BTC_USD", "long", 124.0),
+]
 
 
 def source(venue: str) -> Path:
@@ -139,10 +146,8 @@ async def test_venue_end_to_end(venue: str, session: aiohttp.ClientSession) -> N
                 assert (oi.venue, oi.symbol, oi.open_interest_usd) == ("hyperliquid", "MOODENG", pytest.approx(want[0]["open_interest_usd"]))
                 assert mark.mark_price == pytest.approx(want[1]["mark_price"])
                 return
-            if venue == "gate":  # documented example: BTC_USDT size -124.5 and -10.5: sell orders, longs liquidated
-                expected = Counter(
-                    [liq_key("gate", "BTC_USDT", "long", 124.5 * 215.1 * 0.0001), liq_key("gate", "BTC_USDT", "long", 10.5 * 215.2 * 0.0001)]
-                )
+            if venue == "gate":
+                expected = Counter(GATE_EXPECTED)
             else:
                 gold = golden(venue)
                 expected = Counter(
@@ -173,8 +178,8 @@ async def test_deribit_test_request_is_answered(session: aiohttp.ClientSession) 
 
 
 def expected_counts() -> dict[str, int]:
-    """Return the number of liquidations each venue's replayed frames carry (golden files; Gate: 2)."""
-    out = {"gate": 2}
+    """Return the number of liquidations each venue's replayed frames carry (golden files; Gate: its fixture's)."""
+    out = {"gate": len(GATE_EXPECTED)}
     for venue in ALL:
         if venue not in ("gate", "hyperliquid"):
             out[venue] = sum(1 for events in golden(venue).values() for e in events if e["type"] == "liquidation")
@@ -213,7 +218,7 @@ async def test_app_all_venues_store_once_and_idempotent_on_repush(tmp_path: Path
             want = expected_counts()
             # Bybit/OKX frames of channels the client no longer subscribes (v1 topics, REST-generated) are not sent.
             sent = {v: sum(1 for n in pushed_lines(server, v, source(v)) for e in golden(v).get(n, []) if e["type"] == "liquidation")
-                    for v in liq_venues if v != "gate"} | {"gate": 2}
+                    for v in liq_venues if v != "gate"} | {"gate": len(GATE_EXPECTED)}
             await wait_until(lambda: stored_counts(app) == {v: n for v, n in sent.items() if n}, timeout_s=30, what="every venue stored")
             assert all(sent[v] == want[v] for v in liq_venues if v not in ("bybit", "okx")), (sent, want)
             before = stored_counts(app)

@@ -1,8 +1,10 @@
 """Gate futures (USDT- and BTC-settled perpetuals): public_liquidates, tickers and candlesticks channels.
 
 Docs: https://www.gate.io/docs/developers/futures/ws/en/ ; shared/docs/venues.md §9.
-There is no recorded `futures.public_liquidates` frame: the documented example is tested in
-tests/unit/venues/test_gate.py (tests/fixtures/gate/). Open interest streams in `futures.tickers`
+There is no recorded `futures.public_liquidates` frame: the documented examples are tested in
+tests/unit/venues/test_gate.py (tests/fixtures/gate/). A liquidation item carries `time_ms` (English docs) or
+`time` (Chinese changelog of 2026-08-20, ms since then, seconds before): either is accepted, `time_ms` first
+(docs/venues-verification.md, issue 16). Open interest streams in `futures.tickers`
 (`total_size`, contracts, one-sided). A REST `contract_stats` body names no contract, so it is parsed only
 by `parse_poll` with the contract in its tag; seen as a bare frame it is an UnknownMessage.
 Skipped on purpose: futures.trades → UnknownMessage; quanto contracts (BTC-settled ETH_USD…) are not loaded.
@@ -66,12 +68,17 @@ class _Envelope(msgspec.Struct, frozen=True):
 
 
 class _Liquidate(msgspec.Struct, frozen=True):
-    """One `futures.public_liquidates` result: `size` is the signed ORDER size in contracts."""
+    """One `futures.public_liquidates` result: `size` is the signed ORDER size in contracts.
+
+    The time comes as `time_ms` (the English docs' item: `price, size, time_ms, contract`) or `time` (the Chinese
+    changelog of 2026-08-20: ms since then, seconds before); at least one is required.
+    """
 
     contract: str
     price: float
     size: str | float  # a string with X-Gate-Size-Decimal, an integer otherwise
-    time: int  # ms since 2026-08-20, seconds before
+    time: int | None = None  # ms since 2026-08-20, seconds before
+    time_ms: int | None = None
 
 
 class _Ticker(msgspec.Struct, frozen=True):
@@ -244,10 +251,9 @@ def _liquidation(msg: _Liquidate, instruments: InstrumentIndex, ts_recv: int) ->
         raise ParseError("malformed Gate public_liquidates: size is 0")
     price = _wire.positive(msg.price, "price", "Gate public_liquidates")
     base, usd = _wire.base_and_usd(inst, abs(size), price)
-    _wire.positive(msg.time, "time", "Gate public_liquidates")
     return _wire.liquidation(
         inst,
-        ts_event=s_to_ns(msg.time) if msg.time < _SECONDS_BEFORE else ms_to_ns(msg.time),
+        ts_event=_liquidation_time(msg),
         ts_recv=ts_recv,
         position_side=side,
         venue_side=msg.size if isinstance(msg.size, str) else repr(msg.size),  # no side field: the signed size
@@ -257,6 +263,17 @@ def _liquidation(msg: _Liquidate, instruments: InstrumentIndex, ts_recv: int) ->
         contracts=abs(size),
         notional_usd=usd,
     )
+
+
+def _liquidation_time(msg: _Liquidate) -> int:
+    """Return the item's time in ns: `time_ms` when present, else `time` (seconds before 2026-08-20, ms since)."""
+    if msg.time_ms is not None:
+        _wire.positive(msg.time_ms, "time_ms", "Gate public_liquidates")
+        return ms_to_ns(msg.time_ms)
+    if msg.time is None:
+        raise ParseError("malformed Gate public_liquidates: the item has neither time_ms nor time")
+    _wire.positive(msg.time, "time", "Gate public_liquidates")
+    return s_to_ns(msg.time) if msg.time < _SECONDS_BEFORE else ms_to_ns(msg.time)
 
 
 def _ticker(t: _Ticker, instruments: InstrumentIndex, ts_event: int, ts_recv: int) -> list[Event]:

@@ -50,6 +50,45 @@ def test_documented_liquidation_batch_negative_size_is_long() -> None:
     assert second.quantity == pytest.approx(0.00105) and second.notional_usd == pytest.approx(0.00105 * 215.2)
 
 
+def test_documented_english_item_with_time_ms_only() -> None:
+    # Issue 16: the English docs' item has `time_ms` and no `time`; it was rejected as malformed.
+    (liq,) = gate.parse_frame(_raw(FIXTURE, 2), instruments_for("gate"), TS)
+    assert isinstance(liq, Liquidation)
+    assert liq.symbol == "BTC_USD" and liq.contract_type is ContractType.INVERSE
+    assert liq.position_side is PositionSide.LONG and liq.venue_side == "-124.0"
+    assert liq.contracts == 124.0 and liq.price == 215.1
+    assert liq.notional_usd == pytest.approx(124.0)  # 124 contracts × 1 USD
+    assert liq.quantity == pytest.approx(124.0 / 215.1)
+    assert liq.ts_event == 1541486601123 * 1_000_000
+
+
+_ITEM = b'{"price":"215.1","size":-3,"contract":"ETH_USDT",'
+
+
+@pytest.mark.parametrize(
+    ("times", "ts_ms"),
+    [
+        (b'"time_ms":1541486601123', 1541486601123),  # English docs
+        (b'"time":1541486601', 1541486601000),  # before 2026-08-20: seconds
+        (b'"time":1541486601123', 1541486601123),  # Chinese changelog of 2026-08-20: ms
+        (b'"time":1541486601,"time_ms":1541486601123', 1541486601123),  # both: time_ms wins
+        (b'"time":1541486601123,"time_ms":1541486601123', 1541486601123),
+    ],
+)
+def test_liquidation_time_from_time_ms_or_time(times: bytes, ts_ms: int) -> None:
+    frame = b'{"channel":"futures.public_liquidates","event":"update","result":[' + _ITEM + times + b"}]}"
+    (liq,) = gate.parse_frame(frame, instruments_for("gate"), TS)
+    assert isinstance(liq, Liquidation) and liq.ts_event == ts_ms * 1_000_000
+    assert liq.quantity == pytest.approx(0.03) and liq.position_side is PositionSide.LONG
+
+
+@pytest.mark.parametrize("times", [b'"x":1', b'"time_ms":0', b'"time":-5', b'"time_ms":null,"time":null'])
+def test_liquidation_without_a_usable_time_is_a_parse_error(times: bytes) -> None:
+    frame = b'{"channel":"futures.public_liquidates","event":"update","result":[' + _ITEM + times + b"}]}"
+    with pytest.raises(ParseError, match="time"):
+        gate.parse_frame(frame, instruments_for("gate"), TS)
+
+
 def test_old_format_time_in_seconds_and_positive_size_is_short() -> None:
     frame = b'{"channel":"futures.public_liquidates","event":"update","time":1541505434,"result":[{"price":"215.1","size":7,"time":1541486601,"contract":"ETH_USDT"}]}'
     (liq,) = gate.parse_frame(frame, instruments_for("gate"), TS)
