@@ -6,8 +6,10 @@ arrive on the `*-notification` sockets, klines on the market sockets.
 Skipped on purpose: trade, detail, basis and contract_info topics → UnknownMessage. Coin-M futures
 market channels named by alias (`market.BTC_CQ.*`) → UnknownInstrument: an alias points at a different
 contract every quarter, so only contract codes (BTC200925) are resolved and subscribed.
-Open interest: HTX documents `volume`/`amount` of swap_open_interest as the "sum of both buy and sell
-sides"; no independent one-sided source was found to contradict it, so it is halved (raw_two_sided=True).
+Open interest, decided per endpoint from HTX's own field descriptions (docs/venues-verification.md, issue 16):
+USDT-M `/linear-swap-api/v1/swap_open_interest` and coin-M futures `/api/v1/contract_open_interest` document
+`volume`/`amount` as the "Sum of both buy and sell sides" → halved (raw_two_sided=True); coin-M swaps
+`/swap-api/v1/swap_open_interest` documents them as "Single side" → kept as is (raw_two_sided=False).
 """
 
 from __future__ import annotations
@@ -78,6 +80,8 @@ _PATHS = {
     _SWAP: ("/swap-notification", "/swap-ws", "/swap-api/v1/swap_open_interest"),
     _FUTURES: ("/notification", "/ws", "/api/v1/contract_open_interest"),
 }
+# category → whether its open-interest endpoint counts both sides (HTX's field descriptions, see the docstring)
+_OI_TWO_SIDED = {_LINEAR: True, _SWAP: False, _FUTURES: True}
 _INTERVAL_S = {"1min": 60, "5min": 300, "15min": 900, "30min": 1800, "60min": 3600, "4hour": 14400, "1day": 86400}
 
 
@@ -308,11 +312,14 @@ def _one_open_interest(inst: Instrument, item: _OpenInterestItem, ts_event: int,
     else:
         usd = item.value
     price = usd / item.amount if usd is not None and item.amount > 0 else None  # the price HTX valued it at
+    two_sided = _OI_TWO_SIDED.get(inst.category)  # per endpoint (product line)
+    if two_sided is None:
+        raise ParseError(f"HTX {inst.symbol} has no product line (category {inst.category!r}): its OI sidedness is unknown")
     oi = _wire.open_interest(
         inst,
         raw_value=item.volume,
         raw_unit=OpenInterestUnit.CONTRACTS,
-        two_sided=True,  # docs: "sum of both buy and sell sides"
+        two_sided=two_sided,
         ts_event=ts_event,
         ts_recv=ts_recv,
         origin=origin,
@@ -320,7 +327,7 @@ def _one_open_interest(inst: Instrument, item: _OpenInterestItem, ts_event: int,
         usd=usd,
     )
     if oi.open_interest != oi.open_interest:  # no position open: the inverse base needs no price
-        oi = msgspec.structs.replace(oi, open_interest=item.amount / 2)
+        oi = msgspec.structs.replace(oi, open_interest=item.amount / 2 if two_sided else item.amount)
     return oi
 
 

@@ -15,6 +15,7 @@ from liqwatch.model import (
     Candle,
     Channel,
     ContractType,
+    InstrumentIndex,
     Liquidation,
     MarkPrice,
     OpenInterest,
@@ -31,8 +32,12 @@ def _lines(family: str) -> list[dict[str, object]]:
     return [json.loads(line) for line in (recorded_dir() / f"HTX.{family}.jsonl").read_text().splitlines() if line.strip()]
 
 
+def _raw(family: str, n: int) -> bytes:
+    return str(_lines(family)[n - 1]["raw"]).encode()
+
+
 def _parse(family: str, n: int) -> list[object]:
-    return list(htx.parse_frame(str(_lines(family)[n - 1]["raw"]).encode(), instruments_for("htx"), TS))
+    return list(htx.parse_frame(_raw(family, n), instruments_for("htx"), TS))
 
 
 def test_usdt_margined_liquidation_sell_is_long_in_coin_and_usd() -> None:
@@ -69,17 +74,39 @@ def test_subscribe_ack_is_a_control_frame() -> None:
     assert _parse("liquidations", 4) == []
 
 
-def test_open_interest_is_halved_in_coin_and_usd() -> None:
+def test_usdt_margined_open_interest_is_halved_in_coin_and_usd() -> None:
+    # /linear-swap-api/v1/swap_open_interest: volume/amount are the "Sum of both buy and sell sides"
     (oi,) = _parse("open_interest", 3)  # BTC-USDT: volume 3063121, amount 3063.121, value 60398313.5659
     assert isinstance(oi, OpenInterest)
     assert oi.raw_two_sided and oi.raw_value == 3063121
     assert oi.open_interest == pytest.approx(1531.5605)
     assert oi.open_interest_usd == pytest.approx(30_199_156.78295)
     assert oi.ts_event == 1606780807036 * 1_000_000
+
+
+def test_coin_margined_swap_open_interest_is_single_side_and_not_halved() -> None:
+    # Issue 16: /swap-api/v1/swap_open_interest documents volume/amount as "Single side"
     (inv,) = _parse("open_interest", 2)  # BTC-USD: 1711705 contracts × 100 USD, amount 17841.41 BTC
-    assert isinstance(inv, OpenInterest)
-    assert inv.open_interest_usd == pytest.approx(85_585_250.0)
-    assert inv.open_interest == pytest.approx(17841.411298728373 / 2)
+    assert isinstance(inv, OpenInterest) and inv.symbol == "BTC-USD"
+    assert not inv.raw_two_sided and inv.raw_value == 1711705
+    assert inv.open_interest_usd == pytest.approx(171_170_500.0)
+    assert inv.open_interest == pytest.approx(17841.411298728373)
+
+
+def test_coin_margined_futures_open_interest_is_halved() -> None:
+    # /api/v1/contract_open_interest: volume/amount are the "Sum of both buy and sell sides"
+    (fut,) = _parse("open_interest", 1)  # ETH200703: 648420 contracts × 10 USD, amount 26550.216 ETH
+    assert isinstance(fut, OpenInterest) and fut.symbol == "ETH200703"
+    assert fut.raw_two_sided and fut.raw_value == 648420
+    assert fut.open_interest_usd == pytest.approx(3_242_100.0)
+    assert fut.open_interest == pytest.approx(26550.216194968554 / 2)
+
+
+def test_open_interest_of_an_instrument_without_product_line_is_a_parse_error() -> None:
+    (btc_usd,) = [i for i in instruments_for("htx") if i.symbol == "BTC-USD"]
+    index = InstrumentIndex([msgspec.structs.replace(btc_usd, category="")])
+    with pytest.raises(ParseError, match="product line"):
+        htx.parse_frame(_raw("open_interest", 2), index, TS)
 
 
 def test_rest_open_interest_body_keeps_known_contracts() -> None:
