@@ -4,8 +4,11 @@ Docs: https://docs.dydx.exchange/api_integration-indexer/indexer_websocket (shar
 A trade with `type` LIQUIDATED is a fill of a liquidated taker order. DELEVERAGED fills (auto-deleveraging
 against a profitable counterparty) are not liquidation orders and are skipped, as are LIMIT/MARKET fills.
 The initial `subscribed` message repeats recent trades: `venue_event_id` = the trade `id` dedups them.
-The indexer allows 2 subscribe messages per second and 32 subscriptions per channel per connection, and the
-transport sends every subscribe message on connect, so each connection carries at most 2 of them.
+Subscriptions are packed as the indexer allows (docs/venues-verification.md, issue 16): its rate limit is 2
+subscribe messages per second per (connection, channel, id) — one subscription, not one connection — and it
+accepts 32 subscriptions per channel per connection (`V4_TRADES_CHANNEL_LIMIT`/`V4_MARKETS_CHANNEL_LIMIT` in
+dydxprotocol/v4-chain `indexer/services/socks/src/config.ts`). So each connection carries up to 32 `v4_trades`
+markets, each subscribed once, and the first one also `v4_markets`: 150 markets take 5 connections.
 A `v4_markets` frame covers every market: tickers without a loaded spec are skipped inside it.
 The recorded liquidation frame (a tardis fixture) puts an AVAX-priced trade (22.87) under BTC-USD; it is
 parsed as the wire says.
@@ -47,7 +50,7 @@ SPEC = VenueSpec(
     oi_origin=Origin.STREAM,
     heartbeat_interval_s=None,  # the server pings every 30 s at the protocol level; aiohttp answers
     stale_after_s=90.0,
-    max_streams_per_connection=2,  # 2 subscribe messages per second per connection
+    max_streams_per_connection=32,  # the indexer's per-channel subscription limit per connection
     docs_url="https://docs.dydx.exchange/api_integration-indexer/indexer_websocket",
 )
 VENUE = SPEC.name
@@ -150,17 +153,20 @@ def parse_instruments(payload: bytes) -> list[Instrument]:
 
 
 def ws_connections(instruments: Sequence[Instrument], channels: frozenset[Channel], ws_url: str) -> list[WsConnection]:
-    """Return connections of at most 2 subscribe messages: `v4_markets` once, `v4_trades` per market."""
-    messages: list[bytes] = []
-    if Channel.OPEN_INTEREST in channels or Channel.MARK_PRICE in channels:
-        messages.append(_wire.json_bytes({"type": "subscribe", "channel": "v4_markets"}))
-    if Channel.LIQUIDATIONS in channels:
-        messages.extend(_wire.json_bytes({"type": "subscribe", "channel": "v4_trades", "id": i.symbol}) for i in instruments)
+    """Return connections of ≤ 32 `v4_trades` subscriptions each (one per market); the first also `v4_markets`."""
+    markets = Channel.OPEN_INTEREST in channels or Channel.MARK_PRICE in channels
+    tickers = list(dict.fromkeys(i.symbol for i in instruments)) if Channel.LIQUIDATIONS in channels else []
     per = SPEC.max_streams_per_connection
-    return [
-        WsConnection(name=f"{VENUE}-{n}", url=ws_url, subscribe=tuple(messages[k : k + per]))
-        for n, k in enumerate(range(0, len(messages), per))
-    ]
+    groups = [tickers[k : k + per] for k in range(0, len(tickers), per)] or ([[]] if markets else [])
+    out = []
+    for n, group in enumerate(groups):
+        messages = [_MARKETS_SUBSCRIBE] if markets and n == 0 else []
+        messages.extend(_wire.json_bytes({"type": "subscribe", "channel": "v4_trades", "id": t}) for t in group)
+        out.append(WsConnection(name=f"{VENUE}-{n}", url=ws_url, subscribe=tuple(messages)))
+    return out
+
+
+_MARKETS_SUBSCRIBE = _wire.json_bytes({"type": "subscribe", "channel": "v4_markets"})
 
 
 def heartbeat(ts_ns: int) -> bytes | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections import Counter
 
 import pytest
 
@@ -12,6 +13,7 @@ from liqwatch.errors import ParseError, UnknownInstrument, UnknownMessage
 from liqwatch.model import (
     Channel,
     ContractType,
+    Instrument,
     Liquidation,
     MarkPrice,
     OpenInterest,
@@ -20,7 +22,7 @@ from liqwatch.model import (
     PriceKind,
 )
 from liqwatch.recording import read_recording
-from liqwatch.venues import dydx
+from liqwatch.venues import WsConnection, dydx
 
 INDEX = instruments_for("dydx")
 
@@ -102,6 +104,49 @@ def test_instruments_and_subscriptions():
     assert btc.symbol == "BTC-USD" and btc.base == "BTC" and btc.quote == "USD" and btc.contract_size == 1.0
     conns = dydx.ws_connections([btc, btc], frozenset(Channel), dydx.SPEC.ws_url)
     msgs = [json.loads(m) for c in conns for m in c.subscribe]
-    assert all(len(c.subscribe) <= 2 for c in conns) and len(conns) == 2
-    assert msgs[0] == {"type": "subscribe", "channel": "v4_markets"}
-    assert msgs[1] == {"type": "subscribe", "channel": "v4_trades", "id": "BTC-USD"}
+    assert len(conns) == 1  # one market, listed twice, is one subscription
+    assert msgs == [{"type": "subscribe", "channel": "v4_markets"}, {"type": "subscribe", "channel": "v4_trades", "id": "BTC-USD"}]
+
+
+def _markets(n: int) -> list[Instrument]:
+    body = {"markets": {f"C{k}-USD": {"ticker": f"C{k}-USD", "status": "ACTIVE", "marketType": "CROSS"} for k in range(n)}}
+    return dydx.parse_instruments(json.dumps(body).encode())
+
+
+# The indexer's limits (dydxprotocol/v4-chain indexer/services/socks: config.ts, lib/subscription.ts):
+# 32 subscriptions per channel per connection; 2 subscribe messages per second per (connection, channel, id).
+CHANNEL_LIMIT = 32
+
+
+def _check_indexer_limits(conns: list[WsConnection]) -> Counter[tuple[str, str | None]]:
+    seen: Counter[tuple[str, str | None]] = Counter()
+    for c in conns:
+        msgs = [json.loads(m) for m in c.subscribe]
+        assert all(m["type"] == "subscribe" for m in msgs)
+        per_channel = Counter(m["channel"] for m in msgs)
+        assert all(n <= CHANNEL_LIMIT for n in per_channel.values()), per_channel
+        keys = Counter((m["channel"], m.get("id")) for m in msgs)
+        assert max(keys.values()) == 1  # each subscription once per connection: far below 2 a second
+        seen.update(keys)
+    return seen
+
+
+@pytest.mark.parametrize(("n", "sockets"), [(1, 1), (32, 1), (33, 2), (150, 5), (300, 10)])
+def test_subscriptions_are_packed_within_the_indexers_limits(n: int, sockets: int):
+    # Issue 16: max 2 subscribe messages per connection opened 76 sockets for 150 markets (over 100 for 200+).
+    markets = _markets(n)
+    conns = dydx.ws_connections(markets, dydx.SPEC.channels, dydx.SPEC.ws_url)
+    assert len(conns) == sockets == -(-n // CHANNEL_LIMIT)
+    assert len({c.name for c in conns}) == len(conns) and {c.url for c in conns} == {dydx.SPEC.ws_url}
+    seen = _check_indexer_limits(conns)
+    assert seen == Counter([("v4_markets", None)] + [("v4_trades", m.symbol) for m in markets])  # every market once
+    assert json.loads(conns[0].subscribe[0]) == {"type": "subscribe", "channel": "v4_markets"}
+
+
+def test_channel_subsets_pack_the_same_way():
+    markets = _markets(70)
+    trades = dydx.ws_connections(markets, frozenset({Channel.LIQUIDATIONS}), dydx.SPEC.ws_url)
+    assert len(trades) == 3 and _check_indexer_limits(trades) == Counter(("v4_trades", m.symbol) for m in markets)
+    only_oi = dydx.ws_connections(markets, frozenset({Channel.OPEN_INTEREST}), dydx.SPEC.ws_url)
+    assert [c.subscribe for c in only_oi] == [(b'{"type":"subscribe","channel":"v4_markets"}',)]
+    assert dydx.ws_connections([], frozenset({Channel.LIQUIDATIONS}), dydx.SPEC.ws_url) == []
