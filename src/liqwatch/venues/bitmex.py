@@ -4,7 +4,9 @@ Docs: https://www.bitmex.com/app/wsAPI (shared/docs/venues.md §5).
 
 The `liquidation` table lists RESTING liquidation orders, not fills, and has no timestamp
 (ts_event = ts_recv). A pure parser cannot diff, so each orderID is counted once, at the size
-it was inserted with (`insert` and `partial` rows; `update`/`delete` → []), as aggr and tardis do.
+it was inserted with: only `insert` rows are new liquidations (as cryptofeed counts them). The
+`partial` sent on subscribe (and again after every reconnect) lists orders already resting, placed
+before liqwatch was listening, so it is [] like `update`/`delete` (docs/venues-verification.md, issue 16).
 Skipped on purpose, with a counted reason:
 * quanto liquidations settled in XBT (ETHUSD…): their USD value needs the XBT/USD price, which
   a liquidation frame never carries, and a price is never guessed;
@@ -113,9 +115,9 @@ def parse_frame(frame: bytes, instruments: InstrumentIndex, ts_recv: int) -> lis
         msg = _LIQUIDATION_FRAME.decode(frame)
     except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError):
         return _parse_general(frame, instruments, ts_recv)
-    if msg.action == "update" or msg.action == "delete":
-        return []  # counted once, at insert
-    if (msg.action == "insert" or msg.action == "partial") and (out := _liquidations_flat(msg.data, instruments, ts_recv)) is not None:
+    if msg.action == "update" or msg.action == "delete" or msg.action == "partial":
+        return []  # counted once, at insert; a partial lists orders resting before the subscription
+    if msg.action == "insert" and (out := _liquidations_flat(msg.data, instruments, ts_recv)) is not None:
         return out
     return _parse_general(frame, instruments, ts_recv)
 
@@ -179,9 +181,9 @@ def _parse_general(frame: bytes, instruments: InstrumentIndex, ts_recv: int) -> 
 
 def _liquidations(msg: _Frame, instruments: InstrumentIndex, ts_recv: int) -> list[Event]:
     rows = _wire.decode(_LIQUIDATIONS, msg.data, "BitMEX liquidation table")
-    if msg.action in ("update", "delete"):
-        return []  # counted once, at insert
-    if msg.action not in ("insert", "partial"):
+    if msg.action in ("update", "delete", "partial"):
+        return []  # counted once, at insert; a partial lists orders resting before the subscription
+    if msg.action != "insert":
         raise ParseError(f"malformed BitMEX liquidation table: action {msg.action!r}")
     out: list[Event] = []
     skipped = ""

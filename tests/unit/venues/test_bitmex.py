@@ -79,11 +79,32 @@ def test_delete_and_update_count_nothing():
     assert bitmex.parse_frame(update, INDEX, 1) == []
 
 
-def test_sell_is_a_long_liquidation_and_partial_counts():
-    raw = b'{"table":"liquidation","action":"partial","data":[{"orderID":"a","symbol":"XBTU21","side":"Sell","price":32000,"leavesQty":64000}]}'
+def test_sell_is_a_long_liquidation():
+    raw = b'{"table":"liquidation","action":"insert","data":[{"orderID":"a","symbol":"XBTU21","side":"Sell","price":32000,"leavesQty":64000}]}'
     [liq] = bitmex.parse_frame(raw, INDEX, 5)
     assert isinstance(liq, Liquidation)
     assert liq.position_side is PositionSide.LONG and liq.quantity == 2.0 and liq.notional_usd == 64000.0
+
+
+PARTIAL = (
+    b'{"table":"liquidation","action":"partial","keys":["orderID"],"types":{"orderID":"guid","symbol":"symbol",'
+    b'"side":"symbol","price":"float","leavesQty":"long"},"filter":{"symbol":"XBTUSD"},"data":['
+    b'{"orderID":"rest-1","symbol":"XBTUSD","side":"Sell","price":31000,"leavesQty":5000},'
+    b'{"orderID":"rest-2","symbol":"XBTUSD","side":"Buy","price":33000,"leavesQty":700}]}'
+)
+INSERT = b'{"table":"liquidation","action":"insert","data":[{"orderID":"new-1","symbol":"XBTUSD","side":"Buy","price":32500,"leavesQty":1200}]}'
+
+
+def test_partial_then_insert_yields_only_the_inserts_liquidations():
+    # Issue 16: the partial lists orders resting when the subscription starts; they were emitted as new ones.
+    events = [e for f in (PARTIAL, INSERT) for e in bitmex.parse_frame(f, INDEX, 7)]
+    assert [(e.venue_event_id, e.position_side, e.notional_usd) for e in events if isinstance(e, Liquidation)] == [
+        ("new-1", PositionSide.SHORT, 1200.0)
+    ]
+    assert len(events) == 1
+    assert bitmex._parse_general(PARTIAL, INDEX, 7) == []  # the general path agrees
+    empty_partial = b'{"table":"liquidation","action":"partial","data":[]}'
+    assert bitmex.parse_frame(empty_partial, INDEX, 7) == []
 
 
 def test_xbt_settled_quanto_liquidation_is_skipped_with_a_reason():

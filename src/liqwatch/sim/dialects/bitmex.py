@@ -1,4 +1,9 @@
-"""BitMEX: welcome frame on connect, {"op":"subscribe"} acked per arg with {"success":true,…}, text ping → pong."""
+"""BitMEX: welcome frame on connect, {"op":"subscribe"} acked per arg with {"success":true,…}, text ping → pong.
+
+As BitMEX does, a `liquidation[:SYMBOL]` subscription is followed by the table's `partial`: the liquidation
+orders resting at that moment (`RESTING_LIQUIDATIONS`, by symbol; none unless a test sets some), which are not
+new liquidations.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +20,20 @@ SERVER_PING_S: float | None = None  # the client sends text `ping`
 INSTRUMENTS_PATH = "/api/v1/instrument/active"
 INSTRUMENTS_KEYS: tuple[str, ...] = ()
 OPEN_INTEREST_PATH = "/api/v1/instrument"  # OI streams on `instrument`; REST answers with the active list
+
+RESTING_LIQUIDATIONS: dict[str, list[dict[str, object]]] = {}  # symbol → rows of the partial sent on subscribe
+_LIQUIDATION_TYPES = {"orderID": "guid", "symbol": "symbol", "side": "symbol", "price": "float", "leavesQty": "long"}
+
+
+def _liquidation_partial(arg: str) -> bytes:
+    """Return the `partial` of the liquidation table for a `liquidation` or `liquidation:SYMBOL` subscription."""
+    symbol = arg.partition(":")[2]
+    rows = RESTING_LIQUIDATIONS.get(symbol, []) if symbol else [r for rs in RESTING_LIQUIDATIONS.values() for r in rs]
+    return dumps({
+        "table": "liquidation", "action": "partial", "keys": ["orderID"], "types": _LIQUIDATION_TYPES,
+        "foreignKeys": {"symbol": "instrument", "side": "side"}, "attributes": {"orderID": "grouped"},
+        "filter": {"symbol": symbol} if symbol else {}, "data": rows,
+    })
 
 
 def on_connect(path: str) -> list[bytes]:
@@ -38,8 +57,12 @@ def on_message(message: bytes, reject: bool) -> Reply:
         if reject:
             err = {"status": 400, "error": f"Unknown table: {args[0].split(':')[0] if args else ''}", "meta": {}, "request": request}
             return Reply(frames=[dumps(err)], subscribe=True)
-        acks = [dumps({"success": True, "subscribe": a, "request": request}) for a in args]
-        return Reply(frames=acks, topics=args, subscribe=True)
+        frames: list[bytes] = []
+        for a in args:
+            frames.append(dumps({"success": True, "subscribe": a, "request": request}))
+            if a.split(":", 1)[0] == "liquidation":
+                frames.append(_liquidation_partial(a))
+        return Reply(frames=frames, topics=args, subscribe=True)
     if op == "unsubscribe":
         return Reply(frames=[dumps({"success": True, "unsubscribe": a, "request": request}) for a in args])
     return Reply(frames=[dumps({"status": 400, "error": f"Unknown op: {op}", "meta": {}, "request": request})])
