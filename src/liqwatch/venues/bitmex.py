@@ -1,12 +1,10 @@
 """BitMEX: `liquidation`, `instrument` (OI, mark, funding) and `tradeBin1m` tables on one websocket.
 
 Docs: https://www.bitmex.com/app/wsAPI (shared/docs/venues.md §5).
-
 The `liquidation` table lists RESTING liquidation orders, not fills, and has no timestamp
-(ts_event = ts_recv). A pure parser cannot diff, so each orderID is counted once, at the size
-it was inserted with: only `insert` rows are new liquidations (as cryptofeed counts them). The
-`partial` sent on subscribe (and again after every reconnect) lists orders already resting, placed
-before liqwatch was listening, so it is [] like `update`/`delete` (docs/venues-verification.md, issue 16).
+(ts_event = ts_recv). A pure parser cannot diff, so each orderID is counted once, at its `insert`
+size (as cryptofeed); a `partial` (orders resting when a subscription starts, re-sent on reconnect)
+is [] like `update`/`delete` (docs/venues-verification.md, issue 16).
 Skipped on purpose, with a counted reason:
 * quanto liquidations settled in XBT (ETHUSD…): their USD value needs the XBT/USD price, which
   a liquidation frame never carries, and a price is never guessed;

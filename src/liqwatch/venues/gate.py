@@ -68,11 +68,7 @@ class _Envelope(msgspec.Struct, frozen=True):
 
 
 class _Liquidate(msgspec.Struct, frozen=True):
-    """One `futures.public_liquidates` result: `size` is the signed ORDER size in contracts.
-
-    The time comes as `time_ms` (the English docs' item: `price, size, time_ms, contract`) or `time` (the Chinese
-    changelog of 2026-08-20: ms since then, seconds before); at least one is required.
-    """
+    """One `futures.public_liquidates` result: `size` is the signed ORDER size in contracts; `time_ms` or `time`."""
 
     contract: str
     price: float

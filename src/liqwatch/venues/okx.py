@@ -1,11 +1,9 @@
 """OKX v5 SWAP and FUTURES: liquidation-orders, open-interest, mark-price, funding-rate and candle1m channels.
 
 Docs: https://www.okx.com/docs-v5/en/#public-data-websocket-liquidation-orders-channel
-Websockets on port 443 (`wss://ws.okx.com/ws/v5/public`): OKX stopped accepting port 8443 on 2026-10-31.
-REST on `https://openapi.okx.com`, the API host OKX's docs name (www.okx.com is the website).
-Candles live on the `/ws/v5/business` endpoint since 2023-06-20 (OKX notice "Changes to V5 API WebSocket
-subscription parameter and URL"), so candle subscriptions get their own connection, at the public URL with
-its last path segment swapped for `business` (docs/venues-verification.md, issue 16).
+Websockets on port 443 (8443 closed 2026-10-31), REST on openapi.okx.com (docs/venues-verification.md). Candles
+live on `/ws/v5/business` since 2023-06-20 (OKX notice "Changes to V5 API WebSocket subscription parameter and
+URL"): candle subscriptions get their own connection, at `business_url(ws_url)`.
 Also parsed: REST `/api/v5/public/open-interest` and `/api/v5/public/liquidation-orders` bodies, and tardis'
 `{"arg":{"channel":"liquidations",...}}` lines (REST details injected into its stream).
 Skipped on purpose: the retired OKX v3 tables (`futures/liquidation`, `swap/ticker`, ...) → UnknownMessage.
@@ -57,7 +55,7 @@ SPEC = VenueSpec(
     name="okx",
     title="OKX",
     recorded_prefixes=("OKX",),
-    ws_url="wss://ws.okx.com/ws/v5/public",  # port 443: OKX closed 8443 on 2026-10-31
+    ws_url="wss://ws.okx.com/ws/v5/public",
     rest_url="https://openapi.okx.com",
     channels=frozenset({Channel.LIQUIDATIONS, Channel.OPEN_INTEREST, Channel.MARK_PRICE, Channel.CANDLES}),
     liquidations_complete=False,
@@ -132,14 +130,9 @@ def ws_connections(instruments: Sequence[Instrument], channels: frozenset[Channe
 
 
 def business_url(public_url: str) -> str:
-    """Return the `/business` websocket URL beside a public one: its last path segment becomes `business`.
-
-    `wss://ws.okx.com/ws/v5/public` → `wss://ws.okx.com/ws/v5/business`; host, port and query are kept, so an
-    override (a local exchange, a proxy) gets its business endpoint beside its public one.
-    """
+    """Return the `/business` URL beside a public one (last path segment swapped; host, port, query kept)."""
     parts = urlsplit(public_url)
-    path = parts.path.rstrip("/").rsplit("/", 1)[0] + "/business"
-    return urlunsplit((parts.scheme, parts.netloc, path, parts.query, parts.fragment))
+    return urlunsplit(parts._replace(path=parts.path.rstrip("/").rsplit("/", 1)[0] + "/business"))
 
 
 def _connections(kind: str, url: str, args: list[dict[str, str]]) -> list[WsConnection]:
@@ -340,12 +333,8 @@ def _open_interest(row: _OpenInterestRow, instruments: InstrumentIndex, ts_recv:
 
 def _mark_price(row: _MarkPriceRow, instruments: InstrumentIndex, ts_recv: int) -> Event:
     inst = _wire.instrument(instruments, VENUE, row.inst_id)
-    return _wire.mark_price(
-        inst,
-        ts_event=ms_to_ns(row.ts),
-        ts_recv=ts_recv,
-        mark_price=_wire.positive(row.mark_price, "markPx", "OKX mark-price"),
-    )
+    mark = _wire.positive(row.mark_price, "markPx", "OKX mark-price")
+    return _wire.mark_price(inst, ts_event=ms_to_ns(row.ts), ts_recv=ts_recv, mark_price=mark)
 
 
 def _funding(row: _FundingRow, instruments: InstrumentIndex, ts_recv: int) -> Event:
@@ -381,12 +370,8 @@ def _candles(inst_id: str, interval_s: int, data: msgspec.Raw, instruments: Inst
         out.append(
             _wire.candle(
                 inst,
-                ts_event=ms_to_ns(ts),
-                ts_recv=ts_recv,
-                interval_s=interval_s,
-                open=o, high=h, low=low, close=c,
-                volume=base,
-                volume_usd=usd,
+                ts_event=ms_to_ns(ts), ts_recv=ts_recv, interval_s=interval_s,
+                open=o, high=h, low=low, close=c, volume=base, volume_usd=usd,
                 closed=len(row) > 8 and row[8] == "1",
             )
         )
