@@ -47,16 +47,20 @@ def plan_additions(
     taken = {c.name for c in live}
     for conn in venue.ws_connections(added, channels, ws_url):
         same_url = [c for c in live if c.url == conn.url]
+        # a message already sent on any connection of this URL (dYdX's v4_markets, an all-market stream) would
+        # deliver its events twice: only what no live or planned connection subscribes yet goes out
+        already = {m for c in same_url for m in c.subscribe} | {m for c in to_open if c.url == conn.url for m in c.subscribe}
+        already.update(m for name, msgs in send.items() for c in same_url if c.name == name for m in msgs)
+        fresh = tuple(m for m in conn.subscribe if m not in already)
+        if not fresh:
+            continue
         if same_url and needed_per_url.get(conn.url, 0) <= len(same_url):
             target = same_url[-1]  # venues fill connections in order: the last one has the room
-            already = set(target.subscribe) | set(send.get(target.name, ()))
-            fresh = tuple(m for m in conn.subscribe if m not in already)
-            if fresh:
-                send[target.name] = send.get(target.name, ()) + fresh
-        elif not any(c.url == conn.url and set(conn.subscribe) <= set(c.subscribe) for c in live):
+            send[target.name] = send.get(target.name, ()) + fresh
+        else:
             name = _unique(conn.name, taken)
             taken.add(name)
-            to_open.append(msgspec.structs.replace(conn, name=name))
+            to_open.append(msgspec.structs.replace(conn, name=name, subscribe=fresh))
     return Additions(send=send, open=to_open)
 
 

@@ -62,3 +62,33 @@ def test_nothing_added_plans_nothing() -> None:
     old = [linear("bybit", "BTCUSDT")]
     plan = plan_additions(bybit, bybit.ws_connections(old, LIQ, BYBIT_URL), old, [], LIQ, BYBIT_URL)
     assert plan.send == {} and plan.open == []
+
+
+DYDX_URL = "ws://127.0.0.1:1/v4/ws"
+DYDX_ALL = frozenset({Channel.LIQUIDATIONS, Channel.OPEN_INTEREST, Channel.MARK_PRICE})
+
+
+def dydx_market(symbol: str) -> Instrument:
+    return _wire.make_instrument(
+        venue="dydx", symbol=symbol, base=symbol.split("-")[0], quote="USD", settle="USDC",
+        contract_type=ContractType.LINEAR, contract_size=1.0, category="perpetual",
+    )
+
+
+def channels_sent(messages: tuple[bytes, ...]) -> list[tuple[str, str | None]]:
+    return [(m["channel"], m.get("id")) for m in map(json.loads, messages)]
+
+
+def test_a_dydx_listing_never_subscribes_v4_markets_twice() -> None:
+    # v4_markets rides on the first connection only; a listing added to a later connection (or to a new one)
+    # must not send it again: every mark price and OI update would arrive twice (issue 16)
+    dydx = get_venue("dydx")
+    for count, expect_open in ((40, False), (64, True)):
+        old = [dydx_market(f"C{n}-USD") for n in range(count)]
+        live = dydx.ws_connections(old, DYDX_ALL, DYDX_URL)
+        assert sum(("v4_markets", None) in channels_sent(c.subscribe) for c in live) == 1
+        new = [dydx_market("NEW-USD")]
+        plan = plan_additions(dydx, live, old + new, new, DYDX_ALL, DYDX_URL)
+        sent = [*(m for msgs in plan.send.values() for m in msgs), *(m for c in plan.open for m in c.subscribe)]
+        assert channels_sent(tuple(sent)) == [("v4_trades", "NEW-USD")], count
+        assert bool(plan.open) is expect_open, count
