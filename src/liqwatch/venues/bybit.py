@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 import msgspec
 
-from liqwatch.errors import ParseError, UnknownInstrument, UnknownMessage
+from liqwatch.errors import ParseError, SubscribeRejected, UnknownInstrument, UnknownMessage
 from liqwatch.model import (
     Channel,
     ContractType,
@@ -136,6 +136,8 @@ def _parse_general(frame: bytes, instruments: InstrumentIndex, ts_recv: int) -> 
     if topic is None:
         if env.op is not None:
             if env.success is False:
+                if env.op == "subscribe":
+                    raise SubscribeRejected(VENUE, env.ret_msg or "(no ret_msg)", None if env.req_id is None else str(env.req_id))
                 raise ParseError(f"Bybit rejected {env.op!r}: {env.ret_msg!r}")
             return []  # subscribe ack, or pong ({"op":"pong"} / {"ret_msg":"pong","op":"ping"})
         if env.ret_code is not None and env.result:
