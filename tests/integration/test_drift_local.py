@@ -37,6 +37,7 @@ from liqwatch.web.metrics import render
 pytestmark = pytest.mark.timeout(60)
 BYBIT = "bybit"
 LINEAR = "bybit-linear-0"
+REJECTED = "subscribe rejected: error:handler not found,topic:allLiquidation.BTCPERP"  # Bybit's words (sim dialect)
 FAST = DriftSettings(check_interval_s=0.05, silence_factor=1.0, silence_floor_s=0.4, window_frames=20, min_frames=5, settle_s=0.2)
 
 
@@ -161,7 +162,7 @@ async def test_subscribe_rejected_shows_bybits_own_words(caplog: pytest.LogCaptu
         server.reject_subscriptions(BYBIT)
         async with running_feed(server) as (feed, _):
             await wait_until(lambda: "subscribe_rejected" in diagnoses(feed), timeout_s=10, what="the rejection")
-            assert diagnoses(feed)["subscribe_rejected"] == "subscribe rejected: error:handler not found,topic:allLiquidation.BTCPERP"
+            assert diagnoses(feed)["subscribe_rejected"] == REJECTED
             await asyncio.sleep(0.3)  # several checks: still one log line
             text = metrics_of(feed)
             assert f'liqwatch_subscribe_rejected_total{{venue="bybit",connection="{LINEAR}"}} 1' in text
@@ -242,7 +243,7 @@ async def test_rejected_subscribe_is_stored_and_shown_by_liqwatch_venues(tmp_pat
     settings = Settings(
         store=StoreSettings(path=str(db), flush_interval_s=0.05),
         feeds=FeedSettings(venues=[BYBIT], channels=["liquidations"], coins=["BTC"], liquidation_silence_s=0),
-        web=WebSettings(enabled=False),
+        web=WebSettings(port=0),  # any free port: /api/venues and /metrics are read below
     )
     async with VenueServer([BYBIT]) as server:
         server.reject_subscriptions(BYBIT)
@@ -265,9 +266,18 @@ async def test_rejected_subscribe_is_stored_and_shown_by_liqwatch_venues(tmp_pat
                     ).fetchall()
 
             await wait_until(lambda: bool(stored()), timeout_s=10, what="the stored diagnosis")
-            assert (LINEAR, "connected", "drift: subscribe rejected: error:handler not found,topic:allLiquidation.BTCPERP") in stored()
+            assert (LINEAR, "connected", "drift: " + REJECTED) in stored()
             outages = app.store.feed_outages(since=0, until=2**62)
             assert outages.get(BYBIT, 0) == 0  # a diagnosis is not an outage
+            async with aiohttp.ClientSession() as http:
+                async with http.get(f"{app.web.url}/api/venues") as resp:
+                    api = await resp.json()
+                async with http.get(f"{app.web.url}/metrics") as resp:
+                    metrics = await resp.text()
+            (venue,) = api["venues"]
+            (conn,) = [c for c in venue["connections"] if c["connection"] == LINEAR]
+            assert [(d["kind"], d["text"]) for d in conn["diagnoses"]] == [("subscribe_rejected", REJECTED)]
+            assert f'liqwatch_drift{{venue="bybit",connection="{LINEAR}",kind="subscribe_rejected"}} 1' in metrics
         finally:
             await app.shutdown()
     exe = shutil.which("liqwatch")
@@ -275,7 +285,7 @@ async def test_rejected_subscribe_is_stored_and_shown_by_liqwatch_venues(tmp_pat
     out = subprocess.run([exe, "venues", "--db", str(db), "--json"], capture_output=True, text=True, timeout=60, check=True)
     bybit = next(v for v in msgspec.json.decode(out.stdout) if v["venue"] == BYBIT)
     shown = {d["connection"]: d["text"] for d in bybit["diagnoses"]}
-    assert shown[LINEAR] == "subscribe rejected: error:handler not found,topic:allLiquidation.BTCPERP"
+    assert shown[LINEAR] == REJECTED
     table = subprocess.run([exe, "venues", "--db", str(db)], capture_output=True, text=True, timeout=60, check=True)
     assert f"bybit {LINEAR} (since " in table.stdout
-    assert "): subscribe rejected: error:handler not found,topic:allLiquidation.BTCPERP" in table.stdout
+    assert "): " + REJECTED in table.stdout
