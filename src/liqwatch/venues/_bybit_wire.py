@@ -17,7 +17,6 @@ class _Envelope(msgspec.Struct, frozen=True):
     op: str | None = None
     success: bool | None = None
     ret_msg: str | None = None
-    req_id: str | int | None = None  # echoed from our subscribe (a string); any JSON scalar tolerated
     generated: bool = False
     ret_code: int | None = msgspec.field(name="retCode", default=None)
     legacy_ret_code: int | None = msgspec.field(name="ret_code", default=None)
@@ -47,7 +46,6 @@ class _AllLiquidationFrame(msgspec.Struct, frozen=True, gc=False):
     op: str | None = None
     success: bool | None = None
     ret_msg: str | None = None
-    req_id: str | int | None = None  # echoed from our subscribe (a string); any JSON scalar tolerated
     generated: bool = False
     ret_code: int | None = msgspec.field(name="retCode", default=None)
     legacy_ret_code: int | None = msgspec.field(name="ret_code", default=None)
