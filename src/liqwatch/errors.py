@@ -69,7 +69,15 @@ class SubscribeRejected(VenueError):
 
 
 class ConnectionLost(VenueError):
-    """A connection failed or was closed; the caller reconnects."""
+    """A connection failed or was closed; the caller reconnects.
+
+    `kind` says why when the cause is one an operator can act on (`liqwatch.drift`: connect_failed, dns, tls,
+    http_status); "" for an ordinary drop (the server closed, a reset).
+    """
+
+    def __init__(self, message: str, kind: str = "") -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 class RateLimited(VenueError):

@@ -24,9 +24,10 @@ from typing import Protocol
 
 import aiohttp
 
-from liqwatch.errors import VenueError
+from liqwatch import drift
+from liqwatch.errors import ConnectionLost, RateLimited, VenueError
 from liqwatch.logs import VenueLogger, log_once
-from liqwatch.model import Channel, Event, FeedStatus, Instrument, InstrumentIndex, Origin
+from liqwatch.model import Channel, Event, FeedState, FeedStatus, Instrument, InstrumentIndex, Origin
 from liqwatch.model.time import now_ns
 from liqwatch.parsing import SKIP_UNKNOWN_INSTRUMENT, FrameCounters, safe_parse
 from liqwatch.subscriptions import plan_additions
@@ -70,6 +71,7 @@ class Feed:
         rest_min_interval_s: float = 0.05,
         max_held_frames: int = 1000,
         tap: FeedTap | None = None,
+        drift_settings: drift.DriftSettings | None = None,
     ) -> None:
         self.venue = venue
         self.name = venue.SPEC.name
@@ -104,6 +106,12 @@ class Feed:
         self._pending: list[Event] = []  # parsed this loop turn, emitted by `_emit_pending` (scheduled with the first)
         self.tap = tap
         self._log = VenueLogger(logger, {"venue": self.name, "conn": "feed"})
+        self.drift_settings = drift_settings or drift.DriftSettings()
+        self.drift: dict[str, drift.ConnectionDrift] = {}  # per connection: its current diagnoses
+        self.rest_diagnosis: drift.Diagnosis | None = None  # the instruments request failing in a way the URL could fix
+        self._carriers: dict[Channel, frozenset[str]] = {}  # which connections subscribe each streamed channel
+        self._connected_ns: dict[str, int] = {}  # when each connection last connected
+        self._drift_unstored: dict[str, list[drift.Diagnosis]] = {}  # session changes not yet stored (cleared ones)
 
     def selected(self) -> list[Instrument]:
         """Return the active instruments of this venue that pass the coin filter."""
@@ -128,6 +136,9 @@ class Feed:
         self.instruments.update(found)
         self._listed = {i.symbol for i in found}
         self.instrument_loads += 1
+        if self.rest_diagnosis is not None:
+            self._log.info("drift cleared: %s", self.rest_diagnosis.kind)
+            self.rest_diagnosis = None
         self._log.info("loaded %d instruments", len(found))
         self._reparse_held()
         return len(found)
@@ -141,6 +152,7 @@ class Feed:
             except VenueError as exc:
                 self.instrument_errors += 1
                 self.last_error = f"instruments: {exc}"
+                self._rest_failed(exc)
                 delay = backoff.next_delay()
                 self._log.warning("instruments request failed: %s — retrying in %.1f s", exc, delay)
                 await asyncio.sleep(delay)
@@ -172,6 +184,7 @@ class Feed:
             for connection in plan.open:
                 self._start_socket(connection)
         if added or removed:
+            self._plan_carriers(selected)
             self.subscription_updates += 1
             self._log.info("subscriptions: %d instrument(s) added, %d removed", len(added), len(removed))
         self.subscribed = now
@@ -209,8 +222,10 @@ class Feed:
                 self._tasks.append(asyncio.create_task(self.refresh(), name=f"{self.name}-instruments-now"))
         selected = self.selected()
         self.subscribed = {i.symbol for i in selected}
+        self._plan_carriers(selected)
         tasks = self._tasks
         tasks.append(asyncio.create_task(self._refresh_forever(), name=f"{self.name}-instruments"))
+        tasks.append(asyncio.create_task(self._check_drift_forever(), name=f"{self.name}-drift"))
         for connection in self.venue.ws_connections(selected, self.channels, self.ws_url):
             self._start_socket(connection)
         if Channel.OPEN_INTEREST in self.channels and self.venue.SPEC.oi_origin is Origin.POLL:
@@ -230,6 +245,13 @@ class Feed:
 
     def _on_status(self, status: FeedStatus) -> None:
         self._emit_pending()  # the frames before a disconnect go out before it
+        if status.state is FeedState.CONNECTED:
+            self._connected_ns[status.connection_id] = status.ts_event
+            counters = self.counters.get(status.connection_id)
+            if counters is not None:
+                counters.rejected = ""  # subscribed again: a rejection must come again to count
+        else:
+            self._connected_ns.pop(status.connection_id, None)
         self._emit([status])
 
     def _emit_pending(self) -> None:
@@ -253,6 +275,8 @@ class Feed:
                 self.held_dropped += 1
             self.held.append((frame, ts_recv))
         if events:
+            seen = counters.last_event_ns  # per channel, for the silent-channel diagnosis (a frame has ≤ 2 kinds)
+            seen[type(events[0])] = seen[type(events[-1])] = ts_recv
             if not self._pending:
                 asyncio.get_running_loop().call_soon(self._emit_pending)
             self._pending += events
@@ -269,6 +293,81 @@ class Feed:
         if events:
             self._emit(events)
 
+    # ---- drift diagnosis -------------------------------------------------------------------------
+
+    def _plan_carriers(self, selected: list[Instrument]) -> None:
+        # A channel is expected on the connections a plan of that channel alone names (and on any that delivered it).
+        silence = drift.silence_after_s(self.venue.SPEC, self.drift_settings)
+        self._carriers = {
+            channel: frozenset(c.name for c in self.venue.ws_connections(selected, frozenset({channel}), self.ws_url))
+            for channel in self.channels if channel in silence
+        }
+
+    def _rest_failed(self, exc: VenueError) -> None:
+        if isinstance(exc, ConnectionLost):
+            kind = exc.kind if exc.kind in drift.CONNECTION_KINDS else ""
+        else:
+            kind = "" if isinstance(exc, RateLimited) else drift.HTTP_STATUS
+        if not kind:
+            return
+        old = self.rest_diagnosis
+        if old is None or old.kind != kind:
+            self._log.warning("drift %s: %s", kind, exc)
+        self.rest_diagnosis = drift.Diagnosis(kind=kind, text=f"instruments: {exc}", since_ns=old.since_ns if old else now_ns())
+
+    async def _check_drift_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.drift_settings.check_interval_s)
+            try:
+                self.check_drift(now_ns())
+            except Exception:  # a diagnosis bug must not stop the feed
+                self._log.exception("drift check failed")
+
+    def check_drift(self, now: int) -> None:
+        """Re-evaluate every connection's diagnoses; log each change once and store session changes as FeedStatus."""
+        silence = drift.silence_after_s(self.venue.SPEC, self.drift_settings)
+        statuses: list[Event] = []
+        for socket in self.sockets:
+            name = socket.name
+            counters = self.counters[name]
+            seen = {drift.EVENT_CHANNEL.get(t) for t in counters.last_event_ns}
+            expected = {
+                ch: after for ch, after in silence.items()
+                if ch in self.channels and (name in self._carriers.get(ch, ()) or ch in seen)
+            }
+            state = self.drift.setdefault(name, drift.ConnectionDrift(self.drift_settings))
+            appeared, cleared = state.evaluate(
+                now_ns=now, state=socket.state, connected_since_ns=self._connected_ns.get(name),
+                failure=socket.failure, failure_since_ns=socket.failure_since_ns, counters=counters, silence_after=expected,
+            )
+            log = VenueLogger(logger, {"venue": self.name, "conn": name})
+            for d in appeared:
+                log.warning("drift %s: %s", d.kind, d.text)
+            for d in cleared:
+                log.info("drift cleared: %s", d.kind)
+            if any(d.kind not in drift.CONNECTION_KINDS for d in (*appeared, *cleared)):
+                self._drift_unstored.setdefault(name, []).extend(d for d in cleared if d.kind not in drift.CONNECTION_KINDS)
+            if name in self._drift_unstored and socket.state is FeedState.CONNECTED:
+                # stored as CONNECTED (what the connection is): connectivity and outage counts see no change
+                detail = drift.stored_detail(state.active.values(), self._drift_unstored.pop(name))
+                statuses.append(FeedStatus(
+                    venue=self.name, connection_id=name, state=FeedState.CONNECTED, detail=detail, ts_event=now, ts_recv=now,
+                ))
+        if statuses:
+            self._emit_pending()
+            self._emit(statuses)
+
+    def diagnoses(self) -> list[dict[str, object]]:
+        """Return every current diagnosis of this venue: per connection, and the instruments request ("rest")."""
+        out: list[dict[str, object]] = []
+        if self.rest_diagnosis is not None:
+            out.append({"connection": "rest", **self.rest_diagnosis.as_dict()})
+        for socket in self.sockets:
+            state = self.drift.get(socket.name)
+            if state is not None:
+                out.extend({"connection": socket.name, **d.as_dict()} for d in state.active.values())
+        return out
+
     def stop(self) -> None:
         """Ask `run()` to close every connection and return."""
         self._stopped.set()
@@ -283,6 +382,7 @@ class Feed:
                 "events": counters.events,
                 "skipped": dict(counters.skipped),
                 "last_error": counters.last_error,
+                "diagnoses": [d.as_dict() for d in self.drift[socket.name].active.values()] if socket.name in self.drift else [],
             }
         return {
             "venue": self.name,
@@ -292,4 +392,5 @@ class Feed:
             "connections": connections,
             "poller": self.poller.stats() if self.poller is not None else None,
             "rest": self.rest.stats(),
+            "diagnoses": self.diagnoses(),
         }

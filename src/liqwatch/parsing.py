@@ -22,16 +22,29 @@ SKIP_INTERNAL = "parser_bug"
 SKIP_SUBSCRIBE_REJECTED = "subscribe_rejected"
 
 
-class FrameCounters:
-    """Frames seen, events produced, and skipped frames by reason, for one venue or connection."""
+_MAX_UNKNOWN_TYPES = 50  # distinct unknown-message keys kept per connection; the rest count under "(other)"
 
-    __slots__ = ("events", "frames", "last_error", "skipped")
+
+class FrameCounters:
+    """Frames seen, events produced, and skipped frames by reason, for one venue or connection.
+
+    For drift diagnosis (`liqwatch.drift`) it also keeps: the first frame that failed to parse (malformed or a
+    parser bug) with its error, until `bad_sample` is reset; unknown messages by a short type key (the first 60
+    characters of their error); the venue's own text of the latest subscribe rejection; and the wall-clock time
+    of the latest event of each type (set by the Feed).
+    """
+
+    __slots__ = ("bad_sample", "events", "frames", "last_error", "last_event_ns", "rejected", "skipped", "unknown_types")
 
     def __init__(self) -> None:
         self.frames = 0
         self.events = 0
         self.skipped: Counter[str] = Counter()
         self.last_error = ""
+        self.bad_sample: tuple[str, bytes] | None = None  # (error, frame) of the first failing frame
+        self.unknown_types: Counter[str] = Counter()
+        self.rejected = ""  # the venue's words, from the latest SubscribeRejected
+        self.last_event_ns: dict[type, int] = {}
 
     def as_dict(self) -> dict[str, object]:
         """Return the counters as plain values."""
@@ -93,6 +106,7 @@ def _guarded(
         log_once(logger, logging.INFO, f"{name}:{reason}:{exc.symbol}", "venue=%s %s", name, exc)
     except SubscribeRejected as exc:
         reason, detail = SKIP_SUBSCRIBE_REJECTED, str(exc)
+        counters.rejected = exc.text
         log_once(logger, logging.WARNING, f"{name}:{reason}:{exc.text[:60]}", "venue=%s %s", name, exc)
     except UnknownMessage as exc:
         reason, detail = SKIP_UNKNOWN_MESSAGE, str(exc)
@@ -111,4 +125,11 @@ def _guarded(
         return events
     counters.skipped[reason] += 1
     counters.last_error = detail[:300]
+    if reason is SKIP_MALFORMED or reason is SKIP_INTERNAL:
+        if counters.bad_sample is None:
+            counters.bad_sample = (detail, frame)
+    elif reason is SKIP_UNKNOWN_MESSAGE:
+        types = counters.unknown_types
+        key = detail[:60]
+        types[key if key in types or len(types) < _MAX_UNKNOWN_TYPES else "(other)"] += 1
     return []

@@ -6,9 +6,11 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from liqwatch.cli._common import DbOption, JsonOption, now, print_json, store
+from liqwatch.drift import stored_diagnoses
 from liqwatch.model import Channel
 from liqwatch.model.time import NS_PER_S, ns_to_iso
 from liqwatch.venues import VENUES
@@ -25,12 +27,19 @@ def venues(
     offline: Annotated[bool, typer.Option("--offline", help="don't open the store; show only what each venue offers")] = False,
     db: DbOption = None,
 ) -> None:
-    """List every venue: channels, liquidation coverage (complete or sampled) and last data seen in the store."""
+    """List every venue: channels, liquidation coverage, last data seen in the store, and each connection's diagnosis.
+
+    The diagnosis is what the collector last stored for the connection (feed_status): why it cannot connect
+    (refused, DNS, TLS, the upgrade's HTTP status, with the URL and the config key), or what drifted while
+    connected (a rejected subscribe in the venue's words, a silent channel, parse failures, unknown messages).
+    """
     activity: dict[str, dict[str, object]] = {}
+    diagnosed: dict[tuple[str, str], dict[str, object]] = {}
     if not offline:
         until = now()
         s = store(db)
         activity = {r["venue"]: r for r in s.venues_active(since=until - 86400 * NS_PER_S, until=until)}
+        diagnosed = stored_diagnoses(s.feed_status_changes(since=until - 86400 * NS_PER_S, until=until))
         s.close()
     rows = []
     for name, module in VENUES.items():
@@ -52,6 +61,9 @@ def venues(
                 "liquidations_24h": act.get("liquidations", 0),
                 "last_liquidation": ns_to_iso(int(last)) if isinstance(last, int) else None,
                 "status": "seen in last 24h" if last else "no data in last 24h",
+                "diagnoses": [
+                    {"connection": conn, **d} for (venue, conn), d in sorted(diagnosed.items()) if venue == name
+                ],
             }
         )
     if as_json:
@@ -73,4 +85,8 @@ def venues(
     console.print(table)
     console.print("[dim]channels: liq = liquidations, oi = open interest, mark = mark price/funding, 1m = candles[/]")
     for r in rows:
-        console.print(f"[dim]{r['venue']}: {r['coverage_note']}[/]")
+        console.print(f"[dim]{r['venue']}: {escape(str(r['coverage_note']))}[/]")
+    for r in rows:
+        for d in r["diagnoses"]:  # type: ignore[attr-defined]
+            line = f"{r['venue']} {d['connection']} (since {d['since']}): {d['text']}"
+            console.print(f"[yellow]{escape(line)}[/]", soft_wrap=True)

@@ -61,6 +61,7 @@ class RestClient:
         self.rate_limited = 0
         self.last_error = ""  # the latest failed attempt, for status views; cleared on success
         self._log = VenueLogger(logger, {"venue": venue_name, "conn": "rest"})
+        self.config_key = f"[venues.{venue_name}] rest_url"  # named in errors the base URL could fix
 
     def url(self, request: RestRequest) -> str:
         """Return the full URL of a request, without its query string."""
@@ -99,7 +100,7 @@ class RestClient:
                     status = resp.status
                     retry_after = _retry_after_s(resp.headers.get("Retry-After"))
             except NETWORK_ERRORS as exc:
-                last = map_exception(exc, url)
+                last = map_exception(exc, url, self.config_key)
                 delay = backoff.next_delay()
             else:
                 if status < 400:
@@ -118,9 +119,10 @@ class RestClient:
                     delay = min(retry_after, self.max_retry_after_s) if retry_after is not None else backoff.next_delay()
                     last = ConnectionLost(f"{self.venue_name} server error on {url}: HTTP {status}: {excerpt}")
                 else:
+                    moved = f" (the path may have moved; the base URL is set by {self.config_key})" if status in (404, 410) else ""
                     raise VenueError(
                         f"{self.venue_name} rejected {request.method} {url} params={dict(request.params)}: "
-                        f"HTTP {status}: {excerpt}"
+                        f"HTTP {status}: {excerpt}{moved}"
                     )
             self.last_error = str(last)
             if attempt < self.max_attempts:

@@ -11,6 +11,7 @@ import logging
 import random
 import time
 from collections.abc import Callable
+from http import HTTPStatus
 
 import aiohttp
 import msgspec
@@ -28,15 +29,64 @@ logger = logging.getLogger(__name__)
 NETWORK_ERRORS: tuple[type[BaseException], ...] = (aiohttp.ClientError, asyncio.TimeoutError, OSError)
 
 
-def map_exception(exc: BaseException, url: str) -> ConnectionLost:
-    """Return a `ConnectionLost` that says what happened to the connection to `url`."""
+_UPGRADE_HINTS = {
+    400: "the venue refused the request: the URL or its query may be out of date",
+    401: "the venue wants credentials here: public data may have moved to another URL",
+    403: "the venue refused this client: a blocked IP or region, or the endpoint is no longer public",
+    404: "no websocket at this path: the venue moved or retired it; check its docs",
+    410: "the venue retired this endpoint; check its docs for the new one",
+    426: "the venue wants another protocol version",
+    429: "the venue is rate-limiting connections",
+    451: "the venue does not serve this region",
+}
+
+
+def _hint(status: int) -> str:
+    if status in _UPGRADE_HINTS:
+        return _UPGRADE_HINTS[status]
+    return "the venue's server failed; it may be under maintenance" if status >= 500 else "the venue refused the upgrade"
+
+
+def map_exception(exc: BaseException, url: str, config_key: str = "") -> ConnectionLost:
+    """Return a `ConnectionLost` that says what happened to the connection to `url`, and where to change it.
+
+    `config_key` names the setting that overrides the URL (e.g. `[venues.bybit] ws_url`); the message ends with it
+    when the cause is one the URL could fix (refused, DNS, TLS, an HTTP status on the upgrade). The error's `kind`
+    is one of `liqwatch.drift`'s connection kinds, or "" for an ordinary drop.
+    """
+    fix = f"; the URL is set by {config_key}" if config_key else ""
     if isinstance(exc, aiohttp.WSServerHandshakeError):
-        return ConnectionLost(f"websocket handshake rejected by {url}: HTTP {exc.status} {exc.message}".rstrip())
+        status = exc.status
+        try:
+            phrase = HTTPStatus(status).phrase
+        except ValueError:
+            phrase = ""
+        return ConnectionLost(
+            f"websocket handshake rejected by {url}: HTTP {status} {phrase} ({_hint(status)}){fix}".replace("  ", " "),
+            kind="http_status",
+        )
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        return ConnectionLost(
+            f"TLS certificate of {exc.host}:{exc.port} not trusted for {url}: {exc.certificate_error}{fix}", kind="tls"
+        )
+    if isinstance(exc, aiohttp.ClientConnectorSSLError):
+        return ConnectionLost(
+            f"TLS handshake with {exc.host}:{exc.port} failed for {url}: {exc.os_error.strerror or exc.os_error} "
+            f"(does the address speak TLS? ws:// and http:// do not){fix}",
+            kind="tls",
+        )
+    if isinstance(exc, aiohttp.ClientConnectorDNSError):
+        return ConnectionLost(
+            f"cannot resolve {exc.host} for {url}: {exc.os_error.strerror or exc.os_error}{fix}", kind="dns"
+        )
     if isinstance(exc, aiohttp.ClientConnectorError):
         reason = "connection refused" if isinstance(exc.os_error, ConnectionRefusedError) else "cannot connect"
-        return ConnectionLost(f"{reason} by {exc.host}:{exc.port} ({exc.os_error.strerror or exc.os_error})")
+        where = f" for {url}" if url else ""
+        return ConnectionLost(
+            f"{reason} by {exc.host}:{exc.port} ({exc.os_error.strerror or exc.os_error}){where}{fix}", kind="connect_failed"
+        )
     if isinstance(exc, asyncio.TimeoutError):
-        return ConnectionLost(f"no answer from {url} in time")
+        return ConnectionLost(f"no answer from {url} in time{fix}", kind="connect_failed")
     if isinstance(exc, aiohttp.ClientError):
         return ConnectionLost(f"connection to {url} failed: {type(exc).__name__}: {exc}")
     if isinstance(exc, OSError):
@@ -153,6 +203,9 @@ class ReconnectingWebSocket:
         self._went_stale = False
         self._stopping = False
         self._log = VenueLogger(logger, {"venue": venue.SPEC.name, "conn": connection.name})
+        self.config_key = f"[venues.{venue.SPEC.name}] ws_url"  # named in connection errors the URL could fix
+        self.failure: ConnectionLost | None = None  # why the latest attempt failed; None once connected
+        self.failure_since_ns = 0  # when failures of `failure.kind` began
 
     def _set_state(self, state: FeedState, detail: str) -> None:
         changed = state is not self.state or detail != self.detail
@@ -187,6 +240,9 @@ class ReconnectingWebSocket:
                     reason = f"no message for {self.stale_after_s:g} s"
                 except ConnectionLost as exc:
                     reason = str(exc)
+                    if self.failure is None or self.failure.kind != exc.kind:
+                        self.failure_since_ns = now_ns()
+                    self.failure = exc
                 connected_at = self._connected_at
                 if self._stopping:
                     break
@@ -215,6 +271,7 @@ class ReconnectingWebSocket:
                     await _send(ws, self.connection.subscribe[sent])
                     sent += 1
                 self._connected_at = time.monotonic()
+                self.failure = None
                 self._set_state(FeedState.CONNECTED, f"connected to {url}, sent {len(self.connection.subscribe)} subscribe message(s)")
                 heartbeat = asyncio.create_task(self._heartbeat(ws)) if self.heartbeat_interval_s else None
                 self._last_frame_mono = time.monotonic()
@@ -238,7 +295,7 @@ class ReconnectingWebSocket:
         except _Stale:
             raise
         except NETWORK_ERRORS as exc:
-            raise map_exception(exc, url) from exc
+            raise map_exception(exc, url, self.config_key) from exc
 
     async def _watchdog(self, reader: asyncio.Task[None]) -> None:
         # One timer per connection instead of a timeout around every receive() (that cost ~1 µs per frame).

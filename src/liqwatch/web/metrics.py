@@ -44,6 +44,12 @@ def render(status: dict[str, Any], live: dict[str, Any]) -> str:
         "age": _Family("liqwatch_last_message_age_seconds", "gauge", "Seconds since the connection's last message (lag)."),
         "rate": _Family("liqwatch_messages_per_minute", "gauge", "Messages received in the last minute."),
         "state": _Family("liqwatch_connection_state", "gauge", "1 for the connection's current state."),
+        "drift": _Family(
+            "liqwatch_drift", "gauge",
+            "1 per current diagnosis of a venue's connection (kind: connect_failed, dns, tls, http_status, "
+            "subscribe_rejected, silent_channel, parse_failures, unknown_messages); the venues page shows its text.",
+        ),
+        "rejected": _Family("liqwatch_subscribe_rejected_total", "counter", "Subscribe requests the venue rejected, per connection."),
         "stored": _Family("liqwatch_rows_stored_total", "counter", "Rows written to the store per table."),
         "queue": _Family("liqwatch_writer_queue_depth", "gauge", "Events waiting for the store writer."),
         "werr": _Family("liqwatch_writer_errors_total", "counter", "Failed store writes (retried)."),
@@ -68,6 +74,9 @@ def render(status: dict[str, Any], live: dict[str, Any]) -> str:
                 f["state"].add(1 if c.get("state") == state else 0, **labels, state=state)
             for reason, n in (c.get("skipped") or {}).items():
                 f["skipped"].add(n, **labels, reason=reason)
+            f["rejected"].add((c.get("skipped") or {}).get("subscribe_rejected", 0), **labels)
+        for d in feed.get("diagnoses") or ():
+            f["drift"].add(1, venue=venue, connection=d.get("connection"), kind=d.get("kind"))
     writer = status.get("writer") or {}
     for table, n in (writer.get("stored") or {}).items():
         f["stored"].add(n, table=table)

@@ -92,9 +92,11 @@ def venues(q: Queries, status: dict[str, Any], *, at: int) -> dict[str, Any]:
                         "skipped": sum((c.get("skipped") or {}).values()),
                         "skipped_by_reason": c.get("skipped") or {},
                         "events": c.get("events", 0),
+                        "diagnoses": c.get("diagnoses") or [],
                     }
                     for conn, c in sorted((feed.get("connections") or {}).items())
                 ],
+                "diagnoses": feed.get("diagnoses") or [],
                 "liquidations_24h": int(row.get("liquidations", 0)),
                 "outages_24h": int(row.get("outages", 0)),
                 "last_liquidation": ns_to_iso(int(row["last_ts"])) if row.get("last_ts") else None,
