@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 import msgspec
 
-from liqwatch.errors import ParseError, UnknownInstrument, UnknownMessage
+from liqwatch.errors import ParseError, SubscribeRejected, UnknownInstrument, UnknownMessage
 from liqwatch.model import (
     Channel,
     ContractType,
@@ -135,8 +135,8 @@ def _parse_general(frame: bytes, instruments: InstrumentIndex, ts_recv: int) -> 
     topic = env.topic
     if topic is None:
         if env.op is not None:
-            if env.success is False:
-                raise ParseError(f"Bybit rejected {env.op!r}: {env.ret_msg!r}")
+            if env.success is False:  # a refused subscribe: {"success":false,"ret_msg":"error:handler not found,topic:…","op":"subscribe"}
+                raise SubscribeRejected(VENUE, env.ret_msg or "", env.req_id) if env.op == "subscribe" else ParseError(f"Bybit rejected {env.op!r}: {env.ret_msg!r}")
             return []  # subscribe ack, or pong ({"op":"pong"} / {"ret_msg":"pong","op":"ping"})
         if env.ret_code is not None and env.result:
             return _rest_open_interest(frame, instruments, ts_recv, Origin.POLL)

@@ -10,7 +10,7 @@ import msgspec
 import pytest
 
 from golden import instruments_for, recorded_dir
-from liqwatch.errors import ParseError, UnknownInstrument, UnknownMessage
+from liqwatch.errors import ParseError, SubscribeRejected, UnknownInstrument, UnknownMessage
 from liqwatch.model import (
     Candle,
     Channel,
@@ -131,7 +131,7 @@ def test_every_recorded_liquidation_line_yields_events():
         ('{"topic":"tickers.BTCUSDT","data":{"symbol":"BTCUSDT","markPrice":"abc"}}', ParseError),
         ('{"topic":"kline.1.BTCUSDT","data":[{"start":1}]}', ParseError),
         ('{"ret_code":0,"result":[]}', UnknownMessage),
-        ('{"success":false,"ret_msg":"error:handler not found","op":"subscribe"}', ParseError),
+        ('{"success":false,"ret_msg":"error:handler not found","op":"subscribe"}', SubscribeRejected),
     ],
 )
 def test_bad_frames_raise_contract_errors(raw, error):
