@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 import uuid
@@ -22,9 +23,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if config.getoption("--live"):
+    if config.getoption("--live") or os.environ.get("LIQWATCH_LIVE") == "1":
         return
-    skip_live = pytest.mark.skip(reason="needs the internet; run with --live")
+    skip_live = pytest.mark.skip(reason="needs the internet; run with --live or LIQWATCH_LIVE=1")
     for item in items:
         if "live" in item.keywords:
             item.add_marker(skip_live)

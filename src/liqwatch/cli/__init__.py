@@ -23,6 +23,7 @@ def _register() -> None:
     from liqwatch.cli.brief import register as register_brief
     from liqwatch.cli.config_cmd import app as config_app
     from liqwatch.cli.demo import register as register_demo
+    from liqwatch.cli.doctor import register as register_doctor
     from liqwatch.cli.export import register as register_export
     from liqwatch.cli.heatmap import register as register_heatmap
     from liqwatch.cli.instruments import app as instruments_app
@@ -44,6 +45,7 @@ def _register() -> None:
     register_venues(app)
     register_run(app)
     register_record(app)
+    register_doctor(app)
     app.add_typer(instruments_app, name="instruments")
     app.add_typer(config_app, name="config")
     app.add_typer(oi_app, name="oi")

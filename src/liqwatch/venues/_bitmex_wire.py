@@ -7,6 +7,13 @@ from typing import Literal
 import msgspec
 
 
+class _Request(msgspec.Struct, frozen=True):
+    """The echoed request of an error: {"op": "subscribe", "args": [...] or "topic"}."""
+
+    op: str | None = None
+    args: object = None
+
+
 class _Frame(msgspec.Struct, frozen=True):
     """A table push {"table", "action", "data"} or a control message (info, success, error)."""
 
@@ -16,6 +23,9 @@ class _Frame(msgspec.Struct, frozen=True):
     info: str | None = None
     success: bool | None = None
     error: str | None = None
+    status: int | None = None  # an error's HTTP-like status (400, 401, 429, …)
+    request: _Request | str | None = None  # the request an error answers, echoed
+    subscribe: str | None = None
 
 
 class _LiquidationRow(msgspec.Struct, frozen=True, gc=False):
@@ -39,6 +49,9 @@ class _LiquidationFrame(msgspec.Struct, frozen=True, gc=False):
     info: str | None = None
     success: bool | None = None
     error: str | None = None
+    status: int | None = None
+    request: _Request | str | None = None
+    subscribe: str | None = None
 
 
 class _InstrumentRow(msgspec.Struct, frozen=True):

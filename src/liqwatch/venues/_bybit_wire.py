@@ -21,6 +21,7 @@ class _Envelope(msgspec.Struct, frozen=True):
     ret_code: int | None = msgspec.field(name="retCode", default=None)
     legacy_ret_code: int | None = msgspec.field(name="ret_code", default=None)
     result: msgspec.Raw = _EMPTY
+    req_id: str | None = None  # echoed from our subscribe request
 
 
 class _AllLiquidation(msgspec.Struct, frozen=True, gc=False):

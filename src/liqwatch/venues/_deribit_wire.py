@@ -55,6 +55,14 @@ class _Envelope(msgspec.Struct, frozen=True):
     error: msgspec.Raw = msgspec.Raw(b"")
 
 
+class _RpcError(msgspec.Struct, frozen=True):
+    """A JSON-RPC error object: {"code": 11050, "message": "bad_request", "data": {"reason": …, "param": …}}."""
+
+    code: int | None = None
+    message: str = ""
+    data: object = None
+
+
 class _TradesParams(msgspec.Struct, frozen=True, gc=False):
     """`_Params` of a subscription push whose data is a list of trades."""
 
@@ -98,6 +106,7 @@ class _Instruments(msgspec.Struct, frozen=True):
 
 
 _ENVELOPE = msgspec.json.Decoder(_Envelope)
+_RPC_ERROR = msgspec.json.Decoder(_RpcError)
 _TRADES = msgspec.json.Decoder(list[_Trade])
 _TRADES_ENVELOPE = msgspec.json.Decoder(_TradesEnvelope)
 _TICKER = msgspec.json.Decoder(_Ticker)

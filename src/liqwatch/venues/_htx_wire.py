@@ -62,8 +62,10 @@ class _Envelope(msgspec.Struct, frozen=True):
     ping: msgspec.Raw = _EMPTY
     subbed: str | None = None
     status: str | None = None
-    err_code: int = msgspec.field(name="err-code", default=0)
+    err_code: int | str = msgspec.field(name="err-code", default=0)  # notify: 4001; market: "bad-request"
     err_msg: str | None = msgspec.field(name="err-msg", default=None)
+    id: str | int | None = None  # market: echoed from our {"sub", "id"}
+    cid: str | None = None  # notify: echoed from our {"op": "sub", "cid"}
     data: msgspec.Raw = _EMPTY
     tick: msgspec.Raw = _EMPTY
 
@@ -83,7 +85,7 @@ class _LiquidationNotify(msgspec.Struct, frozen=True, gc=False):
     ping: msgspec.Raw = _EMPTY
     subbed: str | None = None
     status: str | None = None
-    err_code: int = msgspec.field(name="err-code", default=0)
+    err_code: int | str = msgspec.field(name="err-code", default=0)  # notify: 4001; market: "bad-request"
     err_msg: str | None = msgspec.field(name="err-msg", default=None)
     tick: msgspec.Raw = _EMPTY
 

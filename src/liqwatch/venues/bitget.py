@@ -19,7 +19,7 @@ from collections.abc import Sequence
 
 import msgspec
 
-from liqwatch.errors import ParseError, UnknownMessage
+from liqwatch.errors import ParseError, SubscribeRejected, UnknownMessage
 from liqwatch.model import (
     Channel,
     ContractType,
@@ -189,8 +189,10 @@ def _parse_general(frame: bytes, instruments: InstrumentIndex, ts_recv: int) -> 
         return []
     env = _wire.decode(_ENVELOPE, frame, "Bitget frame")
     if env.event is not None:
-        if env.event == "error":
-            raise ParseError(f"Bitget returned an error: {env.code} {env.msg[:200]}")
+        if env.event == "error":  # {"event":"error","arg":{instType, channel, instId},"code":30001,"msg":…}
+            arg = env.arg
+            request = "/".join(x for x in (arg.inst_type, arg.topic or arg.channel, arg.inst_id) if x) if arg else None
+            raise SubscribeRejected(VENUE, f"{env.code}: {env.msg}", request or None)
         return []  # subscribe / unsubscribe / login acks
     if env.arg is not None and env.data:
         kind = env.arg.topic or env.arg.channel

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 import msgspec
 
-from liqwatch.errors import ParseError, UnknownInstrument, UnknownMessage
+from liqwatch.errors import ParseError, SubscribeRejected, UnknownInstrument, UnknownMessage
 from liqwatch.model import (
     Candle,
     Channel,
@@ -50,6 +50,7 @@ from liqwatch.venues._bitmex_wire import (
     _Frame,
     _InstrumentRow,
     _LiquidationRow,
+    _Request,
 )
 from liqwatch.venues._spec import RestRequest, VenueSpec, WsConnection
 
@@ -76,9 +77,7 @@ VENUE = SPEC.name
 _FUNDING_EPOCH_NS = iso_to_ns("2000-01-01T00:00:00Z")  # fundingInterval "2000-01-01T08:00:00Z" = 8 h
 
 
-def ws_connections(
-    instruments: Sequence[Instrument], channels: frozenset[Channel], ws_url: str
-) -> list[WsConnection]:
+def ws_connections(instruments: Sequence[Instrument], channels: frozenset[Channel], ws_url: str) -> list[WsConnection]:
     """Return one connection subscribing each instrument's liquidation / instrument / tradeBin1m topics."""
     tables: list[str] = []
     if Channel.LIQUIDATIONS in channels:
@@ -89,9 +88,7 @@ def ws_connections(
         tables.append("tradeBin1m")
     topics = [f"{t}:{i.symbol}" for t in tables for i in instruments] if instruments else tables
     per = SPEC.max_streams_per_connection
-    messages = tuple(
-        _wire.json_bytes({"op": "subscribe", "args": topics[k : k + per]}) for k in range(0, len(topics), per)
-    )
+    messages = tuple(_wire.json_bytes({"op": "subscribe", "args": topics[k : k + per]}) for k in range(0, len(topics), per))
     return [WsConnection(name=f"{VENUE}-0", url=ws_url, subscribe=messages)] if messages else []
 
 
@@ -163,6 +160,9 @@ def _parse_general(frame: bytes, instruments: InstrumentIndex, ts_recv: int) -> 
     msg = _wire.decode(_FRAME, frame, "BitMEX frame")
     if msg.table is None:
         if msg.error is not None:
+            sub = msg.request.args if isinstance(msg.request, _Request) and msg.request.op == "subscribe" else msg.subscribe
+            if sub is not None:  # {"status":400,"error":…,"request":{"op":"subscribe","args":…}}
+                raise SubscribeRejected(VENUE, f"{msg.status}: {msg.error}" if msg.status else msg.error, ",".join(map(str, sub)) if isinstance(sub, list) else str(sub))
             raise ParseError(f"BitMEX returned an error: {msg.error[:200]}")
         if msg.info is not None or msg.success is not None:
             return []

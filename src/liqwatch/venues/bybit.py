@@ -135,8 +135,8 @@ def _parse_general(frame: bytes, instruments: InstrumentIndex, ts_recv: int) -> 
     topic = env.topic
     if topic is None:
         if env.op is not None:
-            if env.success is False:  # a refused subscribe in Bybit's words (its ret_msg names the topic)
-                raise SubscribeRejected(VENUE, str(env.ret_msg)) if env.op == "subscribe" else ParseError(f"Bybit rejected {env.op!r}: {env.ret_msg!r}")
+            if env.success is False:  # a refused subscribe: {"success":false,"ret_msg":"error:handler not found,topic:…","op":"subscribe"}
+                raise SubscribeRejected(VENUE, env.ret_msg or "", env.req_id) if env.op == "subscribe" else ParseError(f"Bybit rejected {env.op!r}: {env.ret_msg!r}")
             return []  # subscribe ack, or pong ({"op":"pong"} / {"ret_msg":"pong","op":"ping"})
         if env.ret_code is not None and env.result:
             return _rest_open_interest(frame, instruments, ts_recv, Origin.POLL)

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 import msgspec
 
-from liqwatch.errors import ParseError, UnknownInstrument, UnknownMessage
+from liqwatch.errors import ParseError, SubscribeRejected, UnknownInstrument, UnknownMessage
 from liqwatch.model import (
     Candle,
     Channel,
@@ -36,6 +36,7 @@ from liqwatch.venues._deribit_instruments import parse_instruments as parse_inst
 from liqwatch.venues._deribit_wire import (
     _CHART,
     _ENVELOPE,
+    _RPC_ERROR,
     _SUMMARIES,
     _TICKER,
     _TRADES,
@@ -134,6 +135,8 @@ def _parse_general(frame: bytes, instruments: InstrumentIndex, ts_recv: int) -> 
     """Parse any frame: every channel, response and error."""
     msg = _wire.decode(_ENVELOPE, frame, "Deribit frame")
     if msg.error:
+        if msg.id is not None:  # the JSON-RPC answer to one of our requests (public/subscribe): {"id":n,"error":{…}}
+            raise SubscribeRejected(VENUE, _error_text(msg.error), f"id {msg.id}")
         raise ParseError(f"Deribit returned an error: {bytes(msg.error).decode(errors='replace')[:200]}")
     if msg.method == "heartbeat":
         return []
@@ -145,6 +148,16 @@ def _parse_general(frame: bytes, instruments: InstrumentIndex, ts_recv: int) -> 
             return _tickers(summaries, instruments, ts_recv, Origin.POLL)
         return []  # subscribe / set_heartbeat / test acks
     raise UnknownMessage(f"unknown Deribit frame: {frame[:120]!r}")
+
+
+def _error_text(error: msgspec.Raw) -> str:
+    """Return "code: message (reason)" of a JSON-RPC error object, or its raw text."""
+    try:
+        err = _RPC_ERROR.decode(error)
+    except msgspec.DecodeError:
+        return bytes(error).decode(errors="replace")[:300]
+    reason = err.data.get("reason") if isinstance(err.data, dict) else None
+    return f"{err.code}: {err.message}" + (f" ({reason})" if reason else "")
 
 
 def _subscription(channel: str, data: msgspec.Raw, instruments: InstrumentIndex, ts_recv: int) -> list[Event]:

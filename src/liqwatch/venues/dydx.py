@@ -20,7 +20,7 @@ from collections.abc import Sequence
 
 import msgspec
 
-from liqwatch.errors import ParseError, UnknownInstrument, UnknownMessage
+from liqwatch.errors import ParseError, SubscribeRejected, UnknownInstrument, UnknownMessage
 from liqwatch.model import (
     Channel,
     ContractType,
@@ -182,8 +182,9 @@ def reply_to(frame: bytes) -> bytes | None:
 def parse_frame(frame: bytes, instruments: InstrumentIndex, ts_recv: int) -> list[Event]:
     """Parse one indexer frame; `[]` for connected/unsubscribed and other channels' acks."""
     env = _wire.decode(_ENVELOPE, frame, "dYdX frame")
-    if env.type == "error":
-        raise ParseError(f"dYdX returned an error: {env.message or frame[:200]!r}")
+    if env.type == "error":  # {"type":"error","message":"Invalid subscribe message: …","connection_id":…}
+        request = "/".join(x for x in (env.channel, env.id) if x)
+        raise SubscribeRejected(VENUE, env.message or bytes(frame[:200]).decode(errors="replace"), request or None)
     if env.type in ("connected", "unsubscribed"):
         return []
     if env.type not in ("subscribed", "channel_data", "channel_batch_data"):

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 import msgspec
 
-from liqwatch.errors import ParseError, UnknownMessage
+from liqwatch.errors import ParseError, SubscribeRejected, UnknownMessage
 from liqwatch.model import (
     Candle,
     Channel,
@@ -204,12 +204,28 @@ def reply_to(frame: bytes) -> bytes | None:
     return None
 
 
+class _Error(msgspec.Struct, frozen=True):
+    code: int | None = None
+    message: str = ""
+
+
+def _error_text(error: msgspec.Raw) -> str:
+    """Return "code: message" of a Gate error object, or its raw text."""
+    try:
+        err = msgspec.json.decode(error, type=_Error)
+    except msgspec.DecodeError:
+        return bytes(error).decode(errors="replace")[:300]
+    return f"{err.code}: {err.message}"
+
+
 def parse_frame(frame: bytes, instruments: InstrumentIndex, ts_recv: int) -> list[Event]:
     """Parse one frame: liquidations, tickers, candlesticks, pong and subscribe acks."""
     if frame.lstrip()[:1] == b"[":
         raise UnknownMessage("a bare Gate REST list (contract_stats) names no contract; use parse_poll")
     env = _wire.decode(_ENVELOPE, frame, "Gate futures frame")
     if bytes(env.error) not in (b"null", b""):
+        if env.event == "subscribe":  # {"channel":…,"event":"subscribe","error":{"code":2,"message":…},"result":null}
+            raise SubscribeRejected(VENUE, _error_text(env.error), env.channel)
         raise ParseError(f"Gate returned an error: {bytes(env.error)[:200]!r}")
     if env.channel in ("futures.pong", "futures.ping") or env.event in ("subscribe", "unsubscribe"):
         return []

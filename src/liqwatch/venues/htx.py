@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 import msgspec
 
-from liqwatch.errors import ParseError, UnknownInstrument, UnknownMessage
+from liqwatch.errors import ParseError, SubscribeRejected, UnknownInstrument, UnknownMessage
 from liqwatch.model import (
     Candle,
     Channel,
@@ -200,6 +200,10 @@ def _parse_general(frame: bytes, instruments: InstrumentIndex, ts_recv: int) -> 
     if env.ping or env.op in ("ping", "pong", "unsub") or env.subbed is not None:
         return []
     if env.err_code or env.status == "error":
+        if env.op == "sub":  # notify: {"op":"sub","cid":…,"topic":…,"err-code":4001,"err-msg":…}
+            raise SubscribeRejected(VENUE, f"{env.err_code}: {env.err_msg}", env.topic or env.cid)
+        if env.id is not None:  # market: {"id":…,"status":"error","err-code":"bad-request","err-msg":…}
+            raise SubscribeRejected(VENUE, f"{env.err_code}: {env.err_msg}", f"id {env.id}")
         raise ParseError(f"HTX returned an error: {env.err_code} {env.err_msg}")
     if env.op == "sub":
         return []  # subscribe ack

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 import msgspec
 
-from liqwatch.errors import ParseError, UnknownInstrument, UnknownMessage
+from liqwatch.errors import ParseError, SubscribeRejected, UnknownInstrument, UnknownMessage
 from liqwatch.model import (
     Channel,
     ContractType,
@@ -138,13 +138,21 @@ def reply_to(frame: bytes) -> bytes | None:
     return None
 
 
+def _error_text(data: msgspec.Raw) -> str:
+    """Return the error's text: `data` is a JSON string (decoded), else its raw JSON."""
+    try:
+        return msgspec.json.decode(data, type=str)
+    except msgspec.DecodeError:
+        return bytes(data).decode(errors="replace")[:300]
+
+
 def parse_frame(frame: bytes, instruments: InstrumentIndex, ts_recv: int) -> list[Event]:
     """Parse one frame: `activeAssetCtx`; `[]` for pong, subscription acks and trades."""
     env = _wire.decode(_ENVELOPE, frame, "Hyperliquid frame")
     if env.channel in ("pong", "subscriptionResponse", "trades"):
         return []  # trades carry no liquidation flag
-    if env.channel == "error":
-        raise ParseError(f"Hyperliquid returned an error: {bytes(env.data)[:200]!r}")
+    if env.channel == "error":  # {"channel":"error","data":"Invalid subscription {…}"}
+        raise SubscribeRejected(VENUE, _error_text(env.data))
     if env.channel == "activeAssetCtx":
         if not env.data:
             raise ParseError("malformed Hyperliquid activeAssetCtx: no data")

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 import msgspec
 
-from liqwatch.errors import ParseError, UnknownMessage
+from liqwatch.errors import ParseError, SubscribeRejected, UnknownMessage
 from liqwatch.model import (
     Channel,
     ContractType,
@@ -69,6 +69,7 @@ class _Frame(msgspec.Struct, frozen=True):
     event: str | None = None
     message: str | None = None
     product_id: str | None = None
+    product_ids: list[str] | None = None
     trades: list[_Trade] | None = None
 
 
@@ -180,9 +181,12 @@ def parse_frame(frame: bytes, instruments: InstrumentIndex, ts_recv: int) -> lis
     """Parse one frame: `trade`, `trade_snapshot`, `ticker`, or control (events, heartbeat, ticker_lite)."""
     env = _wire.decode(_FRAME, frame, "Kraken Futures frame")
     if env.event is not None:
-        if env.event in ("error", "subscribed_failed", "unsubscribed_failed"):
+        if env.event in ("error", "alert", "subscribed_failed"):  # {"event":"error","message":"Invalid product id"}
+            request = "/".join(x for x in (env.feed, ",".join(env.product_ids or ())) if x)
+            raise SubscribeRejected(VENUE, env.message or env.event, request or None)
+        if env.event == "unsubscribed_failed":
             raise ParseError(f"Kraken Futures returned {env.event}: {env.message or frame[:200]!r}")
-        return []  # info, subscribed, unsubscribed, alert
+        return []  # info, subscribed, unsubscribed
     if env.feed == "trade":
         trade = _wire.decode(_TRADE, frame, "Kraken Futures trade")
         return [_liquidation(trade, instruments, ts_recv)] if trade.type == "liquidation" else []

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import msgspec
 
-from liqwatch.errors import ParseError, UnknownInstrument, UnknownMessage
+from liqwatch.errors import ParseError, SubscribeRejected, UnknownInstrument, UnknownMessage
 from liqwatch.model import (
     Channel,
     ContractType,
@@ -177,8 +177,8 @@ def _parse_general(frame: bytes, instruments: InstrumentIndex, ts_recv: int) -> 
     if env.message:
         return _parse_general(bytes(env.message), instruments, ts_recv)
     if env.event is not None:
-        if env.event == "error":
-            raise ParseError(f"OKX returned an error: code {env.code}, {env.msg!r}")
+        if env.event == "error":  # the answer to a refused op: {"event":"error","code":"60018","msg":…,"connId":…}
+            raise SubscribeRejected(VENUE, f"{env.code}: {env.msg}")
         if env.event in ("subscribe", "unsubscribe", "notice", "channel-conn-count"):
             return []
         raise UnknownMessage(f"OKX event {env.event!r} is not handled")

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from golden import instruments_for, recorded_dir
-from liqwatch.errors import ParseError, UnknownInstrument, UnknownMessage
+from liqwatch.errors import ParseError, SubscribeRejected, UnknownInstrument, UnknownMessage
 from liqwatch.model import (
     Candle,
     Channel,
@@ -115,7 +115,7 @@ def test_candles_snapshot_closes_all_but_the_last_bar():
 def test_control_and_bad_frames():
     assert parse(b"pong") == []
     assert parse('{"event":"subscribe","arg":{"instType":"usdt-futures","topic":"liquidation"}}') == []
-    with pytest.raises(ParseError):
+    with pytest.raises(SubscribeRejected, match="30001: channel does not exist"):
         parse('{"event":"error","code":30001,"msg":"channel does not exist"}')
     with pytest.raises(UnknownMessage):
         parse(frame("trades", 1))

@@ -8,7 +8,7 @@ import math
 import pytest
 
 from golden import instruments_for, recorded_dir
-from liqwatch.errors import ParseError, UnknownMessage
+from liqwatch.errors import ParseError, SubscribeRejected, UnknownMessage
 from liqwatch.model import (
     Candle,
     Channel,
@@ -163,7 +163,7 @@ def test_control_frames_and_heartbeat():
     assert json.loads(deribit.reply_to(ping) or b"")["method"] == "public/test"
     assert deribit.reply_to(b'{"jsonrpc":"2.0","method":"heartbeat","params":{"type":"heartbeat"}}') is None
     err = b'{"jsonrpc":"2.0","id":3,"error":{"message":"raw_subscriptions_not_available_for_unauthorized","code":13778}}'
-    with pytest.raises(ParseError, match="13778"):
+    with pytest.raises(SubscribeRejected, match="13778: raw_subscriptions_not_available_for_unauthorized"):
         deribit.parse_frame(err, INDEX, 1)
 
 

@@ -9,7 +9,7 @@ from collections import Counter
 import pytest
 
 from golden import instruments_for, recorded_dir
-from liqwatch.errors import ParseError, UnknownInstrument, UnknownMessage
+from liqwatch.errors import SubscribeRejected, UnknownInstrument, UnknownMessage
 from liqwatch.model import (
     Channel,
     ContractType,
@@ -87,7 +87,7 @@ def test_markets_oracle_price_and_funding():
 def test_control_and_errors():
     assert dydx.parse_frame(b'{"type":"connected","connection_id":"x","message_id":0}', INDEX, 0) == []
     assert dydx.parse_frame(frame("trades"), INDEX, 0) == []
-    with pytest.raises(ParseError):
+    with pytest.raises(SubscribeRejected, match="Invalid subscribe message"):
         dydx.parse_frame(b'{"type":"error","message":"Invalid subscribe message"}', INDEX, 0)
     with pytest.raises(UnknownMessage):
         dydx.parse_frame(b'{"type":"channel_data","channel":"v4_orderbook","id":"BTC-USD","contents":{}}', INDEX, 0)

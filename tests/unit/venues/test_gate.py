@@ -9,7 +9,7 @@ import msgspec
 import pytest
 
 from golden import instruments_for, recorded_dir
-from liqwatch.errors import ParseError, UnknownInstrument, UnknownMessage
+from liqwatch.errors import ParseError, SubscribeRejected, UnknownInstrument, UnknownMessage
 from liqwatch.model import (
     Candle,
     Channel,
@@ -171,7 +171,7 @@ def test_control_frames_and_heartbeat() -> None:
     assert gate.parse_frame(b'{"time":1,"channel":"futures.pong","event":"","result":null}', index, TS) == []
     ack = b'{"time":1,"channel":"futures.tickers","event":"subscribe","error":null,"result":{"status":"success"}}'
     assert gate.parse_frame(ack, index, TS) == []
-    with pytest.raises(ParseError):
+    with pytest.raises(SubscribeRejected, match="2: x"):
         gate.parse_frame(b'{"time":1,"channel":"futures.tickers","event":"subscribe","error":{"code":2,"message":"x"}}', index, TS)
     assert msgspec.json.decode(gate.heartbeat(1_700_000_000_123_000_000) or b"") == {"time": 1_700_000_000, "channel": "futures.ping"}
 

@@ -8,7 +8,7 @@ import math
 import pytest
 
 from golden import instruments_for, recorded_dir
-from liqwatch.errors import ParseError, UnknownInstrument, UnknownMessage
+from liqwatch.errors import SubscribeRejected, UnknownInstrument, UnknownMessage
 from liqwatch.model import Channel, ContractType, MarkPrice, OpenInterest, OpenInterestUnit, Origin
 from liqwatch.recording import read_recording
 from liqwatch.venues import hyperliquid as hl
@@ -45,7 +45,7 @@ def test_trades_pong_and_acks_yield_nothing():
 def test_errors():
     with pytest.raises(UnknownMessage):
         hl.parse_frame(b'{"channel":"l2Book","data":{}}', INDEX, 0)
-    with pytest.raises(ParseError):
+    with pytest.raises(SubscribeRejected, match="Invalid subscription"):
         hl.parse_frame(b'{"channel":"error","data":"Invalid subscription"}', INDEX, 0)
     with pytest.raises(UnknownInstrument):
         hl.parse_frame(frame("tickers").replace(b"MOODENG", b"NOPE"), INDEX, 0)

@@ -8,7 +8,7 @@ import math
 import pytest
 
 from golden import instruments_for, recorded_dir
-from liqwatch.errors import ParseError, UnknownInstrument, UnknownMessage
+from liqwatch.errors import ParseError, SubscribeRejected, UnknownInstrument, UnknownMessage
 from liqwatch.model import (
     Channel,
     ContractType,
@@ -120,7 +120,7 @@ def test_control_frames_and_ticker_lite_yield_nothing():
 
 
 def test_errors():
-    with pytest.raises(ParseError):
+    with pytest.raises(SubscribeRejected, match="Invalid product id"):
         kf.parse_frame(b'{"event":"error","message":"Invalid product id"}', INDEX, 0)
     with pytest.raises(UnknownMessage):
         kf.parse_frame(b'{"feed":"book","product_id":"PI_XBTUSD","side":"buy","seq":1,"price":1,"qty":1}', INDEX, 0)

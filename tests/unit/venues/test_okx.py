@@ -9,7 +9,7 @@ import msgspec
 import pytest
 
 from golden import instruments_for, recorded_dir
-from liqwatch.errors import ParseError, UnknownInstrument, UnknownMessage
+from liqwatch.errors import ParseError, SubscribeRejected, UnknownInstrument, UnknownMessage
 from liqwatch.model import (
     Candle,
     Channel,
@@ -260,7 +260,7 @@ def test_control_frames():
         parse('{"event":"subscribe","arg":{"channel":"liquidation-orders","instType":"SWAP"},"connId":"a"}')
         == []
     )
-    with pytest.raises(ParseError, match="60012"):
+    with pytest.raises(SubscribeRejected, match="60012: Invalid request"):
         parse('{"event":"error","code":"60012","msg":"Invalid request","connId":"a"}')
     with pytest.raises(ParseError, match="51001"):
         parse('{"code":"51001","msg":"Instrument ID does not exist","data":[]}')

@@ -22,8 +22,11 @@ def _result(req_id: Any, result: Any) -> bytes:
     return dumps({"jsonrpc": "2.0", "id": req_id, "result": result, "usIn": 0, "usOut": 0, "usDiff": 0, "testnet": False})
 
 
-def _error(req_id: Any, code: int, message: str) -> bytes:
-    return dumps({"jsonrpc": "2.0", "id": req_id, "error": {"code": code, "message": message}, "testnet": False})
+def _error(req_id: Any, code: int, message: str, data: dict[str, Any] | None = None) -> bytes:
+    error: dict[str, Any] = {"code": code, "message": message}
+    if data is not None:
+        error["data"] = data
+    return dumps({"jsonrpc": "2.0", "id": req_id, "error": error, "testnet": False})
 
 
 def app_ping(path: str, ts_ms: int) -> bytes | None:
@@ -46,7 +49,8 @@ def on_message(message: bytes, reject: bool) -> Reply:
     if method == "public/subscribe":
         channels = [str(c) for c in params.get("channels", [])]
         if reject:
-            return Reply(frames=[_error(req_id, 11050, "bad_request")], subscribe=True)
+            # JSON-RPC invalid params, as Deribit answers a subscribe it cannot take
+            return Reply(frames=[_error(req_id, -32602, "Invalid params", {"reason": "wrong format", "param": "channels"})], subscribe=True)
         return Reply(frames=[_result(req_id, channels)], topics=channels, subscribe=True)
     if method == "public/unsubscribe":
         return Reply(frames=[_result(req_id, [str(c) for c in params.get("channels", [])])])

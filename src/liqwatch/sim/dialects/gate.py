@@ -39,7 +39,7 @@ def on_message(message: bytes, reject: bool) -> Reply:
     if event == "subscribe":
         if reject:
             err = {"time": t, "time_ms": t * 1000, "channel": channel, "event": "subscribe",
-                   "error": {"code": 2, "message": f"unknown contract {payload[-1] if payload else ''}"}, "result": {"status": "failed"}}
+                   "error": {"code": 2, "message": f"unknown contract {payload[-1] if payload else ''}"}, "result": None}
             return Reply(frames=[dumps(err)], subscribe=True)
         if channel == "futures.candlesticks" and len(payload) == 2:
             topics = [f"{channel}|{payload[0]}_{payload[1]}"]

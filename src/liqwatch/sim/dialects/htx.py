@@ -47,7 +47,7 @@ def on_message(message: bytes, reject: bool) -> Reply:
     if "sub" in request:
         topic, req_id = str(request["sub"]), request.get("id")
         if reject:
-            return Reply(frames=[dumps({"id": req_id, "status": "error", "err-code": "bad-request", "err-msg": "invalid topic", "ts": 0})], subscribe=True)
+            return Reply(frames=[dumps({"id": req_id, "status": "error", "err-code": "bad-request", "err-msg": f"invalid topic {topic}", "ts": 0})], subscribe=True)
         return Reply(frames=[dumps({"id": req_id, "status": "ok", "subbed": topic, "ts": 0})], topics=[topic], subscribe=True)
     if request.get("op") == "unsub" or "unsub" in request:
         return Reply(frames=[dumps({"op": "unsub", "cid": request.get("cid"), "topic": request.get("topic"), "err-code": 0})])

@@ -35,7 +35,7 @@ def on_message(message: bytes, reject: bool) -> Reply:
     event, feed = request["event"], str(request.get("feed", ""))
     products = [str(p) for p in request.get("product_ids", [])]
     if event == "subscribe":
-        if reject:
+        if reject and feed != "heartbeat":  # the keep-alive feed names no product: nothing to refuse
             return Reply(frames=[dumps({"event": "error", "message": "Invalid product id"})], subscribe=True)
         ack: dict[str, object] = {"event": "subscribed", "feed": feed}
         if products:
