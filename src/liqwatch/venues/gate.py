@@ -32,6 +32,20 @@ from liqwatch.model import (
 )
 from liqwatch.model.time import ms_to_ns, now_ns, s_to_ns
 from liqwatch.venues import _wire
+from liqwatch.venues._gate_wire import (
+    _BAR,
+    _CONTRACTS,
+    _ENVELOPE,
+    _LIQUIDATE,
+    _RAWS,
+    _STATS,
+    _TICKER,
+    _TICKERS,
+    _Bar,
+    _Error,
+    _Liquidate,
+    _Ticker,
+)
 from liqwatch.venues._spec import RestRequest, VenueSpec, WsConnection
 
 SPEC = VenueSpec(
@@ -53,78 +67,6 @@ VENUE = SPEC.name
 _SECONDS_BEFORE = 100_000_000_000  # a `time` below this is epoch seconds (pre-2026-08-20), above it ms
 _INTERVAL_S = {"10s": 10, "1m": 60, "5m": 300, "15m": 900, "30m": 1800, "1h": 3600, "4h": 14400, "8h": 28800, "1d": 86400}
 
-_NULL = msgspec.Raw(b"null")
-
-
-class _Envelope(msgspec.Struct, frozen=True):
-    """Every Gate futures WS frame: {"time", "time_ms", "channel", "event", "error", "result"}."""
-
-    channel: str | None = None
-    event: str | None = None
-    time: int | None = None
-    time_ms: int | None = None
-    error: msgspec.Raw = _NULL
-    result: msgspec.Raw = _NULL
-
-
-class _Liquidate(msgspec.Struct, frozen=True):
-    """One `futures.public_liquidates` result: `size` is the signed ORDER size in contracts; `time_ms` or `time`."""
-
-    contract: str
-    price: float
-    size: str | float  # a string with X-Gate-Size-Decimal, an integer otherwise
-    time: int | None = None  # ms since 2026-08-20, seconds before
-    time_ms: int | None = None
-
-
-class _Ticker(msgspec.Struct, frozen=True):
-    contract: str
-    total_size: float  # contracts, one side
-    mark_price: float | None = None
-    index_price: float | None = None
-    funding_rate: float | None = None
-
-
-class _Bar(msgspec.Struct, frozen=True):
-    """A candlestick: `n` is `<interval>_<contract>`, `t` the open time in seconds, `v` contracts."""
-
-    name: str = msgspec.field(name="n")
-    open_s: int = msgspec.field(name="t")
-    open: float = msgspec.field(name="o")
-    high: float = msgspec.field(name="h")
-    low: float = msgspec.field(name="l")
-    close: float = msgspec.field(name="c")
-    contracts: float = msgspec.field(name="v", default=0.0)
-    base_amount: float | None = msgspec.field(name="a", default=None)
-    closed: bool = msgspec.field(name="w", default=False)
-
-
-class _ContractStat(msgspec.Struct, frozen=True):
-    """GET /futures/{settle}/contract_stats row."""
-
-    time: int
-    open_interest: float  # contracts
-    open_interest_usd: float | None = None
-    mark_price: float | None = None
-
-
-class _Contract(msgspec.Struct, frozen=True):
-    """GET /futures/{settle}/contracts item."""
-
-    name: str
-    type: str
-    quanto_multiplier: float = 0.0
-    in_delisting: bool = False
-
-
-_ENVELOPE = msgspec.json.Decoder(_Envelope, strict=False)
-_RAWS = msgspec.json.Decoder(list[msgspec.Raw])
-_LIQUIDATE = msgspec.json.Decoder(_Liquidate, strict=False)
-_TICKER = msgspec.json.Decoder(_Ticker, strict=False)
-_BAR = msgspec.json.Decoder(_Bar, strict=False)
-_STATS = msgspec.json.Decoder(list[_ContractStat], strict=False)
-_CONTRACTS = msgspec.json.Decoder(list[_Contract], strict=False)
-_TICKERS = msgspec.json.Decoder(list[_Ticker], strict=False)
 
 
 def instrument_requests() -> list[RestRequest]:
@@ -202,11 +144,6 @@ def heartbeat(ts_ns: int) -> bytes | None:
 def reply_to(frame: bytes) -> bytes | None:
     """Gate does not ping the client."""
     return None
-
-
-class _Error(msgspec.Struct, frozen=True):
-    code: int | None = None
-    message: str = ""
 
 
 def _error_text(error: msgspec.Raw) -> str:

@@ -1,8 +1,7 @@
 """HTX (Huobi) USDT-margined and coin-margined swaps and futures: liquidation, funding and kline topics; OI by REST poll.
 
-Docs: https://www.htx.com/en-us/opend/newApiPages/ (USDT-M `linear-swap`, coin-M `swap` and `futures`);
-shared/docs/venues.md §7. Every live frame is gzip (`safe_parse` decompresses). Liquidations and funding
-arrive on the `*-notification` sockets, klines on the market sockets.
+Docs: https://www.htx.com/en-us/opend/newApiPages/ (USDT-M `linear-swap`, coin-M `swap` and `futures`); venues.md §7.
+Every live frame is gzip (`safe_parse` decompresses). Liquidations and funding: `*-notification` sockets, klines: market.
 Skipped on purpose: trade, detail, basis and contract_info topics → UnknownMessage. Coin-M futures
 market channels named by alias (`market.BTC_CQ.*`) → UnknownInstrument: an alias points at a different
 contract every quarter, so only contract codes (BTC200925) are resolved and subscribed.
