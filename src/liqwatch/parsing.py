@@ -1,4 +1,9 @@
-"""The one place a venue's `parse_frame` is called: errors become counted skip reasons, never exceptions."""
+"""The one place a venue's `parse_frame` is called: errors become counted skip reasons, never exceptions.
+
+A frame carrying several symbols of which some have no spec (`UnknownInstruments`) keeps the known symbols'
+events: each unknown symbol counts once under `unknown_instrument`. What a Feed must act on (unknown symbols,
+a refused subscribe) bumps `FrameCounters.noted`, with the details in `unknown` and `rejected`.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,13 @@ from collections import Counter
 
 import msgspec
 
-from liqwatch.errors import ParseError, SubscribeRejected, UnknownInstrument, UnknownMessage
+from liqwatch.errors import (
+    ParseError,
+    SubscribeRejected,
+    UnknownInstrument,
+    UnknownInstruments,
+    UnknownMessage,
+)
 from liqwatch.logs import log_once
 from liqwatch.model import Event, InstrumentIndex, Liquidation
 from liqwatch.recording import decompress
@@ -25,13 +36,16 @@ SKIP_SUBSCRIBE_REJECTED = "subscribe_rejected"
 class FrameCounters:
     """Frames seen, events produced, and skipped frames by reason, for one venue or connection."""
 
-    __slots__ = ("events", "frames", "last_error", "skipped")
+    __slots__ = ("events", "frames", "last_error", "noted", "rejected", "skipped", "unknown")
 
     def __init__(self) -> None:
         self.frames = 0
         self.events = 0
         self.skipped: Counter[str] = Counter()
         self.last_error = ""
+        self.noted = 0  # frames that named unknown symbols or refused a subscribe: a caller compares before/after
+        self.unknown: tuple[str, ...] = ()  # the unknown symbols of the latest such frame
+        self.rejected: SubscribeRejected | None = None  # the latest refused subscribe
 
     def as_dict(self) -> dict[str, object]:
         """Return the counters as plain values."""
@@ -78,21 +92,31 @@ def _guarded(
 ) -> list[Event]:
     counters.frames += 1
     name = venue.SPEC.name
+    partial: UnknownInstruments | None = None
     try:
-        if tag is not None:
-            events = venue.parse_poll(tag, decompress(frame), instruments, ts_recv)
-        else:
-            if venue.SPEC.frame_encoding == "gzip":
-                frame = decompress(frame)
-            events = venue.parse_frame(frame, instruments, ts_recv)
+        try:
+            if tag is not None:
+                events = venue.parse_poll(tag, decompress(frame), instruments, ts_recv)
+            else:
+                if venue.SPEC.frame_encoding == "gzip":
+                    frame = decompress(frame)
+                events = venue.parse_frame(frame, instruments, ts_recv)
+        except UnknownInstruments as exc:
+            if not exc.events:
+                raise
+            partial, events = exc, exc.events  # keep the known symbols' events; count the unknown ones below
         for event in events:
             if type(event) is not Liquidation:  # venue modules validate liquidations on the hot path themselves
                 _require_finite(event, name)
     except UnknownInstrument as exc:
         reason, detail = SKIP_UNKNOWN_INSTRUMENT, str(exc)
-        log_once(logger, logging.INFO, f"{name}:{reason}:{exc.symbol}", "venue=%s %s", name, exc)
+        unknown = exc.symbols if isinstance(exc, UnknownInstruments) else (exc.symbol,)
+        _note_unknown(counters, name, unknown, exc)
+        counters.skipped[reason] += len(unknown) - 1  # one count per unknown symbol (the frame adds the last)
     except SubscribeRejected as exc:
         reason, detail = SKIP_SUBSCRIBE_REJECTED, str(exc)
+        counters.noted += 1
+        counters.rejected = exc
         log_once(logger, logging.WARNING, f"{name}:{reason}:{exc.text[:60]}", "venue=%s %s", name, exc)
     except UnknownMessage as exc:
         reason, detail = SKIP_UNKNOWN_MESSAGE, str(exc)
@@ -108,7 +132,18 @@ def _guarded(
         log_once(logger, logging.ERROR, f"{name}:{reason}:{type(exc).__name__}", "venue=%s parser error (please report): %s", name, detail)
     else:
         counters.events += len(events)
+        if partial is not None:
+            _note_unknown(counters, name, partial.symbols, partial)
+            counters.skipped[SKIP_UNKNOWN_INSTRUMENT] += len(partial.symbols)
+            counters.last_error = str(partial)[:300]
         return events
     counters.skipped[reason] += 1
     counters.last_error = detail[:300]
     return []
+
+
+def _note_unknown(counters: FrameCounters, name: str, symbols: tuple[str, ...], exc: UnknownInstrument) -> None:
+    counters.noted += 1
+    counters.unknown = symbols
+    for symbol in symbols:
+        log_once(logger, logging.INFO, f"{name}:{SKIP_UNKNOWN_INSTRUMENT}:{symbol}", "venue=%s %s", name, UnknownInstrument(name, symbol))
