@@ -11,31 +11,54 @@ that brings fifty frames (a cascade) makes one `emit`, not fifty, so the bus, th
 subscriber pay their per-call cost once. The batch goes out as soon as the read loop yields, before any other
 callback of the loop (no timer, no added wait); a feed-status change first sends the batch before it, so order
 is kept.
+
+A frame or polled body naming symbols with no spec keeps its known symbols' events (`parsing`); the frame is held
+for the unknown ones only (its re-parse emits theirs, never the known ones' again), and the venue's instruments
+are refreshed soon (`soon_refresh_delay_s`, at most once per `soon_refresh_every_s`) instead of at the next hourly
+refresh. A symbol still unknown after a refresh made since it was seen (a contract liqwatch does not load) does not
+ask again. A venue module may name subscriptions to swap when refused or silent (`subscription_fallbacks`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
 from collections.abc import Callable
 from functools import partial
 from typing import Protocol
 
 import aiohttp
+import msgspec
 
 from liqwatch.errors import VenueError
 from liqwatch.logs import VenueLogger, log_once
-from liqwatch.model import Channel, Event, FeedStatus, Instrument, InstrumentIndex, Origin
+from liqwatch.model import (
+    Candle,
+    Channel,
+    Event,
+    FeedState,
+    FeedStatus,
+    Instrument,
+    InstrumentIndex,
+    Liquidation,
+    MarkPrice,
+    OpenInterest,
+    Origin,
+)
 from liqwatch.model.time import now_ns
 from liqwatch.parsing import SKIP_UNKNOWN_INSTRUMENT, FrameCounters, safe_parse
 from liqwatch.subscriptions import plan_additions
 from liqwatch.transport.poller import Poller
 from liqwatch.transport.rest import RestClient
 from liqwatch.transport.websocket import Backoff, ReconnectingWebSocket
-from liqwatch.venues import VenueModule, WsConnection
+from liqwatch.venues import SubscriptionFallback, VenueModule, WsConnection
 
 logger = logging.getLogger(__name__)
+_CHANNEL_EVENT: dict[Channel, type] = {
+    Channel.LIQUIDATIONS: Liquidation, Channel.MARK_PRICE: MarkPrice, Channel.OPEN_INTEREST: OpenInterest, Channel.CANDLES: Candle,
+}
 
 
 class FeedTap(Protocol):
@@ -70,6 +93,9 @@ class Feed:
         rest_min_interval_s: float = 0.05,
         max_held_frames: int = 1000,
         tap: FeedTap | None = None,
+        soon_refresh_delay_s: float = 30.0,
+        soon_refresh_every_s: float = 300.0,
+        fallback_silence_s: float | None = None,
     ) -> None:
         self.venue = venue
         self.name = venue.SPEC.name
@@ -91,7 +117,8 @@ class Feed:
         self._oi_poll_interval_s = oi_poll_interval_s
         self.sockets: list[ReconnectingWebSocket] = []
         self.counters: dict[str, FrameCounters] = {}
-        self.held: deque[tuple[bytes, int]] = deque(maxlen=max_held_frames)
+        # (frame, ts_recv, the unknown symbols whose events a re-parse may emit; None: all of them)
+        self.held: deque[tuple[bytes, int, frozenset[str] | None]] = deque(maxlen=max_held_frames)
         self.held_dropped = 0
         self.instrument_loads = 0
         self.instrument_errors = 0
@@ -104,6 +131,20 @@ class Feed:
         self._pending: list[Event] = []  # parsed this loop turn, emitted by `_emit_pending` (scheduled with the first)
         self.tap = tap
         self._log = VenueLogger(logger, {"venue": self.name, "conn": "feed"})
+        self.soon_refresh_delay_s = soon_refresh_delay_s
+        self.soon_refresh_every_s = soon_refresh_every_s
+        self.soon_refreshes = 0
+        self._soon: asyncio.Task[None] | None = None
+        self._last_soon: float | None = None  # time.monotonic() of the last soon refresh
+        self._unknown_seen: set[str] = set()  # unknown symbols reported since the last instruments load
+        self._unresolvable: set[str] = set()  # still unknown after a load made since they were seen: no soon refresh
+        self.unknown_symbols: list[str] = []  # the latest few, for the status
+        self._fallback_silence_s = fallback_silence_s
+        self._fallbacks: dict[str, SubscriptionFallback] = {}  # by connection name, until applied
+        self.fallen_back: dict[str, str] = {}  # connection name → what was swapped and why
+        self._watch: FrameCounters | None = None  # the connection whose fallback channel is awaited
+        self._watch_type: type | None = None
+        self._silence: asyncio.TimerHandle | None = None
 
     def selected(self) -> list[Instrument]:
         """Return the active instruments of this venue that pass the coin filter."""
@@ -127,6 +168,9 @@ class Feed:
             found.extend(self.venue.parse_instruments(body))
         self.instruments.update(found)
         self._listed = {i.symbol for i in found}
+        known = self.instruments.symbols(self.name)
+        self._unresolvable = {s for s in self._unresolvable | self._unknown_seen if s not in known}
+        self._unknown_seen = set()
         self.instrument_loads += 1
         self._log.info("loaded %d instruments", len(found))
         self._reparse_held()
@@ -171,6 +215,8 @@ class Feed:
                 await by_name[name].add_subscriptions(messages)
             for connection in plan.open:
                 self._start_socket(connection)
+        if added and self.fallen_back:
+            await self._extend_fallbacks(selected)
         if added or removed:
             self.subscription_updates += 1
             self._log.info("subscriptions: %d instrument(s) added, %d removed", len(added), len(removed))
@@ -178,7 +224,7 @@ class Feed:
         return len(added), len(removed)
 
     async def _rebuild(self, selected: list[Instrument], detail: str) -> None:
-        fresh = {c.name: c for c in self.venue.ws_connections(selected, self.channels, self.ws_url)}
+        fresh = {c.name: self._swapped(c, selected) for c in self.venue.ws_connections(selected, self.channels, self.ws_url)}
         for socket in list(self.sockets):
             connection = fresh.pop(socket.name, None)
             if connection is None:
@@ -209,6 +255,7 @@ class Feed:
                 self._tasks.append(asyncio.create_task(self.refresh(), name=f"{self.name}-instruments-now"))
         selected = self.selected()
         self.subscribed = {i.symbol for i in selected}
+        self._fallbacks = {f.connection: f for f in self._fallbacks_for(selected)}
         tasks = self._tasks
         tasks.append(asyncio.create_task(self._refresh_forever(), name=f"{self.name}-instruments"))
         for connection in self.venue.ws_connections(selected, self.channels, self.ws_url):
@@ -216,7 +263,7 @@ class Feed:
         if Channel.OPEN_INTEREST in self.channels and self.venue.SPEC.oi_origin is Origin.POLL:
             self.poller = Poller(
                 self.venue, self.rest, self.selected, self.instruments, self._emit, interval_s=self._oi_poll_interval_s,
-                on_body=self.tap.poll if self.tap is not None else None,
+                on_body=self.tap.poll if self.tap is not None else None, on_unknown=self._on_unknown,
             )
             tasks.append(asyncio.create_task(self.poller.run(), name=f"{self.name}-poll"))
         try:
@@ -224,6 +271,8 @@ class Feed:
         finally:
             for socket in self.sockets:
                 await socket.stop()
+            if self._silence is not None:
+                self._silence.cancel()
             for task in self._tasks:
                 task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -231,6 +280,9 @@ class Feed:
     def _on_status(self, status: FeedStatus) -> None:
         self._emit_pending()  # the frames before a disconnect go out before it
         self._emit([status])
+        fallback = self._fallbacks.get(status.connection_id)
+        if fallback is not None:
+            self._watch_silence(fallback, connected=status.state is FeedState.CONNECTED)
 
     def _emit_pending(self) -> None:
         events = self._pending
@@ -245,13 +297,12 @@ class Feed:
     def _on_frame(self, counters: FrameCounters, url: str, frame: bytes, ts_recv: int) -> None:
         if self.tap is not None:
             self.tap.frame(frame, ts_recv, url)
-        skipped = counters.skipped
-        unknown_before = skipped.get(SKIP_UNKNOWN_INSTRUMENT, 0)  # .get: Counter's __missing__ is a Python call per frame
+        noted = counters.noted
         events = safe_parse(self.venue, frame, self.instruments, ts_recv, counters)
-        if skipped.get(SKIP_UNKNOWN_INSTRUMENT, 0) > unknown_before:
-            if len(self.held) == self.held.maxlen:
-                self.held_dropped += 1
-            self.held.append((frame, ts_recv))
+        if counters.noted != noted:  # unknown symbols, or a refused subscribe
+            self._on_noted(counters, frame, ts_recv, bool(events))
+        if events and counters is self._watch:
+            self._check_watch(events)
         if events:
             if not self._pending:
                 asyncio.get_running_loop().call_soon(self._emit_pending)
@@ -263,11 +314,124 @@ class Feed:
         held, self.held = list(self.held), deque(maxlen=self.held.maxlen)
         scratch = FrameCounters()
         events: list[Event] = []
-        for frame, ts_recv in held:
-            events.extend(safe_parse(self.venue, frame, self.instruments, ts_recv, scratch))
+        for frame, ts_recv, only in held:
+            got = safe_parse(self.venue, frame, self.instruments, ts_recv, scratch)
+            if only is not None:  # a partly parsed frame: its known symbols' events went out when it arrived
+                got = [e for e in got if not isinstance(e, FeedStatus) and e.symbol in only]
+            events.extend(got)
         self._log.info("re-parsed %d held frames: %d events, %d still unknown", len(held), len(events), scratch.skipped[SKIP_UNKNOWN_INSTRUMENT])
         if events:
             self._emit(events)
+
+    # unknown symbols: hold the frame for them, refresh the instruments soon
+
+    def _on_noted(self, counters: FrameCounters, frame: bytes, ts_recv: int, partial: bool) -> None:
+        rejected, counters.rejected = counters.rejected, None
+        if rejected is not None:
+            self._on_rejected(counters, rejected.request)
+            return
+        unknown = counters.unknown
+        if not unknown or all(s in self._unresolvable for s in unknown):
+            return  # nothing new: a contract liqwatch does not load, or not a symbol
+        if len(self.held) == self.held.maxlen:
+            self.held_dropped += 1
+        self.held.append((frame, ts_recv, frozenset(unknown) if partial else None))
+        self._on_unknown(unknown)
+
+    def _on_unknown(self, symbols: tuple[str, ...]) -> None:
+        """Note symbols a frame or body named without a spec; refresh the instruments soon (rate-limited)."""
+        fresh = [s for s in symbols if s not in self._unresolvable]
+        if not fresh:
+            return
+        self._unknown_seen.update(fresh)
+        self.unknown_symbols = [s for s in self.unknown_symbols if s not in fresh][-(20 - len(fresh[:20])) :] + fresh[:20]
+        if self._soon is not None and not self._soon.done():
+            return
+        wait = self.soon_refresh_delay_s
+        if self._last_soon is not None:
+            wait = max(wait, self._last_soon + self.soon_refresh_every_s - time.monotonic())
+        self._soon = asyncio.get_running_loop().create_task(self._refresh_soon(wait, fresh[0]), name=f"{self.name}-instruments-soon")
+        self._tasks.append(self._soon)
+
+    async def _refresh_soon(self, wait: float, symbol: str) -> None:
+        await asyncio.sleep(wait)
+        self._last_soon = time.monotonic()
+        self.soon_refreshes += 1
+        self._log.info("unknown symbol %s (and %d more): refreshing instruments now", symbol, max(len(self._unknown_seen) - 1, 0))
+        await self.refresh()
+
+    # subscription fallbacks (a venue's `subscription_fallbacks`): swap a refused or silent subscription
+
+    def _fallbacks_for(self, selected: list[Instrument]) -> list[SubscriptionFallback]:
+        make = getattr(self.venue, "subscription_fallbacks", None)
+        found: list[SubscriptionFallback] = make(selected, self.channels, self.ws_url) if make is not None else []
+        if self._fallback_silence_s is not None:
+            found = [msgspec.structs.replace(f, silent_after_s=self._fallback_silence_s) for f in found]
+        return found
+
+    def _swapped(self, connection: WsConnection, selected: list[Instrument]) -> WsConnection:
+        """Return `connection` with its fallen-back subscription already swapped (a rebuild keeps the swap)."""
+        if connection.name not in self.fallen_back:
+            return connection
+        for f in self._fallbacks_for(selected):
+            if f.connection == connection.name:
+                kept = tuple(m for m in connection.subscribe if m != f.message)
+                return msgspec.structs.replace(connection, subscribe=kept + f.instead)
+        return connection
+
+    async def _extend_fallbacks(self, selected: list[Instrument]) -> None:
+        by_name = {s.name: s for s in self.sockets}
+        for f in self._fallbacks_for(selected):
+            socket = by_name.get(f.connection)
+            if f.connection in self.fallen_back and socket is not None:
+                new = tuple(m for m in f.instead if m not in socket.connection.subscribe)
+                if new:
+                    await socket.add_subscriptions(new)
+
+    def _watch_silence(self, fallback: SubscriptionFallback, *, connected: bool) -> None:
+        if self._silence is not None:
+            self._silence.cancel()
+            self._silence = None
+        self._watch = self._watch_type = None
+        if connected:
+            self._watch, self._watch_type = self.counters.get(fallback.connection), _CHANNEL_EVENT[fallback.channel]
+            self._silence = asyncio.get_running_loop().call_later(
+                fallback.silent_after_s, self._fall_back_soon, fallback.connection,
+                f"no {fallback.channel.value} for {fallback.silent_after_s:g} s after subscribing", False,
+            )
+
+    def _check_watch(self, events: list[Event]) -> None:
+        kind = self._watch_type
+        if any(type(e) is kind for e in events):  # it delivers: stop watching until the next connect
+            if self._silence is not None:
+                self._silence.cancel()
+                self._silence = None
+            self._watch = self._watch_type = None
+
+    def _on_rejected(self, counters: FrameCounters, request: str | None) -> None:
+        for name, fallback in self._fallbacks.items():
+            if self.counters.get(name) is counters and request == fallback.request:
+                self._fall_back_soon(name, f"the venue refused request {request}", True)
+                return
+
+    def _fall_back_soon(self, name: str, reason: str, refused: bool) -> None:
+        fallback = self._fallbacks.pop(name, None)
+        if fallback is None:
+            return
+        if self._silence is not None:
+            self._silence.cancel()
+            self._silence = None
+        self._watch = self._watch_type = None
+        self.fallen_back[name] = f"{fallback.detail}: {reason}"
+        self._log.warning("subscription fallback on %s: %s", name, self.fallen_back[name])
+        socket = next((s for s in self.sockets if s.name == name), None)
+        if socket is not None:  # no reconnect: the liquidations on the same connection go on
+            undo = None if refused else fallback.undo  # a silent subscription is unsubscribed first
+            self._tasks.append(asyncio.get_running_loop().create_task(self._swap(socket, fallback, undo)))
+
+    @staticmethod
+    async def _swap(socket: ReconnectingWebSocket, fallback: SubscriptionFallback, undo: bytes | None) -> None:
+        await socket.replace_subscription(fallback.message, fallback.instead, undo)
 
     def stop(self) -> None:
         """Ask `run()` to close every connection and return."""
@@ -289,6 +453,9 @@ class Feed:
             "instruments": len(self.instruments.for_venue(self.name)),
             "selected": len(self.selected()),
             "held_frames": len(self.held),
+            "unknown_symbols": list(self.unknown_symbols),
+            "soon_refreshes": self.soon_refreshes,
+            "subscription_fallbacks": dict(self.fallen_back),
             "connections": connections,
             "poller": self.poller.stats() if self.poller is not None else None,
             "rest": self.rest.stats(),

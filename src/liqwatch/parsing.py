@@ -1,7 +1,8 @@
 """The one place a venue's `parse_frame` is called: errors become counted skip reasons, never exceptions.
 
 A frame carrying several symbols of which some have no spec (`UnknownInstruments`) keeps the known symbols'
-events: each unknown symbol counts once under `unknown_instrument`. What a Feed must act on (unknown symbols,
+events; the frame counts once under `unknown_instrument` (a partly parsed one too), its unknown symbols go to
+`FrameCounters.unknown`. What a Feed must act on (unknown symbols,
 a refused subscribe) bumps `FrameCounters.noted`, with the details in `unknown` and `rejected`.
 """
 
@@ -112,7 +113,6 @@ def _guarded(
         reason, detail = SKIP_UNKNOWN_INSTRUMENT, str(exc)
         unknown = exc.symbols if isinstance(exc, UnknownInstruments) else (exc.symbol,)
         _note_unknown(counters, name, unknown, exc)
-        counters.skipped[reason] += len(unknown) - 1  # one count per unknown symbol (the frame adds the last)
     except SubscribeRejected as exc:
         reason, detail = SKIP_SUBSCRIBE_REJECTED, str(exc)
         counters.noted += 1
@@ -134,7 +134,7 @@ def _guarded(
         counters.events += len(events)
         if partial is not None:
             _note_unknown(counters, name, partial.symbols, partial)
-            counters.skipped[SKIP_UNKNOWN_INSTRUMENT] += len(partial.symbols)
+            counters.skipped[SKIP_UNKNOWN_INSTRUMENT] += 1
             counters.last_error = str(partial)[:300]
         return events
     counters.skipped[reason] += 1

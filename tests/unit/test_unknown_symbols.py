@@ -2,7 +2,8 @@
 
 Before, one symbol missing from the instrument cache dropped the whole frame (Binance `!markPrice@arr`, OKX
 open interest, …). Parsers stay pure: they raise `UnknownInstruments` carrying the known events, and
-`parsing.safe_parse` / `safe_parse_poll` return those events and count each unknown symbol once.
+`parsing.safe_parse` / `safe_parse_poll` return those events, count the frame once under `unknown_instrument`
+and name its unknown symbols in `FrameCounters.unknown`.
 """
 
 from __future__ import annotations
@@ -14,7 +15,13 @@ import pytest
 from golden import instruments_for
 from liqwatch.errors import UnknownInstruments
 from liqwatch.model import Liquidation, MarkPrice, OpenInterest
-from liqwatch.parsing import SKIP_MALFORMED, SKIP_UNKNOWN_INSTRUMENT, FrameCounters, safe_parse, safe_parse_poll
+from liqwatch.parsing import (
+    SKIP_MALFORMED,
+    SKIP_UNKNOWN_INSTRUMENT,
+    FrameCounters,
+    safe_parse,
+    safe_parse_poll,
+)
 from liqwatch.venues import VENUES
 
 
@@ -40,11 +47,11 @@ def test_binance_mark_price_array_keeps_the_known_symbols(venue: str, known: str
     assert "NEWLISTUSDT" in counters.last_error
 
 
-def test_every_symbol_unknown_is_skipped_and_counted_per_symbol() -> None:
+def test_a_frame_of_unknown_symbols_only_is_skipped_and_counted_once() -> None:
     frame = _mark_arr("binance-usdm", _mark("NEWAUSDT", "1"), _mark("NEWBUSDT", "2"))
     counters = FrameCounters()
     assert safe_parse(VENUES["binance-usdm"], frame, instruments_for("binance-usdm"), 7, counters) == []
-    assert counters.skipped == {SKIP_UNKNOWN_INSTRUMENT: 2} and counters.unknown == ("NEWAUSDT", "NEWBUSDT")
+    assert counters.skipped == {SKIP_UNKNOWN_INSTRUMENT: 1} and counters.unknown == ("NEWAUSDT", "NEWBUSDT")
 
 
 def test_a_malformed_item_still_rejects_the_whole_frame() -> None:

@@ -15,6 +15,8 @@ Skipped on purpose: 24hrTicker, indexPriceUpdate and aggTrade frames (channels w
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import msgspec
 
 from liqwatch.errors import ParseError, UnknownInstrument
@@ -33,7 +35,7 @@ from liqwatch.model import (
 from liqwatch.model.time import NS_PER_MS, ms_to_ns
 from liqwatch.venues import _binance, _wire
 from liqwatch.venues._binance import ForceOrder, Kline, KlineBar
-from liqwatch.venues._spec import VenueSpec
+from liqwatch.venues._spec import SubscriptionFallback, VenueSpec
 
 SPEC = VenueSpec(
     name="binance-coinm",
@@ -75,6 +77,26 @@ heartbeat = FAMILY.heartbeat
 reply_to = FAMILY.reply_to
 poll_requests = FAMILY.poll_requests
 parse_poll = FAMILY.parse_poll
+_PAIRS_PER_REQUEST = 50
+
+
+def subscription_fallbacks(instruments: Sequence[Instrument], channels: frozenset[Channel], ws_url: str) -> list[SubscriptionFallback]:
+    """`!markPrice@arr@1s` is documented for USD-M only: if dstream refuses it or leaves it silent, subscribe the
+    documented `<pair>@markPrice@1s` (every symbol of a pair, perpetual and quarterlies, each second) instead."""
+    if Channel.MARK_PRICE not in channels or not instruments:
+        return []
+    streams = [f"{p}@markPrice@1s" for p in sorted({i.symbol.partition("_")[0].lower() for i in instruments})]
+    per = _PAIRS_PER_REQUEST
+    instead = tuple(_binance.subscribe(streams[k : k + per], 100 + n) for n, k in enumerate(range(0, len(streams), per)))
+    mark = _binance.MARK_PRICE_REQUEST_ID
+    return [
+        SubscriptionFallback(
+            connection=f"{VENUE}-0", message=_binance.subscribe([_binance.MARK_PRICE_STREAM], mark), request=str(mark),
+            channel=Channel.MARK_PRICE, silent_after_s=30.0, instead=instead,
+            undo=_binance.subscribe([_binance.MARK_PRICE_STREAM], 99, "UNSUBSCRIBE"),
+            detail=f"{_binance.MARK_PRICE_STREAM} → {len(streams)} per-pair <pair>@markPrice@1s streams",
+        )
+    ]
 
 
 class _MarkPriceUpdate(msgspec.Struct, frozen=True, gc=False, tag_field="e", tag="markPriceUpdate"):
