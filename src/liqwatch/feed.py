@@ -30,35 +30,20 @@ from functools import partial
 from typing import Protocol
 
 import aiohttp
-import msgspec
 
 from liqwatch.errors import VenueError
+from liqwatch.fallbacks import Fallbacks
 from liqwatch.logs import VenueLogger, log_once
-from liqwatch.model import (
-    Candle,
-    Channel,
-    Event,
-    FeedState,
-    FeedStatus,
-    Instrument,
-    InstrumentIndex,
-    Liquidation,
-    MarkPrice,
-    OpenInterest,
-    Origin,
-)
+from liqwatch.model import Channel, Event, FeedStatus, Instrument, InstrumentIndex, Origin
 from liqwatch.model.time import now_ns
 from liqwatch.parsing import SKIP_UNKNOWN_INSTRUMENT, FrameCounters, safe_parse
 from liqwatch.subscriptions import plan_additions
 from liqwatch.transport.poller import Poller
 from liqwatch.transport.rest import RestClient
 from liqwatch.transport.websocket import Backoff, ReconnectingWebSocket
-from liqwatch.venues import SubscriptionFallback, VenueModule, WsConnection
+from liqwatch.venues import VenueModule, WsConnection
 
 logger = logging.getLogger(__name__)
-_CHANNEL_EVENT: dict[Channel, type] = {
-    Channel.LIQUIDATIONS: Liquidation, Channel.MARK_PRICE: MarkPrice, Channel.OPEN_INTEREST: OpenInterest, Channel.CANDLES: Candle,
-}
 
 
 class FeedTap(Protocol):
@@ -139,12 +124,10 @@ class Feed:
         self._unknown_seen: set[str] = set()  # unknown symbols reported since the last instruments load
         self._unresolvable: set[str] = set()  # still unknown after a load made since they were seen: no soon refresh
         self.unknown_symbols: list[str] = []  # the latest few, for the status
-        self._fallback_silence_s = fallback_silence_s
-        self._fallbacks: dict[str, SubscriptionFallback] = {}  # by connection name, until applied
-        self.fallen_back: dict[str, str] = {}  # connection name → what was swapped and why
-        self._watch: FrameCounters | None = None  # the connection whose fallback channel is awaited
-        self._watch_type: type | None = None
-        self._silence: asyncio.TimerHandle | None = None
+        self.fallbacks = Fallbacks(
+            venue, self.channels, ws_url, counters=self.counters, sockets=lambda: self.sockets, spawn=self._tasks.append,
+            log=self._log, silence_s=fallback_silence_s,
+        )
 
     def selected(self) -> list[Instrument]:
         """Return the active instruments of this venue that pass the coin filter."""
@@ -215,8 +198,8 @@ class Feed:
                 await by_name[name].add_subscriptions(messages)
             for connection in plan.open:
                 self._start_socket(connection)
-        if added and self.fallen_back:
-            await self._extend_fallbacks(selected)
+        if added:
+            await self.fallbacks.extend(selected)
         if added or removed:
             self.subscription_updates += 1
             self._log.info("subscriptions: %d instrument(s) added, %d removed", len(added), len(removed))
@@ -224,7 +207,7 @@ class Feed:
         return len(added), len(removed)
 
     async def _rebuild(self, selected: list[Instrument], detail: str) -> None:
-        fresh = {c.name: self._swapped(c, selected) for c in self.venue.ws_connections(selected, self.channels, self.ws_url)}
+        fresh = {c.name: self.fallbacks.swapped(c, selected) for c in self.venue.ws_connections(selected, self.channels, self.ws_url)}
         for socket in list(self.sockets):
             connection = fresh.pop(socket.name, None)
             if connection is None:
@@ -255,7 +238,7 @@ class Feed:
                 self._tasks.append(asyncio.create_task(self.refresh(), name=f"{self.name}-instruments-now"))
         selected = self.selected()
         self.subscribed = {i.symbol for i in selected}
-        self._fallbacks = {f.connection: f for f in self._fallbacks_for(selected)}
+        self.fallbacks.start(selected)
         tasks = self._tasks
         tasks.append(asyncio.create_task(self._refresh_forever(), name=f"{self.name}-instruments"))
         for connection in self.venue.ws_connections(selected, self.channels, self.ws_url):
@@ -271,8 +254,7 @@ class Feed:
         finally:
             for socket in self.sockets:
                 await socket.stop()
-            if self._silence is not None:
-                self._silence.cancel()
+            self.fallbacks.close()
             for task in self._tasks:
                 task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -280,9 +262,7 @@ class Feed:
     def _on_status(self, status: FeedStatus) -> None:
         self._emit_pending()  # the frames before a disconnect go out before it
         self._emit([status])
-        fallback = self._fallbacks.get(status.connection_id)
-        if fallback is not None:
-            self._watch_silence(fallback, connected=status.state is FeedState.CONNECTED)
+        self.fallbacks.on_status(status)
 
     def _emit_pending(self) -> None:
         events = self._pending
@@ -301,8 +281,8 @@ class Feed:
         events = safe_parse(self.venue, frame, self.instruments, ts_recv, counters)
         if counters.noted != noted:  # unknown symbols, or a refused subscribe
             self._on_noted(counters, frame, ts_recv, bool(events))
-        if events and counters is self._watch:
-            self._check_watch(events)
+        if events and counters is self.fallbacks.watching:
+            self.fallbacks.on_events(events)
         if events:
             if not self._pending:
                 asyncio.get_running_loop().call_soon(self._emit_pending)
@@ -328,7 +308,7 @@ class Feed:
     def _on_noted(self, counters: FrameCounters, frame: bytes, ts_recv: int, partial: bool) -> None:
         rejected, counters.rejected = counters.rejected, None
         if rejected is not None:
-            self._on_rejected(counters, rejected.request)
+            self.fallbacks.on_rejected(counters, rejected.request)
             return
         unknown = counters.unknown
         if not unknown or all(s in self._unresolvable for s in unknown):
@@ -344,7 +324,7 @@ class Feed:
         if not fresh:
             return
         self._unknown_seen.update(fresh)
-        self.unknown_symbols = [s for s in self.unknown_symbols if s not in fresh][-(20 - len(fresh[:20])) :] + fresh[:20]
+        self.unknown_symbols = ([s for s in self.unknown_symbols if s not in fresh] + fresh)[-20:]
         if self._soon is not None and not self._soon.done():
             return
         wait = self.soon_refresh_delay_s
@@ -359,79 +339,6 @@ class Feed:
         self.soon_refreshes += 1
         self._log.info("unknown symbol %s (and %d more): refreshing instruments now", symbol, max(len(self._unknown_seen) - 1, 0))
         await self.refresh()
-
-    # subscription fallbacks (a venue's `subscription_fallbacks`): swap a refused or silent subscription
-
-    def _fallbacks_for(self, selected: list[Instrument]) -> list[SubscriptionFallback]:
-        make = getattr(self.venue, "subscription_fallbacks", None)
-        found: list[SubscriptionFallback] = make(selected, self.channels, self.ws_url) if make is not None else []
-        if self._fallback_silence_s is not None:
-            found = [msgspec.structs.replace(f, silent_after_s=self._fallback_silence_s) for f in found]
-        return found
-
-    def _swapped(self, connection: WsConnection, selected: list[Instrument]) -> WsConnection:
-        """Return `connection` with its fallen-back subscription already swapped (a rebuild keeps the swap)."""
-        if connection.name not in self.fallen_back:
-            return connection
-        for f in self._fallbacks_for(selected):
-            if f.connection == connection.name:
-                kept = tuple(m for m in connection.subscribe if m != f.message)
-                return msgspec.structs.replace(connection, subscribe=kept + f.instead)
-        return connection
-
-    async def _extend_fallbacks(self, selected: list[Instrument]) -> None:
-        by_name = {s.name: s for s in self.sockets}
-        for f in self._fallbacks_for(selected):
-            socket = by_name.get(f.connection)
-            if f.connection in self.fallen_back and socket is not None:
-                new = tuple(m for m in f.instead if m not in socket.connection.subscribe)
-                if new:
-                    await socket.add_subscriptions(new)
-
-    def _watch_silence(self, fallback: SubscriptionFallback, *, connected: bool) -> None:
-        if self._silence is not None:
-            self._silence.cancel()
-            self._silence = None
-        self._watch = self._watch_type = None
-        if connected:
-            self._watch, self._watch_type = self.counters.get(fallback.connection), _CHANNEL_EVENT[fallback.channel]
-            self._silence = asyncio.get_running_loop().call_later(
-                fallback.silent_after_s, self._fall_back_soon, fallback.connection,
-                f"no {fallback.channel.value} for {fallback.silent_after_s:g} s after subscribing", False,
-            )
-
-    def _check_watch(self, events: list[Event]) -> None:
-        kind = self._watch_type
-        if any(type(e) is kind for e in events):  # it delivers: stop watching until the next connect
-            if self._silence is not None:
-                self._silence.cancel()
-                self._silence = None
-            self._watch = self._watch_type = None
-
-    def _on_rejected(self, counters: FrameCounters, request: str | None) -> None:
-        for name, fallback in self._fallbacks.items():
-            if self.counters.get(name) is counters and request == fallback.request:
-                self._fall_back_soon(name, f"the venue refused request {request}", True)
-                return
-
-    def _fall_back_soon(self, name: str, reason: str, refused: bool) -> None:
-        fallback = self._fallbacks.pop(name, None)
-        if fallback is None:
-            return
-        if self._silence is not None:
-            self._silence.cancel()
-            self._silence = None
-        self._watch = self._watch_type = None
-        self.fallen_back[name] = f"{fallback.detail}: {reason}"
-        self._log.warning("subscription fallback on %s: %s", name, self.fallen_back[name])
-        socket = next((s for s in self.sockets if s.name == name), None)
-        if socket is not None:  # no reconnect: the liquidations on the same connection go on
-            undo = None if refused else fallback.undo  # a silent subscription is unsubscribed first
-            self._tasks.append(asyncio.get_running_loop().create_task(self._swap(socket, fallback, undo)))
-
-    @staticmethod
-    async def _swap(socket: ReconnectingWebSocket, fallback: SubscriptionFallback, undo: bytes | None) -> None:
-        await socket.replace_subscription(fallback.message, fallback.instead, undo)
 
     def stop(self) -> None:
         """Ask `run()` to close every connection and return."""
@@ -455,7 +362,7 @@ class Feed:
             "held_frames": len(self.held),
             "unknown_symbols": list(self.unknown_symbols),
             "soon_refreshes": self.soon_refreshes,
-            "subscription_fallbacks": dict(self.fallen_back),
+            "subscription_fallbacks": dict(self.fallbacks.applied),
             "connections": connections,
             "poller": self.poller.stats() if self.poller is not None else None,
             "rest": self.rest.stats(),

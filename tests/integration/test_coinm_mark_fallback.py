@@ -75,7 +75,7 @@ async def test_a_refused_all_market_mark_stream_falls_back_to_per_pair_streams(s
         try:
             await _mark_prices_arrive_and_liquidations_go_on(server, feed, sink)
             assert feed.counters[CONN].skipped["subscribe_rejected"] == 1
-            assert "refused request 2" in feed.fallen_back[CONN]
+            assert "refused request 2" in feed.fallbacks.applied[CONN]
             await server.drop_connections(VENUE)  # a reconnect subscribes the per-pair streams straight away
             await wait_until(lambda: server.counters(VENUE).connections_accepted == 2, what="reconnect")
             await wait_until(lambda: server.counters(VENUE).subscribe_messages >= 5, what="resubscribed")
@@ -92,7 +92,7 @@ async def test_a_silent_all_market_mark_stream_falls_back_to_per_pair_streams(se
         task = asyncio.create_task(feed.run())
         try:
             await _mark_prices_arrive_and_liquidations_go_on(server, feed, sink)
-            assert "no mark_price for 0.5 s" in feed.fallen_back[CONN]
+            assert "no mark_price for 0.5 s" in feed.fallbacks.applied[CONN]
             assert feed.counters[CONN].skipped["subscribe_rejected"] == 0
         finally:
             feed.stop()
