@@ -10,6 +10,8 @@ We use `/market/stream`; test both at deploy time, the silent-feed alert catches
 
 Open interest: /dapi/v1/openInterest gives contracts only, so the event carries the exact USD value
 and a base amount only where a price is known (none in a bare REST body: base is NaN there).
+Mark price: `!markPrice@arr@1s` is documented for USD-M only; `subscription_fallbacks` tells the Feed to swap it for
+the documented `<pair>@markPrice@1s` streams when dstream refuses it or leaves it silent (docs/venues-verification.md).
 Skipped on purpose: 24hrTicker, indexPriceUpdate and aggTrade frames (channels we do not collect).
 """
 
