@@ -75,10 +75,13 @@ def render(venue_name: str, path: Path) -> list[dict[str, object]]:
             out.append({"line": None, "skipped": "malformed"})
             continue
         events = safe_parse(venue, rec.frame, index, rec.ts_recv or 0, counters)
-        if counters.skipped:
+        if counters.skipped and not events:
             out.append({"line": rec.line_no, "skipped": next(iter(counters.skipped))})
         else:
-            out.append({"line": rec.line_no, "events": json.loads(msgspec.json.encode(events))})
+            record: dict[str, object] = {"line": rec.line_no, "events": json.loads(msgspec.json.encode(events))}
+            if counters.skipped:  # a multi-symbol frame: the known symbols' events, the unknown ones counted
+                record["unknown_symbols"] = list(counters.unknown)
+            out.append(record)
     return out
 
 

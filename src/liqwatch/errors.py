@@ -6,6 +6,7 @@
     │   ├── ParseError           a known message that does not parse: skip, count, keep the socket
     │   ├── UnknownMessage       a message of a kind we do not handle: skip, count, keep the socket
     │   ├── UnknownInstrument    a symbol with no contract spec: hold or count, never guess its size
+    │   │   └── UnknownInstruments   a multi-symbol frame: some symbols unknown, the known ones' events kept
     │   ├── SubscribeRejected    the venue refused a subscribe request: count, show its own words, fall back
     │   ├── ConnectionLost       the socket or HTTP connection failed: reconnect with backoff
     │   └── RateLimited          the venue said slow down (HTTP 418/429): back off as told
@@ -18,7 +19,11 @@ Messages name what happened, the offending value and the fix.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from liqwatch.model import Event
 
 
 class LiqwatchError(Exception):
@@ -51,6 +56,23 @@ class UnknownInstrument(VenueError):
         )
         self.venue = venue
         self.symbol = symbol
+
+
+class UnknownInstruments(UnknownInstrument):
+    """A frame or body carrying several symbols named some with no contract spec.
+
+    `events` are the events of the symbols that are known (a parser raises this instead of dropping them);
+    `symbols` are the unknown ones, in order of appearance, each once. `symbol` is the first of them.
+    """
+
+    def __init__(self, venue: str, symbols: Sequence[str], events: list[Event]) -> None:
+        unique = tuple(dict.fromkeys(symbols))
+        super().__init__(venue, unique[0] if unique else "")
+        if len(unique) > 1:
+            self.args = (f"no contract spec for {len(unique)} {venue} symbols {', '.join(map(repr, unique[:5]))}"
+                         f"{', …' if len(unique) > 5 else ''}; the frame's other symbols were kept",)
+        self.symbols = unique
+        self.events = events
 
 
 class SubscribeRejected(VenueError):

@@ -11,12 +11,19 @@ that brings fifty frames (a cascade) makes one `emit`, not fifty, so the bus, th
 subscriber pay their per-call cost once. The batch goes out as soon as the read loop yields, before any other
 callback of the loop (no timer, no added wait); a feed-status change first sends the batch before it, so order
 is kept.
+
+A frame or polled body naming symbols with no spec keeps its known symbols' events (`parsing`); the frame is held
+for the unknown ones only (its re-parse emits theirs, never the known ones' again), and the venue's instruments
+are refreshed soon (`soon_refresh_delay_s`, at most once per `soon_refresh_every_s`) instead of at the next hourly
+refresh. A symbol still unknown after a refresh made since it was seen (a contract liqwatch does not load) does not
+ask again. A venue module may name subscriptions to swap when refused or silent (`subscription_fallbacks`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
 from collections.abc import Callable
 from functools import partial
@@ -26,6 +33,7 @@ import aiohttp
 
 from liqwatch import drift
 from liqwatch.errors import ConnectionLost, RateLimited, VenueError
+from liqwatch.fallbacks import Fallbacks
 from liqwatch.logs import VenueLogger, log_once
 from liqwatch.model import Channel, Event, FeedState, FeedStatus, Instrument, InstrumentIndex, Origin
 from liqwatch.model.time import now_ns
@@ -72,6 +80,9 @@ class Feed:
         max_held_frames: int = 1000,
         tap: FeedTap | None = None,
         drift_settings: drift.DriftSettings | None = None,
+        soon_refresh_delay_s: float = 30.0,
+        soon_refresh_every_s: float = 300.0,
+        fallback_silence_s: float | None = None,
     ) -> None:
         self.venue = venue
         self.name = venue.SPEC.name
@@ -93,7 +104,8 @@ class Feed:
         self._oi_poll_interval_s = oi_poll_interval_s
         self.sockets: list[ReconnectingWebSocket] = []
         self.counters: dict[str, FrameCounters] = {}
-        self.held: deque[tuple[bytes, int]] = deque(maxlen=max_held_frames)
+        # (frame, ts_recv, the unknown symbols whose events a re-parse may emit; None: all of them)
+        self.held: deque[tuple[bytes, int, frozenset[str] | None]] = deque(maxlen=max_held_frames)
         self.held_dropped = 0
         self.instrument_loads = 0
         self.instrument_errors = 0
@@ -112,6 +124,18 @@ class Feed:
         self._carriers: dict[Channel, frozenset[str]] = {}  # which connections subscribe each streamed channel
         self._connected_ns: dict[str, int] = {}  # when each connection last connected
         self._drift_unstored: dict[str, list[drift.Diagnosis]] = {}  # session changes not yet stored (cleared ones)
+        self.soon_refresh_delay_s = soon_refresh_delay_s
+        self.soon_refresh_every_s = soon_refresh_every_s
+        self.soon_refreshes = 0
+        self._soon: asyncio.Task[None] | None = None
+        self._last_soon: float | None = None  # time.monotonic() of the last soon refresh
+        self._unknown_seen: set[str] = set()  # unknown symbols reported since the last instruments load
+        self._unresolvable: set[str] = set()  # still unknown after a load made since they were seen: no soon refresh
+        self.unknown_symbols: list[str] = []  # the latest few, for the status
+        self.fallbacks = Fallbacks(
+            venue, self.channels, ws_url, counters=self.counters, sockets=lambda: self.sockets, spawn=self._tasks.append,
+            log=self._log, silence_s=fallback_silence_s,
+        )
 
     def selected(self) -> list[Instrument]:
         """Return the active instruments of this venue that pass the coin filter."""
@@ -135,6 +159,9 @@ class Feed:
             found.extend(self.venue.parse_instruments(body))
         self.instruments.update(found)
         self._listed = {i.symbol for i in found}
+        known = self.instruments.symbols(self.name)
+        self._unresolvable = {s for s in self._unresolvable | self._unknown_seen if s not in known}
+        self._unknown_seen = set()
         self.instrument_loads += 1
         if self.rest_diagnosis is not None:
             self._log.info("drift cleared: %s", self.rest_diagnosis.kind)
@@ -183,6 +210,8 @@ class Feed:
                 await by_name[name].add_subscriptions(messages)
             for connection in plan.open:
                 self._start_socket(connection)
+        if added:
+            await self.fallbacks.extend(selected)
         if added or removed:
             self._plan_carriers(selected)
             self.subscription_updates += 1
@@ -191,7 +220,7 @@ class Feed:
         return len(added), len(removed)
 
     async def _rebuild(self, selected: list[Instrument], detail: str) -> None:
-        fresh = {c.name: c for c in self.venue.ws_connections(selected, self.channels, self.ws_url)}
+        fresh = {c.name: self.fallbacks.swapped(c, selected) for c in self.venue.ws_connections(selected, self.channels, self.ws_url)}
         for socket in list(self.sockets):
             connection = fresh.pop(socket.name, None)
             if connection is None:
@@ -223,6 +252,7 @@ class Feed:
         selected = self.selected()
         self.subscribed = {i.symbol for i in selected}
         self._plan_carriers(selected)
+        self.fallbacks.start(selected)
         tasks = self._tasks
         tasks.append(asyncio.create_task(self._refresh_forever(), name=f"{self.name}-instruments"))
         tasks.append(asyncio.create_task(self._check_drift_forever(), name=f"{self.name}-drift"))
@@ -231,7 +261,7 @@ class Feed:
         if Channel.OPEN_INTEREST in self.channels and self.venue.SPEC.oi_origin is Origin.POLL:
             self.poller = Poller(
                 self.venue, self.rest, self.selected, self.instruments, self._emit, interval_s=self._oi_poll_interval_s,
-                on_body=self.tap.poll if self.tap is not None else None,
+                on_body=self.tap.poll if self.tap is not None else None, on_unknown=self._on_unknown,
             )
             tasks.append(asyncio.create_task(self.poller.run(), name=f"{self.name}-poll"))
         try:
@@ -239,6 +269,7 @@ class Feed:
         finally:
             for socket in self.sockets:
                 await socket.stop()
+            self.fallbacks.close()
             for task in self._tasks:
                 task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -253,6 +284,7 @@ class Feed:
         else:
             self._connected_ns.pop(status.connection_id, None)
         self._emit([status])
+        self.fallbacks.on_status(status)
 
     def _emit_pending(self) -> None:
         events = self._pending
@@ -267,13 +299,12 @@ class Feed:
     def _on_frame(self, counters: FrameCounters, url: str, frame: bytes, ts_recv: int) -> None:
         if self.tap is not None:
             self.tap.frame(frame, ts_recv, url)
-        skipped = counters.skipped
-        unknown_before = skipped.get(SKIP_UNKNOWN_INSTRUMENT, 0)  # .get: Counter's __missing__ is a Python call per frame
+        noted = counters.noted
         events = safe_parse(self.venue, frame, self.instruments, ts_recv, counters)
-        if skipped.get(SKIP_UNKNOWN_INSTRUMENT, 0) > unknown_before:
-            if len(self.held) == self.held.maxlen:
-                self.held_dropped += 1
-            self.held.append((frame, ts_recv))
+        if counters.noted != noted:  # unknown symbols, or a refused subscribe
+            self._on_noted(counters, frame, ts_recv, bool(events))
+        if events and counters is self.fallbacks.watching:
+            self.fallbacks.on_events(events)
         if events:
             seen = counters.last_event_ns  # per channel, for the silent-channel diagnosis (a frame has ≤ 2 kinds)
             seen[type(events[0])] = seen[type(events[-1])] = ts_recv
@@ -287,8 +318,11 @@ class Feed:
         held, self.held = list(self.held), deque(maxlen=self.held.maxlen)
         scratch = FrameCounters()
         events: list[Event] = []
-        for frame, ts_recv in held:
-            events.extend(safe_parse(self.venue, frame, self.instruments, ts_recv, scratch))
+        for frame, ts_recv, only in held:
+            got = safe_parse(self.venue, frame, self.instruments, ts_recv, scratch)
+            if only is not None:  # a partly parsed frame: its known symbols' events went out when it arrived
+                got = [e for e in got if not isinstance(e, FeedStatus) and e.symbol in only]
+            events.extend(got)
         self._log.info("re-parsed %d held frames: %d events, %d still unknown", len(held), len(events), scratch.skipped[SKIP_UNKNOWN_INSTRUMENT])
         if events:
             self._emit(events)
@@ -367,6 +401,42 @@ class Feed:
             if state is not None:
                 out.extend({"connection": socket.name, **d.as_dict()} for d in state.active.values())
         return out
+    # unknown symbols: hold the frame for them, refresh the instruments soon
+
+    def _on_noted(self, counters: FrameCounters, frame: bytes, ts_recv: int, partial: bool) -> None:
+        rejected, counters.pending_rejection = counters.pending_rejection, None
+        if rejected is not None:
+            self.fallbacks.on_rejected(counters, rejected.request)
+            return
+        unknown = counters.unknown
+        if not unknown or all(s in self._unresolvable for s in unknown):
+            return  # nothing new: a contract liqwatch does not load, or not a symbol
+        if len(self.held) == self.held.maxlen:
+            self.held_dropped += 1
+        self.held.append((frame, ts_recv, frozenset(unknown) if partial else None))
+        self._on_unknown(unknown)
+
+    def _on_unknown(self, symbols: tuple[str, ...]) -> None:
+        """Note symbols a frame or body named without a spec; refresh the instruments soon (rate-limited)."""
+        fresh = [s for s in symbols if s not in self._unresolvable]
+        if not fresh:
+            return
+        self._unknown_seen.update(fresh)
+        self.unknown_symbols = ([s for s in self.unknown_symbols if s not in fresh] + fresh)[-20:]
+        if self._soon is not None and not self._soon.done():
+            return
+        wait = self.soon_refresh_delay_s
+        if self._last_soon is not None:
+            wait = max(wait, self._last_soon + self.soon_refresh_every_s - time.monotonic())
+        self._soon = asyncio.get_running_loop().create_task(self._refresh_soon(wait, fresh[0]), name=f"{self.name}-instruments-soon")
+        self._tasks.append(self._soon)
+
+    async def _refresh_soon(self, wait: float, symbol: str) -> None:
+        await asyncio.sleep(wait)
+        self._last_soon = time.monotonic()
+        self.soon_refreshes += 1
+        self._log.info("unknown symbol %s (and %d more): refreshing instruments now", symbol, max(len(self._unknown_seen) - 1, 0))
+        await self.refresh()
 
     def stop(self) -> None:
         """Ask `run()` to close every connection and return."""
@@ -389,6 +459,9 @@ class Feed:
             "instruments": len(self.instruments.for_venue(self.name)),
             "selected": len(self.selected()),
             "held_frames": len(self.held),
+            "unknown_symbols": list(self.unknown_symbols),
+            "soon_refreshes": self.soon_refreshes,
+            "subscription_fallbacks": dict(self.fallbacks.applied),
             "connections": connections,
             "poller": self.poller.stats() if self.poller is not None else None,
             "rest": self.rest.stats(),

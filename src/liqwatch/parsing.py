@@ -1,4 +1,11 @@
-"""The one place a venue's `parse_frame` is called: errors become counted skip reasons, never exceptions."""
+"""The one place a venue's `parse_frame` is called: errors become counted skip reasons, never exceptions.
+
+A frame carrying several symbols of which some have no spec (`UnknownInstruments`) keeps the known symbols'
+events; the frame counts once under `unknown_instrument` (a partly parsed one too), its unknown symbols go to
+`FrameCounters.unknown`. What a Feed must act on (unknown symbols, a refused subscribe) bumps
+`FrameCounters.noted`, with the details in `unknown` and `pending_rejection` (the Feed takes it; `rejected` keeps
+the venue's words for the drift diagnosis).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +14,13 @@ from collections import Counter
 
 import msgspec
 
-from liqwatch.errors import ParseError, SubscribeRejected, UnknownInstrument, UnknownMessage
+from liqwatch.errors import (
+    ParseError,
+    SubscribeRejected,
+    UnknownInstrument,
+    UnknownInstruments,
+    UnknownMessage,
+)
 from liqwatch.logs import log_once
 from liqwatch.model import Event, InstrumentIndex, Liquidation
 from liqwatch.recording import decompress
@@ -21,7 +34,6 @@ SKIP_UNKNOWN_INSTRUMENT = "unknown_instrument"
 SKIP_INTERNAL = "parser_bug"
 SKIP_SUBSCRIBE_REJECTED = "subscribe_rejected"
 
-
 _MAX_UNKNOWN_TYPES = 50  # distinct unknown-message keys kept per connection; the rest count under "(other)"
 
 
@@ -34,7 +46,10 @@ class FrameCounters:
     of the latest event of each type (set by the Feed).
     """
 
-    __slots__ = ("bad_sample", "events", "frames", "last_error", "last_event_ns", "rejected", "skipped", "unknown_types")
+    __slots__ = (
+        "bad_sample", "events", "frames", "last_error", "last_event_ns", "noted", "pending_rejection", "rejected", "skipped",
+        "unknown", "unknown_types",
+    )
 
     def __init__(self) -> None:
         self.frames = 0
@@ -45,6 +60,9 @@ class FrameCounters:
         self.unknown_types: Counter[str] = Counter()
         self.rejected = ""  # the venue's words, from the latest SubscribeRejected
         self.last_event_ns: dict[type, int] = {}
+        self.noted = 0  # frames that named unknown symbols or refused a subscribe: a caller compares before/after
+        self.unknown: tuple[str, ...] = ()  # the unknown symbols of the latest such frame
+        self.pending_rejection: SubscribeRejected | None = None  # the latest refused subscribe, until a Feed takes it
 
     def as_dict(self) -> dict[str, object]:
         """Return the counters as plain values."""
@@ -91,22 +109,31 @@ def _guarded(
 ) -> list[Event]:
     counters.frames += 1
     name = venue.SPEC.name
+    partial: UnknownInstruments | None = None
     try:
-        if tag is not None:
-            events = venue.parse_poll(tag, decompress(frame), instruments, ts_recv)
-        else:
-            if venue.SPEC.frame_encoding == "gzip":
-                frame = decompress(frame)
-            events = venue.parse_frame(frame, instruments, ts_recv)
+        try:
+            if tag is not None:
+                events = venue.parse_poll(tag, decompress(frame), instruments, ts_recv)
+            else:
+                if venue.SPEC.frame_encoding == "gzip":
+                    frame = decompress(frame)
+                events = venue.parse_frame(frame, instruments, ts_recv)
+        except UnknownInstruments as exc:
+            if not exc.events:
+                raise
+            partial, events = exc, exc.events  # keep the known symbols' events; count the unknown ones below
         for event in events:
             if type(event) is not Liquidation:  # venue modules validate liquidations on the hot path themselves
                 _require_finite(event, name)
     except UnknownInstrument as exc:
         reason, detail = SKIP_UNKNOWN_INSTRUMENT, str(exc)
-        log_once(logger, logging.INFO, f"{name}:{reason}:{exc.symbol}", "venue=%s %s", name, exc)
+        unknown = exc.symbols if isinstance(exc, UnknownInstruments) else (exc.symbol,)
+        _note_unknown(counters, name, unknown, exc)
     except SubscribeRejected as exc:
         reason, detail = SKIP_SUBSCRIBE_REJECTED, str(exc)
         counters.rejected = exc.text
+        counters.noted += 1
+        counters.pending_rejection = exc
         log_once(logger, logging.WARNING, f"{name}:{reason}:{exc.text[:60]}", "venue=%s %s", name, exc)
     except UnknownMessage as exc:
         reason, detail = SKIP_UNKNOWN_MESSAGE, str(exc)
@@ -122,6 +149,10 @@ def _guarded(
         log_once(logger, logging.ERROR, f"{name}:{reason}:{type(exc).__name__}", "venue=%s parser error (please report): %s", name, detail)
     else:
         counters.events += len(events)
+        if partial is not None:
+            _note_unknown(counters, name, partial.symbols, partial)
+            counters.skipped[SKIP_UNKNOWN_INSTRUMENT] += 1
+            counters.last_error = str(partial)[:300]
         return events
     counters.skipped[reason] += 1
     counters.last_error = detail[:300]
@@ -133,3 +164,10 @@ def _guarded(
         key = detail[:60]
         types[key if key in types or len(types) < _MAX_UNKNOWN_TYPES else "(other)"] += 1
     return []
+
+
+def _note_unknown(counters: FrameCounters, name: str, symbols: tuple[str, ...], exc: UnknownInstrument) -> None:
+    counters.noted += 1
+    counters.unknown = symbols
+    for symbol in symbols:
+        log_once(logger, logging.INFO, f"{name}:{SKIP_UNKNOWN_INSTRUMENT}:{symbol}", "venue=%s %s", name, UnknownInstrument(name, symbol))

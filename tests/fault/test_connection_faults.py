@@ -27,7 +27,7 @@ from liqwatch.bus import DropPolicy
 from liqwatch.config import FeedSettings, Settings, StoreSettings, VenueSettings, WebSettings
 from liqwatch.feed import Feed
 from liqwatch.model import Channel, FeedState, FeedStatus, InstrumentIndex, Liquidation, OpenInterest
-from liqwatch.parsing import SKIP_MALFORMED
+from liqwatch.parsing import SKIP_SUBSCRIBE_REJECTED
 from liqwatch.sim import VenueServer
 from liqwatch.transport.websocket import Backoff
 from liqwatch.venues import get_venue
@@ -176,8 +176,8 @@ async def test_endless_subscription_errors_back_off_and_recover(tmp_path: Path) 
             # (the server counts a subscribe as it answers; the client counts the error when it reads it: a reply in
             # flight makes them differ for an instant, so wait for a moment they agree rather than compare once)
             await wait_until(
-                lambda: counters.skipped[SKIP_MALFORMED] == server.counters(BINANCE).subscribe_messages >= 2,
-                timeout_s=5, what="every rejected subscription counted as a malformed frame",
+                lambda: counters.skipped[SKIP_SUBSCRIBE_REJECTED] == server.counters(BINANCE).subscribe_messages >= 2,
+                timeout_s=5, what="every rejected subscription counted as subscribe_rejected",
             )
             assert 2 <= accepted <= 2.0 / 0.3 + 2
             server.reject_subscriptions(BINANCE, on=False)

@@ -14,7 +14,7 @@ from _local import Sink, free_port, wait_until
 
 from liqwatch.errors import ConnectionLost, RateLimited, VenueError
 from liqwatch.model import Channel, FeedState, InstrumentIndex, OpenInterest
-from liqwatch.parsing import SKIP_MALFORMED, FrameCounters, safe_parse
+from liqwatch.parsing import SKIP_SUBSCRIBE_REJECTED, FrameCounters, safe_parse
 from liqwatch.sim import VenueServer
 from liqwatch.transport.poller import Poller, seconds_to_next_tick
 from liqwatch.transport.rest import RestClient
@@ -194,7 +194,8 @@ async def test_rejected_subscription_is_counted_not_reconnected(server: VenueSer
     sink, counters = Sink(), FrameCounters()
     ws = _socket(BINANCE, server, session, sink, counters, stale_after_s=5.0)
     task = asyncio.create_task(ws.run())
-    await wait_until(lambda: counters.skipped[SKIP_MALFORMED] == 1, what="the error frame")
+    await wait_until(lambda: counters.skipped[SKIP_SUBSCRIBE_REJECTED] == 1, what="the error frame")
     assert server.subscribed_topics(BINANCE) == set() and ws.reconnects == 0
+    assert counters.pending_rejection is not None and counters.pending_rejection.request == "1" and "invalid stream" in counters.pending_rejection.text
     await ws.stop()
     await asyncio.wait_for(task, 5)

@@ -75,6 +75,7 @@ class _VenueState:
         self.changed = asyncio.Event()
         self.stalled = False
         self.reject = False
+        self.refused: frozenset[str] = frozenset()  # topics whose subscribe requests are refused
         self.drop_after: int | None = None
         self.rest_faults: deque[tuple[int, float | None]] = deque()
         self.open_interest: dict[str, float] = {}
@@ -270,6 +271,11 @@ class VenueServer:
         """Answer the venue's subscribe requests with its error frame while on."""
         self._venue(venue).reject = on
 
+    def refuse_topics(self, venue: str, topics: Iterable[str]) -> None:
+        """Answer a subscribe request naming any of `topics` with the venue's error frame (the whole request,
+        as Binance does); other requests are accepted. An empty `topics` stops refusing."""
+        self._venue(venue).refused = frozenset(topics)
+
     def fail_rest(self, venue: str, status: int, count: int = 1, retry_after_s: float | None = None) -> None:
         """Answer the venue's next `count` REST requests with HTTP `status` (and Retry-After if given)."""
         self._venue(venue).rest_faults.extend([(status, retry_after_s)] * count)
@@ -380,6 +386,8 @@ class VenueServer:
                     if state.stalled:
                         continue
                     reply = dialect.on_message(data, state.reject)
+                    if state.refused and state.refused.intersection(reply.topics):
+                        reply = dialect.on_message(data, True)
                     state.counters.pongs_received += int(reply.pong)
                     if reply.subscribe:
                         state.counters.subscribe_messages += 1

@@ -7,19 +7,11 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 
-import msgspec
-
-from liqwatch.errors import ParseError, UnknownInstrument, UnknownMessage, VenueError
+from liqwatch.errors import VenueError
 from liqwatch.logs import VenueLogger, log_once
 from liqwatch.model import Event, FeedState, FeedStatus, Instrument, InstrumentIndex, OpenInterest
 from liqwatch.model.time import now_ns
-from liqwatch.parsing import (
-    SKIP_INTERNAL,
-    SKIP_MALFORMED,
-    SKIP_UNKNOWN_INSTRUMENT,
-    SKIP_UNKNOWN_MESSAGE,
-    FrameCounters,
-)
+from liqwatch.parsing import FrameCounters, safe_parse_poll
 from liqwatch.transport.rest import RestClient
 from liqwatch.venues import VenueModule
 
@@ -44,6 +36,7 @@ class Poller:
         *,
         interval_s: float | None = None,
         on_body: Callable[[str, bytes, int, str], None] | None = None,
+        on_unknown: Callable[[tuple[str, ...]], None] | None = None,
     ) -> None:
         self.venue = venue
         self._rest = rest
@@ -51,6 +44,7 @@ class Poller:
         self._index = index
         self._emit = emit
         self._on_body = on_body  # (tag, body, ts_recv, url): e.g. a recorder
+        self._on_unknown = on_unknown  # symbols a body named without a loaded spec: e.g. the Feed's soon refresh
         self.interval_s = interval_s if interval_s is not None else venue.SPEC.oi_poll_interval_s
         self.counters = FrameCounters()
         self.rounds = 0
@@ -99,25 +93,13 @@ class Poller:
         self._emit([FeedStatus(venue=self.venue.SPEC.name, connection_id="poll", state=state, detail=detail, ts_event=ts, ts_recv=ts)])
 
     def _parse(self, tag: str, payload: bytes) -> list[Event]:
+        # A body listing many symbols keeps the known ones' events; the unknown ones are counted and reported.
         counters = self.counters
-        counters.frames += 1
-        try:
-            events = self.venue.parse_poll(tag, payload, self._index, now_ns())
-        except UnknownInstrument as exc:
-            reason, detail = SKIP_UNKNOWN_INSTRUMENT, str(exc)
-        except UnknownMessage as exc:
-            reason, detail = SKIP_UNKNOWN_MESSAGE, str(exc)
-        except ParseError as exc:
-            reason, detail = SKIP_MALFORMED, str(exc)
-        except (msgspec.MsgspecError, ValueError, TypeError, KeyError, IndexError, AttributeError, ZeroDivisionError) as exc:
-            reason, detail = SKIP_INTERNAL, f"{type(exc).__name__}: {exc}"
-        else:
-            counters.events += len(events)
-            return events
-        counters.skipped[reason] += 1
-        counters.last_error = detail[:300]
-        log_once(logger, logging.WARNING, f"{self.venue.SPEC.name}:poll:{reason}", "poll response skipped: %s", detail)
-        return []
+        noted = counters.noted
+        events = safe_parse_poll(self.venue, tag, payload, self._index, now_ns(), counters)
+        if counters.noted != noted and counters.unknown and self._on_unknown is not None:
+            self._on_unknown(counters.unknown)
+        return events
 
     def _changed(self, events: list[Event]) -> list[Event]:
         out: list[Event] = []

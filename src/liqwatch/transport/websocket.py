@@ -381,6 +381,23 @@ class ReconnectingWebSocket:
         self._log.info("subscribed %d more message(s) on the live connection", len(messages))
         return len(messages)
 
+    async def replace_subscription(self, old: bytes, new: tuple[bytes, ...], undo: bytes | None = None) -> int:
+        """Swap the subscribe message `old` for `new` without reconnecting: send `undo` (e.g. an unsubscribe)
+        then `new` on the live connection, and send `new` instead of `old` on every reconnect after.
+        Return how many messages were sent now."""
+        kept = tuple(m for m in self.connection.subscribe if m != old)
+        self.connection = msgspec.structs.replace(self.connection, subscribe=kept + new)
+        ws = self._ws
+        if ws is None or self._connected_at is None or ws.closed:
+            return 0  # the connect loop sends the new list
+        live = ((undo,) if undo is not None else ()) + new
+        try:
+            for message in live:
+                await _send(ws, message)
+        except NETWORK_ERRORS:
+            return 0  # the read loop sees the close; the reconnect sends the new list
+        return len(live)
+
     async def resubscribe(self, connection: WsConnection, detail: str) -> None:
         """Replace what this connection subscribes to and reconnect once to apply it."""
         self.connection = connection

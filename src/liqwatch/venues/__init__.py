@@ -20,7 +20,7 @@ from liqwatch.venues import (
     kraken_futures,
     okx,
 )
-from liqwatch.venues._spec import RestRequest, VenueModule, VenueSpec, WsConnection
+from liqwatch.venues._spec import RestRequest, SubscriptionFallback, VenueModule, VenueSpec, WsConnection
 
 _MODULES = {
     "binance-usdm": binance,
@@ -62,4 +62,4 @@ def venue_for_recording(file_name: str) -> VenueModule | None:
     return None
 
 
-__all__ = ["VENUES", "RestRequest", "VenueModule", "VenueSpec", "WsConnection", "get_venue", "venue_for_recording"]
+__all__ = ["VENUES", "RestRequest", "SubscriptionFallback", "VenueModule", "VenueSpec", "WsConnection", "get_venue", "venue_for_recording"]

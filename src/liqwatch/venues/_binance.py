@@ -12,7 +12,7 @@ from typing import Literal
 
 import msgspec
 
-from liqwatch.errors import ParseError, UnknownMessage
+from liqwatch.errors import ParseError, SubscribeRejected, UnknownMessage
 from liqwatch.model import (
     Candle,
     Channel,
@@ -117,6 +117,15 @@ INTERVAL_S = {"1m": 60, "3m": 180, "5m": 300, "15m": 900, "30m": 1800, "1h": 360
 _HANDLED_EVENTS = ("forceOrder", "markPriceUpdate", "kline")
 _HANDLED_STREAMS = ("forceOrder", "markPrice", "@kline_")
 
+LIQUIDATION_STREAM, MARK_PRICE_STREAM = "!forceOrder@arr", "!markPrice@arr@1s"
+LIQUIDATION_REQUEST_ID, MARK_PRICE_REQUEST_ID = 1, 2  # kline SUBSCRIBEs take 3, 4, … (one per connection)
+
+
+def subscribe(streams: Sequence[str], request_id: int, method: str = "SUBSCRIBE") -> bytes:
+    """Return one SUBSCRIBE (or UNSUBSCRIBE) request for `streams`."""
+    return _wire.json_bytes({"method": method, "params": list(streams), "id": request_id})
+
+
 # `S` is the liquidation ORDER side: SELL closes a long (docs; shared/docs/venues.md §1-2).
 POSITION_SIDE = {"SELL": PositionSide.LONG, "BUY": PositionSide.SHORT}
 
@@ -174,23 +183,29 @@ class Family:
     def ws_connections(
         self, instruments: Sequence[Instrument], channels: frozenset[Channel], ws_url: str
     ) -> list[WsConnection]:
-        """Return SUBSCRIBE connections: all-market liquidation and mark streams, klines per symbol."""
-        streams: list[str] = []
+        """Return SUBSCRIBE connections: all-market liquidation and mark streams, klines per symbol.
+
+        The liquidation stream and the mark-price stream each go in a SUBSCRIBE of their own (ids 1 and 2):
+        Binance refuses a whole request when one of its streams is invalid, and a refused mark-price stream
+        must not cost the liquidations. Klines follow, one message per connection (ids 3, 4, …).
+        """
+        streams: list[tuple[int, str]] = []
         if Channel.LIQUIDATIONS in channels:
-            streams.append("!forceOrder@arr")
+            streams.append((LIQUIDATION_REQUEST_ID, LIQUIDATION_STREAM))
         if Channel.MARK_PRICE in channels:
-            streams.append("!markPrice@arr@1s")
-        if Channel.CANDLES in channels:
-            streams.extend(f"{i.symbol.lower()}@kline_1m" for i in instruments)
+            streams.append((MARK_PRICE_REQUEST_ID, MARK_PRICE_STREAM))
         per = self.spec.max_streams_per_connection
-        return [
-            WsConnection(
-                name=f"{self.venue}-{n}",
-                url=ws_url,
-                subscribe=(_wire.json_bytes({"method": "SUBSCRIBE", "params": streams[k : k + per], "id": n + 1}),),
-            )
-            for n, k in enumerate(range(0, len(streams), per))
-        ]
+        if Channel.CANDLES in channels:
+            first = len(streams)
+            streams.extend((3 + (first + n) // per, f"{i.symbol.lower()}@kline_1m") for n, i in enumerate(instruments))
+        out = []
+        for n, k in enumerate(range(0, len(streams), per)):
+            messages: dict[int, list[str]] = {}
+            for request_id, stream in streams[k : k + per]:
+                messages.setdefault(request_id, []).append(stream)
+            requests = tuple(subscribe(names, request_id) for request_id, names in messages.items())
+            out.append(WsConnection(name=f"{self.venue}-{n}", url=ws_url, subscribe=requests))
+        return out
 
     @staticmethod
     def heartbeat(ts_ns: int) -> bytes | None:
@@ -223,8 +238,9 @@ class Family:
             raise UnknownMessage(f"{self.label} stream {control.stream!r} is not handled")
         if control.open_interest is not None and control.symbol is not None:
             return self.open_interest(_wire.decode(OI_DATA, frame, "Binance openInterest"), instruments, ts_recv)
-        if control.error:
-            raise ParseError(f"Binance returned an error: {bytes(control.error).decode(errors='replace')[:200]}")
+        if control.error:  # the answer to a request (SUBSCRIBE): {"error": {"code": 2, "msg": "Invalid request: …"}, "id": N}
+            text = bytes(control.error).decode(errors="replace")[:200]
+            raise SubscribeRejected(self.venue, text, None if control.id is None else str(control.id))
         if control.id is not None:
             return []  # subscribe ack
         raise UnknownMessage(f"unknown {self.label} frame: {frame[:120]!r}")

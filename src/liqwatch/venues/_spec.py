@@ -41,6 +41,24 @@ class WsConnection(msgspec.Struct, frozen=True, kw_only=True):
     subscribe: tuple[bytes, ...] = ()
 
 
+class SubscriptionFallback(msgspec.Struct, frozen=True, kw_only=True):
+    """A subscription the venue may refuse or leave silent, and the documented ones to subscribe instead.
+
+    A venue module may provide `subscription_fallbacks(instruments, channels, ws_url) -> list[SubscriptionFallback]`
+    (pure); the Feed watches each and swaps it on the live connection, without reconnecting, when the venue refuses
+    `request` or sends nothing of `channel` for `silent_after_s` after connecting.
+    """
+
+    connection: str  # name of the WsConnection that sends `message`
+    message: bytes  # the subscribe message, exactly as in WsConnection.subscribe
+    request: str  # its request id, as the venue echoes it in a refusal (SubscribeRejected.request)
+    channel: Channel  # what it delivers: silence is measured on this channel's events on that connection
+    silent_after_s: float
+    instead: tuple[bytes, ...]  # sent instead, now and on every reconnect after
+    undo: bytes | None = None  # sent first when it was accepted but silent (an unsubscribe), never on reconnects
+    detail: str = ""  # what is swapped for what, for the log and the status
+
+
 class RestRequest(msgspec.Struct, frozen=True, kw_only=True):
     """One REST request; `tag` tells the parser what it asked for."""
 

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 import msgspec
 
-from liqwatch.errors import ParseError, UnknownInstrument
+from liqwatch.errors import ParseError, UnknownInstrument, UnknownInstruments
 from liqwatch.model import (
     Candle,
     ContractType,
+    Event,
     Instrument,
     InstrumentIndex,
     InstrumentKind,
@@ -40,6 +42,28 @@ def instrument(instruments: InstrumentIndex, venue: str, symbol: str) -> Instrum
     if found is None:
         raise UnknownInstrument(venue, symbol)
     return found
+
+
+def keep_known(venue: str, items: Iterable[T], build: Callable[[T], Iterable[Event]]) -> list[Event]:
+    """Build the events of every item of a multi-symbol frame, keeping those of known symbols.
+
+    An item whose `build` raises `UnknownInstrument` is left out; if any was, this raises `UnknownInstruments`
+    carrying the other items' events (`parsing.safe_parse` keeps them and counts the unknown symbols).
+    Any other error still rejects the whole frame.
+    """
+    out: list[Event] = []
+    unknown: list[str] = []
+    for item in items:
+        try:
+            out.extend(build(item))
+        except UnknownInstruments as exc:
+            out.extend(exc.events)
+            unknown.extend(exc.symbols)
+        except UnknownInstrument as exc:
+            unknown.append(exc.symbol)
+    if unknown:
+        raise UnknownInstruments(venue, unknown, out)
+    return out
 
 
 def positive(value: float, field: str, what: str) -> float:

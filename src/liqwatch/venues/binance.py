@@ -105,7 +105,7 @@ def parse_frame(frame: bytes, instruments: InstrumentIndex, ts_recv: int) -> lis
     if type(data) is ForceOrder:  # the hot path: one liquidation per frame
         return [_liquidation(data, instruments, ts_recv)]
     if isinstance(data, list):
-        return [e for item in data for e in _event(item, instruments, ts_recv)]
+        return _wire.keep_known(VENUE, data, lambda item: _event(item, instruments, ts_recv))  # !markPrice@arr
     return _event(data, instruments, ts_recv)
 
 

@@ -10,10 +10,14 @@ We use `/market/stream`; test both at deploy time, the silent-feed alert catches
 
 Open interest: /dapi/v1/openInterest gives contracts only, so the event carries the exact USD value
 and a base amount only where a price is known (none in a bare REST body: base is NaN there).
+Mark price: `!markPrice@arr@1s` is documented for USD-M only; `subscription_fallbacks` tells the Feed to swap it for
+the documented `<pair>@markPrice@1s` streams when dstream refuses it or leaves it silent (docs/venues-verification.md).
 Skipped on purpose: 24hrTicker, indexPriceUpdate and aggTrade frames (channels we do not collect).
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import msgspec
 
@@ -33,7 +37,7 @@ from liqwatch.model import (
 from liqwatch.model.time import NS_PER_MS, ms_to_ns
 from liqwatch.venues import _binance, _wire
 from liqwatch.venues._binance import ForceOrder, Kline, KlineBar
-from liqwatch.venues._spec import VenueSpec
+from liqwatch.venues._spec import SubscriptionFallback, VenueSpec
 
 SPEC = VenueSpec(
     name="binance-coinm",
@@ -75,6 +79,26 @@ heartbeat = FAMILY.heartbeat
 reply_to = FAMILY.reply_to
 poll_requests = FAMILY.poll_requests
 parse_poll = FAMILY.parse_poll
+_PAIRS_PER_REQUEST = 50
+
+
+def subscription_fallbacks(instruments: Sequence[Instrument], channels: frozenset[Channel], ws_url: str) -> list[SubscriptionFallback]:
+    """`!markPrice@arr@1s` is documented for USD-M only: if dstream refuses it or leaves it silent, subscribe the
+    documented `<pair>@markPrice@1s` (every symbol of a pair, perpetual and quarterlies, each second) instead."""
+    if Channel.MARK_PRICE not in channels or not instruments:
+        return []
+    streams = [f"{p}@markPrice@1s" for p in sorted({i.symbol.partition("_")[0].lower() for i in instruments})]
+    per = _PAIRS_PER_REQUEST
+    instead = tuple(_binance.subscribe(streams[k : k + per], 100 + n) for n, k in enumerate(range(0, len(streams), per)))
+    mark = _binance.MARK_PRICE_REQUEST_ID
+    return [
+        SubscriptionFallback(
+            connection=f"{VENUE}-0", message=_binance.subscribe([_binance.MARK_PRICE_STREAM], mark), request=str(mark),
+            channel=Channel.MARK_PRICE, silent_after_s=30.0, instead=instead,
+            undo=_binance.subscribe([_binance.MARK_PRICE_STREAM], 99, "UNSUBSCRIBE"),
+            detail=f"{_binance.MARK_PRICE_STREAM} → {len(streams)} per-pair <pair>@markPrice@1s streams",
+        )
+    ]
 
 
 class _MarkPriceUpdate(msgspec.Struct, frozen=True, gc=False, tag_field="e", tag="markPriceUpdate"):
@@ -112,7 +136,7 @@ def parse_frame(frame: bytes, instruments: InstrumentIndex, ts_recv: int) -> lis
     if type(data) is ForceOrder:  # the hot path: one liquidation per frame
         return [_liquidation(data, instruments, ts_recv)]
     if isinstance(data, list):
-        return [e for item in data for e in _event(item, instruments, ts_recv)]
+        return _wire.keep_known(VENUE, data, lambda item: _event(item, instruments, ts_recv))  # !markPrice@arr
     return _event(data, instruments, ts_recv)
 
 

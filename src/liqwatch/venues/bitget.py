@@ -198,10 +198,10 @@ def _parse_general(frame: bytes, instruments: InstrumentIndex, ts_recv: int) -> 
         kind = env.arg.topic or env.arg.channel
         if kind == "liquidation":
             items = _wire.decode(_LIQUIDATIONS, env.data, "Bitget liquidation")
-            return [_liquidation(item, instruments, ts_recv) for item in items]
+            return _wire.keep_known(VENUE, items, lambda item: [_liquidation(item, instruments, ts_recv)])
         if kind == "ticker":
             tickers = _wire.decode(_TICKERS, env.data, "Bitget ticker")
-            return [e for t in tickers for e in _ticker(t, env, instruments, ts_recv)]
+            return _wire.keep_known(VENUE, tickers, lambda t: _ticker(t, env, instruments, ts_recv))
         if kind == "candle1m":
             return _candles(env, instruments, ts_recv)
         raise UnknownMessage(f"Bitget channel {kind!r} is not handled")
@@ -322,15 +322,14 @@ def _rest_open_interest(data: msgspec.Raw, instruments: InstrumentIndex, ts_recv
         rows, ts_ms = [(e.symbol, e.size) for e in body.entries], body.ts
     else:
         raise ParseError("malformed Bitget open-interest data: neither symbol/amount nor openInterestList")
-    return [
+    return _wire.keep_known(VENUE, rows, lambda row: [
         _wire.open_interest(
-            _wire.instrument(instruments, VENUE, _wire_symbol(symbol)[0]),
-            raw_value=size,
+            _wire.instrument(instruments, VENUE, _wire_symbol(row[0])[0]),
+            raw_value=row[1],
             raw_unit=OpenInterestUnit.BASE,  # base coin (docs; venues.md §8)
             two_sided=False,
             ts_event=ms_to_ns(ts_ms) if ts_ms else ts_recv,
             ts_recv=ts_recv,
             origin=origin,
         )
-        for symbol, size in rows
-    ]
+    ])

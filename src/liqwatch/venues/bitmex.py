@@ -18,7 +18,12 @@ from collections.abc import Sequence
 
 import msgspec
 
-from liqwatch.errors import ParseError, SubscribeRejected, UnknownInstrument, UnknownMessage
+from liqwatch.errors import (
+    ParseError,
+    SubscribeRejected,
+    UnknownInstruments,
+    UnknownMessage,
+)
 from liqwatch.model import (
     Candle,
     Channel,
@@ -184,9 +189,11 @@ def _liquidations(msg: _Frame, instruments: InstrumentIndex, ts_recv: int) -> li
     if msg.action != "insert":
         raise ParseError(f"malformed BitMEX liquidation table: action {msg.action!r}")
     out: list[Event] = []
-    skipped = ""
+    skipped, unknown = "", list[str]()
     for row in rows:
-        inst = _wire.instrument(instruments, VENUE, row.symbol)
+        if (inst := instruments.get(VENUE, row.symbol)) is None:
+            unknown.append(row.symbol)  # a frame lists several symbols: keep the known ones
+            continue
         # `side` is the liquidation ORDER side: Sell closes a long (docs; shared/docs/venues.md §5, §13.1).
         if row.side == "Sell":
             side = PositionSide.LONG
@@ -216,6 +223,8 @@ def _liquidations(msg: _Frame, instruments: InstrumentIndex, ts_recv: int) -> li
                 venue_event_id=row.order_id,
             )
         )
+    if unknown:
+        raise UnknownInstruments(VENUE, unknown, out)
     if not out and skipped:
         raise UnknownMessage(skipped)
     return out
@@ -227,15 +236,14 @@ def _instrument_events(
     """Return OI and mark/funding events from instrument rows; rows of unloaded symbols are dropped."""
     xbt_usd = next((r.mark_price for r in rows if r.symbol == "XBTUSD" and r.mark_price), None)
     out: list[Event] = []
-    unknown: UnknownInstrument | None = None
+    unknown: list[str] = []
     skipped = ""
     for row in rows:
         wants_mark = row.mark_price is not None or row.funding_rate is not None
         if row.symbol.startswith(".") or not (wants_mark or row.open_interest is not None):
             continue  # an index, or an update of fields we do not keep
-        inst = instruments.get(VENUE, row.symbol)
-        if inst is None:
-            unknown = unknown or UnknownInstrument(VENUE, row.symbol)
+        if (inst := instruments.get(VENUE, row.symbol)) is None:
+            unknown.append(row.symbol)
             continue
         ts_event = _ts(row.timestamp) if row.timestamp else ts_recv
         if wants_mark:
@@ -246,8 +254,8 @@ def _instrument_events(
                 skipped = oi
             else:
                 out.append(oi)
-    if not out and unknown is not None:
-        raise unknown
+    if unknown:
+        raise UnknownInstruments(VENUE, unknown, out)
     if not out and skipped:
         raise UnknownMessage(skipped)
     return out
@@ -313,11 +321,8 @@ def _open_interest(
 
 
 def _candles(rows: list[_BinRow], instruments: InstrumentIndex, ts_recv: int) -> list[Event]:
-    """Build one candle per row, dropping rows of unloaded symbols unless no row is known."""
-    known = [(r, i) for r in rows if (i := instruments.get(VENUE, r.symbol)) is not None]
-    if rows and not known:
-        raise UnknownInstrument(VENUE, rows[0].symbol)
-    return [_candle(r, i, ts_recv) for r, i in known]
+    """Build one candle per row; rows of unloaded symbols are counted (UnknownInstruments), the others kept."""
+    return _wire.keep_known(VENUE, rows, lambda r: [_candle(r, _wire.instrument(instruments, VENUE, r.symbol), ts_recv)])
 
 
 def _candle(row: _BinRow, inst: Instrument, ts_recv: int) -> Candle:

@@ -15,7 +15,13 @@ from collections.abc import Sequence
 
 import msgspec
 
-from liqwatch.errors import ParseError, SubscribeRejected, UnknownInstrument, UnknownMessage
+from liqwatch.errors import (
+    ParseError,
+    SubscribeRejected,
+    UnknownInstrument,
+    UnknownInstruments,
+    UnknownMessage,
+)
 from liqwatch.model import (
     Candle,
     Channel,
@@ -163,7 +169,7 @@ def _error_text(error: msgspec.Raw) -> str:
 def _subscription(channel: str, data: msgspec.Raw, instruments: InstrumentIndex, ts_recv: int) -> list[Event]:
     if channel.startswith("trades."):
         trades = _wire.decode(_TRADES, data, f"Deribit {channel}")
-        return [e for t in trades if t.liquidation for e in _liquidations(t, instruments, ts_recv)]
+        return _wire.keep_known(VENUE, [t for t in trades if t.liquidation], lambda t: _liquidations(t, instruments, ts_recv))
     if channel.startswith("ticker."):
         return _tickers(
             [_wire.decode(_TICKER, data, f"Deribit {channel}")], instruments, ts_recv, Origin.STREAM
@@ -266,14 +272,18 @@ def _liquidations(trade: _Trade, instruments: InstrumentIndex, ts_recv: int) -> 
 def _tickers(
     tickers: list[_Ticker], instruments: InstrumentIndex, ts_recv: int, origin: Origin
 ) -> list[Event]:
-    """Return OI (one-sided) and mark/index/funding events; options are skipped, the last error re-raised."""
+    """Return OI (one-sided) and mark/index/funding events; options are skipped, unknown futures counted."""
     out: list[Event] = []
-    error: UnknownMessage | UnknownInstrument | None = None
+    error: UnknownMessage | None = None
+    unknown: list[str] = []
     for t in tickers:
         try:
             inst = _lookup(instruments, t.instrument_name)
-        except (UnknownMessage, UnknownInstrument) as exc:
+        except UnknownMessage as exc:
             error = exc
+            continue
+        except UnknownInstrument as exc:
+            unknown.append(exc.symbol)
             continue
         ts_event = ms_to_ns(t.timestamp or t.creation_timestamp or 0) or ts_recv
         mark = (
@@ -304,6 +314,8 @@ def _tickers(
                 funding_interval_s=_FUNDING_INTERVAL_S if t.funding_8h is not None else None,
             )
         )
+    if unknown:
+        raise UnknownInstruments(VENUE, unknown, out)
     if not out and error is not None:
         raise error
     return out

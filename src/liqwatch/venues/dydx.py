@@ -20,7 +20,7 @@ from collections.abc import Sequence
 
 import msgspec
 
-from liqwatch.errors import ParseError, SubscribeRejected, UnknownInstrument, UnknownMessage
+from liqwatch.errors import ParseError, SubscribeRejected, UnknownMessage
 from liqwatch.model import (
     Channel,
     ContractType,
@@ -243,42 +243,38 @@ def _liquidation(t: _Trade, inst: Instrument, ts_recv: int) -> Liquidation:
 
 
 def _markets(updates: list[_Markets], instruments: InstrumentIndex, ts_recv: int) -> list[Event]:
-    out: list[Event] = []
-    unknown: list[str] = []
+    items: list[tuple[str, _Market | _Oracle]] = []
     for update in updates:
-        for ticker, m in {**(update.markets or {}), **(update.trading or {})}.items():
-            inst = instruments.get(VENUE, ticker)
-            if inst is None:
-                unknown.append(ticker)
-                continue
-            price = m.oracle_price if m.oracle_price and m.oracle_price > 0 else None
-            if m.open_interest is not None and m.open_interest >= 0:
-                out.append(
-                    _wire.open_interest(
-                        inst,
-                        raw_value=m.open_interest,
-                        raw_unit=OpenInterestUnit.BASE,  # one-sided: the indexer sums LONG position sizes
-                        two_sided=False,
-                        ts_event=ts_recv,  # `trading` updates carry no timestamp
-                        ts_recv=ts_recv,
-                        origin=Origin.STREAM,
-                        price=price,
-                    )
-                )
-            if price is not None or m.next_funding_rate is not None:
-                out.append(_mark(inst, ts_recv, ts_recv, price, m.next_funding_rate))
-        for ticker, o in (update.oracle_prices or {}).items():
-            inst = instruments.get(VENUE, ticker)
-            if inst is None:
-                unknown.append(ticker)
-                continue
-            try:
-                ts = iso_to_ns(o.effective_at) if o.effective_at else ts_recv
-            except ValueError:
-                raise ParseError(f"malformed dYdX oraclePrices: effectiveAt {o.effective_at!r}") from None
-            out.append(_mark(inst, ts, ts_recv, _wire.positive(o.oracle_price, "oraclePrice", "dYdX oraclePrices"), None))
-    if not out and unknown:
-        raise UnknownInstrument(VENUE, unknown[0])
+        items.extend({**(update.markets or {}), **(update.trading or {})}.items())
+        items.extend((update.oracle_prices or {}).items())
+    return _wire.keep_known(VENUE, items, lambda item: _market(*item, instruments, ts_recv))
+
+
+def _market(ticker: str, m: _Market | _Oracle, instruments: InstrumentIndex, ts_recv: int) -> list[Event]:
+    inst = _wire.instrument(instruments, VENUE, ticker)
+    if isinstance(m, _Oracle):
+        try:
+            ts = iso_to_ns(m.effective_at) if m.effective_at else ts_recv
+        except ValueError:
+            raise ParseError(f"malformed dYdX oraclePrices: effectiveAt {m.effective_at!r}") from None
+        return [_mark(inst, ts, ts_recv, _wire.positive(m.oracle_price, "oraclePrice", "dYdX oraclePrices"), None)]
+    out: list[Event] = []
+    price = m.oracle_price if m.oracle_price and m.oracle_price > 0 else None
+    if m.open_interest is not None and m.open_interest >= 0:
+        out.append(
+            _wire.open_interest(
+                inst,
+                raw_value=m.open_interest,
+                raw_unit=OpenInterestUnit.BASE,  # one-sided: the indexer sums LONG position sizes
+                two_sided=False,
+                ts_event=ts_recv,  # `trading` updates carry no timestamp
+                ts_recv=ts_recv,
+                origin=Origin.STREAM,
+                price=price,
+            )
+        )
+    if price is not None or m.next_funding_rate is not None:
+        out.append(_mark(inst, ts_recv, ts_recv, price, m.next_funding_rate))
     return out
 
 

@@ -169,11 +169,11 @@ def parse_frame(frame: bytes, instruments: InstrumentIndex, ts_recv: int) -> lis
     ts_event = ms_to_ns(env.time_ms) if env.time_ms else s_to_ns(env.time) if env.time else ts_recv
     items = _flatten(env.result)
     if env.channel == "futures.public_liquidates":
-        return [_liquidation(_wire.decode(_LIQUIDATE, r, "Gate public_liquidates"), instruments, ts_recv) for r in items]
+        return _wire.keep_known(VENUE, items, lambda r: [_liquidation(_wire.decode(_LIQUIDATE, r, "Gate public_liquidates"), instruments, ts_recv)])
     if env.channel == "futures.tickers":
-        return [e for r in items for e in _ticker(_wire.decode(_TICKER, r, "Gate tickers"), instruments, ts_event, ts_recv)]
+        return _wire.keep_known(VENUE, items, lambda r: _ticker(_wire.decode(_TICKER, r, "Gate tickers"), instruments, ts_event, ts_recv))
     if env.channel == "futures.candlesticks":
-        return [_candle(_wire.decode(_BAR, r, "Gate candlesticks"), instruments, ts_recv) for r in items]
+        return _wire.keep_known(VENUE, items, lambda r: [_candle(_wire.decode(_BAR, r, "Gate candlesticks"), instruments, ts_recv)])
     raise UnknownMessage(f"Gate channel {env.channel!r} is not handled")
 
 
@@ -285,7 +285,7 @@ def parse_poll(tag: str, payload: bytes, instruments: InstrumentIndex, ts_recv: 
     """Parse `tickers` (GET /futures/{settle}/tickers) or `contract_stats:<contract>` bodies."""
     if tag == "tickers":
         tickers = _wire.decode(_TICKERS, payload, "Gate tickers")
-        return [e for t in tickers for e in _ticker(t, instruments, ts_recv, ts_recv)]
+        return _wire.keep_known(VENUE, tickers, lambda t: _ticker(t, instruments, ts_recv, ts_recv))
     if tag.startswith("contract_stats:"):
         inst = _wire.instrument(instruments, VENUE, tag.partition(":")[2])
         return [

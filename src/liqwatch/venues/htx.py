@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 import msgspec
 
-from liqwatch.errors import ParseError, SubscribeRejected, UnknownInstrument, UnknownMessage
+from liqwatch.errors import ParseError, SubscribeRejected, UnknownMessage
 from liqwatch.model import (
     Candle,
     Channel,
@@ -209,10 +209,10 @@ def _parse_general(frame: bytes, instruments: InstrumentIndex, ts_recv: int) -> 
     if env.op == "notify" and env.topic:
         if env.topic.endswith(".liquidation_orders"):
             items = _wire.decode(_LIQUIDATIONS, env.data, "HTX liquidation_orders")
-            return [_liquidation(i, instruments, ts_recv) for i in items]
+            return _wire.keep_known(VENUE, items, lambda i: [_liquidation(i, instruments, ts_recv)])
         if env.topic.endswith(".funding_rate"):
             fundings = _wire.decode(_FUNDINGS, env.data, "HTX funding_rate")
-            return [_mark_price(f, env.ts, instruments, ts_recv) for f in fundings]
+            return _wire.keep_known(VENUE, fundings, lambda f: [_mark_price(f, env.ts, instruments, ts_recv)])
         raise UnknownMessage(f"HTX topic {env.topic!r} is not handled")
     if env.ch:
         parts = env.ch.split(".")
@@ -295,18 +295,9 @@ def _candle(code: str, period: str, env: _Envelope, instruments: InstrumentIndex
 def _open_interest(env: _Envelope, instruments: InstrumentIndex, ts_recv: int, origin: Origin) -> list[Event]:
     items = _wire.decode(_OPEN_INTEREST, env.data, "HTX open_interest")
     ts_event = ms_to_ns(env.ts) if env.ts else ts_recv
-    out: list[Event] = []
-    missing: UnknownInstrument | None = None
-    for item in items:
-        try:
-            inst = _wire.instrument(instruments, VENUE, item.contract_code)
-        except UnknownInstrument as exc:
-            missing = exc  # a REST body lists every contract: keep the ones we know
-            continue
-        out.append(_one_open_interest(inst, item, ts_event, ts_recv, origin))
-    if not out and missing is not None:
-        raise missing
-    return out
+    return _wire.keep_known(  # a REST body lists every contract: keep the ones we know, count the others
+        VENUE, items, lambda i: [_one_open_interest(_wire.instrument(instruments, VENUE, i.contract_code), i, ts_event, ts_recv, origin)]
+    )
 
 
 def _one_open_interest(inst: Instrument, item: _OpenInterestItem, ts_event: int, ts_recv: int, origin: Origin) -> OpenInterest:

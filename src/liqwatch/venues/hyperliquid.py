@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 import msgspec
 
-from liqwatch.errors import ParseError, SubscribeRejected, UnknownInstrument, UnknownMessage
+from liqwatch.errors import ParseError, SubscribeRejected, UnknownMessage
 from liqwatch.model import (
     Channel,
     ContractType,
@@ -199,14 +199,5 @@ def parse_poll(tag: str, payload: bytes, instruments: InstrumentIndex, ts_recv: 
     meta, ctxs = _wire.decode(_META_AND_CTXS, payload, "Hyperliquid metaAndAssetCtxs")
     if len(meta.universe) != len(ctxs):
         raise ParseError(f"malformed Hyperliquid metaAndAssetCtxs: {len(meta.universe)} assets, {len(ctxs)} contexts")
-    out: list[Event] = []
-    unknown: list[str] = []
-    for asset, ctx in zip(meta.universe, ctxs, strict=True):
-        inst = instruments.get(VENUE, asset.name)
-        if inst is None:
-            unknown.append(asset.name)
-            continue
-        out.extend(_context(inst, ctx, ts_recv, Origin.POLL))
-    if not out and unknown:
-        raise UnknownInstrument(VENUE, unknown[0])
-    return out
+    pairs = zip(meta.universe, ctxs, strict=True)
+    return _wire.keep_known(VENUE, pairs, lambda p: _context(_wire.instrument(instruments, VENUE, p[0].name), p[1], ts_recv, Origin.POLL))

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import msgspec
 
-from liqwatch.errors import ParseError, SubscribeRejected, UnknownInstrument, UnknownMessage
+from liqwatch.errors import ParseError, SubscribeRejected, UnknownMessage
 from liqwatch.model import (
     Channel,
     ContractType,
@@ -202,12 +202,13 @@ def _push(arg: _Arg, data: msgspec.Raw, instruments: InstrumentIndex, ts_recv: i
         out.extend(_liquidations(arg.inst_id, _wire.decode(_DETAILS, data, "OKX liquidations"), instruments, ts_recv))
     elif ch == "open-interest":
         rows = _wire.decode(_OI_ROWS, data, "OKX open-interest")
-        out.extend(_open_interest(r, instruments, ts_recv, Origin.STREAM) for r in rows)
+        out.extend(_wire.keep_known(VENUE, rows, lambda r: [_open_interest(r, instruments, ts_recv, Origin.STREAM)]))
     elif ch == "mark-price":
-        out.extend(_mark_price(r, instruments, ts_recv) for r in _wire.decode(_MARK_ROWS, data, "OKX mark-price"))
+        marks = _wire.decode(_MARK_ROWS, data, "OKX mark-price")
+        out.extend(_wire.keep_known(VENUE, marks, lambda r: [_mark_price(r, instruments, ts_recv)]))
     elif ch == "funding-rate":
         funding = _wire.decode(_FUNDING_ROWS, data, "OKX funding-rate")
-        out.extend(_funding(r, instruments, ts_recv) for r in funding if r.funding_rate is not None)  # skip rate-less rows
+        out.extend(_wire.keep_known(VENUE, [r for r in funding if r.funding_rate is not None], lambda r: [_funding(r, instruments, ts_recv)]))
     elif ch in _CANDLE_INTERVAL_S:
         out.extend(_candles(arg.inst_id, _CANDLE_INTERVAL_S[ch], data, instruments, ts_recv))
     else:
@@ -225,13 +226,14 @@ def _rest(code: str, msg: str, data: msgspec.Raw, instruments: InstrumentIndex, 
     if any("details" in r for r in rows):
         return _liquidation_groups(data, instruments, ts_recv)
     if all("oi" in r for r in rows):
-        return [_open_interest(r, instruments, ts_recv, Origin.POLL) for r in _wire.decode(_OI_ROWS, data, "OKX open-interest")]
+        oi_rows = _wire.decode(_OI_ROWS, data, "OKX open-interest")
+        return _wire.keep_known(VENUE, oi_rows, lambda r: [_open_interest(r, instruments, ts_recv, Origin.POLL)])
     raise UnknownMessage(f"OKX REST body of unknown kind: {bytes(data)[:120]!r}")
 
 
 def _liquidation_groups(data: msgspec.Raw, instruments: InstrumentIndex, ts_recv: int) -> list[Event]:
     groups = _wire.decode(_LIQ_GROUPS, data, "OKX liquidation-orders")
-    return [e for g in groups for e in _liquidations(g.inst_id, g.details, instruments, ts_recv)]
+    return _wire.keep_known(VENUE, groups, lambda g: _liquidations(g.inst_id, g.details, instruments, ts_recv))
 
 
 def _liquidations(inst_id: str, details: list[_Detail], instruments: InstrumentIndex, ts_recv: int) -> list[Event]:
@@ -284,7 +286,7 @@ def _liquidation_orders(groups: list[_LiquidationGroup], instruments: Instrument
         inst_id = g.inst_id
         inst = symbols.get(inst_id)
         if inst is None:
-            raise UnknownInstrument(VENUE, inst_id)
+            return _wire.keep_known(VENUE, groups, lambda g: _liquidations(g.inst_id, g.details, instruments, ts_recv))
         ct, contract_size = inst.contract_type, inst.contract_size
         for d in g.details:
             side, pos_side, size, price = d.side, d.pos_side, d.size, d.bankruptcy_price

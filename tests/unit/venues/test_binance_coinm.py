@@ -141,11 +141,14 @@ def test_unhandled_and_bad_frames():
 def test_ws_connections_subscribe_real_stream_names():
     insts = [i for i in INDEX if i.symbol in ("BTCUSD_PERP", "ETHUSD_PERP")]
     [conn] = binance_coinm.ws_connections(insts, frozenset(Channel), binance_coinm.SPEC.ws_url)
-    msg = json.loads(conn.subscribe[0])
-    assert conn.url == "wss://dstream.binance.com/market/stream" and msg["method"] == "SUBSCRIBE"
-    assert msg["params"][:2] == ["!forceOrder@arr", "!markPrice@arr@1s"]
-    assert sorted(msg["params"][2:]) == ["btcusd_perp@kline_1m", "ethusd_perp@kline_1m"]
-    many = binance_coinm.ws_connections(list(INDEX) * 10, frozenset({Channel.CANDLES}), "wss://x")
-    assert all(len(json.loads(c.subscribe[0])["params"]) <= 200 for c in many)
+    liq, mark, klines = (json.loads(m) for m in conn.subscribe)
+    assert conn.url == "wss://dstream.binance.com/market/stream" and liq["method"] == "SUBSCRIBE"
+    # each in its own request: Binance refuses a whole SUBSCRIBE over one invalid stream
+    assert (liq["params"], liq["id"]) == (["!forceOrder@arr"], 1)
+    assert (mark["params"], mark["id"]) == (["!markPrice@arr@1s"], 2)
+    assert sorted(klines["params"]) == ["btcusd_perp@kline_1m", "ethusd_perp@kline_1m"] and klines["id"] == 3
+    many = binance_coinm.ws_connections(list(INDEX) * 10, frozenset(Channel), "wss://x")
+    assert len(many) > 1 and all(sum(len(json.loads(m)["params"]) for m in c.subscribe) <= 200 for c in many)
+    assert [json.loads(m)["id"] for m in many[1].subscribe] == [4]
     reqs = binance_coinm.poll_requests(insts)
     assert {r.path for r in reqs} == {"/dapi/v1/openInterest"} and len(reqs) == 2

@@ -8,7 +8,7 @@ import math
 import pytest
 
 from golden import instruments_for, recorded_dir
-from liqwatch.errors import ParseError, UnknownInstrument, UnknownMessage
+from liqwatch.errors import ParseError, UnknownInstrument, UnknownInstruments, UnknownMessage
 from liqwatch.model import (
     Candle,
     Channel,
@@ -136,7 +136,10 @@ def test_linear_liquidation_uses_underlying_to_position_multiplier():
 
 def test_open_interest_and_mark_from_recorded_rest_body():
     assert not isinstance(REST, Exception)
-    events = bitmex.parse_poll("instruments", REST.frame, INDEX, 9)
+    with pytest.raises(UnknownInstruments) as raised:  # XBT-quoted futures are not loaded: counted, the rest kept
+        bitmex.parse_poll("instruments", REST.frame, INDEX, 9)
+    assert "XRPU21" in raised.value.symbols and all(INDEX.get("bitmex", s) is None for s in raised.value.symbols)
+    events = raised.value.events
     oi = {e.symbol: e for e in events if isinstance(e, OpenInterest)}
     xbt = oi["XBTUSD"]  # openInterest 574 264 600 contracts = USD, mark 32 184.89
     assert (

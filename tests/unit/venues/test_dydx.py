@@ -9,7 +9,12 @@ from collections import Counter
 import pytest
 
 from golden import instruments_for, recorded_dir
-from liqwatch.errors import SubscribeRejected, UnknownInstrument, UnknownMessage
+from liqwatch.errors import (
+    SubscribeRejected,
+    UnknownInstrument,
+    UnknownInstruments,
+    UnknownMessage,
+)
 from liqwatch.model import (
     Channel,
     ContractType,
@@ -78,7 +83,10 @@ def test_markets_oracle_price_and_funding():
     upd = {"type": "channel_data", "channel": "v4_markets", "contents": {"trading": {
         "ETH-USD": {"openInterest": "100", "oraclePrice": "2500", "nextFundingRate": "0.00001"},
         "NEW-USD": {"openInterest": "1"}}}}
-    oi, mark = dydx.parse_frame(json.dumps(upd).encode(), INDEX, 0)
+    with pytest.raises(UnknownInstruments) as raised:  # NEW-USD is not loaded: counted, ETH-USD kept
+        dydx.parse_frame(json.dumps(upd).encode(), INDEX, 0)
+    assert raised.value.symbols == ("NEW-USD",)
+    oi, mark = raised.value.events
     assert isinstance(oi, OpenInterest) and isinstance(mark, MarkPrice)
     assert oi.open_interest_usd == 250000.0  # 100 ETH × 2500
     assert mark.funding_rate == 0.00001 and mark.funding_interval_s == 3600

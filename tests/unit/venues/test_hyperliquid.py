@@ -8,7 +8,12 @@ import math
 import pytest
 
 from golden import instruments_for, recorded_dir
-from liqwatch.errors import SubscribeRejected, UnknownInstrument, UnknownMessage
+from liqwatch.errors import (
+    SubscribeRejected,
+    UnknownInstrument,
+    UnknownInstruments,
+    UnknownMessage,
+)
 from liqwatch.model import Channel, ContractType, MarkPrice, OpenInterest, OpenInterestUnit, Origin
 from liqwatch.recording import read_recording
 from liqwatch.venues import hyperliquid as hl
@@ -57,7 +62,10 @@ def test_meta_and_asset_ctxs_poll():
     body = [{"universe": [{"name": "BTC", "szDecimals": 5}, {"name": "NEWCOIN", "szDecimals": 0}]}, [btc, ctx]]
     [req] = hl.poll_requests([])
     assert req.method == "POST" and json.loads(req.body or b"") == {"type": "metaAndAssetCtxs"}
-    oi, mark = hl.parse_poll(req.tag, json.dumps(body).encode(), INDEX, 3)
+    with pytest.raises(UnknownInstruments) as raised:  # NEWCOIN is not loaded: counted, BTC kept
+        hl.parse_poll(req.tag, json.dumps(body).encode(), INDEX, 3)
+    assert raised.value.symbols == ("NEWCOIN",)
+    oi, mark = raised.value.events
     assert isinstance(oi, OpenInterest) and isinstance(mark, MarkPrice)
     assert oi.symbol == "BTC" and oi.open_interest == 9942.2624 and oi.origin is Origin.POLL
     assert math.isclose(oi.open_interest_usd or 0, 9942.2624 * 107043.0)

@@ -32,7 +32,7 @@ def on_message(message: bytes, reject: bool) -> Reply:
     if method == "SUBSCRIBE":
         if reject:
             return Reply(
-                frames=[dumps({"error": {"code": 2, "msg": "Invalid request: unknown stream"}, "id": req_id})], subscribe=True
+                frames=[dumps({"error": {"code": 2, "msg": "Invalid request: invalid stream"}, "id": req_id})], subscribe=True
             )
         return Reply(frames=[dumps({"result": None, "id": req_id})], topics=[str(p) for p in request.get("params", [])], subscribe=True)
     if method in ("UNSUBSCRIBE", "SET_PROPERTY"):
