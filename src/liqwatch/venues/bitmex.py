@@ -18,12 +18,7 @@ from collections.abc import Sequence
 
 import msgspec
 
-from liqwatch.errors import (
-    ParseError,
-    SubscribeRejected,
-    UnknownInstruments,
-    UnknownMessage,
-)
+from liqwatch.errors import ParseError, SubscribeRejected, UnknownInstruments, UnknownMessage
 from liqwatch.model import (
     Candle,
     Channel,
