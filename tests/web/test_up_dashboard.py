@@ -27,7 +27,8 @@ OKX_LIQ = (
 class Collector:
     """VenueServer and App (feeds, writer, web) on one event loop in a thread."""
 
-    def __init__(self, db: Path) -> None:
+    def __init__(self, db: Path, *, reject: bool = False) -> None:
+        self.reject = reject  # the exchange refuses every subscribe (a drift the venues page must show)
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.db = db
@@ -41,6 +42,8 @@ class Collector:
         from liqwatch.app import App
 
         await self.server.start()
+        if self.reject:
+            self.server.reject_subscriptions(VENUE)
         settings = config.load(
             environ={
                 f"LIQWATCH__VENUES__{VENUE.upper()}__WS_URL": self.server.ws_url(VENUE),
@@ -54,6 +57,11 @@ class Collector:
         )
         self.app = App(settings, db=str(self.db))
         await self.app.start()
+        if self.reject:
+            from liqwatch.drift import DriftSettings
+
+            for feed in self.app.feeds:  # judged every 0.1 s instead of 5 s; set before the feeds' first check
+                feed.drift_settings = DriftSettings(check_interval_s=0.1, settle_s=0.2)
         await self.server.wait_subscribed(VENUE, 1, timeout_s=15)
 
     async def _stop(self) -> None:
@@ -120,3 +128,26 @@ def test_up_serves_live_venue_state_and_feed(collector: Collector, browser: Any,
         assert 'state="connected"} 1' in metrics
     finally:
         page.close()
+
+
+def test_the_venues_page_shows_a_refused_subscribe_in_the_venues_own_words(
+    tmp_path: Path, browser: Any, screenshots: Path
+) -> None:
+    with Collector(tmp_path / "drift.duckdb", reject=True) as collector:
+        assert collector.app.web is not None, collector.app.web_error
+        page = browser.new_page(viewport={"width": 1400, "height": 800})
+        try:
+            page.goto(collector.app.web.url + "/venues")
+            page.wait_for_selector("body[data-ready='1']")
+            page.wait_for_function(
+                "[...document.querySelectorAll('#venues tbody tr td.diagnosis')].some(c => c.textContent.includes('60018'))",
+                timeout=15_000,
+            )
+            row = page.eval_on_selector_all("#venues tbody tr", "rows => rows.map(r => [...r.cells].map(c => c.textContent))")[0]
+            assert row[0] == VENUE and row[2] == "connected"  # connected, and yet nothing will come: the page says why
+            assert row[-1].startswith("subscribe rejected: 60018: ")  # OKX's own code and words
+            page.screenshot(path=str(screenshots / "venues-drift.png"), full_page=True)
+            metrics = page.evaluate("fetch('/metrics').then(r => r.text())")
+            assert f'liqwatch_drift{{venue="{VENUE}",connection="{row[1]}",kind="subscribe_rejected"}} 1' in metrics
+        finally:
+            page.close()
