@@ -79,7 +79,7 @@ def render(venue_name: str, path: Path) -> list[dict[str, object]]:
             out.append({"line": rec.line_no, "skipped": next(iter(counters.skipped))})
         else:
             record: dict[str, object] = {"line": rec.line_no, "events": json.loads(msgspec.json.encode(events))}
-            if counters.skipped:  # a multi-symbol frame: the known symbols' events, the unknown ones counted
+            if counters.partial:  # a multi-symbol frame: the known symbols' events, the unknown ones counted
                 record["unknown_symbols"] = list(counters.unknown)
             out.append(record)
     return out

@@ -451,6 +451,7 @@ class Feed:
                 **socket.stats(),
                 "events": counters.events,
                 "skipped": dict(counters.skipped),
+                "partial_frames": counters.partial,  # kept their known symbols' events, named unknown ones
                 "last_error": counters.last_error,
                 "diagnoses": [d.as_dict() for d in self.drift[socket.name].active.values()] if socket.name in self.drift else [],
             }

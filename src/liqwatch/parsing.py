@@ -1,8 +1,8 @@
 """The one place a venue's `parse_frame` is called: errors become counted skip reasons, never exceptions.
 
 A frame carrying several symbols of which some have no spec (`UnknownInstruments`) keeps the known symbols'
-events; the frame counts once under `unknown_instrument` (a partly parsed one too), its unknown symbols go to
-`FrameCounters.unknown`. What a Feed must act on (unknown symbols, a refused subscribe) bumps
+events and is not a skipped frame: it counts under `FrameCounters.partial` (a frame of unknown symbols only is
+skipped once under `unknown_instrument`), its unknown symbols go to `FrameCounters.unknown`. What a Feed must act on (unknown symbols, a refused subscribe) bumps
 `FrameCounters.noted`, with the details in `unknown` and `pending_rejection` (the Feed takes it; `rejected` keeps
 the venue's words for the drift diagnosis).
 """
@@ -47,8 +47,8 @@ class FrameCounters:
     """
 
     __slots__ = (
-        "bad_sample", "events", "frames", "last_error", "last_event_ns", "noted", "pending_rejection", "rejected", "skipped",
-        "unknown", "unknown_types",
+        "bad_sample", "events", "frames", "last_error", "last_event_ns", "noted", "partial", "pending_rejection", "rejected",
+        "skipped", "unknown", "unknown_types",
     )
 
     def __init__(self) -> None:
@@ -60,13 +60,17 @@ class FrameCounters:
         self.unknown_types: Counter[str] = Counter()
         self.rejected = ""  # the venue's words, from the latest SubscribeRejected
         self.last_event_ns: dict[type, int] = {}
+        self.partial = 0  # frames that kept their known symbols' events but named unknown ones (not skipped)
         self.noted = 0  # frames that named unknown symbols or refused a subscribe: a caller compares before/after
         self.unknown: tuple[str, ...] = ()  # the unknown symbols of the latest such frame
         self.pending_rejection: SubscribeRejected | None = None  # the latest refused subscribe, until a Feed takes it
 
     def as_dict(self) -> dict[str, object]:
         """Return the counters as plain values."""
-        return {"frames": self.frames, "events": self.events, "skipped": dict(self.skipped), "last_error": self.last_error}
+        return {
+            "frames": self.frames, "events": self.events, "skipped": dict(self.skipped), "partial": self.partial,
+            "last_error": self.last_error,
+        }
 
 
 _INF = float("inf")
@@ -149,10 +153,9 @@ def _guarded(
         log_once(logger, logging.ERROR, f"{name}:{reason}:{type(exc).__name__}", "venue=%s parser error (please report): %s", name, detail)
     else:
         counters.events += len(events)
-        if partial is not None:
+        if partial is not None:  # events were kept: not a skipped frame, but the unknown symbols are noted
             _note_unknown(counters, name, partial.symbols, partial)
-            counters.skipped[SKIP_UNKNOWN_INSTRUMENT] += 1
-            counters.last_error = str(partial)[:300]
+            counters.partial += 1
         return events
     counters.skipped[reason] += 1
     counters.last_error = detail[:300]
@@ -169,5 +172,17 @@ def _guarded(
 def _note_unknown(counters: FrameCounters, name: str, symbols: tuple[str, ...], exc: UnknownInstrument) -> None:
     counters.noted += 1
     counters.unknown = symbols
-    for symbol in symbols:
-        log_once(logger, logging.INFO, f"{name}:{SKIP_UNKNOWN_INSTRUMENT}:{symbol}", "venue=%s %s", name, UnknownInstrument(name, symbol))
+    for symbol in symbols:  # the message is built only the first time (a multi-symbol frame repeats its unknowns)
+        log_once(logger, logging.INFO, f"{name}:{SKIP_UNKNOWN_INSTRUMENT}:{symbol}", "venue=%s %s", name, _Unknown(name, symbol))
+
+
+class _Unknown:
+    """`UnknownInstrument`'s words for a log line, formatted only when the line is written."""
+
+    __slots__ = ("name", "symbol")
+
+    def __init__(self, name: str, symbol: str) -> None:
+        self.name, self.symbol = name, symbol
+
+    def __str__(self) -> str:
+        return str(UnknownInstrument(self.name, self.symbol))

@@ -2,7 +2,7 @@
 
 Before, one symbol missing from the instrument cache dropped the whole frame (Binance `!markPrice@arr`, OKX
 open interest, …). Parsers stay pure: they raise `UnknownInstruments` carrying the known events, and
-`parsing.safe_parse` / `safe_parse_poll` return those events, count the frame once under `unknown_instrument`
+`parsing.safe_parse` / `safe_parse_poll` return those events, count the frame under `partial` (not skipped; one of unknown symbols only is skipped once under `unknown_instrument`)
 and name its unknown symbols in `FrameCounters.unknown`.
 """
 
@@ -42,9 +42,8 @@ def test_binance_mark_price_array_keeps_the_known_symbols(venue: str, known: str
     assert [(type(e), e.symbol, e.mark_price) for e in events if isinstance(e, MarkPrice)] == [
         (MarkPrice, known, 50000.0), (MarkPrice, known, 50001.0)
     ]
-    assert counters.skipped == {SKIP_UNKNOWN_INSTRUMENT: 1} and counters.events == 2
+    assert counters.skipped == {} and counters.partial == 1 and counters.events == 2  # kept events: not a skip
     assert counters.unknown == ("NEWLISTUSDT",) and counters.noted == 1
-    assert "NEWLISTUSDT" in counters.last_error
 
 
 def test_a_frame_of_unknown_symbols_only_is_skipped_and_counted_once() -> None:
@@ -52,6 +51,7 @@ def test_a_frame_of_unknown_symbols_only_is_skipped_and_counted_once() -> None:
     counters = FrameCounters()
     assert safe_parse(VENUES["binance-usdm"], frame, instruments_for("binance-usdm"), 7, counters) == []
     assert counters.skipped == {SKIP_UNKNOWN_INSTRUMENT: 1} and counters.unknown == ("NEWAUSDT", "NEWBUSDT")
+    assert counters.partial == 0
 
 
 def test_a_malformed_item_still_rejects_the_whole_frame() -> None:
@@ -69,7 +69,7 @@ def test_okx_rest_open_interest_body_keeps_the_known_instruments() -> None:
     counters = FrameCounters()
     [btc] = safe_parse_poll(VENUES["okx"], "open_interest", body, instruments_for("okx"), 7, counters)
     assert isinstance(btc, OpenInterest) and btc.symbol == "BTC-USD-SWAP" and btc.raw_value == 13840.04
-    assert counters.skipped == {SKIP_UNKNOWN_INSTRUMENT: 1} and counters.unknown == ("NEW-USD-SWAP",)
+    assert counters.skipped == {} and counters.partial == 1 and counters.unknown == ("NEW-USD-SWAP",)
 
 
 def test_okx_liquidation_orders_fast_path_keeps_the_known_instruments() -> None:
@@ -82,7 +82,7 @@ def test_okx_liquidation_orders_fast_path_keeps_the_known_instruments() -> None:
     counters = FrameCounters()
     [liq] = safe_parse(VENUES["okx"], frame, instruments_for("okx"), 7, counters)
     assert isinstance(liq, Liquidation) and liq.symbol == "XRP-USD-230929" and liq.contracts == 39
-    assert counters.unknown == ("NEW-USD-230929",) and counters.skipped == {SKIP_UNKNOWN_INSTRUMENT: 1}
+    assert counters.unknown == ("NEW-USD-230929",) and counters.skipped == {} and counters.partial == 1
 
 
 def test_hyperliquid_poll_keeps_the_known_coins_and_counts_the_new_one() -> None:
@@ -92,7 +92,7 @@ def test_hyperliquid_poll_keeps_the_known_coins_and_counts_the_new_one() -> None
     counters = FrameCounters()
     events = safe_parse_poll(VENUES["hyperliquid"], "asset_ctxs", body.encode(), instruments_for("hyperliquid"), 7, counters)
     assert {e.symbol for e in events if isinstance(e, OpenInterest | MarkPrice)} == {"BTC"} and len(events) == 2
-    assert counters.unknown == ("NEWCOIN",) and counters.skipped == {SKIP_UNKNOWN_INSTRUMENT: 1}
+    assert counters.unknown == ("NEWCOIN",) and counters.skipped == {} and counters.partial == 1
 
 
 def test_the_exception_names_the_unknown_symbols_and_carries_the_events() -> None:

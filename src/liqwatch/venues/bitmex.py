@@ -110,10 +110,10 @@ def parse_frame(frame: bytes, instruments: InstrumentIndex, ts_recv: int) -> lis
         msg = _LIQUIDATION_FRAME.decode(frame)
     except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError):
         return _parse_general(frame, instruments, ts_recv)
-    if msg.action == "update" or msg.action == "delete" or msg.action == "partial":
+    if (action := msg.action) == "insert":  # the common case first
+        return out if (out := _liquidations_flat(msg.data, instruments, ts_recv)) is not None else _parse_general(frame, instruments, ts_recv)
+    if action == "update" or action == "delete" or action == "partial":
         return []  # counted once, at insert; a partial lists orders resting before the subscription
-    if msg.action == "insert" and (out := _liquidations_flat(msg.data, instruments, ts_recv)) is not None:
-        return out
     return _parse_general(frame, instruments, ts_recv)
 
 

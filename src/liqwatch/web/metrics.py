@@ -40,6 +40,10 @@ def render(status: dict[str, Any], live: dict[str, Any]) -> str:
         "events": _Family("liqwatch_events_total", "counter", "Events parsed per venue and connection."),
         "frames": _Family("liqwatch_frames_total", "counter", "Websocket frames received per venue and connection."),
         "skipped": _Family("liqwatch_skipped_frames_total", "counter", "Frames skipped per venue, connection and reason."),
+        "partial": _Family(
+            "liqwatch_partial_frames_total", "counter",
+            "Frames that kept their known symbols' events but named symbols with no loaded spec.",
+        ),
         "reconnects": _Family("liqwatch_reconnects_total", "counter", "Reconnects per venue and connection."),
         "age": _Family("liqwatch_last_message_age_seconds", "gauge", "Seconds since the connection's last message (lag)."),
         "rate": _Family("liqwatch_messages_per_minute", "gauge", "Messages received in the last minute."),
@@ -68,6 +72,7 @@ def render(status: dict[str, Any], live: dict[str, Any]) -> str:
             f["events"].add(c.get("events"), **labels)
             f["frames"].add(c.get("frames"), **labels)
             f["reconnects"].add(c.get("reconnects"), **labels)
+            f["partial"].add(c.get("partial_frames"), **labels)
             f["age"].add(c.get("last_message_age_s"), **labels)
             f["rate"].add(c.get("messages_per_min"), **labels)
             for state in _STATES:
