@@ -113,26 +113,24 @@ def _guarded(
 ) -> list[Event]:
     counters.frames += 1
     name = venue.SPEC.name
-    partial: UnknownInstruments | None = None
     try:
-        try:
-            if tag is not None:
-                events = venue.parse_poll(tag, decompress(frame), instruments, ts_recv)
-            else:
-                if venue.SPEC.frame_encoding == "gzip":
-                    frame = decompress(frame)
-                events = venue.parse_frame(frame, instruments, ts_recv)
-        except UnknownInstruments as exc:
-            if not exc.events:
-                raise
-            partial, events = exc, exc.events  # keep the known symbols' events; count the unknown ones below
+        if tag is not None:
+            events = venue.parse_poll(tag, decompress(frame), instruments, ts_recv)
+        else:
+            if venue.SPEC.frame_encoding == "gzip":
+                frame = decompress(frame)
+            events = venue.parse_frame(frame, instruments, ts_recv)
         for event in events:
             if type(event) is not Liquidation:  # venue modules validate liquidations on the hot path themselves
                 _require_finite(event, name)
+    except UnknownInstruments as exc:
+        if exc.events:  # the known symbols' events are kept (this path costs nothing on the usual frame)
+            return _partial(exc, counters, name)
+        reason, detail = SKIP_UNKNOWN_INSTRUMENT, str(exc)
+        _note_unknown(counters, name, exc.symbols, exc)
     except UnknownInstrument as exc:
         reason, detail = SKIP_UNKNOWN_INSTRUMENT, str(exc)
-        unknown = exc.symbols if isinstance(exc, UnknownInstruments) else (exc.symbol,)
-        _note_unknown(counters, name, unknown, exc)
+        _note_unknown(counters, name, (exc.symbol,), exc)
     except SubscribeRejected as exc:
         reason, detail = SKIP_SUBSCRIBE_REJECTED, str(exc)
         counters.rejected = exc.text
@@ -153,9 +151,6 @@ def _guarded(
         log_once(logger, logging.ERROR, f"{name}:{reason}:{type(exc).__name__}", "venue=%s parser error (please report): %s", name, detail)
     else:
         counters.events += len(events)
-        if partial is not None:  # events were kept: not a skipped frame, but the unknown symbols are noted
-            _note_unknown(counters, name, partial.symbols, partial)
-            counters.partial += 1
         return events
     counters.skipped[reason] += 1
     counters.last_error = detail[:300]
@@ -167,6 +162,24 @@ def _guarded(
         key = detail[:60]
         types[key if key in types or len(types) < _MAX_UNKNOWN_TYPES else "(other)"] += 1
     return []
+
+
+def _partial(exc: UnknownInstruments, counters: FrameCounters, name: str) -> list[Event]:
+    """A frame that kept its known symbols' events: not a skipped frame, but its unknown symbols are noted."""
+    events = exc.events
+    try:
+        for event in events:
+            if type(event) is not Liquidation:
+                _require_finite(event, name)
+    except ParseError as bad:
+        counters.skipped[SKIP_MALFORMED] += 1
+        counters.last_error = str(bad)[:300]
+        log_once(logger, logging.WARNING, f"{name}:{SKIP_MALFORMED}:{str(bad)[:60]}", "venue=%s skipped: %s", name, bad)
+        return []
+    _note_unknown(counters, name, exc.symbols, exc)
+    counters.partial += 1
+    counters.events += len(events)
+    return events
 
 
 def _note_unknown(counters: FrameCounters, name: str, symbols: tuple[str, ...], exc: UnknownInstrument) -> None:
