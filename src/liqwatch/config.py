@@ -87,6 +87,12 @@ class WebSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     token: Annotated[str, _d("access token: every request must carry it (Authorization: Bearer, ?token= or cookie); empty = none")] = ""
     big_usd: Annotated[float, _d("liquidations of at least this USD are highlighted (and flash/beep when enabled in the page)")] = 100_000.0
     push_interval_s: Annotated[float, _d("live updates are batched and pushed to browsers at most this often")] = 0.1
+    allowed_hosts: Annotated[
+        list[str],
+        _d("Host header names served besides the bound address, localhost, 127.0.0.1 and [::1] (DNS rebinding guard); "
+           "a 0.0.0.0/:: bind also serves any IP address and this machine's name; [\"*\"] = any (a proxy checks Host)"),
+    ] = msgspec.field(default_factory=list)
+    max_live_clients: Annotated[int, _d("live streams (/api/stream) served at once; one more is closed with the reason")] = 64
 
 
 class HeatmapSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -345,6 +351,11 @@ def _check_web(web: WebSettings) -> None:
         raise ConfigError(f"[web] port must be 0..65535, was {web.port}")
     if web.push_interval_s <= 0:
         raise ConfigError(f"[web] push_interval_s must be positive, was {web.push_interval_s}")
+    if web.max_live_clients < 1:
+        raise ConfigError(f"[web] max_live_clients must be at least 1, was {web.max_live_clients}")
+    for name in web.allowed_hosts:
+        if not name or any(c in name for c in " /@?#"):
+            raise ConfigError(f"[web] allowed_hosts: {name!r} is not a host name (a name or address, no scheme or path)")
 
 
 def _check_analytics(settings: Settings) -> None:

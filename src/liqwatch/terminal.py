@@ -43,10 +43,11 @@ class WatchState:
         self.feed: deque[dict[str, Any]] = deque(maxlen=FEED_ROWS)
         self.big_usd = big_usd
         self.connected = False
+        self.refused = ""  # the server's reason when it refused the live stream (max_live_clients)
         self.events_seen = 0
 
     def apply(self, kind: str, payload: dict[str, Any]) -> None:
-        """Apply one stream message (`liquidations`, `totals`, `status`, `hello`)."""
+        """Apply one stream message (`liquidations`, `totals`, `status`, `hello`, `refused`)."""
         if kind == "hello":
             self.connected = True
         elif kind == "liquidations":
@@ -55,10 +56,13 @@ class WatchState:
                 self.feed.appendleft(event)
         elif kind == "totals":
             self.totals = payload.get("windows", {})
+        elif kind == "refused":
+            self.refused = str(payload.get("reason", "refused"))
 
     def render(self) -> Group:
         """Return the rich renderable: totals by window, the feed, venue status."""
-        totals = Table(title="liquidations" + ("" if self.connected else " (connecting…)"), expand=True)
+        state = "" if self.connected else f" (live stream refused: {self.refused})" if self.refused else " (connecting…)"
+        totals = Table(title="liquidations" + state, expand=True)
         for col in ("window", "total", "longs", "shorts", "long share", "count", "coverage"):
             totals.add_column(col, justify="left" if col in ("window", "coverage") else "right")
         for label, s in self.totals.items():

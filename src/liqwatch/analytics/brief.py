@@ -51,11 +51,12 @@ class Brief(msgspec.Struct, frozen=True, kw_only=True):
         lines += ["", f"_{DISCLAIMER}_", ""]
         return "\n".join(lines)
 
-    def to_html(self) -> str:
-        """Return a standalone HTML page with the takeaways and the charts (plotly.js inlined, works offline)."""
+    def to_html(self, *, nonce: str | None = None) -> str:
+        """Return a standalone HTML page with the takeaways and the charts (plotly.js inlined, works offline);
+        `nonce` is set on its inline scripts (for a Content-Security-Policy)."""
         from liqwatch.analytics.brief_html import render
 
-        return render(self)
+        return render(self, nonce=nonce)
 
 
 def _coins(stats: dict[str, Any], coin: str | None, oi_coins: Sequence[str]) -> list[str]:

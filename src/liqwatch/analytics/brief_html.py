@@ -8,7 +8,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import msgspec
+from liqwatch.htmljson import inline_json
 
 if TYPE_CHECKING:
     from liqwatch.analytics.brief import Brief
@@ -58,11 +58,21 @@ def _figures(d: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
 _DARK = {"paper_bgcolor": "#11151c", "plot_bgcolor": "#11151c", "font": {"color": "#cfd6e4"}}
 
 
-def fragment(brief: Brief, *, plotly_src: str | None = None, dark: bool = False) -> str:
+# Draws every figure of the page from its JSON block (`script.figure-spec`, never executed): inlined in a standalone
+# brief; the dashboard's brief page runs the same loop from /static/brief.js (its CSP allows no inline script).
+DRAW_JS = (
+    "document.querySelectorAll('script.figure-spec').forEach(function(s){var f=JSON.parse(s.textContent);"
+    "Plotly.newPlot(s.dataset.target,f.data,f.layout,{responsive:true});});"
+)
+
+
+def fragment(brief: Brief, *, plotly_src: str | None = None, dark: bool = False, inline_scripts: bool = True, nonce: str | None = None) -> str:
     """Return the brief's content (headline, takeaways, coverage, charts, disclaimer) to place inside a page's body.
 
     `plotly_src` is the URL of plotly.min.js to load (the dashboard's `/vendor/plotly.min.js`); None inlines the file
     from the installed package (a standalone page that works offline). `dark` colours the charts for the dashboard.
+    Each figure is a JSON block (through `inline_json`: no venue string can end it); with `inline_scripts` an inline
+    script draws them (`nonce` set on it and on inlined plotly.js), without it the page's own script must (`DRAW_JS`).
     """
     d = brief.data
     parts = [
@@ -76,13 +86,18 @@ def fragment(brief: Brief, *, plotly_src: str | None = None, dark: bool = False)
         parts += ["<h2>Coverage</h2><ul>", *[f"<li class='caveat'>{html.escape(c)}</li>" for c in brief.caveats], "</ul>"]
     figs = _figures(d)
     js = None if plotly_src else _plotly_js()
+    attr = f" nonce='{html.escape(nonce, quote=True)}'" if nonce else ""
     if figs and (js or plotly_src):
-        parts.append(f"<script src='{html.escape(plotly_src, quote=True)}'></script>" if plotly_src else f"<script>{js}</script>")
+        parts.append(f"<script src='{html.escape(plotly_src, quote=True)}'></script>" if plotly_src else f"<script{attr}>{js}</script>")
         for name, fig in figs:
             if dark:
                 fig = {**fig, "layout": {**fig["layout"], **_DARK}}
-            spec = msgspec.json.encode(fig).decode().replace("</", "<\\/")
-            parts.append(f"<div id='fig-{name}' class='chart'></div><script>Plotly.newPlot('fig-{name}', {spec}.data, {spec}.layout, {{responsive: true}});</script>")
+            parts.append(
+                f"<div id='fig-{name}' class='chart'></div>"
+                f"<script type='application/json' class='figure-spec' data-target='fig-{name}'>{inline_json(fig)}</script>"
+            )
+        if inline_scripts:
+            parts.append(f"<script{attr}>{DRAW_JS}</script>")
     elif figs:
         parts.append("<p class='caveat'>Charts need the plotly package (pip install plotly).</p>")
     from liqwatch.analytics.brief import DISCLAIMER
@@ -91,11 +106,14 @@ def fragment(brief: Brief, *, plotly_src: str | None = None, dark: bool = False)
     return "\n".join(parts)
 
 
-def render(brief: Brief) -> str:
-    """Return the brief as a standalone HTML document (plotly.js inlined: it opens offline, from a file)."""
+def render(brief: Brief, *, nonce: str | None = None) -> str:
+    """Return the brief as a standalone HTML document (plotly.js inlined: it opens offline, from a file).
+
+    `nonce` marks its inline scripts for a Content-Security-Policy `script-src 'nonce-…'` (the dashboard's API).
+    """
     return "\n".join([
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
         f"<title>{html.escape(brief.headline)}</title><style>{_STYLE}</style></head><body>",
-        fragment(brief),
+        fragment(brief, nonce=nonce),
         "</body></html>",
     ])

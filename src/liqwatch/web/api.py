@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response, StreamingResponse
 
 from liqwatch.web import metrics, params, views
+from liqwatch.web.guard import csp
 from liqwatch.web.queries import Queries
 
 router = APIRouter()
@@ -30,11 +32,7 @@ def stats(request: Request, window: str | None = None, at: str | None = None) ->
 
 @router.get("/api/overview", tags=["liquidations"], summary="Totals for 1h, 4h, 12h and 24h (or ?windows=…)")
 def overview(request: Request, at: str | None = None, windows: str | None = None) -> dict[str, Any]:
-    labels = tuple(w.strip() for w in windows.split(",") if w.strip()) if windows else views.OVERVIEW_WINDOWS
-    if not 1 <= len(labels) <= 8:
-        raise params.BadRequest(f"windows must list 1 to 8 windows, was {windows!r}")
-    for label in labels:
-        params.window_param(label, "windows")
+    labels = params.windows_param(windows, views.OVERVIEW_WINDOWS)
     return views.totals(_q(request), at=params.time_param(at, "at"), windows=labels)
 
 
@@ -97,13 +95,14 @@ def candles(
     until = params.time_param(at, "at")
     if symbol is not None and not params.coin_param(symbol, "symbol"):
         raise params.BadRequest("symbol must not be empty")
+    venue_name = params.venue_param(venue)
     return views.coin_chart(
         _q(request),
         coin=name,
         since=until - params.window_param(window),
         until=until,
         interval_s=params.interval_param(interval, "5m"),
-        venue=params.venue_param(venue),
+        venue=venue_name,
         symbol=symbol,
     )
 
@@ -162,13 +161,13 @@ def venues(request: Request, at: str | None = None) -> dict[str, Any]:
 def brief(
     request: Request, at: str | None = None, window: str | None = None, coin: str | None = None, format: str = "json"
 ) -> Any:
-    if format not in ("json", "markdown", "html"):
-        raise params.BadRequest(f"format must be json, markdown or html, was {format!r}")
+    format = params.choice_param(format, "format", ("json", "markdown", "html"), "json")
     result = _q(request).brief(at=params.time_param(at, "at"), window_ns=params.window_param(window), coin=params.coin_param(coin))
     if format == "markdown":
         return PlainTextResponse(result.to_markdown(), media_type="text/markdown")
-    if format == "html":
-        return HTMLResponse(result.to_html())
+    if format == "html":  # the standalone page: plotly.js and the drawing script inline, allowed by a nonce
+        nonce = secrets.token_urlsafe(18)
+        return HTMLResponse(result.to_html(nonce=nonce), headers={"Content-Security-Policy": csp(f"'nonce-{nonce}'")})
     return result.to_dict()
 
 

@@ -27,6 +27,7 @@ from liqwatch.model.time import now_ns
 logger = logging.getLogger(__name__)
 
 KEEPALIVE_S = 15.0
+REFUSED_RETRY_MS = 30_000
 _encoder = msgspec.json.Encoder()
 
 
@@ -79,6 +80,7 @@ class LiveHub:
         settle_s: float = 3.0,
         client_queue: int = 64,
         totals_blocking: bool = True,
+        max_clients: int = 64,
     ) -> None:
         self.bus = bus
         self.push_interval_s = push_interval_s
@@ -90,7 +92,9 @@ class LiveHub:
         self.totals_pushed = 0
         self.client_queue = client_queue
         self.clients: set[Client] = set()
+        self.max_clients = max_clients
         self.connections = 0  # streams opened since start
+        self.refused = 0  # streams closed at once because max_clients were connected
         self.messages = 0
         self.events = 0
         self.truncated = 0
@@ -119,6 +123,7 @@ class LiveHub:
         """Return clients, messages pushed, events pushed, events summarised only, and drops."""
         return {
             "clients": len(self.clients),
+            "refused": self.refused,
             "messages": self.messages,
             "events": self.events,
             "totals": self.totals_pushed,
@@ -196,7 +201,19 @@ class LiveHub:
             client.offer(message)
 
     async def stream(self, is_disconnected: Callable[[], Any]) -> AsyncIterator[bytes]:
-        """Yield SSE bytes for one browser until it goes away."""
+        """Yield SSE bytes for one browser until it goes away.
+
+        Beyond `max_clients` streams, one `refused` event with the reason ends the stream (a browser's EventSource
+        tries again after REFUSED_RETRY_MS).
+        """
+        if len(self.clients) >= self.max_clients:
+            self.refused += 1
+            if self.refused == 1 or self.refused % 1000 == 0:
+                logger.warning("live stream refused: %d clients connected ([web] max_live_clients); %d refused so far",
+                               len(self.clients), self.refused)
+            reason = f"the dashboard serves at most {self.max_clients} live streams at once ([web] max_live_clients); try again later"
+            yield f"retry: {REFUSED_RETRY_MS}\n".encode() + sse("refused", {"reason": reason, "max_clients": self.max_clients})
+            return
         client = Client(self.client_queue)
         self.clients.add(client)
         self.connections += 1

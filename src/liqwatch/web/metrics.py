@@ -62,6 +62,9 @@ def render(status: dict[str, Any], live: dict[str, Any]) -> str:
         "bus_drop": _Family("liqwatch_bus_dropped_total", "counter", "Events dropped per bus subscriber (slow consumer)."),
         "published": _Family("liqwatch_bus_published_total", "counter", "Events published on the bus."),
         "clients": _Family("liqwatch_web_clients", "gauge", "Browsers connected to the live stream."),
+        "refused": _Family(
+            "liqwatch_web_clients_refused_total", "counter", "Live streams closed at once: [web] max_live_clients were connected."
+        ),
         "pushed": _Family("liqwatch_web_messages_total", "counter", "Live messages pushed to browsers."),
         "uptime": _Family("liqwatch_uptime_seconds", "gauge", "Seconds since start."),
     }
@@ -95,5 +98,6 @@ def render(status: dict[str, Any], live: dict[str, Any]) -> str:
         f["bus_depth"].add(sub.get("depth"), subscriber=name)
         f["bus_drop"].add(sub.get("dropped"), subscriber=name)
     f["clients"].add(live.get("clients"))
+    f["refused"].add(live.get("refused"))
     f["pushed"].add(live.get("messages"))
     return "\n".join(line for family in f.values() if family.samples for line in family.lines()) + "\n"

@@ -6,7 +6,7 @@ Every value put into a page is HTML-escaped here; the page scripts write venue s
 from __future__ import annotations
 
 import html
-import json
+import re
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -14,10 +14,12 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
+from liqwatch.htmljson import inline_json
 from liqwatch.web import params
 from liqwatch.web.queries import Unavailable
 
 router = APIRouter(include_in_schema=False)
+_SLOT = re.compile(r"\{\{(title|config|nav|script|content)\}\}")
 NAV = (("/", "Overview"), ("/venues", "Venues"), ("/brief", "Brief"))
 
 
@@ -35,14 +37,15 @@ def render(request: Request, template: str, *, title: str, page: str, config: di
         for href, label in NAV
     )
     content = _template(template).replace("{{body}}", body)
-    page_html = (
-        _template("layout.html")
-        .replace("{{title}}", html.escape(title))
-        .replace("{{config}}", html.escape(json.dumps(cfg), quote=True))
-        .replace("{{nav}}", nav)
-        .replace("{{script}}", html.escape(page.split("/")[0]))
-        .replace("{{content}}", content)
-    )
+    values = {
+        "title": html.escape(title),
+        "config": inline_json(cfg),
+        "nav": nav,
+        "script": html.escape(page.split("/")[0]),
+        "content": content,
+    }
+    # one pass: a value that happens to contain "{{content}}" (a venue string in the brief) is never filled again
+    page_html = _SLOT.sub(lambda m: values[m.group(1)], _template("layout.html"))
     return HTMLResponse(page_html)
 
 
@@ -59,17 +62,13 @@ def overview(
 ) -> HTMLResponse:
     # an alert's link: /?coin=BTC (or venue=okx)&t=<trigger time>&alert=<id>: the view at that time, pre-filtered
     when = at or t
-    if alert is not None and not params.ALERT_ID.match(alert):
-        raise params.BadRequest(f"alert must be an alert id (16 hex digits), was {alert!r}")
     cfg: dict[str, Any] = {
         "at": params.time_param(when, "at") if when else None,
         "filter": {"coin": params.coin_param(coin), "venue": params.venue_param(venue), "min_usd": params.float_param(min_usd, "min_usd")},
-        "alert": alert,
+        "alert": params.alert_param(alert),
     }
     if windows:
-        cfg["windows"] = [w for w in windows.split(",") if w][:8]
-        for w in cfg["windows"]:
-            params.window_param(w, "windows")
+        cfg["windows"] = list(params.windows_param(windows, ()))
     return render(request, "overview.html", title="liqwatch — overview", page="overview", config=cfg)
 
 
@@ -100,5 +99,5 @@ def brief(request: Request, at: str | None = None, window: str | None = None, co
         return response
     from liqwatch.analytics.brief_html import fragment
 
-    body = fragment(result, plotly_src="/vendor/plotly.min.js", dark=True)  # the content only: the page keeps its own style
+    body = fragment(result, plotly_src="/vendor/plotly.min.js", dark=True, inline_scripts=False)  # brief.js draws the charts
     return render(request, "brief.html", title="liqwatch — brief", page="brief", body=body)

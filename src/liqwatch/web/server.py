@@ -27,12 +27,14 @@ from liqwatch.model.time import now_ns
 from liqwatch.storage.base import EventStore
 from liqwatch.web import api, pages, views
 from liqwatch.web.auth import TokenAuth
+from liqwatch.web.guard import Guard
 from liqwatch.web.live import LiveHub
 from liqwatch.web.params import BadRequest
 from liqwatch.web.queries import Queries, Unavailable
 
 logger = logging.getLogger(__name__)
 StatusProvider = Callable[[], dict[str, Any]]
+MAX_ERROR = 300  # characters of a 400's one-line error (params.show already cuts the value it quotes)
 
 
 def plotly_js() -> Path:
@@ -65,6 +67,7 @@ def create_app(
             totals=lambda: views.live_totals(live, at=now_ns()),
             settle_s=2.0,
             totals_blocking=False,
+            max_clients=settings.web.max_live_clients,
         )
     else:
         hub = LiveHub(
@@ -72,6 +75,7 @@ def create_app(
             push_interval_s=settings.web.push_interval_s,
             totals=lambda: views.totals(queries, at=now_ns()),
             settle_s=settings.store.flush_interval_s + 2.0,
+            max_clients=settings.web.max_live_clients,
         )
 
     @contextlib.asynccontextmanager
@@ -106,18 +110,20 @@ def create_app(
 
     if settings.web.token:
         app.add_middleware(TokenAuth, token=settings.web.token)
+    # outermost (added last): a Host not served is refused before the token is looked at; headers on every response
+    app.add_middleware(Guard, bind=settings.web.host, allowed_hosts=settings.web.allowed_hosts)
     return app
 
 
 def _errors(app: FastAPI) -> None:
     @app.exception_handler(BadRequest)
     async def bad_request(request: Request, exc: BadRequest) -> JSONResponse:
-        return JSONResponse({"error": str(exc)}, status_code=400)
+        return JSONResponse({"error": str(exc)[:MAX_ERROR]}, status_code=400)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         parts = [f"{'.'.join(str(x) for x in e.get('loc', ())[1:])}: {e.get('msg')}" for e in exc.errors()]
-        return JSONResponse({"error": "; ".join(parts) or "invalid request"}, status_code=400)
+        return JSONResponse({"error": ("; ".join(parts) or "invalid request")[:MAX_ERROR]}, status_code=400)
 
     @app.exception_handler(Unavailable)
     async def unavailable(request: Request, exc: Unavailable) -> JSONResponse:

@@ -1,7 +1,7 @@
 // Shared helpers. Venue-provided strings are only ever written with textContent (never innerHTML).
 "use strict";
 const LW = (() => {
-  const config = JSON.parse(document.body.dataset.config || "{}");
+  const config = JSON.parse((document.getElementById("config") || {}).textContent || "{}");
 
   function usd(v) {
     if (v === null || v === undefined || Number.isNaN(v)) return "–";
@@ -136,8 +136,11 @@ const LW = (() => {
         }
       });
     }
-    source.addEventListener("hello", () => { conn.textContent = "live"; conn.className = "badge ok"; });
-    source.onerror = () => { conn.textContent = "reconnecting"; conn.className = "badge warn"; };
+    source.addEventListener("hello", () => { conn.textContent = "live"; conn.className = "badge ok"; conn.title = "live stream"; });
+    source.addEventListener("refused", (m) => {
+      conn.textContent = "live full"; conn.className = "badge warn"; conn.title = JSON.parse(m.data).reason;
+    });
+    source.onerror = () => { if (conn.textContent !== "live full") { conn.textContent = "reconnecting"; conn.className = "badge warn"; } };
     return source;
   }
 
