@@ -23,6 +23,7 @@ MAX_WINDOW_NS = 3650 * 86400 * 10**9
 MAX_WINDOWS = 8
 SHOWN = 40
 _DIGITS = re.compile(r"^[0-9]+$")
+_NUMBER = re.compile(r"^[+-]?(?:[0-9]{1,30}(?:\.[0-9]{0,30})?|\.[0-9]{1,30})(?:[eE][+-]?[0-9]{1,4})?$")
 
 
 class BadRequest(Exception):
@@ -114,10 +115,9 @@ def float_param(value: str | None, name: str, *, minimum: float = 0.0) -> float 
     """Parse a finite number of at least `minimum`, or None."""
     if value is None or value == "":
         return None
-    try:
-        number = float(value)
-    except ValueError:
-        raise BadRequest(f"{name} must be a number, was {show(value)}") from None
+    if not _NUMBER.match(value):  # ASCII only: float() also reads '١٢٣', '1_000' and 'infinity'
+        raise BadRequest(f"{name} must be a number, was {show(value)}")
+    number = float(value)
     if not math.isfinite(number) or number < minimum:
         raise BadRequest(f"{name} must be a finite number >= {minimum:g}, was {show(value)}")
     return number
