@@ -64,7 +64,7 @@ def test_overview_totals_equal_liqwatch_stats_json(page: Any, dashboard: Any, se
 def test_feed_and_totals_update_live_without_reload(page: Any, dashboard: Any, screenshots: Path) -> None:
     page.goto(f"{dashboard.url}/")
     page.wait_for_selector("body[data-ready='1']")
-    page.wait_for_function("document.getElementById('conn').textContent === 'live'")
+    page.wait_for_function("() => document.getElementById('conn').textContent === 'live'")
     before = card(page, "1h")
     page.evaluate("window.__marker = 'no reload'")
     events = [
@@ -73,7 +73,7 @@ def test_feed_and_totals_update_live_without_reload(page: Any, dashboard: Any, s
         liquidation("SOL", PositionSide.LONG, 3_000.0, symbol=HOSTILE),
     ]
     dashboard.publish(events)
-    page.wait_for_function("document.querySelectorAll('#feed tbody tr').length >= 3 && "
+    page.wait_for_function("() => document.querySelectorAll('#feed tbody tr').length >= 3 && "
                            "[...document.querySelectorAll('#feed tbody tr')].some(r => r.dataset.coin === 'SOL')")
     expected_total = before["total"] + sum(e.notional_usd for e in events)
     page.wait_for_function(
@@ -164,11 +164,11 @@ def test_brief_page_says_when_the_brief_is_not_in_this_build(page: Any, dashboar
 def test_stays_responsive_during_a_burst(page: Any, dashboard: Any) -> None:
     page.goto(f"{dashboard.url}/")
     page.wait_for_selector("body[data-ready='1']")
-    page.wait_for_function("document.getElementById('conn').textContent === 'live'")
+    page.wait_for_function("() => document.getElementById('conn').textContent === 'live'")
     burst = [liquidation("BTC", PositionSide.SHORT, 1_000.0 + i) for i in range(5_000)]
     start = time.monotonic()
     dashboard.publish(burst)
-    page.wait_for_function("[...document.querySelectorAll('#feed tbody tr')].some(r => Number(r.dataset.usd) === 5999)",
+    page.wait_for_function("() => [...document.querySelectorAll('#feed tbody tr')].some(r => Number(r.dataset.usd) === 5999)",
                            timeout=20_000)
     assert time.monotonic() - start < 10
     assert page.eval_on_selector_all("#feed tbody tr", "rows => rows.length") == 200  # the feed stays bounded
@@ -314,24 +314,24 @@ def test_sound_and_flash_for_big_liquidations_when_switched_on(page: Any, dashbo
     page.add_init_script(SOUND_PROBE)
     page.goto(f"{dashboard.url}/")
     page.wait_for_selector("body[data-ready='1']")
-    page.wait_for_function("document.getElementById('conn').textContent === 'live'")
+    page.wait_for_function("() => document.getElementById('conn').textContent === 'live'")
     dashboard.publish([liquidation("XRP", PositionSide.SHORT, 400_000.0)])  # big, but both switches are off
-    page.wait_for_function("[...document.querySelectorAll('#feed tbody tr')].some(r => r.dataset.coin === 'XRP')")
+    page.wait_for_function("() => [...document.querySelectorAll('#feed tbody tr')].some(r => r.dataset.coin === 'XRP')")
     assert page.evaluate("[window.__beeps, window.__flashes]") == [[], []]
     page.check("#sound")
     page.check("#flash")
     page.reload()  # the switches are remembered by this browser
     page.wait_for_selector("body[data-ready='1']")
-    page.wait_for_function("document.getElementById('conn').textContent === 'live'")
+    page.wait_for_function("() => document.getElementById('conn').textContent === 'live'")
     assert page.is_checked("#sound") and page.is_checked("#flash")
     dashboard.publish([liquidation("ADA", PositionSide.LONG, 5_000.0)])  # below [web] big_usd (100k here)
-    page.wait_for_function("[...document.querySelectorAll('#feed tbody tr')].some(r => r.dataset.coin === 'ADA')")
+    page.wait_for_function("() => [...document.querySelectorAll('#feed tbody tr')].some(r => r.dataset.coin === 'ADA')")
     assert page.evaluate("[window.__beeps, window.__flashes]") == [[], []]
     dashboard.publish([liquidation("DOGE", PositionSide.LONG, 300_000.0)])
-    page.wait_for_function("window.__flashes.length > 0 && window.__beeps.length > 0")
+    page.wait_for_function("() => window.__flashes.length > 0 && window.__beeps.length > 0")
     assert page.evaluate("[window.__beeps, [...new Set(window.__flashes)]]") == [[330], ["flash-long"]]
     dashboard.publish([liquidation("DOGE", PositionSide.SHORT, 700_000.0)])
-    page.wait_for_function("window.__beeps.length > 1")
+    page.wait_for_function("() => window.__beeps.length > 1")
     assert page.evaluate("[window.__beeps, [...new Set(window.__flashes)]]") == [[330, 660], ["flash-long", "flash-short"]]
 
 

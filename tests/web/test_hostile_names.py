@@ -110,6 +110,6 @@ def test_every_page_works_under_the_csp(browser: Any, hostile_dashboard: Any) ->
             assert response is not None and "frame-ancestors 'none'" in response.headers["content-security-policy"]
             page.wait_for_selector("body[data-ready='1']")
             if path == "/":
-                page.wait_for_function("document.getElementById('conn').textContent === 'live'")  # the live stream
+                page.wait_for_function("() => document.getElementById('conn').textContent === 'live'")  # the live stream
             if path.startswith("/coin"):
                 assert page.locator(".main-svg").count() >= 1  # plotly draws under the CSP

@@ -115,7 +115,7 @@ def test_serve_pushes_bus_events_and_live_totals_to_the_page(served: Served, bro
     with checked_page(browser, served.url) as page:
         page.goto(f"{served.url}/")
         page.wait_for_selector("body[data-ready='1']")
-        page.wait_for_function("document.getElementById('conn').textContent === 'live'")
+        page.wait_for_function("() => document.getElementById('conn').textContent === 'live'")
         before = card(page, "24h")
         assert before["count"] == served.recent_24h["count"] == 2  # the two written 2 h ago (from PostgreSQL)
         event = liquidation("SOL", PositionSide.LONG, 123_456.0, venue="bybit")
@@ -132,11 +132,11 @@ def test_serve_pushes_bus_events_and_live_totals_to_the_page(served: Served, bro
 
         with concurrent.futures.ThreadPoolExecutor(1) as pool:  # Playwright's sync API owns this thread's event loop
             pool.submit(asyncio.run, publish()).result(30)
-        page.wait_for_function("[...document.querySelectorAll('#feed tbody tr')].some(r => r.dataset.coin === 'SOL')")
+        page.wait_for_function("() => [...document.querySelectorAll('#feed tbody tr')].some(r => r.dataset.coin === 'SOL')")
         row = page.eval_on_selector("#feed tbody tr[data-coin='SOL']", "r => [r.dataset.venue, Number(r.dataset.usd)]")
         assert row == ["bybit", 123_456.0]
         # live totals (the serve role's LiveAnalytics: seeded from PostgreSQL, then fed by the bus) count it without a reload
-        page.wait_for_function("Number(document.querySelector('#totals .card[data-window=\"24h\"] .count').dataset.value) === 3",
+        page.wait_for_function("() => Number(document.querySelector('#totals .card[data-window=\"24h\"] .count').dataset.value) === 3",
                                timeout=15_000)
         after = card(page, "24h")
         assert after["total"] == pytest.approx(before["total"] + 123_456.0)

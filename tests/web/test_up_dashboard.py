@@ -105,7 +105,7 @@ def test_up_serves_live_venue_state_and_feed(collector: Collector, browser: Any,
     try:
         page.goto(url + "/venues")
         page.wait_for_selector("body[data-ready='1']")
-        page.wait_for_function("[...document.querySelectorAll('#venues tbody tr')].some(r => r.cells[2].textContent === 'connected')")
+        page.wait_for_function("() => [...document.querySelectorAll('#venues tbody tr')].some(r => r.cells[2].textContent === 'connected')")
         row = page.eval_on_selector_all(
             "#venues tbody tr", "rows => rows.map(r => [...r.cells].map(c => c.textContent))"
         )[0]
@@ -114,14 +114,14 @@ def test_up_serves_live_venue_state_and_feed(collector: Collector, browser: Any,
         page.screenshot(path=str(screenshots / "venues-live.png"), full_page=True)
 
         page.goto(url + "/")
-        page.wait_for_function("document.getElementById('conn').textContent === 'live'")
+        page.wait_for_function("() => document.getElementById('conn').textContent === 'live'")
         ts_ms = now_ns() // 1_000_000
         collector.call(collector.server.push(VENUE, OKX_LIQ % ts_ms))
-        page.wait_for_function("[...document.querySelectorAll('#feed tbody tr')].some(r => r.dataset.venue === 'okx' && r.dataset.coin === 'BTC')")
+        page.wait_for_function("() => [...document.querySelectorAll('#feed tbody tr')].some(r => r.dataset.venue === 'okx' && r.dataset.coin === 'BTC')")
         cells = page.eval_on_selector("#feed tbody tr", "r => [...r.cells].map(c => c.textContent)")
         assert cells[1:4] == ["okx", "BTC-USDT-SWAP", "long"]
         # the pushed totals (App.analytics, loaded from the store at start) hold the stored event and the new one
-        page.wait_for_function("Number(document.querySelector('#totals .card[data-window=\"24h\"] .count').dataset.value) === 2")
+        page.wait_for_function("() => Number(document.querySelector('#totals .card[data-window=\"24h\"] .count').dataset.value) === 2")
         assert page.eval_on_selector('#totals .card[data-window="1h"] .count', "c => Number(c.dataset.value)") == 1
         metrics = page.evaluate("fetch('/metrics').then(r => r.text())")
         assert f'liqwatch_connection_state{{venue="{VENUE}"' in metrics
@@ -140,7 +140,7 @@ def test_the_venues_page_shows_a_refused_subscribe_in_the_venues_own_words(
             page.goto(collector.app.web.url + "/venues")
             page.wait_for_selector("body[data-ready='1']")
             page.wait_for_function(
-                "[...document.querySelectorAll('#venues tbody tr td.diagnosis')].some(c => c.textContent.includes('60018'))",
+                "() => [...document.querySelectorAll('#venues tbody tr td.diagnosis')].some(c => c.textContent.includes('60018'))",
                 timeout=15_000,
             )
             row = page.eval_on_selector_all("#venues tbody tr", "rows => rows.map(r => [...r.cells].map(c => c.textContent))")[0]

@@ -112,7 +112,8 @@ def test_the_brief_states_numbers_reproducible_from_the_events(store: EventStore
     assert d["stats"]["total_usd"] == pytest.approx(total) and "charts" not in d
     msgspec.json.encode(d)
     html = brief.to_html()
-    assert "Plotly.newPlot('fig-day'" in html and "Plotly.newPlot('fig-coins'" in html and "Not investment advice" in html
+    assert "data-target='fig-day'" in html and "data-target='fig-coins'" in html and "Not investment advice" in html
+    assert "Plotly.newPlot(s.dataset.target" in html  # the standalone page draws its figure blocks itself
     assert brief.to_markdown().startswith(f"# {brief.headline}")
 
 
