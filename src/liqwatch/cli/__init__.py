@@ -67,23 +67,35 @@ _register()
 
 
 def main() -> None:
-    """Run the CLI; liqwatch errors print one line and exit 2 (config) or 1 (anything else)."""
+    """Run the CLI; liqwatch errors print one line and exit 2 (config, usage) or 1 (anything else)."""
+    from liqwatch.cli._usage import click_exceptions, exit_code, show_click_error, show_usage_error
+
+    kinds = click_exceptions()  # click's classes, from whichever copy the installed typer uses
     try:
-        app(standalone_mode=False)
+        rv = app(standalone_mode=False)
     except ConfigError as exc:
         typer.echo(f"error: {exc}", err=True)
         sys.exit(2)
     except LiqwatchError as exc:
         typer.echo(f"error: {exc}", err=True)
         sys.exit(1)
-    except typer.Abort:
-        sys.exit(130)
-    except Exception as exc:  # click usage errors arrive here in non-standalone mode
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.Exit):
-            sys.exit(exc.exit_code)
+    except OSError as exc:  # a file the command had to read or write: one line, never a traceback
+        where = f"{exc.filename}: " if exc.filename else ""
+        typer.echo(f"error: {where}{exc.strerror or ' '.join(str(exc).split())}", err=True)
+        sys.exit(1)
+    except Exception as exc:  # click errors arrive here in non-standalone mode
+        if isinstance(exc, kinds.usage):
+            show_usage_error(exc, sys.stderr)
+            sys.exit(2)
+        if isinstance(exc, kinds.click):
+            show_click_error(exc, sys.stderr)
+            sys.exit(exit_code(exc, 1))
+        if isinstance(exc, kinds.exit):
+            sys.exit(exit_code(exc, 0))
+        if isinstance(exc, kinds.abort):
+            sys.exit(130)
         raise
+    # outside standalone mode a raised Exit (or Ctrl-C, which newer typer turns into Exit(130)) comes back
+    # as the return value; commands themselves return None
+    if isinstance(rv, int) and not isinstance(rv, bool) and rv != 0:
+        sys.exit(rv)

@@ -23,7 +23,7 @@ from liqwatch.cli._common import (
     time_option,
 )
 
-CoinArg = Annotated[str, typer.Argument(help="base coin, e.g. BTC")]
+CoinArg = Annotated[str, typer.Argument(metavar="COIN", help="base coin, e.g. BTC")]
 AtOption = Annotated[str | None, typer.Option(help="as of: ISO-8601 UTC or relative, e.g. 2h; default now")]
 
 

@@ -40,7 +40,7 @@ def collect(
     venue: Annotated[list[str] | None, typer.Option("--venue", help="collect from this venue (repeatable)")] = None,
     venues: Annotated[str | None, typer.Option("--venues", help="comma-separated venues (same as repeating --venue)")] = None,
     coin: Annotated[list[str] | None, typer.Option("--coin", help="collect only this base coin (repeatable)")] = None,
-    files: Annotated[list[Path] | None, typer.Argument(help="with --replay: JSON Lines recordings to publish", show_default=False)] = None,
+    files: Annotated[list[Path] | None, typer.Argument(metavar="FILE", help="with --replay: JSON Lines recordings to publish", show_default=False)] = None,
     replay: Annotated[bool, typer.Option("--replay", help="publish the recordings FILE… instead of connecting to venues")] = False,
     rate: Annotated[float | None, typer.Option(help="with --replay: events per second (default: as fast as acknowledged)")] = None,
     duration: DurationOption = None,
