@@ -112,6 +112,9 @@ class Liqwatch:
 def open(db: str | Path | None = None, *, writable: bool = False) -> Liqwatch:
     """Open a liqwatch store for analysis, read-only unless `writable`.
 
+    Read-only never creates anything: a missing file raises `StoreNotFound` (naming the path); `writable=True`
+    creates the file and its folders.
+
     DuckDB allows one process per file: to read a file `liqwatch up` is writing, stop it or open a copy.
     """
     return Liqwatch(open_store(db, read_only=not writable))

@@ -195,8 +195,14 @@ def load(path: str | Path | None = None, environ: Mapping[str, str] | None = Non
             data = tomllib.loads(p.read_text())
         except FileNotFoundError:
             raise ConfigError(f"config file {p} does not exist; create it or drop --config") from None
+        except IsADirectoryError:
+            raise ConfigError(f"config file {p} is a directory; pass the TOML file itself") from None
+        except UnicodeDecodeError:
+            raise ConfigError(f"config file {p} is not valid TOML: not UTF-8 text") from None
+        except OSError as exc:
+            raise ConfigError(f"config file {p} cannot be read: {exc.strerror or exc}") from None
         except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"config file {p} is not valid TOML: {exc}") from None
+            raise ConfigError(f"config file {p} is not valid TOML: {' '.join(str(exc).split())}") from None
     _merge_env(data, os.environ if environ is None else environ)
     for dotted, value in overrides.items():
         if value is None:

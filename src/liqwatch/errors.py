@@ -11,6 +11,7 @@
     │   ├── ConnectionLost       the socket or HTTP connection failed: reconnect with backoff
     │   └── RateLimited          the venue said slow down (HTTP 418/429): back off as told
     ├── StorageError             the store failed to open, read or write
+    │   └── StoreNotFound        a read names a store that does not exist (also a ConfigError: exit code 2)
     └── AlertDeliveryError       an alert could not be delivered: retry with backoff, never block ingestion
 
 Messages name what happened, the offending value and the fix.
@@ -112,6 +113,17 @@ class RateLimited(VenueError):
 
 class StorageError(LiqwatchError):
     """The store failed."""
+
+
+class StoreNotFound(StorageError, ConfigError):
+    """A read names a store file that does not exist: reads never create one (fix --db or [store] path)."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(
+            f"no store at {path}: check --db (or [store] path); "
+            "'liqwatch up', 'liqwatch demo' or 'liqwatch replay' creates one"
+        )
+        self.path = path
 
 
 class AlertDeliveryError(LiqwatchError):

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from golden import recorded_dir
 from liqwatch.cli import app
+from liqwatch.storage import open_store
 
 RUNNER = CliRunner()
 FILES = [
@@ -128,6 +129,7 @@ def test_stats_table_names_the_totals_and_the_coverage_caveat(replayed: Path) ->
 
 
 def test_venues_lists_every_venue_with_its_coverage(db_path: Path) -> None:
+    open_store(db_path).close()  # an empty store: `venues` on a missing one notes it on stderr (test_console_script)
     rows = json.loads(run("venues", "--json", "--db", str(db_path)))
     names = {r["venue"] for r in rows}
     assert {"binance-usdm", "binance-coinm", "bybit", "okx", "bitmex", "deribit", "htx", "bitget", "gate",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -9,9 +11,9 @@ import msgspec
 import typer
 
 from liqwatch import config
-from liqwatch.errors import ConfigError
+from liqwatch.errors import ConfigError, StoreNotFound
 from liqwatch.model.time import now_ns, parse_duration_ns, parse_time_ns
-from liqwatch.storage import EventStore, default_db_path, open_store
+from liqwatch.storage import EventStore, default_db_path, is_postgres_url, open_store
 
 # a str, not a Path: Path("postgresql://h/db") would fold the URL's "//" into "/"
 DbOption = Annotated[
@@ -39,9 +41,24 @@ def db_path(db: str | Path | None, config_path: Path | None = None) -> str:
     return path or str(default_db_path())
 
 
-def store(db: str | Path | None, config_path: Path | None = None) -> EventStore:
-    """Open the store the options point at."""
-    return open_store(db_path(db, config_path))
+def store(db: str | Path | None, config_path: Path | None = None, *, create: bool = False) -> EventStore:
+    """Open the store the options point at; only commands that write (`create=True`) may create a missing file."""
+    path = db_path(db, config_path)
+    if not create and not is_postgres_url(path) and path != ":memory:":
+        file = Path(path.removeprefix("duckdb://")).expanduser()
+        if not file.exists():
+            raise StoreNotFound(path)
+    return open_store(path)
+
+
+def write_out(path: Path, write: Callable[[Path], object], what: str = "--out") -> None:
+    """Create `path`'s folder and write it with `write`; a folder or file that cannot be written is one line (exit 2)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write(path)
+    except OSError as exc:
+        reason = exc.strerror or (os.strerror(exc.errno) if exc.errno else " ".join(str(exc).split()))
+        raise ConfigError(f"{what}: cannot write {path}: {reason}") from None
 
 
 def time_option(text: str | None, name: str, default: int | None = None) -> int | None:

@@ -18,6 +18,7 @@ from liqwatch.cli._common import (
     settings,
     store,
     time_option,
+    write_out,
 )
 from liqwatch.errors import ConfigError
 
@@ -59,5 +60,5 @@ def brief(
     if out is None:
         typer.echo(text)
     else:
-        out.write_text(text, encoding="utf-8")
+        write_out(out, lambda p: p.write_text(text, encoding="utf-8"))
         typer.echo(f"wrote {out} ({len(text):,} bytes): {result.headline}")

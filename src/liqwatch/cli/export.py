@@ -7,9 +7,10 @@ from typing import Annotated
 
 import typer
 
-from liqwatch.cli._common import DbOption, store, time_option
+from liqwatch.cli._common import DbOption, store, time_option, write_out
 from liqwatch.errors import ConfigError
 from liqwatch.storage.duckdb_market import EXPORTABLE
+from liqwatch.venues import get_venue
 
 
 def register(app: typer.Typer) -> None:
@@ -17,7 +18,7 @@ def register(app: typer.Typer) -> None:
 
 
 def export(
-    table: Annotated[str, typer.Argument(help=f"one of: {', '.join(EXPORTABLE)}")],
+    table: Annotated[str, typer.Argument(metavar="TABLE", help=f"one of: {', '.join(EXPORTABLE)}")],
     out: Annotated[Path, typer.Option("--out", "-o", help="file to write")],
     since: Annotated[str | None, typer.Option(help="start (exclusive): ISO-8601 UTC or relative, e.g. 7d")] = None,
     until: Annotated[str | None, typer.Option(help="end (inclusive): ISO-8601 UTC or relative; default: no end")] = None,
@@ -32,16 +33,17 @@ def export(
         raise ConfigError(f"--format {fmt!r}: use parquet or csv")
     if table not in EXPORTABLE:
         raise ConfigError(f"unknown table {table!r}; tables: {', '.join(EXPORTABLE)}")
+    if venue is not None:
+        get_venue(venue)  # an unknown venue is an error, not an empty file
     arrow = store(db).arrow(  # type: ignore[attr-defined]
         table, since=time_option(since, "--since"), until=time_option(until, "--until"), coin=coin, venue=venue
     )
-    out.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "parquet":
         import pyarrow.parquet as pq
 
-        pq.write_table(arrow, out)
+        write_out(out, lambda p: pq.write_table(arrow, p))
     else:
         import pyarrow.csv as pcsv
 
-        pcsv.write_csv(arrow, out)
+        write_out(out, lambda p: pcsv.write_csv(arrow, p))
     typer.echo(f"wrote {arrow.num_rows:,} {table} rows to {out}")

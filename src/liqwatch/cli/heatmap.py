@@ -18,15 +18,26 @@ from liqwatch.cli._common import (
     settings,
     store,
     time_option,
+    write_out,
 )
-from liqwatch.errors import ConfigError, StorageError
+from liqwatch.errors import ConfigError, LiqwatchError, StorageError
 
 if TYPE_CHECKING:  # the model pulls in numpy: imported when a command runs, not at CLI start
     from liqwatch.heatmap.assumptions import Assumptions
     from liqwatch.heatmap.series import SqlStore
 
 CoinOption = Annotated[str, typer.Option("--coin", help="base coin, e.g. BTC")]
-VenueOption = Annotated[str | None, typer.Option("--venue", help="only this venue (default: every venue, aggregated)")]
+def _known_venue(name: str | None) -> str | None:
+    """Refuse an unknown --venue (one line, exit 2) instead of drawing an empty model."""
+    if name is not None:
+        from liqwatch.venues import get_venue
+
+        get_venue(name)
+    return name
+
+
+VenueOption = Annotated[str | None, typer.Option("--venue", help="only this venue (default: every venue, aggregated)",
+                                                 callback=_known_venue)]
 LeveragesOption = Annotated[str | None, typer.Option("--leverages", help="leverage tiers (default [heatmap] leverages: 5,10,25,50,100)")]
 WeightsOption = Annotated[str | None, typer.Option("--weights", help="tier weights, any scale (default [heatmap] weights: 15,30,25,20,10)")]
 MmrOption = Annotated[float | None, typer.Option("--mmr", help="flat maintenance margin rate (default [heatmap] mmr: 0.005)")]
@@ -89,10 +100,13 @@ def _usd(v: float | None) -> str:
 def _figure(kind: str, result: dict[str, Any], html: Path | None, png: Path | None) -> None:
     from liqwatch.heatmap import figure
 
+    if result.get("empty") and not result.get("cells"):  # a blank chart would look like a calm market
+        reason = result.get("reason") or ("no levels alive in the window" if kind == "heatmap" else f"none alive at {result.get('at')}")
+        raise LiqwatchError(f"nothing to draw: no modelled liquidation levels for {result.get('coin')} ({reason}); no file written")
     fig = figure.heatmap_figure(result) if kind == "heatmap" else figure.map_figure(result)
-    for path in (html, png):
+    for path, option in ((html, "--html"), (png, "--png")):
         if path is not None:
-            figure.save(fig, path)
+            write_out(path, lambda p: figure.save(fig, p), option)
             typer.echo(f"wrote {path}")
 
 

@@ -23,8 +23,8 @@ app = typer.Typer(help="Contract specs (sizes, inverse/linear, base/quote) used 
 
 @app.command("import")
 def import_(
-    venue: Annotated[str, typer.Argument(help="venue name, e.g. bybit")],
-    file: Annotated[Path, typer.Argument(help="recorded REST instruments response(s), e.g. BYBIT.rest_instruments.jsonl")],
+    venue: Annotated[str, typer.Argument(metavar="VENUE", help="venue name, e.g. bybit")],
+    file: Annotated[Path, typer.Argument(metavar="FILE", help="recorded REST instruments response(s), e.g. BYBIT.rest_instruments.jsonl")],
     db: DbOption = None,
 ) -> None:
     """Import contract specs: a recorded REST response (JSON Lines with `raw`), a plain REST body, or a JSON list of liqwatch instruments."""
@@ -44,7 +44,7 @@ def import_(
         instruments = load_instruments(file, module, counters)  # a recording: JSON Lines with `raw`
     if not instruments:
         raise ConfigError(f"{file} holds no {venue} instruments ({counters.last_error or 'no lines parsed'})")
-    s = store(db)
+    s = store(db, create=True)
     s.write_instruments(instruments, now_ns())
     s.close()
     typer.echo(f"imported {len(instruments)} {venue} instruments")

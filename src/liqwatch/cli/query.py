@@ -33,9 +33,10 @@ def liquidations(
         from liqwatch.venues import get_venue
 
         get_venue(venue)
+    start, end = time_option(since, "--since"), time_option(until, "--until")  # bad input first, then the store
     rows = store(db).liquidations(
-        since=time_option(since, "--since"),
-        until=time_option(until, "--until"),
+        since=start,
+        until=end,
         venue=venue,
         coin=coin,
         min_usd=min_usd,
@@ -72,7 +73,8 @@ def stats(
     """Total liquidations over a window: longs/shorts, by coin and venue, the largest one, with coverage."""
     until = time_option(at, "--at", default=now())
     assert until is not None
-    result = liquidation_stats(store(db), since=until - duration_option(window, "--window"), until=until, coin=coin)
+    since = until - duration_option(window, "--window")  # bad input first, then the store
+    result = liquidation_stats(store(db), since=since, until=until, coin=coin)
     result["window"] = window
     if as_json:
         print_json(result)

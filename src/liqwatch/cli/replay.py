@@ -21,7 +21,7 @@ def register(app: typer.Typer) -> None:
 
 
 def replay(
-    files: Annotated[list[Path], typer.Argument(help="JSON Lines recordings (raw/raw_b64 + recv_ts per line)")],
+    files: Annotated[list[Path], typer.Argument(metavar="FILE", help="JSON Lines recordings (raw/raw_b64 + recv_ts per line)")],
     venue: Annotated[str | None, typer.Option(help="venue of every file; default: from each file name's prefix")] = None,
     as_json: JsonOption = False,
     db: DbOption = None,
@@ -32,7 +32,7 @@ def replay(
     missing = [str(f) for f in files if not f.is_file()]
     if missing:
         raise ConfigError(f"no such file: {', '.join(missing)}")
-    target = store(db)
+    target = store(db, create=True)
     try:
         reports = replay_files(target, files, venue)
     finally:

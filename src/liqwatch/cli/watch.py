@@ -11,6 +11,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from liqwatch.errors import ConfigError
+
 
 def register(app: typer.Typer) -> None:
     app.command("watch")(watch)
@@ -24,6 +26,8 @@ def watch(
     """Live totals by window, the liquidation feed and venue status in the terminal (for SSH)."""
     from liqwatch.terminal import WatchClient
 
+    if not url.startswith(("http://", "https://")) or len(url.split("://", 1)[1].strip("/")) == 0:
+        raise ConfigError(f"--url {url!r}: use the dashboard's address, e.g. http://127.0.0.1:8000")
     client = WatchClient(url, token if token is not None else os.environ.get("LIQWATCH__WEB__TOKEN", ""))
     console = Console()
     with contextlib.suppress(KeyboardInterrupt):

@@ -18,7 +18,7 @@ import duckdb
 import msgspec
 import pyarrow as pa
 
-from liqwatch.errors import StorageError
+from liqwatch.errors import StorageError, StoreNotFound
 from liqwatch.model import Event, Instrument, Signal
 from liqwatch.storage import rollup, schema
 from liqwatch.storage.duckdb_market import MarketQueries
@@ -48,7 +48,13 @@ class DuckDBStore(WindowQueries, CandleQueries, MarketQueries):
     def __init__(self, path: str | Path, *, read_only: bool = False) -> None:
         self.path = str(path)
         if self.path != ":memory:":
-            Path(self.path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            file = Path(self.path).expanduser()
+            if read_only and not file.exists():  # a read never creates a store (nor its folders)
+                raise StoreNotFound(self.path)
+            try:
+                file.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StorageError(f"cannot create the folder of the database {self.path}: {exc.strerror or exc}") from None
         try:
             self._con = duckdb.connect(str(Path(self.path).expanduser()) if self.path != ":memory:" else self.path, read_only=read_only)
         except duckdb.IOException as exc:
