@@ -14,7 +14,7 @@ ccxt 4.5.90; binance-usdm's case lives in bench/parse.py):
 gate is not here: ccxt.pro gate's only liquidation stream is `watch_my_liquidations` (the account's own, private;
 `has['watchLiquidations']` is False) and cryptofeed has no gate liquidations: nothing comparable.
 
-Frames are generated in each venue's wire format (the shapes of shared/data/recorded/<VENUE>.liquidations.jsonl;
+Frames are generated in each venue's wire format (the shapes of tests/data/recorded/<VENUE>.liquidations.jsonl;
 bybit/okx as liqwatch.sim.wire writes them), many distinct frames, at least one liquidation each, on instruments of
 the recorded REST instruments bodies; liqwatch's instrument index and the anchors' symbol maps / markets are built
 from those same bodies, offline. liqwatch gets bytes, the anchors str (as their websocket clients deliver). Rounds

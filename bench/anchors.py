@@ -2,7 +2,7 @@
 
 cryptofeed and ccxt are optional (`pip install -e '.[bench]'`); a missing one is reported as `Unavailable`, not
 a failure. Neither touches the network: symbol maps / markets are pre-seeded from the recorded exchangeInfo,
-the way shared/docs/stack-measurements.md §9 measured them.
+the way the project's stack measurements (2026, before this repository) measured them.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from bench._harness import Case, Row, best_rate
 
-RECORDED = Path(__file__).resolve().parents[2] / "shared" / "data" / "recorded"
+RECORDED = Path(__file__).resolve().parents[1] / "tests" / "data" / "recorded"
 BINANCE_EXCHANGE_INFO = RECORDED / "BINANCE_FUTURES.rest_instruments.jsonl"
 BINANCE_TRADES = RECORDED / "BINANCE_FUTURES.trades.jsonl"
 
@@ -24,7 +24,7 @@ TS_RECV = 1_626_992_740_000_000_000
 
 
 def recorded_dir() -> Path:
-    """The shared recordings (…/shared/data/recorded); override with LIQWATCH_RECORDED."""
+    """The repository's recorded frames (tests/data/recorded); override with LIQWATCH_RECORDED."""
     import os
 
     return Path(os.environ.get("LIQWATCH_RECORDED", RECORDED))
@@ -94,7 +94,7 @@ def _binance_symbols() -> list[tuple[str, float, int, float, int]]:
 def binance_force_order_frames(n: int = FULL_N, seed: int = 20261125) -> list[bytes]:
     """`n` Binance USD-M forceOrder frames in the combined-stream wrapper, deterministic for a seed.
 
-    Shape as recorded (shared/data/recorded/BINANCE_FUTURES.liquidations.jsonl): `{"stream":"<sym>@forceOrder",
+    Shape as recorded (tests/data/recorded/BINANCE_FUTURES.liquidations.jsonl): `{"stream":"<sym>@forceOrder",
     "data":{"e":"forceOrder","E":..,"o":{"s","S","o":"LIMIT","f":"IOC","q","p","ap","X":"FILLED","l","z","T"}}}`.
     Symbols are real instruments (BTC/ETH weighted up), prices near each symbol's level on tick, quantities
     on the lot step with a log-uniform notional of $5..$2M, fully filled (z = l = q) at an average price `ap`

@@ -1,6 +1,6 @@
 """Per-venue parse throughput on recorded frames, and DuckDB batch-insert rows/s.
 
-Parse: every recorded data frame of a venue (../shared/data/recorded, the files `tests/golden.py` replays) that
+Parse: every recorded data frame of a venue (tests/data/recorded, the files `tests/golden.py` replays) that
 yields at least one event, repeated to `n` frames, through `parsing.safe_parse` (gzip venues decompress inside,
 as live). Store: `DuckDBStore.write` of 5,000-liquidation batches into a fresh file (the writer's default batch).
 The 1M/100M-row query benchmarks live in bench/store.py (analytics).

@@ -1,4 +1,4 @@
-"""Golden files for every recorded frame in ../shared/data/recorded: generate and compare.
+"""Golden files for every recorded frame in tests/data/recorded: generate and compare.
 
 Regenerate after a reviewed change with `python tests/golden.py` and read the diff in git.
 Each `tests/golden/<FILE>.expected.jsonl` line is {"line": n, "events": [...]} or {"line": n, "skipped": reason}.
@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -19,13 +18,9 @@ GOLDEN = ROOT / "tests" / "golden"
 EXTRA_INSTRUMENTS = ROOT / "tests" / "fixtures" / "instruments"
 
 
-def shared_dir() -> Path:
-    """Return ../shared beside the repository (or $LIQWATCH_SHARED)."""
-    return Path(os.environ.get("LIQWATCH_SHARED", ROOT.parent / "shared"))
-
-
 def recorded_dir() -> Path:
-    return shared_dir() / "data" / "recorded"
+    """Return the recorded exchange frames carried in the repository (tests/data/recorded; see its README.md)."""
+    return ROOT / "tests" / "data" / "recorded"
 
 
 def venue_files(venue_name: str) -> list[Path]:

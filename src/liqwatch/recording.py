@@ -1,7 +1,7 @@
 """Recorded frames as JSON Lines: read them for replay, write them from a live feed (`liqwatch record`).
 
 One object per line: `raw` (the frame as a string) or `raw_b64` (a binary frame, e.g. HTX's gzip),
-`recv_ts` (unix seconds, float, or null). This is the format of `shared/data/recorded/`. Optional: `url`
+`recv_ts` (unix seconds, float, or null). This is the format of `tests/data/recorded/`. Optional: `url`
 (where it came from) and `tag` (a polled REST body: the `RestRequest.tag` that `parse_poll` needs).
 """
 

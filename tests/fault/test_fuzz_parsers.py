@@ -1,6 +1,6 @@
 """Fuzz every venue's `parse_frame` with mutated recorded frames: only the contract errors may escape.
 
-Seeds are the venue's own recorded frames (../shared/data/recorded). Mutations: a JSON leaf replaced by a
+Seeds are the venue's own recorded frames (tests/data/recorded). Mutations: a JSON leaf replaced by a
 wrong type, a huge or non-finite number (NaN/Infinity literals and strings), a removed key, a truncated frame,
 a flipped byte, non-UTF-8 bytes and truncated gzip. For each frame `parse_frame` either returns events that
 hold the event invariants or raises ParseError/UnknownMessage/UnknownInstrument, and `safe_parse` counts

@@ -27,6 +27,7 @@ import pytest
 
 import liqwatch
 from factories import make_liquidation
+from golden import recorded_dir
 from liqwatch import config
 from liqwatch.bus_nats import NatsPublisher, connect, decode_event, encode, subject_for
 from liqwatch.ingest import replay_files
@@ -39,9 +40,7 @@ from liqwatch.storage.duckdb_store import DuckDBStore
 from liqwatch.storage.schema import ALL_TABLES, EVENT_TABLES
 
 pytestmark = pytest.mark.postgres
-RECORDED = Path(__file__).resolve().parents[3] / "shared" / "data" / "recorded"
-if not RECORDED.is_dir():
-    RECORDED = Path("/work/shared/data/recorded")
+RECORDED = recorded_dir()
 SRC = str(Path(liqwatch.__file__).resolve().parents[1])
 GROUP_A = ("BYBIT", "OKX", "BINANCE_FUTURES", "BINANCE_DELIVERY", "BITMEX", "HTX")
 GROUP_B = ("BITGET", "DERIBIT", "GATEIO_FUTURES", "KRAKEN_FUTURES", "DYDX_V4", "HYPERLIQUID")

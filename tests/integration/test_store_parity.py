@@ -15,6 +15,7 @@ import psycopg
 import pytest
 
 from factories import T0, make_liquidation
+from golden import recorded_dir
 from json_compare import same
 from liqwatch.analytics.metrics import liquidation_stats
 from liqwatch.analytics.open_interest import open_interest_summary
@@ -33,9 +34,7 @@ from liqwatch.storage.schema import ALL_TABLES
 from oi_scenario import T, events
 
 pytestmark = pytest.mark.postgres
-RECORDED = Path(__file__).resolve().parents[3] / "shared" / "data" / "recorded"
-if not RECORDED.is_dir():
-    RECORDED = Path("/work/shared/data/recorded")
+RECORDED = recorded_dir()
 H = 3600 * 10**9
 
 

@@ -12,9 +12,6 @@ sys.path.insert(0, str(ROOT))
 
 parse_bench = pytest.importorskip("bench.parse")
 
-if not (parse_bench.recorded_dir() / parse_bench.BINANCE_EXCHANGE_INFO.name).exists():
-    pytest.skip("shared recordings are not available", allow_module_level=True)
-
 
 def test_generated_binance_frames_parse_to_one_liquidation_each() -> None:
     from liqwatch.model import Liquidation, PositionSide

@@ -1,4 +1,4 @@
-"""Web fixtures: a store seeded by replaying the shared recordings, the dashboard over it, one chromium per session."""
+"""Web fixtures: a store seeded by replaying the recorded frames (tests/data/recorded), the dashboard over it, one chromium per session."""
 
 from __future__ import annotations
 
@@ -32,10 +32,6 @@ CHROMIUM_ARGS = [
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
 HISTORY_WINDOWS = ("1h", "24h", "3650d")
-
-if not RECORDED.exists():
-    pytest.skip("shared recordings are not available", allow_module_level=True)
-
 
 def recorded_files() -> list[Path]:
     return sorted(p for fam in FAMILIES for p in RECORDED.glob(f"*.{fam}.jsonl"))

@@ -1,6 +1,6 @@
 """Every /api/* endpoint answers the same JSON over DuckDB and over PostgreSQL seeded with the same events.
 
-The shared recordings of every venue, the generated two-day market of tests/market_day.py (candles, a liquidation
+The recorded frames of every venue (tests/data/recorded), the generated two-day market of tests/market_day.py (candles, a liquidation
 cluster, OI polls, funding, an outage) and stored signals are written into a DuckDB file and into a real
 PostgreSQL database; a dashboard is served over each, and each request's status and body must be equal.
 Normalised before comparing: nothing but floats, which must agree to 1e-12 relative, because a sum's last bits
@@ -71,7 +71,7 @@ def stores(tmp_path_factory: pytest.TempPathFactory, pg_server: LocalPostgres) -
     duck = open_store(tmp_path_factory.mktemp("api-stores") / "duck.duckdb")
     pg = open_store(pg_server.create_database("api_stores"))
     files = recorded_files()
-    assert len(files) > 20, "shared recordings missing"
+    assert len(files) > 20, "recorded frames missing"
     generated = market_day.build().events
     at = max(e.ts_event for e in generated if type(e).__name__ == "Liquidation")  # the generated day's last liquidation
     for store in (duck, pg):

@@ -17,7 +17,7 @@ BACKFILL: MappingProxyType[str, BackfillModule] = MappingProxyType(
 )
 
 _NOT_IMPLEMENTED = "not implemented yet"
-# venue → kind → why there is no backfill (shared/docs/venues.md §0 and each venue's "REST history")
+# venue → kind → why there is no backfill (docs/venues.md §0 and each venue's "REST history")
 NO_HISTORY: dict[str, dict[str, str]] = {
     "binance-usdm": {"liquidations": "no public REST history: /fapi/v1/allForceOrders was removed on 2021-04-27"},
     "binance-coinm": {

@@ -1,6 +1,6 @@
 """The book of modelled leveraged positions of one coin: who is long or short, where each is liquidated.
 
-Isolated-margin approximation (shared/docs/analytics.md §2.2): a long of leverage L entered at `e` is
+Isolated-margin approximation (the usual exchange formula without fees or funding): a long of leverage L entered at `e` is
 bankrupt at e·(1 − 1/L) and liquidated at e·(1 − 1/L + mmr); a short at e·(1 + 1/L) and e·(1 + 1/L − mmr),
 with the maintenance-margin rate `mmr` of the position's notional bracket. Pure: no clock, no I/O.
 """

@@ -34,9 +34,11 @@ logger = logging.getLogger(__name__)
 _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 RestHook = Callable[[str, str, dict[str, str]], "tuple[int, bytes] | None"]  # (venue, path, query) → (status, body)
 
-# ../shared/data/recorded beside a source checkout (src/liqwatch/sim/ → repo → its parent), or $LIQWATCH_RECORDED_DIR.
+# The repository's recorded frames (tests/data/recorded) in a source checkout (src/liqwatch/sim/ → the repository),
+# or $LIQWATCH_RECORDED_DIR. An installed package has none: its server then lists no recorded instruments (the demo
+# serves its own market and never reads this).
 DEFAULT_RECORDED_DIR = Path(
-    os.environ.get("LIQWATCH_RECORDED_DIR") or Path(__file__).resolve().parents[4] / "shared" / "data" / "recorded"
+    os.environ.get("LIQWATCH_RECORDED_DIR") or Path(__file__).resolve().parents[3] / "tests" / "data" / "recorded"
 )
 
 

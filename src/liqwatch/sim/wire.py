@@ -1,6 +1,6 @@
 """The simulated market in four venues' real wire formats: liquidations, tickers, candles, REST instruments and OI.
 
-One small encoder class per venue; each writes exactly what the venue publishes (shared/docs/venues.md) with
+One small encoder class per venue; each writes exactly what the venue publishes (docs/venues.md) with
 its quirks, so the real parsers in `liqwatch.venues` do the normalising: Binance forceOrder `S` is the ORDER
 side (SELL = a long liquidated) valued at `z × ap`; Bybit allLiquidation `S` is the POSITION side (Buy = long)
 at the bankruptcy price; OKX sizes in contracts × ctVal with `posSide`; HTX in contracts of `contract_size`

@@ -126,7 +126,7 @@ def subscribe(streams: Sequence[str], request_id: int, method: str = "SUBSCRIBE"
     return _wire.json_bytes({"method": method, "params": list(streams), "id": request_id})
 
 
-# `S` is the liquidation ORDER side: SELL closes a long (docs; shared/docs/venues.md §1-2).
+# `S` is the liquidation ORDER side: SELL closes a long (docs; docs/venues.md §1-2).
 POSITION_SIDE = {"SELL": PositionSide.LONG, "BUY": PositionSide.SHORT}
 
 

@@ -2,7 +2,7 @@
 
 Docs: https://developers.binance.com/docs/derivatives/usds-margined-futures/websocket-market-streams
 Since 2026-04-23 market streams live under `/market`: the legacy `/ws` path acks subscriptions and then
-sends nothing (shared/docs/venues.md §1), so the URL below is `/market/stream`.
+sends nothing (docs/venues.md §1), so the URL below is `/market/stream`.
 """
 
 from __future__ import annotations

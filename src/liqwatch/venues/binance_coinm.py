@@ -5,7 +5,7 @@ Every contract is inverse: sizes are contracts of `contractSize` USD (BTCUSD 100
 /dapi/v1/exchangeInfo), so usd = z × contractSize and base = usd / ap.
 
 URL: reports conflict on whether `dstream` took part in Binance's 2026 `/ws` → `/market` split (ccxt
-PR #28091 says no; aggr PR #444 says `/ws` went silent and `/market/ws` works; shared/docs/venues.md §2).
+PR #28091 says no; aggr PR #444 says `/ws` went silent and `/market/ws` works; docs/venues.md §2).
 We use `/market/stream`; test both at deploy time, the silent-feed alert catches a wrong choice.
 
 Open interest: /dapi/v1/openInterest gives contracts only, so the event carries the exact USD value

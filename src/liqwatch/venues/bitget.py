@@ -1,7 +1,7 @@
 """Bitget futures: UTA (v3) public `liquidation` topic; OI, mark and funding from the v2 `ticker` channel.
 
 Docs: https://www.bitget.com/api-doc/uta/websocket/public/Liquidation-Channel and
-https://www.bitget.com/api-doc/contract/websocket/public/Tickers-Channel (shared/docs/venues.md §8).
+https://www.bitget.com/api-doc/contract/websocket/public/Tickers-Channel (docs/venues.md §8).
 Liquidations: `side` is the POSITION side (buy = long liquidated) and `amount` is the quote (USDT)
 notional, so base = amount / price (recorded: 13.70319 / 0.1649 = 83.1 APE). `price` is taken as an
 average fill price (the recorded 0.500280739469 is not a tick price). Bitget pushes only the largest

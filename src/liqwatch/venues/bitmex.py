@@ -1,6 +1,6 @@
 """BitMEX: `liquidation`, `instrument` (OI, mark, funding) and `tradeBin1m` tables on one websocket.
 
-Docs: https://www.bitmex.com/app/wsAPI (shared/docs/venues.md §5).
+Docs: https://www.bitmex.com/app/wsAPI (docs/venues.md §5).
 The `liquidation` table lists RESTING liquidation orders, not fills, and has no timestamp
 (ts_event = ts_recv). A pure parser cannot diff, so each orderID is counted once, at its `insert`
 size (as cryptofeed); a `partial` (orders resting when a subscription starts, re-sent on reconnect)
@@ -189,7 +189,7 @@ def _liquidations(msg: _Frame, instruments: InstrumentIndex, ts_recv: int) -> li
         if (inst := instruments.get(VENUE, row.symbol)) is None:
             unknown.append(row.symbol)  # a frame lists several symbols: keep the known ones
             continue
-        # `side` is the liquidation ORDER side: Sell closes a long (docs; shared/docs/venues.md §5, §13.1).
+        # `side` is the liquidation ORDER side: Sell closes a long (docs; docs/venues.md §5, §13.1).
         if row.side == "Sell":
             side = PositionSide.LONG
         elif row.side == "Buy":

@@ -1,6 +1,6 @@
 """Bybit v5 linear (USDT/USDC) and inverse contracts: allLiquidation, tickers (OI, mark, funding), kline.1.
 
-Docs: https://bybit-exchange.github.io/docs/v5/websocket/public/all-liquidation (shared/docs/venues.md §3).
+Docs: https://bybit-exchange.github.io/docs/v5/websocket/public/all-liquidation (docs/venues.md §3).
 Also parsed: the legacy `liquidation.{symbol}` topic (v5 snapshot and pre-v5 `qty` shapes, and the REST-polled
 `generated:true` lines a recorder injected), all with the same position-side semantics. Skipped as unknown:
 pre-v5 `instrument_info.*`, `klineV2.*`, `candle.*` topics and v2 `ret_code/result` REST bodies.
@@ -162,7 +162,7 @@ def _parse_general(frame: bytes, instruments: InstrumentIndex, ts_recv: int) -> 
 
 def _position_side(side: str, what: str) -> PositionSide:
     # `S`/`side` is the POSITION side: "When you receive a Buy update, this means that a long position has been
-    # liquidated" (docs v5/websocket/public/all-liquidation; shared/docs/venues.md §3) — the reverse of Binance.
+    # liquidated" (docs v5/websocket/public/all-liquidation; docs/venues.md §3) — the reverse of Binance.
     if side == "Buy":
         return PositionSide.LONG
     if side == "Sell":

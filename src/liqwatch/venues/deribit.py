@@ -1,6 +1,6 @@
 """Deribit (JSON-RPC v2): liquidations flagged on trades, OI/mark/funding from tickers, 1m chart candles.
 
-Docs: https://docs.deribit.com/ (shared/docs/venues.md §6). There is no liquidation channel: a trade
+Docs: https://docs.deribit.com/ (docs/venues.md §6). There is no liquidation channel: a trade
 with `liquidation` "T" (taker liquidated), "M" (maker liquidated) or "MT" (both) is one. Public
 clients must use the `.100ms` channels: `raw` needs an authenticated connection since 2022-01
 (error 13778), so the 100 ms aggregation may merge trades, but the flag and amounts are kept.
@@ -191,7 +191,7 @@ def _lookup(instruments: InstrumentIndex, name: str) -> Instrument:
 
 
 # `liquidation` says which side of the trade was liquidated; `direction` is the taker's side
-# (docs; shared/docs/venues.md §6, §13.1). T: taker sell = long. M: maker is opposite, so
+# (docs; docs/venues.md §6, §13.1). T: taker sell = long. M: maker is opposite, so
 # taker buy = maker sold = long. MT: both sides, one long and one short.
 _SIDES: dict[tuple[str, str], tuple[PositionSide, ...]] = {
     ("T", "sell"): (PositionSide.LONG,),

@@ -1,6 +1,6 @@
 """dYdX v4 indexer (`indexer.dydx.trade/v4/ws`): liquidations from `v4_trades`, OI/oracle/funding from `v4_markets`.
 
-Docs: https://docs.dydx.exchange/api_integration-indexer/indexer_websocket (shared/docs/venues.md §12).
+Docs: https://docs.dydx.exchange/api_integration-indexer/indexer_websocket (docs/venues.md §12).
 A trade with `type` LIQUIDATED is a fill of a liquidated taker order. DELEVERAGED fills (auto-deleveraging
 against a profitable counterparty) are not liquidation orders and are skipped, as are LIMIT/MARKET fills.
 The initial `subscribed` message repeats recent trades: `venue_event_id` = the trade `id` dedups them.

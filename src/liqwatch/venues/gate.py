@@ -1,6 +1,6 @@
 """Gate futures (USDT- and BTC-settled perpetuals): public_liquidates, tickers and candlesticks channels.
 
-Docs: https://www.gate.io/docs/developers/futures/ws/en/ ; shared/docs/venues.md §9.
+Docs: https://www.gate.io/docs/developers/futures/ws/en/ ; docs/venues.md §9.
 There is no recorded `futures.public_liquidates` frame: the documented examples are tested in
 tests/unit/venues/test_gate.py (tests/fixtures/gate/). A liquidation item carries `time_ms` (English docs) or
 `time` (Chinese changelog of 2026-08-20, ms since then, seconds before): either is accepted, `time_ms` first

@@ -1,6 +1,6 @@
 """Hyperliquid perpetuals (`api.hyperliquid.xyz`): open interest, mark/oracle price and funding only.
 
-Docs: https://hyperliquid.gitbook.io/hyperliquid-docs/for-developers/api (shared/docs/venues.md §11).
+Docs: https://hyperliquid.gitbook.io/hyperliquid-docs/for-developers/api (docs/venues.md §11).
 There is NO public market-wide liquidation feed: liquidations appear only in per-wallet fills, and the public
 `trades` channel has no liquidation flag, so trades frames yield nothing.
 OI comes from `activeAssetCtx` (websocket, per coin) and `metaAndAssetCtxs` (REST POST /info), in coin units.

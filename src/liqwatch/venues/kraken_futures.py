@@ -1,7 +1,7 @@
 """Kraken Futures (`futures.kraken.com/ws/v1`): liquidations from the `trade` feed, OI/mark/funding from `ticker`.
 
 Docs: https://docs.kraken.com/exchange/api-reference/futures-websocket/trade.md and …/ticker.md
-(shared/docs/venues.md §10). Liquidations are trade prints with `"type":"liquidation"`; every other trade
+(docs/venues.md §10). Liquidations are trade prints with `"type":"liquidation"`; every other trade
 type (`fill`, `block`, `termination`) yields nothing, and so does `ticker_lite` (no OI, no mark price).
 The public trade feed carries every print, so liquidation coverage is complete for subscribed products.
 `funding_interval_s` is left unset: the recorded 2019 frames show 4-hour periods, and the docs pages read

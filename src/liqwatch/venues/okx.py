@@ -241,7 +241,7 @@ def _liquidations(inst_id: str, details: list[_Detail], instruments: InstrumentI
     out: list[Event] = []
     for d in details:
         # Docs: `side` is the liquidation ORDER side and `posSide` the position (long/short in hedge mode,
-        # `net` in one-way mode): a sell closes a long (shared/docs/venues.md §4).
+        # `net` in one-way mode): a sell closes a long (docs/venues.md §4).
         if d.pos_side in ("long", "short"):
             side = PositionSide(d.pos_side)
         elif d.side == "sell":

@@ -1,4 +1,4 @@
-"""Binance COIN-M: hand-computed numbers on the real recorded frames (shared/data/recorded/BINANCE_DELIVERY.*)."""
+"""Binance COIN-M: hand-computed numbers on the real recorded frames (tests/data/recorded/BINANCE_DELIVERY.*)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Bitget: hand-computed numbers on the real recorded frames (shared/data/recorded/BITGET.*.jsonl)."""
+"""Bitget: hand-computed numbers on the real recorded frames (tests/data/recorded/BITGET.*.jsonl)."""
 
 from __future__ import annotations
 

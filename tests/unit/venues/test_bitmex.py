@@ -1,4 +1,4 @@
-"""BitMEX: hand-computed numbers on the real recorded frames (shared/data/recorded/BITMEX.*)."""
+"""BitMEX: hand-computed numbers on the real recorded frames (tests/data/recorded/BITMEX.*)."""
 
 from __future__ import annotations
 

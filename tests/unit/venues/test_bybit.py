@@ -1,4 +1,4 @@
-"""Bybit v5: hand-computed numbers on the real recorded frames (shared/data/recorded/BYBIT.*.jsonl)."""
+"""Bybit v5: hand-computed numbers on the real recorded frames (tests/data/recorded/BYBIT.*.jsonl)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Deribit: hand-computed numbers on the real recorded frames (shared/data/recorded/DERIBIT.*)."""
+"""Deribit: hand-computed numbers on the real recorded frames (tests/data/recorded/DERIBIT.*)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""dYdX v4: hand-computed numbers on the real recorded frames (shared/data/recorded/DYDX_V4.*.jsonl)."""
+"""dYdX v4: hand-computed numbers on the real recorded frames (tests/data/recorded/DYDX_V4.*.jsonl)."""
 
 from __future__ import annotations
 

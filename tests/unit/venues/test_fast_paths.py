@@ -311,8 +311,6 @@ def anchored_frames(venue: str) -> list[bytes]:
     if venue not in ("bitmex", "deribit"):
         return []  # no bench/anchored.py generator
     anchored = pytest.importorskip("bench.anchored")
-    if not (anchored.recorded_dir() / f"{venue.upper()}.rest_instruments.jsonl").exists():
-        pytest.skip("shared recordings are not available")
     make = {"bitmex": anchored.bitmex_liquidation_frames, "deribit": anchored.deribit_liquidation_trade_frames}
     frames: list[bytes] = make[venue](2_000, seed=11)
     return frames

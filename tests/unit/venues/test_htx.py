@@ -1,4 +1,4 @@
-"""HTX: hand-computed numbers on the recorded frames (shared/data/recorded/HTX.*.jsonl)."""
+"""HTX: hand-computed numbers on the recorded frames (tests/data/recorded/HTX.*.jsonl)."""
 
 from __future__ import annotations
 

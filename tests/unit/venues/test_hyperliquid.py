@@ -1,4 +1,4 @@
-"""Hyperliquid: hand-computed numbers on the real recorded frames (shared/data/recorded/HYPERLIQUID.*.jsonl)."""
+"""Hyperliquid: hand-computed numbers on the real recorded frames (tests/data/recorded/HYPERLIQUID.*.jsonl)."""
 
 from __future__ import annotations
 

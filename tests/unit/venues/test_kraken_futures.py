@@ -1,4 +1,4 @@
-"""Kraken Futures: hand-computed numbers on the real recorded frames (shared/data/recorded/KRAKEN_FUTURES.*.jsonl)."""
+"""Kraken Futures: hand-computed numbers on the real recorded frames (tests/data/recorded/KRAKEN_FUTURES.*.jsonl)."""
 
 from __future__ import annotations
 

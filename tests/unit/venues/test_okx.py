@@ -1,4 +1,4 @@
-"""OKX v5: hand-computed numbers on the real recorded frames (shared/data/recorded/OKX.*.jsonl)."""
+"""OKX v5: hand-computed numbers on the real recorded frames (tests/data/recorded/OKX.*.jsonl)."""
 
 from __future__ import annotations
 
