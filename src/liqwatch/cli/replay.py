@@ -29,6 +29,9 @@ def replay(
     """Parse recorded frames and store the events; instruments files (*.rest_instruments.jsonl) are imported first."""
     if venue:
         get_venue(venue)
+    folders = [str(f) for f in files if f.is_dir()]
+    if folders:
+        raise ConfigError(f"{', '.join(folders)}: a folder; pass the recorded files in it (e.g. {folders[0]}/*.jsonl)")
     missing = [str(f) for f in files if not f.is_file()]
     if missing:
         raise ConfigError(f"no such file: {', '.join(missing)}")
@@ -39,8 +42,20 @@ def replay(
         target.close()
     if as_json:
         print_json(reports)
-        return
-    _print(reports)
+    else:
+        _print(reports)
+    unparsed = [r for r in reports if _nothing_parsed(r)]
+    if unparsed and len(unparsed) == len(reports):  # every frame failed to parse: not a recording liqwatch reads
+        names = ", ".join(Path(r["file"]).name for r in unparsed)
+        typer.echo(f"error: nothing in {names} parsed ({sum(r['frames'] for r in unparsed)} frames malformed or of "
+                   "unknown kinds): is it a recording of that venue (--venue)?", err=True)
+        raise typer.Exit(1)
+
+
+def _nothing_parsed(report: dict[str, Any]) -> bool:
+    skipped = report["skipped"]
+    return bool(report["frames"]) and not report["events"] and set(skipped) <= {"malformed", "unknown_message"} \
+        and sum(skipped.values()) == report["frames"]
 
 
 def _print(reports: list[dict[str, Any]]) -> None:
