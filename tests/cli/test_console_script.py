@@ -193,7 +193,8 @@ def test_replay_of_a_folder(tmp_path: Path) -> None:
     assert not (tmp_path / "x.duckdb").exists()
 
 
-@pytest.mark.parametrize("args", [["heatmap"], ["map"], ["export", "liquidations", "--out", "x.parquet"]])
+@pytest.mark.parametrize("args", [["heatmap"], ["map"], ["stress", "--coin", "BTC", "--move=-5%"],
+                                  ["export", "liquidations", "--out", "x.parquet"]])
 def test_an_unknown_venue(args: list[str], empty_store: Path, tmp_path: Path) -> None:
     result = liqwatch(*args, "--venue", "bybt", "--db", str(empty_store), cwd=tmp_path)
     assert result.returncode == 2, result.stderr
