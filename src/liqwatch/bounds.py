@@ -80,7 +80,7 @@ def problem(obj: Event | Instrument) -> str | None:
         if value is None or type(value) is bool:
             continue
         if name in _TIME_FIELDS:
-            if not (TS_MIN_NS <= value <= TS_MAX_NS or value == 0 and name in _MAY_BE_ZERO and getattr(obj, "ts_recv", None) == 0):
+            if not (TS_MIN_NS <= value <= TS_MAX_NS or (value == 0 and name in _MAY_BE_ZERO and getattr(obj, "ts_recv", None) == 0)):
                 return f"{name} must be a time between 2009-01-01 and ten years from now (epoch ns), was {shown(value)}"
         elif not 0 <= value <= INT64_MAX:
             return f"{name} must be a non-negative int64, was {shown(value)}"
@@ -92,7 +92,7 @@ def problem(obj: Event | Instrument) -> str | None:
             continue
         if not -_INF < value < _INF:
             return f"{name} must be finite, was {value!r}"
-        if value <= 0.0 if name in _POSITIVE else value < 0.0 and name != "funding_rate":
+        if value <= 0.0 if name in _POSITIVE else (value < 0.0 and name != "funding_rate"):
             return f"{name} must be {'positive' if name in _POSITIVE else 'non-negative'}, was {value!r}"
     for name in strs:
         value = getattr(obj, name)

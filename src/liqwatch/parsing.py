@@ -35,6 +35,7 @@ SKIP_MALFORMED = "malformed"
 SKIP_UNKNOWN_INSTRUMENT = "unknown_instrument"
 SKIP_INTERNAL = "parser_bug"
 SKIP_SUBSCRIBE_REJECTED = "subscribe_rejected"
+SKIP_BAD_INSTRUMENT = "bad_instrument_entry"  # one entry of an instruments list (the rest loaded)
 SKIP_OVERSIZED = "oversized"  # above the venue's max_frame_bytes, as received or once inflated
 
 _MAX_UNKNOWN_TYPES = 50  # distinct unknown-message keys kept per connection; the rest count under "(other)"

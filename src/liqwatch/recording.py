@@ -16,8 +16,9 @@ from typing import IO
 
 import msgspec
 
+from liqwatch.bounds import TS_MAX_NS, TS_MIN_NS
 from liqwatch.errors import OversizedFrame, ParseError
-from liqwatch.model.time import s_to_ns
+from liqwatch.model.time import NS_PER_S, s_to_ns
 
 
 class RecordedLine(msgspec.Struct, frozen=True, kw_only=True):
@@ -43,6 +44,7 @@ class _Line(msgspec.Struct, frozen=True):
 _LINE = msgspec.json.Decoder(_Line)
 
 
+_RECV_MIN_S, _RECV_MAX_S = TS_MIN_NS / NS_PER_S, TS_MAX_NS / NS_PER_S
 MAX_FRAME_BYTES = 16 * 1024 * 1024  # the default VenueSpec.max_frame_bytes
 
 
@@ -90,10 +92,14 @@ def read_recording(path: Path) -> Iterator[RecordedLine | ParseError]:
             except ParseError as exc:
                 yield ParseError(f"line {line_no}: {exc}")
                 continue
+            recv = rec.recv_ts
+            if recv is not None and not _RECV_MIN_S <= recv <= _RECV_MAX_S:  # 1e300, 1e12, NaN: not a time
+                yield ParseError(f"line {line_no}: recv_ts must be unix seconds between 2009 and ten years from now, was {recv!r}")
+                continue
             yield RecordedLine(
                 line_no=line_no,
                 frame=frame,
-                ts_recv=s_to_ns(rec.recv_ts) if rec.recv_ts is not None else None,
+                ts_recv=s_to_ns(recv) if recv is not None else None,
                 url=rec.url,
                 generated="generated" in (rec.note or ""),
                 tag=rec.tag,
