@@ -4,6 +4,7 @@
     ├── ConfigError              fatal at start-up: fix the config or the command line (exit code 2)
     ├── VenueError
     │   ├── ParseError           a known message that does not parse: skip, count, keep the socket
+    │   │   └── OversizedFrame   a frame (or its inflated form) above the venue's `max_frame_bytes`: skip, count
     │   ├── UnknownMessage       a message of a kind we do not handle: skip, count, keep the socket
     │   ├── UnknownInstrument    a symbol with no contract spec: hold or count, never guess its size
     │   │   └── UnknownInstruments   a multi-symbol frame: some symbols unknown, the known ones' events kept
@@ -40,6 +41,10 @@ class VenueError(LiqwatchError):
 
 class ParseError(VenueError):
     """A message of a known kind could not be parsed."""
+
+
+class OversizedFrame(ParseError):
+    """A frame, or what it inflates to, is larger than the venue's `VenueSpec.max_frame_bytes`."""
 
 
 class UnknownMessage(VenueError):

@@ -192,6 +192,7 @@ class ReconnectingWebSocket:
         self.state = FeedState.DISCONNECTED
         self.detail = "not started"
         self.reconnects = 0
+        self.oversized = 0  # messages above the venue's max_frame_bytes (each closed the connection)
         self.frames = 0
         self.bytes = 0
         self.last_frame_ns = 0
@@ -260,7 +261,7 @@ class ReconnectingWebSocket:
             async with self._session.ws_connect(
                 url,
                 autoping=True,
-                max_msg_size=0,
+                max_msg_size=self.venue.SPEC.max_frame_bytes,  # above it: aiohttp closes with 1009, see _read
                 timeout=aiohttp.ClientWSTimeout(ws_close=5.0),
                 compress=0,
             ) as ws:
@@ -320,7 +321,15 @@ class ReconnectingWebSocket:
             elif kind is binary:
                 frame = bytes(msg.data)
             elif kind is aiohttp.WSMsgType.ERROR:
-                raise ConnectionLost(f"websocket error on {self.connection.url}: {ws.exception()}")
+                exc = ws.exception() or msg.data  # aiohttp puts a protocol error (e.g. too big) in the message
+                if isinstance(exc, aiohttp.WebSocketError) and exc.code == aiohttp.WSCloseCode.MESSAGE_TOO_BIG:
+                    # aiohttp has closed the socket: count it, say why, and reconnect as after any drop
+                    self.oversized += 1
+                    raise ConnectionLost(
+                        f"{self.connection.url} sent a message above max_frame_bytes "
+                        f"({self.venue.SPEC.max_frame_bytes} bytes): skipped, reconnecting ({exc})"
+                    )
+                raise ConnectionLost(f"websocket error on {self.connection.url}: {exc}")
             elif kind in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType.CLOSED):
                 code = ws.close_code
                 raise ConnectionLost(f"{self.connection.url} closed the connection (code {code})")
@@ -426,4 +435,5 @@ class ReconnectingWebSocket:
             "reconnects": self.reconnects,
             "frames": self.frames,
             "bytes": self.bytes,
+            "oversized": self.oversized,
         }
