@@ -140,3 +140,45 @@ def test_write_isolating_splits_only_around_the_bad_items_and_raises_transient_e
 
     with pytest.raises(StorageError, match="disk full"):
         write_isolating(disk_full, list(range(10)), written.append)
+
+
+def test_replay_stores_the_rest_of_a_batch_with_an_event_the_store_refuses(tmp_path: Path) -> None:
+    from liqwatch.ingest import store_batch
+
+    store = DuckDBStore(tmp_path / "r.duckdb")
+    good = _good(20, "r")
+    stored, dead = store_batch(store, [*good[:7], msgspec.structs.replace(good[0], venue_event_id="x", ts_recv=10**21), *good[7:]])
+    assert stored == {"liquidations": 20} and dead == 1
+    assert [(d["source"], d["type"]) for d in store.dead_letters(since=0, until=2**63 - 1)] == [("replay", "liquidation")]
+    store.close()
+
+
+RECORDED = Path("/work/shared/data/recorded")
+
+
+@pytest.mark.skipif(not RECORDED.is_dir(), reason="needs the recorded frames")
+def test_liqwatch_replay_of_a_line_received_in_the_year_33658_keeps_it_as_a_dead_letter_not_a_traceback(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    line = json.loads((RECORDED / "BINANCE_FUTURES.liquidations.jsonl").read_text().splitlines()[0])
+    frame = json.loads(line["raw"])
+    lines = []
+    for k, recv in enumerate((1_700_000_000.0, 1e12, 1_700_000_002.0)):  # recv_ts 1e12 s = 10**21 ns, beyond int64
+        frame["data"]["o"]["T"] = 1_700_000_000_000 + k
+        lines.append(json.dumps({"recv_ts": recv, "raw": json.dumps(frame)}))
+    recording = tmp_path / "BINANCE_FUTURES.liquidations.jsonl"
+    recording.write_text("\n".join(lines) + "\n")
+    db = tmp_path / "replay.duckdb"
+    result = subprocess.run(
+        [sys.executable, "-m", "liqwatch", "replay", str(RECORDED / "BINANCE_FUTURES.rest_instruments.jsonl"), str(recording),
+         "--db", str(db), "--json"], capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr[-2000:]
+    report = json.loads(result.stdout)[1]
+    # the parse boundary may skip the line as malformed (range-checked) or the store path dead-letters it: never both lost
+    assert report["stored"] == {"liquidations": 2}
+    assert report["dead_letters"] + report["skipped"].get("malformed", 0) == 1, report
+    store = open_store(db, read_only=True)
+    assert store.count("liquidations") == 2
+    store.close()
