@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from pathlib import Path
 
 import msgspec
@@ -182,3 +183,21 @@ def test_liqwatch_replay_of_a_line_received_in_the_year_33658_keeps_it_as_a_dead
     store = open_store(db, read_only=True)
     assert store.count("liquidations") == 2
     store.close()
+
+
+def test_liqwatch_venues_shows_the_dead_letters_of_the_last_24h(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    db = tmp_path / "v.duckdb"
+    store = DuckDBStore(db)
+    bad = msgspec.structs.replace(make_liquidation(venue="okx"), ts_event=10**20)
+    store.write_dead_letters([letter_for(bad, OverflowError("Python int too large to convert to C long"), "writer")])
+    store.close()
+    run = [sys.executable, "-m", "liqwatch", "venues", "--db", str(db)]
+    rows = json.loads(subprocess.run([*run, "--json"], capture_output=True, text=True, timeout=60, check=True).stdout)
+    by_venue = {r["venue"]: r for r in rows}
+    assert by_venue["okx"]["dead_letters_24h"] == 1 and by_venue["bybit"]["dead_letters_24h"] == 0
+    assert by_venue["okx"]["last_dead_letter"] == "liquidation: OverflowError: Python int too large to convert to C long"
+    text = subprocess.run(run, capture_output=True, text=True, timeout=60, check=True, env={**os.environ, "COLUMNS": "250"}).stdout
+    assert "okx: 1 event(s) the store refused in the last 24h, kept in dead_letters" in text
