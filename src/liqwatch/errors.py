@@ -11,7 +11,8 @@
     │   ├── SubscribeRejected    the venue refused a subscribe request: count, show its own words, fall back
     │   ├── ConnectionLost       the socket or HTTP connection failed: reconnect with backoff
     │   └── RateLimited          the venue said slow down (HTTP 418/429): back off as told
-    ├── StorageError             the store failed to open, read or write
+    ├── StorageError             the store failed to open, read or write (transient: retry the write)
+    │   └── StoreRejectedData    the store refused a write's values: split the batch, dead-letter the bad events
     └── AlertDeliveryError       an alert could not be delivered: retry with backoff, never block ingestion
 
 Messages name what happened, the offending value and the fix.
@@ -116,7 +117,14 @@ class RateLimited(VenueError):
 
 
 class StorageError(LiqwatchError):
-    """The store failed."""
+    """The store failed (unreachable, locked, disk full): the write is retried as a whole."""
+
+
+class StoreRejectedData(StorageError):
+    """The store refused the values of a write (out of range, not representable, a constraint): retrying cannot help.
+
+    The writers split the batch to isolate the bad events and store them as dead letters (storage/dead_letters.py).
+    """
 
 
 class AlertDeliveryError(LiqwatchError):

@@ -29,11 +29,11 @@ web_app_factory: WebAppFactory | None = None
 class ServeRole:
     """Store + live bus for readers (dashboard, API, alerts) in a process that collects nothing."""
 
-    def __init__(self, settings: Settings, store_url: str) -> None:
+    def __init__(self, settings: Settings, store_url: str, *, store: EventStore | None = None) -> None:
         self.settings = settings
         self.store_url = store_url
         # a DuckDB file is opened read-only (its writer is `liqwatch ingest` or `up` when stopped); PostgreSQL is shared
-        self.store: EventStore = open_store(store_url, read_only=not is_postgres_url(store_url))
+        self.store: EventStore = store if store is not None else open_store(store_url, read_only=not is_postgres_url(store_url))
         self.bus = Bus()
         self.analytics = LiveAnalytics()  # live totals for the dashboard, from the bus, seeded from the store at start
         self.bus.on_events(self.analytics.on_events)
