@@ -29,6 +29,7 @@ import msgspec
 from liqwatch.config import BusSettings
 from liqwatch.errors import ConfigError, LiqwatchError
 from liqwatch.model import Candle, FeedStatus, Instrument, Liquidation, MarkPrice, OpenInterest, Signal
+from liqwatch.redact import redact_url, redact_urls_in
 from liqwatch.storage.schema import event_id
 
 logger = logging.getLogger(__name__)
@@ -124,8 +125,8 @@ async def connect(settings: BusSettings, *, name: str, retry_forever: bool = Tru
             break
         except Exception as exc:  # nats raises OSError, NoServersError, TimeoutError: all "not reachable yet"
             if not retry_forever:
-                raise BusError(f"cannot reach NATS at {settings.url}: {exc or type(exc).__name__}; is nats-server running?") from None
-            logger.warning("NATS at %s not reachable (%s); retrying in %.1f s", settings.url, exc or type(exc).__name__, delay)
+                raise BusError(f"cannot reach NATS at {redact_url(settings.url)}: {_why(exc, servers)}; is nats-server running?") from None
+            logger.warning("NATS at %s not reachable (%s); retrying in %.1f s", redact_url(settings.url), _why(exc, servers), delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
     await ensure_stream(nc.jetstream(), settings)
@@ -148,6 +149,11 @@ async def ensure_stream(js: Any, settings: BusSettings) -> None:
             if attempt == 49:
                 raise BusError(f"cannot create JetStream stream {settings.stream}: {exc}; is nats-server started with -js?") from None
             await asyncio.sleep(0.2)
+
+
+def _why(exc: BaseException, servers: list[str]) -> str:
+    """Return what went wrong, with the servers' passwords and tokens masked (liqwatch.redact)."""
+    return redact_urls_in(str(exc) or type(exc).__name__, servers)
 
 
 async def _log_error(exc: Exception) -> None:

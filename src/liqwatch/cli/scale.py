@@ -15,6 +15,7 @@ from liqwatch import config
 from liqwatch.cli._common import ConfigOption, JsonOption, db_path, print_json
 from liqwatch.errors import ConfigError
 from liqwatch.logs import setup_logging
+from liqwatch.redact import redact_url
 
 BusOption = Annotated[str | None, typer.Option("--bus", help="NATS server URL(s), e.g. nats://10.0.0.5:4222 (default: \\[bus] url)")]
 StoreOption = Annotated[
@@ -76,7 +77,7 @@ async def _collect(settings: config.Settings, duration: float | None) -> None:
 
     collector = Collector(settings)
     await collector.start()
-    typer.echo(f"liqwatch collect: {len(collector.feeds)} venues → {settings.bus.url} (Ctrl-C to stop)")
+    typer.echo(f"liqwatch collect: {len(collector.feeds)} venues → {redact_url(settings.bus.url)} (Ctrl-C to stop)")
 
     def line() -> str:
         s = collector.status()
@@ -118,7 +119,7 @@ async def _ingest(settings: config.Settings, target: str, batch_size: int, until
     store = await asyncio.to_thread(open_store, target)
     ingester = Ingester(store, settings.bus, batch_size=batch_size)
     if not as_json:
-        typer.echo(f"liqwatch ingest: {settings.bus.url} [{settings.bus.stream}/{settings.bus.consumer}] → {getattr(store, 'path', target)}")
+        typer.echo(f"liqwatch ingest: {redact_url(settings.bus.url)} [{settings.bus.stream}/{settings.bus.consumer}] → {redact_url(getattr(store, 'path', target))}")
     task = asyncio.create_task(ingester.run(until_idle_s=until_idle))
     try:
         await _until_stopped(duration, lambda: f"ingest {ingester.stats()}", done=task)
@@ -165,9 +166,9 @@ async def _serve(settings: config.Settings, target: str, host: str, port: int, d
 
         server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
         web = asyncio.create_task(server.serve())
-        typer.echo(f"liqwatch serve: http://{host}:{port} — store {role.status()['store']}, live from {settings.bus.url}")
+        typer.echo(f"liqwatch serve: http://{host}:{port} — store {role.status()['store']}, live from {redact_url(settings.bus.url)}")
     else:
-        typer.echo(f"liqwatch serve: store {role.status()['store']}, live from {settings.bus.url} (no web app plugged in yet)")
+        typer.echo(f"liqwatch serve: store {role.status()['store']}, live from {redact_url(settings.bus.url)} (no web app plugged in yet)")
     try:
         await _until_stopped(duration, lambda: f"serve: {role.received} live events, bus {role.bus.stats()['published']}")
     finally:
