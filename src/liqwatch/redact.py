@@ -122,10 +122,8 @@ def redact_text(text: str, secrets: Iterable[str]) -> str:
 def redact_urls_in(text: str, urls: Iterable[str], *, secret_path: bool = False) -> str:
     """Return `text` (an error message) with the secrets of each of `urls` masked, wherever they appear in it."""
     urls = sorted({u for u in urls if u}, key=len, reverse=True)
-    shown = {f"\x00{i}\x00": redact_url(u, secret_path=secret_path) for i, u in enumerate(urls)}
-    for holder, url in zip(shown, urls, strict=True):  # whole URLs first, kept apart from the secret search
-        text = text.replace(url, holder)
-    text = redact_text(text, (s for u in urls for s in url_secrets(u, secret_path=secret_path)))
-    for holder, clean in shown.items():
-        text = text.replace(holder, clean)
-    return text
+    if not urls:
+        return text
+    secrets = [s for u in urls for s in url_secrets(u, secret_path=secret_path)]
+    pieces = re.split("(" + "|".join(map(re.escape, urls)) + ")", text)  # whole URLs first, then stray secrets
+    return "".join(redact_url(p, secret_path=secret_path) if i % 2 else redact_text(p, secrets) for i, p in enumerate(pieces))
