@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hmac
 from http.cookies import SimpleCookie
-from urllib.parse import parse_qsl, quote, urlencode
+from urllib.parse import parse_qsl, quote, unquote_plus
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -74,7 +74,8 @@ def _browser_page(scope: Scope) -> bool:
 
 def _without_token(scope: Scope) -> bytes:
     """Return the request's path and query without any `token` parameter (a relative Location)."""
-    kept = [(k, v) for k, v in parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True) if k != "token"]
+    raw: bytes = scope.get("query_string", b"")  # kept byte for byte, but for the token
+    kept = [p for p in raw.split(b"&") if p and unquote_plus(p.split(b"=", 1)[0].decode("latin-1")) != "token"]
     path = scope.get("raw_path") or quote(scope.get("root_path", "") + scope["path"]).encode()
     path = b"/" + path.lstrip(b"/")  # never `//host`: a Location that leaves this server
-    return path + (b"?" + urlencode(kept).encode() if kept else b"")
+    return path + (b"?" + b"&".join(kept) if kept else b"")
