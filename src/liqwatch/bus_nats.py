@@ -30,6 +30,7 @@ from liqwatch.config import BusSettings
 from liqwatch.errors import ConfigError, LiqwatchError
 from liqwatch.logs import log_once
 from liqwatch.model import Candle, FeedStatus, Instrument, Liquidation, MarkPrice, OpenInterest, Signal
+from liqwatch.redact import redact_urls_in
 from liqwatch.storage.schema import event_id
 
 logger = logging.getLogger(__name__)
@@ -139,7 +140,7 @@ async def connect(settings: BusSettings, *, name: str, retry_forever: bool = Tru
 
     async def connect_error(exc: Exception) -> None:
         # nats-py retries the first connect itself (max_reconnect_attempts=-1) and reports each failure here only
-        text = _why(exc)
+        text = _why(exc, servers)
         if connected:  # a reconnect's errors: disconnected_cb has said it
             logger.debug("NATS: %s", text)
             return
@@ -159,8 +160,8 @@ async def connect(settings: BusSettings, *, name: str, retry_forever: bool = Tru
             break
         except Exception as exc:  # nats raises OSError, NoServersError, TimeoutError: all "not reachable yet"
             if not retry_forever:
-                raise BusError(f"cannot reach NATS at {where}: {exc or type(exc).__name__}; is nats-server running?") from None
-            logger.warning("NATS at %s not reachable (%s); retrying in %.1f s", where, exc or type(exc).__name__, delay)
+                raise BusError(f"cannot reach NATS at {where}: {_why(exc, servers)}; is nats-server running?") from None
+            logger.warning("NATS at %s not reachable (%s); retrying in %.1f s", where, _why(exc, servers), delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
     connected = True
@@ -170,13 +171,13 @@ async def connect(settings: BusSettings, *, name: str, retry_forever: bool = Tru
     return nc
 
 
-def _why(exc: BaseException) -> str:
-    """Return why a connect failed, in words an operator acts on."""
+def _why(exc: BaseException, servers: Sequence[str] = ()) -> str:
+    """Return why a connect failed, in words an operator acts on, with the servers' secrets masked (liqwatch.redact)."""
     if isinstance(exc, ConnectionRefusedError):
         return "connection refused (is nats-server running on that port?)"
     if isinstance(exc, TimeoutError):
         return "no answer (a firewall, or the wrong host?)"
-    return str(exc).strip() or type(exc).__name__
+    return redact_urls_in(str(exc).strip() or type(exc).__name__, list(servers))
 
 
 async def ensure_stream(js: Any, settings: BusSettings) -> None:

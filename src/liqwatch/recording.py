@@ -19,6 +19,7 @@ import msgspec
 from liqwatch.bounds import TS_MAX_NS, TS_MIN_NS
 from liqwatch.errors import OversizedFrame, ParseError
 from liqwatch.model.time import NS_PER_S, s_to_ns
+from liqwatch.redact import redact_url
 
 
 class RecordedLine(msgspec.Struct, frozen=True, kw_only=True):
@@ -121,7 +122,7 @@ class FrameRecorder:
         except UnicodeDecodeError:
             obj["raw_b64"] = base64.b64encode(frame).decode()
         if url:
-            obj["url"] = url
+            obj["url"] = redact_url(url)  # a token in a URL override never reaches a recording file
         if tag:
             obj["tag"] = tag
         self._fh.write(json.dumps(obj, separators=(",", ":")) + "\n")

@@ -16,6 +16,7 @@ from liqwatch.bus import Bus
 from liqwatch.bus_nats import WireEvent, subscribe_live
 from liqwatch.config import Settings
 from liqwatch.model.time import now_ns
+from liqwatch.redact import redact_url
 from liqwatch.storage import EventStore, is_postgres_url, open_store
 
 logger = logging.getLogger(__name__)
@@ -61,8 +62,8 @@ class ServeRole:
     def status(self) -> dict[str, Any]:
         """Return the store location, live events received, and the in-process bus's counts."""
         return {
-            "store": getattr(self.store, "path", self.store_url),
-            "bus_url": self.settings.bus.url,
+            "store": getattr(self.store, "path", redact_url(self.store_url)),
+            "bus_url": redact_url(self.settings.bus.url),
             "uptime_s": (now_ns() - self.started_ns) / 1e9,
             "received": self.received,
             "bus": self.bus.stats(),

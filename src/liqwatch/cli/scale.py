@@ -16,6 +16,7 @@ from liqwatch import config
 from liqwatch.cli._common import ConfigOption, JsonOption, db_path, print_json
 from liqwatch.errors import ConfigError, StorageError
 from liqwatch.logs import setup_logging
+from liqwatch.redact import redact_url
 from liqwatch.storage import EventStore, is_postgres_url
 
 logger = logging.getLogger(__name__)
@@ -83,7 +84,7 @@ async def _collect(settings: config.Settings, duration: float | None) -> None:
     if not await stop.until(collector.start()):  # NATS unreachable: said once on stderr, retried until it answers
         typer.echo("stopped before NATS answered", err=True)
         return
-    typer.echo(f"liqwatch collect: {len(collector.feeds)} venues → {settings.bus.url} (Ctrl-C to stop)")
+    typer.echo(f"liqwatch collect: {len(collector.feeds)} venues → {redact_url(settings.bus.url)} (Ctrl-C to stop)")
 
     def line() -> str:
         s = collector.status()
@@ -128,7 +129,7 @@ async def _ingest(settings: config.Settings, target: str, batch_size: int, until
         return
     ingester = Ingester(store, settings.bus, batch_size=batch_size)
     if not as_json:
-        typer.echo(f"liqwatch ingest: {settings.bus.url} [{settings.bus.stream}/{settings.bus.consumer}] → {getattr(store, 'path', target)}")
+        typer.echo(f"liqwatch ingest: {redact_url(settings.bus.url)} [{settings.bus.stream}/{settings.bus.consumer}] → {redact_url(getattr(store, 'path', target))}")
     task = asyncio.create_task(ingester.run(until_idle_s=until_idle))
     try:
         await _until_stopped(stop, lambda: f"ingest {ingester.stats()}", done=task)
@@ -185,9 +186,9 @@ async def _serve(settings: config.Settings, target: str, host: str, port: int, d
 
         server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
         web = asyncio.create_task(server.serve())
-        typer.echo(f"liqwatch serve: http://{host}:{port} — store {role.status()['store']}, live from {settings.bus.url}")
+        typer.echo(f"liqwatch serve: http://{host}:{port} — store {role.status()['store']}, live from {redact_url(settings.bus.url)}")
     else:
-        typer.echo(f"liqwatch serve: store {role.status()['store']}, live from {settings.bus.url} (no web app plugged in yet)")
+        typer.echo(f"liqwatch serve: store {role.status()['store']}, live from {redact_url(settings.bus.url)} (no web app plugged in yet)")
     try:
         await _until_stopped(stop, lambda: f"serve: {role.received} live events, bus {role.bus.stats()['published']}")
     finally:

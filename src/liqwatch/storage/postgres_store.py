@@ -22,6 +22,7 @@ from psycopg.rows import dict_row
 
 from liqwatch.errors import StorageError, StoreRejectedData
 from liqwatch.model import Event, Instrument, Signal
+from liqwatch.redact import redact_url, redact_urls_in
 from liqwatch.storage import pg_schema, rollup, schema
 from liqwatch.storage.dead_letters import DeadLetter, letter_id
 from liqwatch.storage.pg_schema import COPY_TYPES, quote
@@ -39,16 +40,6 @@ def _cols(table: Table, *, skip: tuple[str, ...] = ("event_id",)) -> str:
     return ", ".join(quote(n) for n, _ in table.columns if n not in skip)
 
 
-def redact(url: str) -> str:
-    """Return the URL without its password, for messages and logs."""
-    if "@" not in url:
-        return url
-    scheme, _, rest = url.partition("://")
-    creds, _, host = rest.rpartition("@")
-    user = creds.split(":", 1)[0]
-    return f"{scheme}://{user + '@' if user else ''}{host}"
-
-
 class PostgresStore(WindowQueries, CandleQueries):
     """EventStore on a PostgreSQL database (libpq URL)."""
 
@@ -56,7 +47,7 @@ class PostgresStore(WindowQueries, CandleQueries):
 
     def __init__(self, url: str, *, read_only: bool = False) -> None:
         self.url = url
-        self.path = redact(url)  # what status lines show, like DuckDBStore.path
+        self.path = redact_url(url)  # what status lines show, like DuckDBStore.path: password and query values masked
         self.read_only = read_only
         self._lock = threading.RLock()  # one connection, shared by the writer thread and readers
         self._con: psycopg.Connection[Any] | None = None
@@ -66,11 +57,15 @@ class PostgresStore(WindowQueries, CandleQueries):
                 pg_schema.migrate(con)
 
     # -- connection -----------------------------------------------------------------------------
+    def _why(self, exc: BaseException) -> str:
+        """Return libpq's message with the URL's password and query values masked (it may echo the conninfo)."""
+        return redact_urls_in(str(exc).strip(), [self.url])
+
     def _connect(self) -> psycopg.Connection[Any]:
         try:
             con = psycopg.connect(self.url, autocommit=True, connect_timeout=10, application_name="liqwatch")
         except psycopg.Error as exc:
-            raise StorageError(f"cannot connect to PostgreSQL at {self.path}: {str(exc).strip()}; is the server running?") from None
+            raise StorageError(f"cannot connect to PostgreSQL at {self.path}: {self._why(exc)}; is the server running?") from None
         return con
 
     @contextmanager
@@ -85,7 +80,7 @@ class PostgresStore(WindowQueries, CandleQueries):
                     self._con = None
                 # a value the server refuses (out of range, no partition for it): retrying cannot cure it
                 kind = StoreRejectedData if isinstance(exc, psycopg.DataError | psycopg.IntegrityError) else StorageError
-                raise kind(f"PostgreSQL at {self.path}: {str(exc).strip()}") from None
+                raise kind(f"PostgreSQL at {self.path}: {self._why(exc)}") from None
 
     # -- writes ---------------------------------------------------------------------------------
     def write(self, events: Sequence[Event | Signal]) -> dict[str, int]:
