@@ -88,7 +88,7 @@ def test_ingest_with_an_unreachable_store_says_why_without_the_password_and_stop
     store = f"postgresql://alice:hunter2secret@127.0.0.1:{free_port()}/liq"
     proc, err = _start(["ingest", "--bus", f"nats://127.0.0.1:{free_port()}", "--store", store], tmp_path)
     first = _first_line(err, proc)
-    assert "cannot open the store" in first and "postgresql://alice@127.0.0.1" in first, first
+    assert "cannot open the store" in first and "postgresql://alice:***@127.0.0.1" in first, first
     time.sleep(1.0)
     proc.send_signal(signal.SIGTERM)
     try:
