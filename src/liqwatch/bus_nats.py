@@ -28,7 +28,9 @@ import msgspec
 
 from liqwatch.config import BusSettings
 from liqwatch.errors import ConfigError, LiqwatchError
+from liqwatch.logs import log_once
 from liqwatch.model import Candle, FeedStatus, Instrument, Liquidation, MarkPrice, OpenInterest, Signal
+from liqwatch.redact import redact_urls_in
 from liqwatch.storage.schema import event_id
 
 logger = logging.getLogger(__name__)
@@ -82,6 +84,24 @@ def decode_instruments(payload: bytes) -> list[Instrument]:
     return specs
 
 
+def bus_location(url: str) -> str:
+    """Return the NATS server list as scheme://host:port only (no user, password or token), for messages."""
+    from urllib.parse import urlsplit
+
+    out = []
+    for server in (u.strip() for u in url.split(",")):
+        if not server:
+            continue
+        try:
+            parts = urlsplit(server if "://" in server else f"nats://{server}")
+            port = f":{parts.port}" if parts.port else ""
+        except ValueError:
+            out.append("(unparsable NATS URL)")
+            continue
+        out.append(f"{parts.scheme}://{parts.hostname or ''}{port}")
+    return ", ".join(out)
+
+
 def stream_config(settings: BusSettings) -> Any:
     """Return the JetStream StreamConfig for these settings."""
     from nats.js.api import StorageType, StreamConfig
@@ -114,22 +134,50 @@ async def connect(settings: BusSettings, *, name: str, retry_forever: bool = Tru
         if on_reconnect is not None:
             on_reconnect()
 
+    where = bus_location(settings.url)
+    failed: list[str] = []  # the first connect's failures: one warning line says why, the rest are debug
+    connected = False
+
+    async def connect_error(exc: Exception) -> None:
+        # nats-py retries the first connect itself (max_reconnect_attempts=-1) and reports each failure here only
+        text = _why(exc, servers)
+        if connected:  # a reconnect's errors: disconnected_cb has said it
+            logger.debug("NATS: %s", text)
+            return
+        if not failed:
+            logger.warning("cannot reach NATS at %s: %s; retrying until it answers (Ctrl-C to stop)", where, text)
+        failed.append(text)
+        logger.debug("NATS at %s: %s", where, text)
+
     delay = 0.2
     while True:
         try:
             nc = await nats.connect(
                 servers, name=name, max_reconnect_attempts=-1, reconnect_time_wait=0.5, connect_timeout=3,
-                allow_reconnect=True, error_cb=_log_error, disconnected_cb=_log_disconnect, reconnected_cb=reconnected,
+                allow_reconnect=retry_forever, error_cb=connect_error, disconnected_cb=_log_disconnect,
+                reconnected_cb=reconnected,
             )  # fmt: skip
             break
         except Exception as exc:  # nats raises OSError, NoServersError, TimeoutError: all "not reachable yet"
             if not retry_forever:
-                raise BusError(f"cannot reach NATS at {settings.url}: {exc or type(exc).__name__}; is nats-server running?") from None
-            logger.warning("NATS at %s not reachable (%s); retrying in %.1f s", settings.url, exc or type(exc).__name__, delay)
+                raise BusError(f"cannot reach NATS at {where}: {_why(exc, servers)}; is nats-server running?") from None
+            logger.warning("NATS at %s not reachable (%s); retrying in %.1f s", where, _why(exc, servers), delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
+    connected = True
+    if failed:
+        logger.warning("NATS at %s reached after %d failed attempts", where, len(failed))
     await ensure_stream(nc.jetstream(), settings)
     return nc
+
+
+def _why(exc: BaseException, servers: Sequence[str] = ()) -> str:
+    """Return why a connect failed, in words an operator acts on, with the servers' secrets masked (liqwatch.redact)."""
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused (is nats-server running on that port?)"
+    if isinstance(exc, TimeoutError):
+        return "no answer (a firewall, or the wrong host?)"
+    return redact_urls_in(str(exc).strip() or type(exc).__name__, list(servers))
 
 
 async def ensure_stream(js: Any, settings: BusSettings) -> None:
@@ -148,10 +196,6 @@ async def ensure_stream(js: Any, settings: BusSettings) -> None:
             if attempt == 49:
                 raise BusError(f"cannot create JetStream stream {settings.stream}: {exc}; is nats-server started with -js?") from None
             await asyncio.sleep(0.2)
-
-
-async def _log_error(exc: Exception) -> None:
-    logger.debug("NATS: %s", exc)
 
 
 async def _log_disconnect() -> None:
@@ -200,6 +244,7 @@ class NatsPublisher:
         self.retries = 0
         self.reconnects = 0
         self.dropped = 0  # outbox full: counted, never silent
+        self.unencodable = 0  # events MessagePack cannot carry (an int beyond 64 bits): counted, skipped
         self.last_error = ""
 
     async def connect(self, name: str = "liqwatch-collect") -> None:
@@ -210,11 +255,22 @@ class NatsPublisher:
         self.reconnects += 1
 
     def publish(self, events: Sequence[WireEvent]) -> None:
-        """Queue events for JetStream (a Feed's `emit`)."""
+        """Queue events for JetStream (a Feed's `emit`); one that cannot be encoded is counted and skipped, never the batch."""
         prefix = self.settings.subject_prefix
         for event in events:
-            payload, msg_id = encode(event)
+            try:
+                payload, msg_id = encode(event)
+            except Exception as exc:  # an int beyond MessagePack's 64 bits: this event only
+                self._unencodable(event, exc)
+                continue
             self._put(subject_for(prefix, event), payload, msg_id)
+
+    def _unencodable(self, event: object, exc: Exception) -> None:
+        self.unencodable += 1
+        self.last_error = f"unencodable {type(event).__name__}: {type(exc).__name__}: {exc}"
+        log_once(logger, logging.ERROR, f"unencodable:{type(event).__name__}:{type(exc).__name__}",
+                 "an event of %s cannot be published (%s: %s); skipped and counted (bus stats 'unencodable'), "
+                 "the rest of its batch is published", getattr(event, "venue", "-"), type(exc).__name__, exc)  # fmt: skip
 
     def publish_instruments(self, venue: str, instruments: Sequence[Instrument]) -> None:
         """Queue a venue's contract specs (the ingester caches them in the store)."""
@@ -347,6 +403,7 @@ class NatsPublisher:
     def stats(self) -> dict[str, Any]:
         """Return acknowledged, duplicate, retried, dropped and pending counts."""
         return {"acked": self.acked, "duplicates": self.duplicates, "retries": self.retries, "dropped": self.dropped,
+                "unencodable": self.unencodable,
                 "pending": self.pending, "in_flight": self.in_flight, "reconnects": self.reconnects, "last_error": self.last_error}  # fmt: skip
 
 

@@ -18,6 +18,7 @@ import msgspec
 
 from liqwatch.alerts.settings import AlertSettings
 from liqwatch.errors import ConfigError, did_you_mean
+from liqwatch.redact import redact_url
 
 
 def _d(text: str) -> msgspec.Meta:
@@ -84,7 +85,9 @@ class WebSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     enabled: Annotated[bool, _d("serve the dashboard and JSON API from `liqwatch up`")] = True
     host: Annotated[str, _d("address to bind; anything but loopback (127.0.0.1, ::1, localhost) requires a token")] = "127.0.0.1"
     port: Annotated[int, _d("TCP port of the dashboard (0 = any free port)")] = 8000
-    token: Annotated[str, _d("access token: every request must carry it (Authorization: Bearer, ?token= or cookie); empty = none")] = ""
+    token: Annotated[
+        str, _d("access token: every request must carry it (Authorization: Bearer, ?token= or cookie); 16+ characters off loopback; empty = none")
+    ] = ""
     big_usd: Annotated[float, _d("liquidations of at least this USD are highlighted (and flash/beep when enabled in the page)")] = 100_000.0
     push_interval_s: Annotated[float, _d("live updates are batched and pushed to browsers at most this often")] = 0.1
     allowed_hosts: Annotated[
@@ -258,6 +261,7 @@ _EXPECTED = {
     "array": "a list (e.g. ['BTC', 'ETH']; in the environment: BTC,ETH)",
     "object": "a table of keys",
 }
+_SECRET_KEYS = frozenset({"token", "url", "urls", "path", "ws_url", "rest_url"})  # values never echoed in errors
 _TYPED = re.compile(r"Expected `(\w+)[^`]*`, got `\w+` - at `\$\.(\w+)(?:\[\.\.\.\])?\.(\w+)`")
 
 
@@ -272,7 +276,8 @@ def _explain(message: str, data: dict[str, Any] | None = None) -> str:
             where, value = (f'[venues."{bad[0][0]}"]', bad[0][1]) if bad else ("[venues.NAME]", "?")
         elif isinstance(data.get(section), dict):
             value = data[section].get(key, "?")
-        return f"config error: {where} {key} must be {_EXPECTED.get(expected, expected)}, was {value!r}"
+        shown = "(not shown: it may hold a secret)" if key in _SECRET_KEYS else repr(value)
+        return f"config error: {where} {key} must be {_EXPECTED.get(expected, expected)}, was {shown}"
     match = re.match(r"Object contains unknown field `(\w+)` - at `\$\.?([\w.\[\]'\"-]*)`", message)
     if match:
         field, where = match.groups()
@@ -319,10 +324,10 @@ def _check(settings: Settings) -> None:
         for key, schemes in (("ws_url", ("ws://", "wss://")), ("rest_url", ("http://", "https://"))):
             url = getattr(vs, key)
             if url and not url.startswith(schemes):
-                raise ConfigError(f'[venues."{venue}"] {key} must start with {" or ".join(schemes)}, was {url!r}')
+                raise ConfigError(f'[venues."{venue}"] {key} must start with {" or ".join(schemes)}, was {redact_url(url)!r}')
     _check_analytics(settings)
     if settings.bus.url and not all(u.strip().startswith(("nats://", "tls://")) for u in settings.bus.url.split(",")):
-        raise ConfigError(f"[bus] url must be nats://HOST:PORT (comma-separated for a cluster), was {settings.bus.url!r}")
+        raise ConfigError(f"[bus] url must be nats://HOST:PORT (comma-separated for a cluster), was {redact_url(settings.bus.url)!r}")
     if not re.fullmatch(r"[A-Za-z0-9_-]+", settings.bus.stream) or not re.fullmatch(r"[A-Za-z0-9_-]+", settings.bus.consumer):
         raise ConfigError("[bus] stream and consumer names may hold only letters, digits, '-' and '_'")
     if not re.fullmatch(r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*", settings.bus.subject_prefix):
@@ -347,11 +352,19 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+MIN_TOKEN_CHARS = 16  # a token guarding a non-loopback dashboard must be at least this long (guessing is online)
+
+
 def _check_web(web: WebSettings) -> None:
     if not is_loopback(web.host) and not web.token:
         raise ConfigError(
             f"[web] host = {web.host!r} is not a loopback address: set [web] token (or LIQWATCH__WEB__TOKEN) "
             "so that every request must carry it, or bind 127.0.0.1"
+        )
+    if not is_loopback(web.host) and len(web.token) < MIN_TOKEN_CHARS:
+        raise ConfigError(
+            f"[web] token is {len(web.token)} characters; a dashboard on {web.host!r} (not loopback) needs at least "
+            f"{MIN_TOKEN_CHARS}: make one with `python -c 'import secrets; print(secrets.token_urlsafe(24))'`"
         )
     if not 0 <= web.port <= 65535:
         raise ConfigError(f"[web] port must be 0..65535, was {web.port}")
@@ -396,16 +409,17 @@ def describe(settings: Settings) -> list[tuple[str, Any, str]]:
     vhints = typing.get_type_hints(VenueSettings, include_extras=True)
     for venue, vs in sorted(settings.venues.items()):
         for f in msgspec.structs.fields(VenueSettings):
-            out.append((f"venues.{venue}.{f.name}", getattr(vs, f.name), _description(vhints[f.name])))
+            value = getattr(vs, f.name)
+            out.append((f"venues.{venue}.{f.name}", redact_url(value) if f.name.endswith("_url") else value, _description(vhints[f.name])))
     return out
 
 
 def _shown(key: str, value: Any) -> Any:
     # destination URLs carry tokens: show them masked; rules are listed by `liqwatch alerts list`
     if key == "alerts.urls":
-        from liqwatch.alerts.redact import display
-
-        return [display(u) for u in value]
+        return [redact_url(u, secret_path=True) for u in value]
+    if key in ("bus.url", "store.path"):  # passwords and query values masked (liqwatch.redact)
+        return redact_url(value)
     if key == "alerts.rules":
         return [f"{r.name} ({type(r).__struct_config__.tag})" for r in value]
     if key == "web.token" and value:

@@ -35,6 +35,7 @@ from liqwatch.parsing import (
 )
 from liqwatch.recorder import RecordingWriter, VenueTap
 from liqwatch.recording import decompress
+from liqwatch.redact import redact_url
 from liqwatch.transport.rest import RestClient
 from liqwatch.transport.websocket import NETWORK_ERRORS, map_exception
 from liqwatch.venues import VENUES, RestRequest, VenueModule, WsConnection
@@ -125,7 +126,7 @@ class _VenueRun:
         self.rows.append(Check(venue=self.t.name, check=check, result=result, seconds=seconds, detail=detail, fix=fix, events=events))
 
     def rest_fix(self, url: str) -> str:
-        return f"check [venues.{self.t.name}] rest_url (tried {url}; default {self.module.SPEC.rest_url})"
+        return f"check [venues.{self.t.name}] rest_url (tried {redact_url(url)}; default {self.module.SPEC.rest_url})"
 
     def saw(self, events: list[Event], where: str) -> None:
         for event in events:
@@ -163,11 +164,11 @@ class _VenueRun:
                     self.tap.instruments(body, now_ns(), url)
                 found.extend(self.module.parse_instruments(body))
         except (VenueError, TimeoutError) as exc:
-            detail = str(exc) if isinstance(exc, VenueError) else f"no answer from {url} in {self.timeout_s:g} s"
+            detail = str(exc) if isinstance(exc, VenueError) else f"no answer from {redact_url(url)} in {self.timeout_s:g} s"
             self.row("rest instruments", Result.FAIL, clock.lap(), detail, self.rest_fix(url))
             return None
         except (LiqwatchError, msgspec.MsgspecError, ValueError, KeyError, TypeError) as exc:
-            self.row("rest instruments", Result.FAIL, clock.lap(), f"the instruments response of {url} did not parse: {exc}",
+            self.row("rest instruments", Result.FAIL, clock.lap(), f"the instruments response of {redact_url(url)} did not parse: {exc}",
                      "the venue changed its instruments format: save it with --record DIR and report it")
             return None
         self.index.update(found)
@@ -192,7 +193,7 @@ class _VenueRun:
                 events += len(parsed)
                 self.saw(parsed, "REST poll")
         except (VenueError, TimeoutError) as exc:
-            detail = str(exc) if isinstance(exc, VenueError) else f"no answer from {url} in {self.timeout_s:g} s"
+            detail = str(exc) if isinstance(exc, VenueError) else f"no answer from {redact_url(url)} in {self.timeout_s:g} s"
             self.row("rest open interest", Result.FAIL, clock.lap(), detail, self.rest_fix(url))
             return
         bad = sum(counters.skipped[r] for r in _BAD_FRAMES)
@@ -242,9 +243,9 @@ class _Socket:
             )
         except NETWORK_ERRORS as exc:
             lost = map_exception(exc, conn.url)
-            fix = f"check [venues.{run.t.name}] ws_url (tried {conn.url}; default {run.module.SPEC.ws_url})"
+            fix = f"check [venues.{run.t.name}] ws_url (tried {redact_url(conn.url)}; default {run.module.SPEC.ws_url})"
             return [Check(venue=run.t.name, check=f"ws connect {name}", result=Result.FAIL, seconds=clock.lap(), detail=str(lost), fix=fix)]
-        rows = [Check(venue=run.t.name, check=f"ws connect {name}", result=Result.PASS, seconds=clock.lap(), detail=conn.url)]
+        rows = [Check(venue=run.t.name, check=f"ws connect {name}", result=Result.PASS, seconds=clock.lap(), detail=redact_url(conn.url))]
         async with ws:
             sub_clock = _Clock()
             heartbeat = asyncio.create_task(self.heartbeat(ws))
@@ -273,7 +274,7 @@ class _Socket:
                     return
                 msg = receive.result()
                 if msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR):
-                    self.closed = f"{self.conn.url} closed the connection (code {ws.close_code})"
+                    self.closed = f"{redact_url(self.conn.url)} closed the connection (code {ws.close_code})"
                     return
                 if msg.type not in (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY):
                     continue

@@ -4,13 +4,15 @@
     ├── ConfigError              fatal at start-up: fix the config or the command line (exit code 2)
     ├── VenueError
     │   ├── ParseError           a known message that does not parse: skip, count, keep the socket
+    │   │   └── OversizedFrame   a frame (or its inflated form) above the venue's `max_frame_bytes`: skip, count
     │   ├── UnknownMessage       a message of a kind we do not handle: skip, count, keep the socket
     │   ├── UnknownInstrument    a symbol with no contract spec: hold or count, never guess its size
     │   │   └── UnknownInstruments   a multi-symbol frame: some symbols unknown, the known ones' events kept
     │   ├── SubscribeRejected    the venue refused a subscribe request: count, show its own words, fall back
     │   ├── ConnectionLost       the socket or HTTP connection failed: reconnect with backoff
     │   └── RateLimited          the venue said slow down (HTTP 418/429): back off as told
-    ├── StorageError             the store failed to open, read or write
+    ├── StorageError             the store failed to open, read or write (transient: retry the write)
+    │   ├── StoreRejectedData    the store refused a write's values: split the batch, dead-letter the bad events
     │   └── StoreNotFound        a read names a store that does not exist (also a ConfigError: exit code 2)
     └── AlertDeliveryError       an alert could not be delivered: retry with backoff, never block ingestion
 
@@ -41,6 +43,10 @@ class VenueError(LiqwatchError):
 
 class ParseError(VenueError):
     """A message of a known kind could not be parsed."""
+
+
+class OversizedFrame(ParseError):
+    """A frame, or what it inflates to, is larger than the venue's `VenueSpec.max_frame_bytes`."""
 
 
 class UnknownMessage(VenueError):
@@ -112,7 +118,14 @@ class RateLimited(VenueError):
 
 
 class StorageError(LiqwatchError):
-    """The store failed."""
+    """The store failed (unreachable, locked, disk full): the write is retried as a whole."""
+
+
+class StoreRejectedData(StorageError):
+    """The store refused the values of a write (out of range, not representable, a constraint): retrying cannot help.
+
+    The writers split the batch to isolate the bad events and store them as dead letters (storage/dead_letters.py).
+    """
 
 
 class StoreNotFound(StorageError, ConfigError):

@@ -25,7 +25,7 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Protocol
 
@@ -109,6 +109,8 @@ class Feed:
         self.held_dropped = 0
         self.instrument_loads = 0
         self.instrument_errors = 0
+        self.instrument_entries_skipped = 0  # bad entries of instruments lists, left out (the rest loaded)
+        self.task_errors = 0  # unexpected exceptions of feed tasks, each logged and retried with backoff
         self.last_error = ""
         self._tasks: list[asyncio.Task[None]] = []
         self._listed: set[str] | None = None  # symbols of the latest full listing; None before the first load
@@ -156,7 +158,13 @@ class Feed:
             body = await self.rest.get(request)
             if self.tap is not None:
                 self.tap.instruments(body, now_ns(), self.rest.url(request))
-            found.extend(self.venue.parse_instruments(body))
+            parsed = self.venue.parse_instruments(body)
+            found.extend(parsed)
+            skipped = getattr(parsed, "skipped", 0)  # bad entries left out (`_wire.each_entry`); the rest loaded
+            if skipped:
+                self.instrument_entries_skipped += skipped
+                self.last_error = f"instruments: {skipped} bad entr{'y' if skipped == 1 else 'ies'} skipped: {getattr(parsed, 'first_error', '')}"[:300]
+                log_once(logger, logging.WARNING, f"{self.name}:instrument_entries", "venue=%s %s", self.name, self.last_error)
         self.instruments.update(found)
         self._listed = {i.symbol for i in found}
         known = self.instruments.symbols(self.name)
@@ -183,11 +191,32 @@ class Feed:
                 delay = backoff.next_delay()
                 self._log.warning("instruments request failed: %s — retrying in %.1f s", exc, delay)
                 await asyncio.sleep(delay)
+            except Exception as exc:  # a bug or an input no parser expected: never "loading instruments" forever
+                self.instrument_errors += 1
+                await self._task_failed("instruments", exc, backoff)
+
+    async def _task_failed(self, what: str, exc: Exception, backoff: Backoff) -> None:
+        """Log an unexpected exception of a feed task, show it in the status, and wait the backoff before a retry."""
+        self.task_errors += 1
+        self.last_error = f"{what}: {type(exc).__name__}: {exc}"[:300]
+        delay = backoff.next_delay()
+        self._log.error("%s failed unexpectedly — retrying in %.1f s", what, delay, exc_info=exc)
+        await asyncio.sleep(delay)
+
+    async def _supervised(self, what: str, run: Callable[[], Awaitable[None]]) -> None:
+        """Run a feed task until it returns; an unexpected exception is logged, shown and retried with backoff."""
+        backoff = Backoff(self._backoff_base_s, self._backoff_cap_s)
+        while True:
+            try:
+                await run()
+                return
+            except Exception as exc:
+                await self._task_failed(what, exc, backoff)
 
     async def _refresh_forever(self) -> None:
         while True:
             await asyncio.sleep(self.refresh_instruments_s)
-            await self.refresh()
+            await self._supervised("instruments refresh", self.refresh)
 
     async def refresh(self) -> None:
         """Reload the instruments (retrying until it works), then follow listings and delistings."""
@@ -239,7 +268,8 @@ class Feed:
             stale_after_s=self.stale_after_s, backoff_base_s=self._backoff_base_s, backoff_cap_s=self._backoff_cap_s,
         )
         self.sockets.append(socket)
-        self._tasks.append(asyncio.create_task(socket.run(), name=f"{self.name}-{connection.name}"))
+        run = self._supervised(f"connection {connection.name}", socket.run)
+        self._tasks.append(asyncio.create_task(run, name=f"{self.name}-{connection.name}"))
 
     async def run(self) -> None:
         """Run until `stop()`: never raises on network errors."""
@@ -248,7 +278,8 @@ class Feed:
         else:
             self._log.info("starting from %d cached instruments", len(self.instruments.for_venue(self.name)))
             if self.tap is not None:  # a recording must hold the specs its frames need: fetch them now too
-                self._tasks.append(asyncio.create_task(self.refresh(), name=f"{self.name}-instruments-now"))
+                now = self._supervised("instruments refresh", self.refresh)
+                self._tasks.append(asyncio.create_task(now, name=f"{self.name}-instruments-now"))
         selected = self.selected()
         self.subscribed = {i.symbol for i in selected}
         self._plan_carriers(selected)
@@ -263,7 +294,7 @@ class Feed:
                 self.venue, self.rest, self.selected, self.instruments, self._emit, interval_s=self._oi_poll_interval_s,
                 on_body=self.tap.poll if self.tap is not None else None, on_unknown=self._on_unknown,
             )
-            tasks.append(asyncio.create_task(self.poller.run(), name=f"{self.name}-poll"))
+            tasks.append(asyncio.create_task(self._supervised("open-interest poller", self.poller.run), name=f"{self.name}-poll"))
         try:
             await self._stopped.wait()
         finally:
@@ -436,7 +467,7 @@ class Feed:
         self._last_soon = time.monotonic()
         self.soon_refreshes += 1
         self._log.info("unknown symbol %s (and %d more): refreshing instruments now", symbol, max(len(self._unknown_seen) - 1, 0))
-        await self.refresh()
+        await self._supervised("instruments refresh", self.refresh)
 
     def stop(self) -> None:
         """Ask `run()` to close every connection and return."""
@@ -459,6 +490,9 @@ class Feed:
             "venue": self.name,
             "instruments": len(self.instruments.for_venue(self.name)),
             "selected": len(self.selected()),
+            "instrument_entries_skipped": self.instrument_entries_skipped,
+            "task_errors": self.task_errors,
+            "last_error": self.last_error,
             "held_frames": len(self.held),
             "unknown_symbols": list(self.unknown_symbols),
             "soon_refreshes": self.soon_refreshes,

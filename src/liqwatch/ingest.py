@@ -1,4 +1,8 @@
-"""Recorded files into a store: instruments first, then frames in batches through `safe_parse`."""
+"""Recorded files into a store: instruments first, then frames in batches through `safe_parse`.
+
+An event the store refuses (a time beyond int64) is kept as a dead letter with the reason (`store_batch`); the rest
+of its batch is stored and the replay goes on.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +15,22 @@ from liqwatch.model.time import now_ns
 from liqwatch.parsing import SKIP_UNKNOWN_INSTRUMENT, FrameCounters
 from liqwatch.replay import is_instruments_file, load_instruments, replay_events, resolve_venue
 from liqwatch.storage.base import EventStore
+from liqwatch.storage.dead_letters import DeadLetterSink, letter_for, write_isolating
 
 BATCH = 5000
+
+
+def store_batch(store: EventStore, events: list[Event], sink: DeadLetterSink | None = None) -> tuple[dict[str, int], int]:
+    """Store events; those the store refuses become dead letters (source "replay"); return (new rows per table, dead letters).
+
+    Raises:
+        StorageError: the store itself failed (transient: disk full, a lost connection); nothing is dead-lettered.
+    """
+    stored: Counter[str] = Counter()
+    bad = write_isolating(store.write, events, stored.update)
+    if bad:
+        (sink if sink is not None else DeadLetterSink(store)).record([letter_for(e, exc, "replay") for e, exc in bad])
+    return dict(stored), len(bad)
 
 
 def replay_files(store: EventStore, files: list[Path], venue: str | None = None) -> list[dict[str, Any]]:
@@ -21,6 +39,7 @@ def replay_files(store: EventStore, files: list[Path], venue: str | None = None)
     index = InstrumentIndex()
     loaded: set[str] = set()
     reports = []
+    sink = DeadLetterSink(store)
     for path in ordered:
         module = resolve_venue(path, venue)
         name = module.SPEC.name
@@ -37,18 +56,24 @@ def replay_files(store: EventStore, files: list[Path], venue: str | None = None)
         else:
             stored: Counter[str] = Counter()
             batch: list[Event] = []
+            dead = 0
             for _, events in replay_events(path, module, index, counters):
                 batch.extend(events)
                 if len(batch) >= BATCH:
-                    stored.update(store.write(batch))
+                    new, refused = store_batch(store, batch, sink)
+                    stored.update(new)
+                    dead += refused
                     batch.clear()
             if batch:
-                stored.update(store.write(batch))
+                new, refused = store_batch(store, batch, sink)
+                stored.update(new)
+                dead += refused
             report.update(
                 frames=counters.frames,
                 events=counters.events,
                 stored=dict(stored),
-                duplicates=counters.events - sum(stored.values()),
+                duplicates=counters.events - sum(stored.values()) - dead,
+                dead_letters=dead,
             )
         report["skipped"] = dict(counters.skipped)
         if counters.skipped.get(SKIP_UNKNOWN_INSTRUMENT):

@@ -2,8 +2,10 @@
 
 Messages are acknowledged only after the store committed them, so a killed ingester loses nothing: JetStream
 redelivers what was unacknowledged, and the store's idempotence on `event_id` stores it once. A restarted
-ingester resumes where the durable consumer stopped. A failed write is retried (backoff) before anything is
-acknowledged; an undecodable message is counted and terminated, never retried forever.
+ingester resumes where the durable consumer stopped. A failed write (the store failed: disk full, a lost
+connection) is retried (backoff) before anything is acknowledged. A poison message — one that does not decode, or
+an event the store refuses (a time beyond int64) — is stored as a dead letter with the reason and terminated
+(`+TERM`), never redelivered; the rest of its batch is stored and acknowledged.
 """
 
 from __future__ import annotations
@@ -19,9 +21,16 @@ import msgspec
 
 from liqwatch.bus_nats import connect, decode_event, decode_instruments
 from liqwatch.config import BusSettings
-from liqwatch.errors import StorageError
 from liqwatch.model.time import now_ns
 from liqwatch.storage.base import EventStore
+from liqwatch.storage.dead_letters import (
+    DeadLetter,
+    DeadLetterSink,
+    letter_for,
+    letter_for_message,
+    reason_of,
+    write_isolating,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +49,8 @@ class Ingester:
         self.malformed = 0
         self.instruments = 0
         self.write_errors = 0
+        self.terminated = 0  # poison messages: dead-lettered and terminated
+        self.dead_letters = DeadLetterSink(store)
         self.last_error = ""
         self.last_message_s = time.monotonic()
         self.progress_sent = 0  # +WPI (in progress) acks sent for messages held longer than a fraction of ack_wait
@@ -53,7 +64,18 @@ class Ingester:
 
         The next batch is fetched while the current one is written; each is acknowledged after its commit.
         """
-        self.nc = await connect(self.settings, name=f"liqwatch-ingest-{self.settings.consumer}")
+        connecting = asyncio.ensure_future(connect(self.settings, name=f"liqwatch-ingest-{self.settings.consumer}"))
+        stopped = asyncio.ensure_future(self._stop.wait())
+        try:  # an unreachable NATS is retried until it answers or `stop()`
+            await asyncio.wait({connecting, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopped.cancel()
+            if not connecting.done():
+                connecting.cancel()
+                await asyncio.gather(connecting, return_exceptions=True)
+        if not connecting.done() or connecting.cancelled():
+            return
+        self.nc = connecting.result()
         js = self.nc.jetstream()
         await self._ensure_consumer(js)
         puller = _Puller(self.nc, self.settings.stream, self.settings.consumer)
@@ -144,41 +166,55 @@ class Ingester:
             return []
 
     async def _handle(self, msgs: list[Any]) -> None:
-        events: list[Any] = []
-        specs: dict[str, list[Any]] = {}
-        bad: list[Any] = []
+        events: list[tuple[Any, Any]] = []  # (message, event)
+        specs: dict[str, tuple[Any, list[Any]]] = {}  # subject → (message, instruments): the last of a venue's wins
+        letters: list[DeadLetter] = []
+        poison: set[int] = set()
         for msg in msgs:
             self.messages += 1
             if _delivered(msg.reply) > 1:
                 self.redelivered += 1
             try:
                 if ".instruments." in msg.subject:
-                    specs[msg.subject] = decode_instruments(msg.data)
+                    specs[msg.subject] = (msg, decode_instruments(msg.data))
                 else:
-                    events.append(decode_event(msg.data))
-            except msgspec.DecodeError:
+                    events.append((msg, decode_event(msg.data)))
+            except Exception as exc:  # msgspec.DecodeError, or anything else a payload can raise
                 self.malformed += 1
-                bad.append(msg)
-        await self._write(events, specs, msgs)
-        bad_ids = {id(m) for m in bad}
+                poison.add(id(msg))
+                letters.append(letter_for_message(msg.subject, msg.data, exc, "ingest"))
+        for msg, item, error in await self._write(events, list(specs.values()), msgs):
+            letters.append(letter_for(item, error, "ingest"))
+            if ".instruments." not in msg.subject:  # one event per message: never deliver it again
+                poison.add(id(msg))
+        if letters:
+            self.terminated += len(poison)
+            self.last_error = f"dead letter: {letters[-1].reason}"
+            await asyncio.to_thread(self.dead_letters.record, letters)
         publish = self.nc.publish
         held = self._held
         for msg in msgs:  # the store committed: acknowledge (one plain publish each, no per-message bookkeeping)
             held.pop(id(msg), None)
-            await publish(msg.reply, b"+TERM" if id(msg) in bad_ids else b"+ACK")  # never redeliver what can never be decoded
+            await publish(msg.reply, b"+TERM" if id(msg) in poison else b"+ACK")  # a poison message is never redelivered
 
-    async def _write(self, events: list[Any], specs: dict[str, list[Any]], msgs: list[Any]) -> None:
+    async def _write(
+        self, events: list[tuple[Any, Any]], specs: list[tuple[Any, list[Any]]], msgs: list[Any]
+    ) -> list[tuple[Any, Any, BaseException]]:
+        """Store the batch; return (message, item, error) for each item the store refused (the rest is stored)."""
         backoff = 0.2
         while True:
+            refused: list[tuple[Any, Any, BaseException]] = []
             try:
-                for instruments in specs.values():
-                    self.instruments += await asyncio.to_thread(self.store.write_instruments, instruments, now_ns())
+                for msg, instruments in specs:
+                    bad = await asyncio.to_thread(write_isolating, self._write_instruments, instruments, self._count_instruments)
+                    refused += [(msg, spec, error) for spec, error in bad]
                 if events:
-                    self.stored.update(await asyncio.to_thread(self.store.write, events))
-                return
-            except StorageError as exc:
+                    bad = await asyncio.to_thread(write_isolating, self._write_events, events, self.stored.update)
+                    refused += [(message, event, error) for (message, event), error in bad]
+                return refused
+            except Exception as exc:  # only a transient StorageError arrives here (the store failed, not the data)
                 self.write_errors += 1
-                self.last_error = str(exc)
+                self.last_error = reason_of(exc)
                 logger.error("store write failed (%d events not acknowledged, retrying in %.1f s): %s", len(events), backoff, exc)
                 if self._stop.is_set():
                     raise
@@ -188,6 +224,15 @@ class Ingester:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 10.0)
 
+    def _write_events(self, pairs: list[tuple[Any, Any]]) -> dict[str, int]:
+        return self.store.write([event for _, event in pairs])
+
+    def _write_instruments(self, instruments: list[Any]) -> int:
+        return self.store.write_instruments(instruments, now_ns())
+
+    def _count_instruments(self, n: int) -> None:
+        self.instruments += n
+
     def stop(self) -> None:
         """Finish after the batch in hand is stored and acknowledged."""
         self._stop.set()
@@ -196,7 +241,8 @@ class Ingester:
         """Return messages, rows stored per table, redeliveries, malformed, instruments, in-progress acks and errors."""
         return {"messages": self.messages, "stored": dict(self.stored), "redelivered": self.redelivered,
                 "malformed": self.malformed, "instruments": self.instruments, "write_errors": self.write_errors,
-                "in_progress_acks": self.progress_sent, "last_error": self.last_error}  # fmt: skip
+                "terminated": self.terminated, "in_progress_acks": self.progress_sent, "last_error": self.last_error,
+                **self.dead_letters.stats()}  # fmt: skip
 
 
 def _delivered(reply: str) -> int:

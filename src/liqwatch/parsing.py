@@ -14,7 +14,9 @@ from collections import Counter
 
 import msgspec
 
+from liqwatch import bounds
 from liqwatch.errors import (
+    OversizedFrame,
     ParseError,
     SubscribeRejected,
     UnknownInstrument,
@@ -33,6 +35,8 @@ SKIP_MALFORMED = "malformed"
 SKIP_UNKNOWN_INSTRUMENT = "unknown_instrument"
 SKIP_INTERNAL = "parser_bug"
 SKIP_SUBSCRIBE_REJECTED = "subscribe_rejected"
+SKIP_BAD_INSTRUMENT = "bad_instrument_entry"  # one entry of an instruments list (the rest loaded)
+SKIP_OVERSIZED = "oversized"  # above the venue's max_frame_bytes, as received or once inflated
 
 _MAX_UNKNOWN_TYPES = 50  # distinct unknown-message keys kept per connection; the rest count under "(other)"
 
@@ -73,25 +77,20 @@ class FrameCounters:
         }
 
 
-_INF = float("inf")
-_FLOAT_FIELDS: dict[type, tuple[str, ...]] = {}
+_TS_MIN, _TS_MAX = bounds.TS_MIN_NS, bounds.TS_MAX_NS
 
 
-def _float_fields(cls: type) -> tuple[str, ...]:
-    names = tuple(f.name for f in msgspec.structs.fields(cls) if "float" in str(f.type))
-    _FLOAT_FIELDS[cls] = names
-    return names
-
-
-def _require_finite(event: Event, venue: str) -> None:
-    # NaN or ±inf in a candle, OI or mark price would poison every sum and chart downstream.
-    cls = type(event)
-    for field in _FLOAT_FIELDS.get(cls) or _float_fields(cls):
-        value = getattr(event, field)
-        if value is not None and not -_INF < value < _INF:
-            if field == "open_interest" and value != value:
-                continue  # NaN by design: contracts that cannot be converted to base units without a price yet
-            raise ParseError(f"malformed {venue} {cls.__name__}: {field} must be finite, was {value!r}")
+def _check_events(events: list[Event], name: str) -> None:
+    # Every event is range-checked before it leaves (liqwatch.bounds). Liquidations, the hot path, pay one chained
+    # comparison and two isprintable() calls; their prices and sizes are checked by each venue module already.
+    for event in events:
+        if type(event) is Liquidation:
+            if not (_TS_MIN <= event.ts_event <= _TS_MAX and event.venue_side.isprintable()) or not (
+                event.venue_event_id or ""
+            ).isprintable():
+                bounds.check_liquidation(event, name)
+        else:
+            bounds.check(event, name)
 
 
 def safe_parse(
@@ -112,17 +111,20 @@ def _guarded(
     venue: VenueModule, frame: bytes, instruments: InstrumentIndex, ts_recv: int, counters: FrameCounters, tag: str | None
 ) -> list[Event]:
     counters.frames += 1
-    name = venue.SPEC.name
+    spec = venue.SPEC
+    name = spec.name
     try:
+        if not 0 <= ts_recv <= _TS_MAX:  # 0: a replayed line without a receive time
+            raise ParseError(f"malformed {name} frame: receive time out of range, was {bounds.shown(ts_recv)}")
+        if len(frame) > spec.max_frame_bytes:
+            raise OversizedFrame(f"{name} frame of {len(frame)} bytes is above max_frame_bytes {spec.max_frame_bytes}")
         if tag is not None:
-            events = venue.parse_poll(tag, decompress(frame), instruments, ts_recv)
+            events = venue.parse_poll(tag, decompress(frame, spec.max_frame_bytes), instruments, ts_recv)
         else:
-            if venue.SPEC.frame_encoding == "gzip":
-                frame = decompress(frame)
+            if spec.frame_encoding == "gzip":
+                frame = decompress(frame, spec.max_frame_bytes)
             events = venue.parse_frame(frame, instruments, ts_recv)
-        for event in events:
-            if type(event) is not Liquidation:  # venue modules validate liquidations on the hot path themselves
-                _require_finite(event, name)
+        _check_events(events, name)
     except UnknownInstruments as exc:
         if exc.events:  # the known symbols' events are kept (this path costs nothing on the usual frame)
             return _partial(exc, counters, name)
@@ -140,9 +142,15 @@ def _guarded(
     except UnknownMessage as exc:
         reason, detail = SKIP_UNKNOWN_MESSAGE, str(exc)
         log_once(logger, logging.INFO, f"{name}:{reason}:{str(exc)[:60]}", "venue=%s skipped: %s", name, exc)
+    except OversizedFrame as exc:
+        reason, detail = SKIP_OVERSIZED, str(exc)
+        log_once(logger, logging.WARNING, f"{name}:{reason}", "venue=%s skipped: %s", name, exc)
     except ParseError as exc:
         reason, detail = SKIP_MALFORMED, str(exc)
         log_once(logger, logging.WARNING, f"{name}:{reason}:{str(exc)[:60]}", "venue=%s skipped: %s", name, exc)
+    except RecursionError:  # e.g. a frame of 100,000 nested arrays: msgspec and json give up, so do we
+        reason, detail = SKIP_MALFORMED, f"malformed {name} frame: nested too deeply ({len(frame)} bytes)"
+        log_once(logger, logging.WARNING, f"{name}:{reason}:nested", "venue=%s skipped: %s", name, detail)
     except (
         msgspec.MsgspecError, ValueError, TypeError, KeyError, IndexError, AttributeError, ArithmeticError
     ) as exc:
@@ -168,9 +176,7 @@ def _partial(exc: UnknownInstruments, counters: FrameCounters, name: str) -> lis
     """A frame that kept its known symbols' events: not a skipped frame, but its unknown symbols are noted."""
     events = exc.events
     try:
-        for event in events:
-            if type(event) is not Liquidation:
-                _require_finite(event, name)
+        _check_events(events, name)
     except ParseError as bad:
         counters.skipped[SKIP_MALFORMED] += 1
         counters.last_error = str(bad)[:300]

@@ -8,7 +8,6 @@ One object per line: `raw` (the frame as a string) or `raw_b64` (a binary frame,
 from __future__ import annotations
 
 import base64
-import gzip
 import json
 import zlib
 from collections.abc import Iterator
@@ -17,8 +16,10 @@ from typing import IO
 
 import msgspec
 
-from liqwatch.errors import ParseError
-from liqwatch.model.time import s_to_ns
+from liqwatch.bounds import TS_MAX_NS, TS_MIN_NS
+from liqwatch.errors import OversizedFrame, ParseError
+from liqwatch.model.time import NS_PER_S, s_to_ns
+from liqwatch.redact import redact_url
 
 
 class RecordedLine(msgspec.Struct, frozen=True, kw_only=True):
@@ -44,18 +45,31 @@ class _Line(msgspec.Struct, frozen=True):
 _LINE = msgspec.json.Decoder(_Line)
 
 
-def decompress(frame: bytes) -> bytes:
-    """Return a gzip or deflate frame decompressed, and any other frame as it is.
+_RECV_MIN_S, _RECV_MAX_S = TS_MIN_NS / NS_PER_S, TS_MAX_NS / NS_PER_S
+MAX_FRAME_BYTES = 16 * 1024 * 1024  # the default VenueSpec.max_frame_bytes
+
+
+def decompress(frame: bytes, limit: int = MAX_FRAME_BYTES) -> bytes:
+    """Return a gzip frame decompressed (at most `limit` bytes of it), and any other frame as it is.
+
+    Inflating stops at `limit` + 1 bytes: a small frame that would inflate to gigabytes costs `limit` at most.
 
     Raises:
+        OversizedFrame: the frame inflates to more than `limit` bytes.
         ParseError: the frame looks compressed but does not decompress (e.g. truncated).
     """
-    if frame[:2] == b"\x1f\x8b":
-        try:
-            return gzip.decompress(frame)
-        except (OSError, EOFError, zlib.error) as exc:
-            raise ParseError(f"malformed gzip frame: {exc}") from None
-    return frame
+    if frame[:2] != b"\x1f\x8b":
+        return frame
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)  # gzip header and trailer
+    try:
+        out = inflater.decompress(frame, limit + 1)
+    except zlib.error as exc:
+        raise ParseError(f"malformed gzip frame: {exc}") from None
+    if len(out) > limit:
+        raise OversizedFrame(f"gzip frame of {len(frame)} bytes inflates to more than {limit} bytes (max_frame_bytes)")
+    if not inflater.eof:
+        raise ParseError("malformed gzip frame: Compressed file ended before the end-of-stream marker was reached")
+    return out
 
 
 def read_recording(path: Path) -> Iterator[RecordedLine | ParseError]:
@@ -79,10 +93,14 @@ def read_recording(path: Path) -> Iterator[RecordedLine | ParseError]:
             except ParseError as exc:
                 yield ParseError(f"line {line_no}: {exc}")
                 continue
+            recv = rec.recv_ts
+            if recv is not None and not _RECV_MIN_S <= recv <= _RECV_MAX_S:  # 1e300, 1e12, NaN: not a time
+                yield ParseError(f"line {line_no}: recv_ts must be unix seconds between 2009 and ten years from now, was {recv!r}")
+                continue
             yield RecordedLine(
                 line_no=line_no,
                 frame=frame,
-                ts_recv=s_to_ns(rec.recv_ts) if rec.recv_ts is not None else None,
+                ts_recv=s_to_ns(recv) if recv is not None else None,
                 url=rec.url,
                 generated="generated" in (rec.note or ""),
                 tag=rec.tag,
@@ -104,7 +122,7 @@ class FrameRecorder:
         except UnicodeDecodeError:
             obj["raw_b64"] = base64.b64encode(frame).decode()
         if url:
-            obj["url"] = url
+            obj["url"] = redact_url(url)  # a token in a URL override never reaches a recording file
         if tag:
             obj["tag"] = tag
         self._fh.write(json.dumps(obj, separators=(",", ":")) + "\n")

@@ -9,7 +9,7 @@ import msgspec
 
 from liqwatch.errors import ConfigError, ParseError
 from liqwatch.model import Event, Instrument, InstrumentIndex
-from liqwatch.parsing import SKIP_MALFORMED, FrameCounters, safe_parse, safe_parse_poll
+from liqwatch.parsing import SKIP_BAD_INSTRUMENT, SKIP_MALFORMED, FrameCounters, safe_parse, safe_parse_poll
 from liqwatch.recording import RecordedLine, read_recording
 from liqwatch.venues import VenueModule, get_venue, venue_for_recording
 
@@ -37,15 +37,25 @@ def is_instruments_file(path: Path) -> bool:
 
 
 def load_instruments(path: Path, venue: VenueModule, counters: FrameCounters | None = None) -> list[Instrument]:
-    """Parse every instruments REST response in a recording."""
+    """Parse every instruments REST response in a recording.
+
+    A body that does not parse is counted `malformed`; a bad entry in a body that does is skipped and counted
+    `bad_instrument_entry` (`_wire.each_entry`), the body's other entries load.
+    """
     out: list[Instrument] = []
     for rec in read_lines(path, counters):
         try:
-            out.extend(venue.parse_instruments(rec))
-        except ParseError as exc:
+            found = venue.parse_instruments(rec)
+        except (ParseError, msgspec.MsgspecError, ValueError, TypeError, ArithmeticError, RecursionError) as exc:
             if counters is not None:
                 counters.skipped[SKIP_MALFORMED] += 1
-                counters.last_error = str(exc)
+                counters.last_error = f"{type(exc).__name__}: {exc}"[:300] if not isinstance(exc, ParseError) else str(exc)[:300]
+            continue
+        out.extend(found)
+        skipped = getattr(found, "skipped", 0)
+        if skipped and counters is not None:
+            counters.skipped[SKIP_BAD_INSTRUMENT] += skipped
+            counters.last_error = getattr(found, "first_error", "")
     return out
 
 

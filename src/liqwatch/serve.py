@@ -16,6 +16,7 @@ from liqwatch.bus import Bus
 from liqwatch.bus_nats import WireEvent, subscribe_live
 from liqwatch.config import Settings
 from liqwatch.model.time import now_ns
+from liqwatch.redact import redact_url
 from liqwatch.storage import EventStore, is_postgres_url, open_store
 
 logger = logging.getLogger(__name__)
@@ -29,11 +30,11 @@ web_app_factory: WebAppFactory | None = None
 class ServeRole:
     """Store + live bus for readers (dashboard, API, alerts) in a process that collects nothing."""
 
-    def __init__(self, settings: Settings, store_url: str) -> None:
+    def __init__(self, settings: Settings, store_url: str, *, store: EventStore | None = None) -> None:
         self.settings = settings
         self.store_url = store_url
         # a DuckDB file is opened read-only (its writer is `liqwatch ingest` or `up` when stopped); PostgreSQL is shared
-        self.store: EventStore = open_store(store_url, read_only=not is_postgres_url(store_url))
+        self.store: EventStore = store if store is not None else open_store(store_url, read_only=not is_postgres_url(store_url))
         self.bus = Bus()
         self.analytics = LiveAnalytics()  # live totals for the dashboard, from the bus, seeded from the store at start
         self.bus.on_events(self.analytics.on_events)
@@ -61,8 +62,8 @@ class ServeRole:
     def status(self) -> dict[str, Any]:
         """Return the store location, live events received, and the in-process bus's counts."""
         return {
-            "store": getattr(self.store, "path", self.store_url),
-            "bus_url": self.settings.bus.url,
+            "store": getattr(self.store, "path", redact_url(self.store_url)),
+            "bus_url": redact_url(self.settings.bus.url),
             "uptime_s": (now_ns() - self.started_ns) / 1e9,
             "received": self.received,
             "bus": self.bus.stats(),

@@ -100,7 +100,7 @@ class WatchClient:
     async def _get(self, session: aiohttp.ClientSession, path: str) -> Any:
         async with session.get(self.url + path) as r:
             if r.status == 401:
-                raise LiqwatchError(f"{self.url} wants a token: pass --token or set LIQWATCH__WEB__TOKEN")
+                raise LiqwatchError(f"{self.url} wants a token: set $LIQWATCH_TOKEN, pass --token-file FILE or --token")
             if r.status != 200:
                 raise LiqwatchError(f"{self.url}{path} answered {r.status}: {await r.text()}")
             return await r.json()

@@ -224,7 +224,7 @@ def test_writes_are_idempotent_partitioned_by_day_and_migrated_once(pg_url: str)
 def test_unreachable_server_is_a_storage_error() -> None:
     from liqwatch.sim.local_servers import free_port
 
-    with pytest.raises(StorageError, match=r"cannot connect to PostgreSQL at postgresql://u@127\.0\.0\.1:\d+/x"):
+    with pytest.raises(StorageError, match=r"cannot connect to PostgreSQL at postgresql://u:\*\*\*@127\.0\.0\.1:\d+/x"):
         open_store(f"postgresql://u:secret@127.0.0.1:{free_port()}/x")
 
 

@@ -24,6 +24,8 @@ from liqwatch.parsing import (
 )
 from liqwatch.venues import VENUES
 
+TS = 1_700_000_000_000_000_000  # a receive time in range (the parse guard rejects implausible times)
+
 
 def _mark(symbol: str, price: str) -> dict[str, object]:
     return {"e": "markPriceUpdate", "E": 1_700_000_000_000, "s": symbol, "p": price, "i": price, "r": "0.0001", "T": 0}
@@ -38,7 +40,7 @@ def _mark_arr(venue: str, *items: dict[str, object]) -> bytes:
 def test_binance_mark_price_array_keeps_the_known_symbols(venue: str, known: str) -> None:
     frame = _mark_arr(venue, _mark(known, "50000"), _mark("NEWLISTUSDT", "1.5"), _mark(known, "50001"))
     counters = FrameCounters()
-    events = safe_parse(VENUES[venue], frame, instruments_for(venue), 7, counters)
+    events = safe_parse(VENUES[venue], frame, instruments_for(venue), TS, counters)
     assert [(type(e), e.symbol, e.mark_price) for e in events if isinstance(e, MarkPrice)] == [
         (MarkPrice, known, 50000.0), (MarkPrice, known, 50001.0)
     ]
@@ -49,7 +51,7 @@ def test_binance_mark_price_array_keeps_the_known_symbols(venue: str, known: str
 def test_a_frame_of_unknown_symbols_only_is_skipped_and_counted_once() -> None:
     frame = _mark_arr("binance-usdm", _mark("NEWAUSDT", "1"), _mark("NEWBUSDT", "2"))
     counters = FrameCounters()
-    assert safe_parse(VENUES["binance-usdm"], frame, instruments_for("binance-usdm"), 7, counters) == []
+    assert safe_parse(VENUES["binance-usdm"], frame, instruments_for("binance-usdm"), TS, counters) == []
     assert counters.skipped == {SKIP_UNKNOWN_INSTRUMENT: 1} and counters.unknown == ("NEWAUSDT", "NEWBUSDT")
     assert counters.partial == 0
 
@@ -57,7 +59,7 @@ def test_a_frame_of_unknown_symbols_only_is_skipped_and_counted_once() -> None:
 def test_a_malformed_item_still_rejects_the_whole_frame() -> None:
     frame = _mark_arr("binance-usdm", _mark("BTCUSDT", "50000"), _mark("NEWLISTUSDT", "1"), _mark("ETHUSDT", "-1"))
     counters = FrameCounters()
-    assert safe_parse(VENUES["binance-usdm"], frame, instruments_for("binance-usdm"), 7, counters) == []
+    assert safe_parse(VENUES["binance-usdm"], frame, instruments_for("binance-usdm"), TS, counters) == []
     assert counters.skipped == {SKIP_MALFORMED: 1}
 
 
@@ -67,7 +69,7 @@ def test_okx_rest_open_interest_body_keeps_the_known_instruments() -> None:
         {"instId": "NEW-USD-SWAP", "instType": "SWAP", "oi": "10", "oiCcy": "1", "ts": "1654348683853"},
     ]}).encode()
     counters = FrameCounters()
-    [btc] = safe_parse_poll(VENUES["okx"], "open_interest", body, instruments_for("okx"), 7, counters)
+    [btc] = safe_parse_poll(VENUES["okx"], "open_interest", body, instruments_for("okx"), TS, counters)
     assert isinstance(btc, OpenInterest) and btc.symbol == "BTC-USD-SWAP" and btc.raw_value == 13840.04
     assert counters.skipped == {} and counters.partial == 1 and counters.unknown == ("NEW-USD-SWAP",)
 
@@ -80,7 +82,7 @@ def test_okx_liquidation_orders_fast_path_keeps_the_known_instruments() -> None:
     frame = json.dumps({"arg": {"channel": "liquidation-orders", "instType": "FUTURES"},
                         "data": [group("NEW-USD-230929"), group("XRP-USD-230929")]}).encode()
     counters = FrameCounters()
-    [liq] = safe_parse(VENUES["okx"], frame, instruments_for("okx"), 7, counters)
+    [liq] = safe_parse(VENUES["okx"], frame, instruments_for("okx"), TS, counters)
     assert isinstance(liq, Liquidation) and liq.symbol == "XRP-USD-230929" and liq.contracts == 39
     assert counters.unknown == ("NEW-USD-230929",) and counters.skipped == {} and counters.partial == 1
 
@@ -90,7 +92,7 @@ def test_hyperliquid_poll_keeps_the_known_coins_and_counts_the_new_one() -> None
            "oraclePx": "100", "markPx": "100", "midPx": "100", "impactPxs": ["99", "101"], "dayBaseVlm": "1"}
     body = json.dumps([{"universe": [{"name": "BTC", "szDecimals": 5}, {"name": "NEWCOIN", "szDecimals": 0}]}, [ctx, ctx]])
     counters = FrameCounters()
-    events = safe_parse_poll(VENUES["hyperliquid"], "asset_ctxs", body.encode(), instruments_for("hyperliquid"), 7, counters)
+    events = safe_parse_poll(VENUES["hyperliquid"], "asset_ctxs", body.encode(), instruments_for("hyperliquid"), TS, counters)
     assert {e.symbol for e in events if isinstance(e, OpenInterest | MarkPrice)} == {"BTC"} and len(events) == 2
     assert counters.unknown == ("NEWCOIN",) and counters.skipped == {} and counters.partial == 1
 

@@ -185,7 +185,7 @@ def test_a_token_is_required_on_every_request_when_set(guarded: Any) -> None:
 def test_binding_beyond_loopback_needs_a_token() -> None:
     with pytest.raises(ConfigError, match="token"):
         config.load(environ={"LIQWATCH__WEB__HOST": "0.0.0.0"})
-    assert config.load(environ={"LIQWATCH__WEB__HOST": "0.0.0.0", "LIQWATCH__WEB__TOKEN": "t"}).web.host == "0.0.0.0"
+    assert config.load(environ={"LIQWATCH__WEB__HOST": "0.0.0.0", "LIQWATCH__WEB__TOKEN": "t" * 16}).web.host == "0.0.0.0"
     for host in ("127.0.0.1", "::1", "localhost", "127.0.0.2"):
         assert config.load(environ={"LIQWATCH__WEB__HOST": host}).web.token == ""
 

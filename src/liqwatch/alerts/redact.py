@@ -1,49 +1,27 @@
 """Keep the secrets in destination URLs (bot tokens, webhook keys, passwords) out of logs and output.
 
-Every part of an apprise URL after the scheme is treated as secret unless it is plainly a host name, an IP
-address or a port. `display(url)` is the only form of a URL liqwatch ever prints or logs; `SecretFilter`
-rewrites apprise's own log records the same way.
+A destination URL is shown only as `redact_url(url, secret_path=True)` (liqwatch.redact: the scheme, a plain host
+name or IP address and a numeric port are kept, everything else is `***`); `SecretFilter` rewrites apprise's own
+log records with `redact_urls_in`, and delivery errors go through it before they are logged or stored.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterable
 
 from liqwatch.errors import ConfigError
-
-_SPLIT = re.compile(r"[/@?&=#:,;]+")
-_HOST = re.compile(r"^(?:localhost|(?:[a-z0-9-]+\.)+[a-z]{2,}|\d{1,3}(?:\.\d{1,3}){3})$", re.IGNORECASE)
-_PORT = re.compile(r"^\d{1,5}$")
-
-
-def secrets(url: str) -> list[str]:
-    """Return the parts of `url` that may be secret, longest first."""
-    _, sep, rest = url.partition("://")
-    if not sep:
-        rest = url
-    parts = {p for p in _SPLIT.split(rest) if len(p) >= 3 and not _HOST.match(p) and not _PORT.match(p)}
-    return sorted(parts, key=len, reverse=True)
+from liqwatch.redact import redact_url, redact_urls_in
 
 
 def display(url: str) -> str:
-    """Return `url` with every possibly secret part replaced by `***`."""
-    scheme, sep, rest = url.partition("://")
-    if not sep:
-        return "***"
-    out = [p if (len(p) < 3 or _HOST.match(p) or _PORT.match(p)) else "***" for p in _SPLIT.split(rest)]
-    seps = _SPLIT.findall(rest)
-    text = "".join(part + (seps[i] if i < len(seps) else "") for i, part in enumerate(out))
-    return f"{scheme}://{text}"
+    """Return the destination `url` as liqwatch shows it: every possibly secret part replaced by `***`."""
+    return redact_url(url, secret_path=True)
 
 
 def scrub(text: str, urls: Iterable[str]) -> str:
-    """Return `text` with the secrets of every URL in `urls` replaced by `***`."""
-    for url in urls:
-        for secret in secrets(url):
-            text = text.replace(secret, "***")
-    return text
+    """Return `text` with the secrets of every destination URL in `urls` replaced by `***`."""
+    return redact_urls_in(text, urls, secret_path=True)
 
 
 class SecretFilter(logging.Filter):

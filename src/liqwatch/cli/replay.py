@@ -71,6 +71,9 @@ def _print(reports: list[dict[str, Any]]) -> None:
     console = Console()
     console.print(table)
     console.print("stored: " + (", ".join(f"{v} {k}" for k, v in sorted(totals.items())) or "nothing"))
+    dead = sum(int(r.get("dead_letters", 0)) for r in reports)
+    if dead:
+        console.print(f"[yellow]dead letters:[/] {dead} event(s) the store refused, kept with the reason in its dead_letters table")
     hints = {h for r in reports for h in r.get("hints", [])}
     for hint in sorted(hints):
         console.print(f"[yellow]hint:[/] {hint}")

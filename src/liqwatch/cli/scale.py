@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import signal
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -13,8 +14,12 @@ import typer
 
 from liqwatch import config
 from liqwatch.cli._common import ConfigOption, JsonOption, db_path, print_json
-from liqwatch.errors import ConfigError
+from liqwatch.errors import ConfigError, StorageError
 from liqwatch.logs import setup_logging
+from liqwatch.redact import redact_url
+from liqwatch.storage import EventStore, is_postgres_url
+
+logger = logging.getLogger(__name__)
 
 BusOption = Annotated[str | None, typer.Option("--bus", help="NATS server URL(s), e.g. nats://10.0.0.5:4222 (default: \\[bus] url)")]
 StoreOption = Annotated[
@@ -74,9 +79,12 @@ def collect(
 async def _collect(settings: config.Settings, duration: float | None) -> None:
     from liqwatch.collector import Collector
 
+    stop = _Stop(duration)
     collector = Collector(settings)
-    await collector.start()
-    typer.echo(f"liqwatch collect: {len(collector.feeds)} venues → {settings.bus.url} (Ctrl-C to stop)")
+    if not await stop.until(collector.start()):  # NATS unreachable: said once on stderr, retried until it answers
+        typer.echo("stopped before NATS answered", err=True)
+        return
+    typer.echo(f"liqwatch collect: {len(collector.feeds)} venues → {redact_url(settings.bus.url)} (Ctrl-C to stop)")
 
     def line() -> str:
         s = collector.status()
@@ -84,7 +92,7 @@ async def _collect(settings: config.Settings, duration: float | None) -> None:
         return f"[{s['uptime_s']:.0f}s] bus {s['bus']} | {feeds}"
 
     try:
-        await _until_stopped(duration, line)
+        await _until_stopped(stop, line)
     finally:
         await collector.shutdown()
         typer.echo(f"stopped; bus {collector.publisher.stats()}")
@@ -113,17 +121,22 @@ def ingest(
 
 async def _ingest(settings: config.Settings, target: str, batch_size: int, until_idle: float | None, duration: float | None, as_json: bool) -> None:
     from liqwatch.ingester import Ingester
-    from liqwatch.storage import open_store
 
-    store = await asyncio.to_thread(open_store, target)
+    stop = _Stop(duration)
+    store = await _open_store(target, stop)
+    if store is None:
+        typer.echo("stopped before the store opened", err=True)
+        return
     ingester = Ingester(store, settings.bus, batch_size=batch_size)
     if not as_json:
-        typer.echo(f"liqwatch ingest: {settings.bus.url} [{settings.bus.stream}/{settings.bus.consumer}] → {getattr(store, 'path', target)}")
+        typer.echo(f"liqwatch ingest: {redact_url(settings.bus.url)} [{settings.bus.stream}/{settings.bus.consumer}] → {redact_url(getattr(store, 'path', target))}")
     task = asyncio.create_task(ingester.run(until_idle_s=until_idle))
     try:
-        await _until_stopped(duration, lambda: f"ingest {ingester.stats()}", done=task)
+        await _until_stopped(stop, lambda: f"ingest {ingester.stats()}", done=task)
     finally:
-        ingester.stop()
+        ingester.stop()  # the batch in hand is stored and acknowledged; a store that hangs longer is given up on
+        if not (await asyncio.wait({task}, timeout=_STOP_GRACE_S))[0]:
+            task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         store.close()
     if as_json:
@@ -156,8 +169,16 @@ def serve(
 async def _serve(settings: config.Settings, target: str, host: str, port: int, duration: float | None) -> None:
     from liqwatch.serve import ServeRole
 
-    role = ServeRole(settings, target)
-    await role.start()
+    stop = _Stop(duration)
+    store = await _open_store(target, stop, read_only=not is_postgres_url(target))
+    if store is None:
+        typer.echo("stopped before the store opened", err=True)
+        return
+    role = ServeRole(settings, target, store=store)
+    if not await stop.until(role.start()):  # NATS unreachable: said once on stderr, retried until it answers
+        await role.shutdown()
+        typer.echo("stopped before NATS answered", err=True)
+        return
     app = role.web_app()
     web: asyncio.Task[Any] | None = None
     if app is not None:
@@ -165,11 +186,11 @@ async def _serve(settings: config.Settings, target: str, host: str, port: int, d
 
         server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
         web = asyncio.create_task(server.serve())
-        typer.echo(f"liqwatch serve: http://{host}:{port} — store {role.status()['store']}, live from {settings.bus.url}")
+        typer.echo(f"liqwatch serve: http://{host}:{port} — store {role.status()['store']}, live from {redact_url(settings.bus.url)}")
     else:
-        typer.echo(f"liqwatch serve: store {role.status()['store']}, live from {settings.bus.url} (no web app plugged in yet)")
+        typer.echo(f"liqwatch serve: store {role.status()['store']}, live from {redact_url(settings.bus.url)} (no web app plugged in yet)")
     try:
-        await _until_stopped(duration, lambda: f"serve: {role.received} live events, bus {role.bus.stats()['published']}")
+        await _until_stopped(stop, lambda: f"serve: {role.received} live events, bus {role.bus.stats()['published']}")
     finally:
         if web is not None:
             web.cancel()
@@ -177,19 +198,71 @@ async def _serve(settings: config.Settings, target: str, host: str, port: int, d
         await role.shutdown()
 
 
-async def _until_stopped(duration: float | None, line: Callable[[], str], *, done: Awaitable[Any] | None = None, every_s: float = 10.0) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
-    deadline = None if duration is None else loop.time() + duration
-    last = loop.time()
-    while not stop.is_set() and (deadline is None or loop.time() < deadline):
+_STOP_GRACE_S = 3.0  # after a stop, how long the batch in hand may take before it is abandoned (JetStream redelivers)
+
+
+class _Stop:
+    """SIGINT, SIGTERM or --duration, watched from the start: connecting to the bus or the store never blocks them."""
+
+    def __init__(self, duration: float | None) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.event = asyncio.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):
+                self.loop.add_signal_handler(sig, self.event.set)
+        self.deadline = None if duration is None else self.loop.time() + duration
+
+    def left(self) -> float | None:
+        return None if self.deadline is None else max(0.0, self.deadline - self.loop.time())
+
+    def is_set(self) -> bool:
+        return self.event.is_set() or self.left() == 0.0
+
+    async def wait(self, timeout_s: float) -> None:
+        """Sleep `timeout_s`, or less when stopped."""
+        left = self.left()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.event.wait(), timeout_s if left is None else min(timeout_s, left))
+
+    async def until(self, work: Awaitable[Any]) -> bool:
+        """Run `work` until done (True; its exception is raised) or stopped first (False; it is cancelled)."""
+        task = asyncio.ensure_future(work)
+        waiter = asyncio.ensure_future(self.event.wait())
+        try:
+            await asyncio.wait({task, waiter}, timeout=self.left(), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            waiter.cancel()
+        if task.done():
+            task.result()
+            return True
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        return False
+
+
+async def _open_store(target: str, stop: _Stop, *, read_only: bool = False) -> EventStore | None:
+    """Open the store, retrying while it cannot be reached (said once, and again when the reason changes); None if stopped."""
+    from liqwatch.storage import open_store
+
+    said, delay = "", 0.5
+    while not stop.is_set():
+        try:
+            return await asyncio.to_thread(open_store, target, read_only=read_only)
+        except StorageError as exc:
+            if str(exc) != said:
+                said = str(exc)
+                logger.warning("cannot open the store: %s; retrying until it answers (Ctrl-C to stop)", exc)
+        await stop.wait(delay)
+        delay = min(delay * 2, 5.0)
+    return None
+
+
+async def _until_stopped(stop: _Stop, line: Callable[[], str], *, done: Awaitable[Any] | None = None, every_s: float = 10.0) -> None:
+    last = stop.loop.time()
+    while not stop.is_set():
         if isinstance(done, asyncio.Task) and done.done():
             return
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), 0.2)
-        if loop.time() - last >= every_s:
-            last = loop.time()
+        await stop.wait(0.2)
+        if stop.loop.time() - last >= every_s:
+            last = stop.loop.time()
             typer.echo(line())

@@ -35,6 +35,7 @@ def venues(
     connected (a rejected subscribe in the venue's words, a silent channel, parse failures, unknown messages).
     """
     activity: dict[str, dict[str, object]] = {}
+    letters: list[dict[str, object]] = []  # newest first: events the store refused (storage/dead_letters.py)
     diagnosed: dict[tuple[str, str], dict[str, object]] = {}
     if not offline:
         until = now()
@@ -46,6 +47,7 @@ def venues(
     if not offline:
         activity = {r["venue"]: r for r in s.venues_active(since=until - 86400 * NS_PER_S, until=until)}
         diagnosed = stored_diagnoses(s.feed_status_changes(since=until - 86400 * NS_PER_S, until=until))
+        letters = s.dead_letters(since=until - 86400 * NS_PER_S, until=until, limit=100_000)
         s.close()
     rows = []
     for name, module in VENUES.items():
@@ -67,6 +69,8 @@ def venues(
                 "liquidations_24h": act.get("liquidations", 0),
                 "last_liquidation": ns_to_iso(int(last)) if isinstance(last, int) else None,
                 "status": "seen in last 24h" if last else "no data in last 24h",
+                "dead_letters_24h": sum(1 for d in letters if d["venue"] == name),
+                "last_dead_letter": next((f"{d['type']}: {d['reason']}" for d in letters if d["venue"] == name), None),
                 "diagnoses": [
                     {"connection": conn, **d} for (venue, conn), d in sorted(diagnosed.items()) if venue == name
                 ],
@@ -92,6 +96,10 @@ def venues(
     console.print("[dim]channels: liq = liquidations, oi = open interest, mark = mark price/funding, 1m = candles[/]")
     for r in rows:
         console.print(f"[dim]{r['venue']}: {escape(str(r['coverage_note']))}[/]")
+    for r in rows:
+        if r["dead_letters_24h"]:
+            line = f"{r['venue']}: {r['dead_letters_24h']} event(s) the store refused in the last 24h, kept in dead_letters (last: {r['last_dead_letter']})"
+            console.print(f"[red]{escape(line)}[/]", soft_wrap=True)
     for r in rows:
         for d in r["diagnoses"]:  # type: ignore[attr-defined]
             line = f"{r['venue']} {d['connection']} (since {d['since']}): {d['text']}"

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 from liqwatch.errors import ConfigError
+from liqwatch.redact import redact_url
 from liqwatch.storage.base import EventStore
 
 
@@ -37,7 +38,7 @@ def open_store(url: str | Path | None = None, *, read_only: bool = False) -> Eve
             ) from None
         return PostgresStore(text, read_only=read_only)
     if "://" in text and not text.startswith("duckdb://"):
-        raise ConfigError(f"unsupported store URL {text!r}; use a file path such as ~/liqwatch.duckdb or a postgresql:// URL")
+        raise ConfigError(f"unsupported store URL {redact_url(text)!r}; use a file path such as ~/liqwatch.duckdb or a postgresql:// URL")
     from liqwatch.storage.duckdb_store import DuckDBStore
 
     return DuckDBStore(text.removeprefix("duckdb://"), read_only=read_only)

@@ -8,6 +8,7 @@ from typing import Any, Protocol
 import msgspec
 
 from liqwatch.model import Event, Instrument, Signal
+from liqwatch.storage.dead_letters import DeadLetter
 
 
 class SideTotals(msgspec.Struct, kw_only=True):
@@ -36,6 +37,14 @@ class EventStore(Protocol):
 
     def write_instruments(self, instruments: Sequence[Instrument], ts_updated: int) -> int:
         """Insert or replace instrument specs; return how many were written."""
+        ...
+
+    def write_dead_letters(self, letters: Sequence[DeadLetter]) -> int:
+        """Keep events the store could not take, with the reason (table dead_letters); return how many were given."""
+        ...
+
+    def dead_letters(self, *, since: int, until: int, limit: int = 1000) -> list[dict[str, Any]]:
+        """Return the dead letters kept in (since, until], newest first."""
         ...
 
     def load_instruments(self, venue: str | None = None) -> list[Instrument]:

@@ -18,11 +18,12 @@ import duckdb
 import msgspec
 import pyarrow as pa
 
-from liqwatch.errors import StorageError, StoreNotFound
+from liqwatch.errors import StorageError, StoreNotFound, StoreRejectedData
 from liqwatch.model import Event, Instrument, Signal
 from liqwatch.storage import rollup, schema
+from liqwatch.storage.dead_letters import DeadLetter, letter_id
 from liqwatch.storage.duckdb_market import MarketQueries
-from liqwatch.storage.schema import ALL_TABLES, INSTRUMENTS, TABLE_FOR, UNTIMED_DEDUP_NS, Table
+from liqwatch.storage.schema import ALL_TABLES, DEAD_LETTERS, INSTRUMENTS, TABLE_FOR, UNTIMED_DEDUP_NS, Table
 from liqwatch.storage.sql_queries import CandleQueries, WindowQueries
 
 logger = logging.getLogger(__name__)
@@ -31,6 +32,13 @@ _ARROW = {"BIGINT": pa.int64(), "DOUBLE": pa.float64(), "VARCHAR": pa.string(), 
 # The hot table has no PRIMARY KEY: maintaining its ART index cost more than everything else in a write at 50k
 # rows/s. `_insert_liquidations` dedups each batch instead, on (event_id, ts_event) like the PostgreSQL backend.
 _UNINDEXED = frozenset({"liquidations"})
+# errors caused by the values written, not by the store: retrying cannot cure them (storage/dead_letters.py)
+_DATA_ERRORS = (duckdb.DataError, duckdb.IntegrityError, duckdb.InvalidInputException)
+
+
+def _write_error(what: str, exc: duckdb.Error) -> StorageError:
+    kind = StoreRejectedData if isinstance(exc, _DATA_ERRORS) else StorageError
+    return kind(f"writing {what} failed: {exc}")
 
 
 def _ddl(table: Table) -> str:
@@ -73,7 +81,7 @@ class DuckDBStore(WindowQueries, CandleQueries, MarketQueries):
                 self._con.execute(f"SET threads = {max(1, len(os.sched_getaffinity(0)))}")
         self._rollup = not read_only or (self._has_table(rollup.TABLE) and self._has_table(rollup.HOUR_TABLE))
         if not read_only:
-            for table in ALL_TABLES:
+            for table in (*ALL_TABLES, DEAD_LETTERS):
                 self._con.execute(_ddl(table))
             self._con.execute(rollup.DDL)
             self._con.execute(rollup.HOUR_DDL)
@@ -158,7 +166,11 @@ class DuckDBStore(WindowQueries, CandleQueries, MarketQueries):
         except duckdb.Error as exc:
             with contextlib.suppress(duckdb.Error):
                 con.execute("ROLLBACK")
-            raise StorageError(f"writing {len(rows)} rows to liquidations failed: {exc}") from None
+            raise _write_error(f"{len(rows)} rows to liquidations", exc) from None
+        except Exception:  # a value Python cannot hand to DuckDB (an int beyond int64): no transaction left open
+            with contextlib.suppress(duckdb.Error):
+                con.execute("ROLLBACK")
+            raise
         return inserted
 
     def _insert(self, table: Table, rows: list[Any]) -> int:
@@ -185,11 +197,13 @@ class DuckDBStore(WindowQueries, CandleQueries, MarketQueries):
                     self._con.execute("COMMIT")
             finally:
                 self._con.unregister("_batch")
-        except duckdb.Error as exc:
+        except Exception as exc:  # also a value Python cannot hand to DuckDB: no transaction left open
             if rolls:
                 with contextlib.suppress(duckdb.Error):
                     self._con.execute("ROLLBACK")
-            raise StorageError(f"writing {len(rows)} rows to {table.name} failed: {exc}") from None
+            if isinstance(exc, duckdb.Error):
+                raise _write_error(f"{len(rows)} rows to {table.name}", exc) from None
+            raise
         return int(result[0]) if result else 0
 
     def write_instruments(self, instruments: Sequence[Instrument], ts_updated: int) -> int:
@@ -205,6 +219,27 @@ class DuckDBStore(WindowQueries, CandleQueries, MarketQueries):
         finally:
             self._con.unregister("_batch")
         return len(instruments)
+
+    def write_dead_letters(self, letters: Sequence[DeadLetter]) -> int:
+        """Keep events the store could not take (storage/dead_letters.py); the same one twice is kept once."""
+        names = [n for n, _ in DEAD_LETTERS.columns]
+        rows = [[letter_id(d), *(getattr(d, n) for n in names[1:])] for d in letters]
+        try:
+            self._con.executemany(f"INSERT OR IGNORE INTO dead_letters ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})", rows)
+        except duckdb.Error as exc:
+            raise _write_error(f"{len(rows)} dead letters", exc) from None
+        return len(rows)
+
+    def dead_letters(self, *, since: int, until: int, limit: int = 1000) -> list[dict[str, Any]]:
+        """Return the dead letters kept in (since, until], newest first (none in a file written before the table)."""
+        if not self._has_table(DEAD_LETTERS.name):
+            return []
+        cols = ", ".join(n for n, _ in DEAD_LETTERS.columns if n != "letter_id")
+        return self._rows(
+            f"SELECT {cols} FROM dead_letters WHERE ts_recorded > ? AND ts_recorded <= ? "
+            f"ORDER BY ts_recorded DESC, venue LIMIT {int(limit)}",
+            [since, until],
+        )
 
     # -- reads ----------------------------------------------------------------------------------
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
@@ -293,7 +328,7 @@ class DuckDBStore(WindowQueries, CandleQueries, MarketQueries):
 
     def count(self, table: str) -> int:
         """Return the number of rows of a table."""
-        if table not in {t.name for t in ALL_TABLES}:
+        if table not in {t.name for t in (*ALL_TABLES, DEAD_LETTERS)}:
             raise StorageError(f"unknown table {table!r}")
         # fetchall: duckdb 2 keeps a half-read result open after fetchone and refuses the next statement
         rows = self._con.execute(f"SELECT count(*) FROM {table}").fetchall()

@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 import psycopg
 
-from liqwatch.storage.schema import ALL_TABLES, EVENT_TABLES, INSTRUMENTS, Table
+from liqwatch.storage.schema import ALL_TABLES, DEAD_LETTERS, EVENT_TABLES, INSTRUMENTS, Table
 
 NS_PER_DAY = 86_400 * 10**9
 _PG = {"BIGINT": "BIGINT", "DOUBLE": "DOUBLE PRECISION", "VARCHAR": 'TEXT COLLATE "C"', "BOOLEAN": "BOOLEAN"}
@@ -108,11 +108,18 @@ def _v3(cur: psycopg.Cursor[tuple[object, ...]]) -> None:
     cur.execute("CREATE INDEX IF NOT EXISTS signals_coin_ts ON signals (coin, ts_event)")
 
 
+def _v4(cur: psycopg.Cursor[tuple[object, ...]]) -> None:
+    # what the store could not take (storage/dead_letters.py): few rows, not partitioned
+    cur.execute(_table_ddl(DEAD_LETTERS).encode())
+    cur.execute("CREATE INDEX IF NOT EXISTS dead_letters_ts ON dead_letters (ts_recorded)")
+
+
 # (version, description, apply). Append only: a released migration never changes.
 MIGRATIONS: tuple[tuple[int, str, Callable[[psycopg.Cursor[tuple[object, ...]]], None]], ...] = (
     (1, "event tables partitioned by day on ts_event, instruments, query indexes", _v1),
     (2, "per-minute and per-hour liquidation rollups (liquidations_1m, liquidations_1h)", _v2),
     (3, "latest-per-symbol indexes for open interest, funding; signals by coin", _v3),
+    (4, "dead_letters: events and messages the store could not take, with the reason", _v4),
 )
 LATEST = MIGRATIONS[-1][0]
 

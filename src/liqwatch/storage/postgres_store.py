@@ -20,11 +20,13 @@ import numpy as np
 import psycopg
 from psycopg.rows import dict_row
 
-from liqwatch.errors import StorageError
+from liqwatch.errors import StorageError, StoreRejectedData
 from liqwatch.model import Event, Instrument, Signal
+from liqwatch.redact import redact_url, redact_urls_in
 from liqwatch.storage import pg_schema, rollup, schema
+from liqwatch.storage.dead_letters import DeadLetter, letter_id
 from liqwatch.storage.pg_schema import COPY_TYPES, quote
-from liqwatch.storage.schema import ALL_TABLES, INSTRUMENTS, TABLE_FOR, Table
+from liqwatch.storage.schema import ALL_TABLES, DEAD_LETTERS, INSTRUMENTS, TABLE_FOR, Table
 from liqwatch.storage.sql_queries import CandleQueries, WindowQueries
 
 logger = logging.getLogger(__name__)
@@ -38,16 +40,6 @@ def _cols(table: Table, *, skip: tuple[str, ...] = ("event_id",)) -> str:
     return ", ".join(quote(n) for n, _ in table.columns if n not in skip)
 
 
-def redact(url: str) -> str:
-    """Return the URL without its password, for messages and logs."""
-    if "@" not in url:
-        return url
-    scheme, _, rest = url.partition("://")
-    creds, _, host = rest.rpartition("@")
-    user = creds.split(":", 1)[0]
-    return f"{scheme}://{user + '@' if user else ''}{host}"
-
-
 class PostgresStore(WindowQueries, CandleQueries):
     """EventStore on a PostgreSQL database (libpq URL)."""
 
@@ -55,7 +47,7 @@ class PostgresStore(WindowQueries, CandleQueries):
 
     def __init__(self, url: str, *, read_only: bool = False) -> None:
         self.url = url
-        self.path = redact(url)  # what status lines show, like DuckDBStore.path
+        self.path = redact_url(url)  # what status lines show, like DuckDBStore.path: password and query values masked
         self.read_only = read_only
         self._lock = threading.RLock()  # one connection, shared by the writer thread and readers
         self._con: psycopg.Connection[Any] | None = None
@@ -65,11 +57,15 @@ class PostgresStore(WindowQueries, CandleQueries):
                 pg_schema.migrate(con)
 
     # -- connection -----------------------------------------------------------------------------
+    def _why(self, exc: BaseException) -> str:
+        """Return libpq's message with the URL's password and query values masked (it may echo the conninfo)."""
+        return redact_urls_in(str(exc).strip(), [self.url])
+
     def _connect(self) -> psycopg.Connection[Any]:
         try:
             con = psycopg.connect(self.url, autocommit=True, connect_timeout=10, application_name="liqwatch")
         except psycopg.Error as exc:
-            raise StorageError(f"cannot connect to PostgreSQL at {self.path}: {str(exc).strip()}; is the server running?") from None
+            raise StorageError(f"cannot connect to PostgreSQL at {self.path}: {self._why(exc)}; is the server running?") from None
         return con
 
     @contextmanager
@@ -82,7 +78,9 @@ class PostgresStore(WindowQueries, CandleQueries):
             except psycopg.Error as exc:
                 if self._con.broken:
                     self._con = None
-                raise StorageError(f"PostgreSQL at {self.path}: {str(exc).strip()}") from None
+                # a value the server refuses (out of range, no partition for it): retrying cannot cure it
+                kind = StoreRejectedData if isinstance(exc, psycopg.DataError | psycopg.IntegrityError) else StorageError
+                raise kind(f"PostgreSQL at {self.path}: {self._why(exc)}") from None
 
     # -- writes ---------------------------------------------------------------------------------
     def write(self, events: Sequence[Event | Signal]) -> dict[str, int]:
@@ -172,6 +170,25 @@ class PostgresStore(WindowQueries, CandleQueries):
         with self._use() as con, con.transaction(), con.cursor() as cur:
             cur.executemany(sql.encode(), rows)
         return len(rows)
+
+    def write_dead_letters(self, letters: Sequence[DeadLetter]) -> int:
+        """Keep events the store could not take (storage/dead_letters.py); the same one twice is kept once."""
+        names = [n for n, _ in DEAD_LETTERS.columns]
+        rows = [[letter_id(d), *(getattr(d, n) for n in names[1:])] for d in letters]
+        sql = f"INSERT INTO dead_letters ({', '.join(map(quote, names))}) VALUES ({', '.join(['%s'] * len(names))}) ON CONFLICT DO NOTHING"
+        with self._use() as con, con.transaction(), con.cursor() as cur:
+            cur.executemany(sql.encode(), rows)
+        return len(rows)
+
+    def dead_letters(self, *, since: int, until: int, limit: int = 1000) -> list[dict[str, Any]]:
+        """Return the dead letters kept in (since, until], newest first (none before the table's migration)."""
+        if not self._rows("SELECT 1 AS x WHERE to_regclass('public.dead_letters') IS NOT NULL"):
+            return []
+        return self._rows(
+            f"SELECT {_cols(DEAD_LETTERS, skip=('letter_id',))} FROM dead_letters WHERE ts_recorded > %s AND ts_recorded <= %s "
+            f"ORDER BY ts_recorded DESC, venue LIMIT {int(limit)}",
+            [since, until],
+        )
 
     # -- reads ----------------------------------------------------------------------------------
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
@@ -303,7 +320,7 @@ class PostgresStore(WindowQueries, CandleQueries):
 
     def count(self, table: str) -> int:
         """Return the number of rows of a table."""
-        if table not in {t.name for t in ALL_TABLES}:
+        if table not in {t.name for t in (*ALL_TABLES, DEAD_LETTERS)}:
             raise StorageError(f"unknown table {table!r}")
         rows = self._rows(f"SELECT count(*) AS n FROM {table}")
         return int(rows[0]["n"])

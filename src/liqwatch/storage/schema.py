@@ -16,6 +16,7 @@ from typing import Any
 import msgspec
 
 from liqwatch.model import Candle, Event, FeedStatus, Instrument, Liquidation, MarkPrice, OpenInterest, Signal
+from liqwatch.storage.dead_letters import DeadLetter
 
 
 class Table(msgspec.Struct, frozen=True, kw_only=True):
@@ -65,6 +66,10 @@ INSTRUMENTS = Table(
 EVENT_TABLES: tuple[Table, ...] = (LIQUIDATIONS, OPEN_INTEREST, MARK_PRICES, CANDLES, FEED_STATUS, SIGNALS)
 TABLE_FOR: dict[type[Any], Table] = {t.event_type: t for t in EVENT_TABLES}
 ALL_TABLES: tuple[Table, ...] = (*EVENT_TABLES, INSTRUMENTS)
+# What a store could not take (storage/dead_letters.py): kept apart from ALL_TABLES, whose rows are the data itself
+DEAD_LETTERS = Table(
+    name="dead_letters", event_type=DeadLetter, columns=(("letter_id", "BIGINT"), *_columns(DeadLetter)), key=("letter_id",)
+)
 # A liquidation without the venue's own time (ts_event == ts_recv: BitMEX's liquidation table) is the same event as a
 # stored copy with its event_id within this window, on every store: a copy re-sent after a reconnect has a new ts_event
 UNTIMED_DEDUP_NS = 3600 * 10**9

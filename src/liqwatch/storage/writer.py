@@ -7,6 +7,10 @@ machine — the kernel gives the event loop (sockets → parse → live stream) 
 rest, so live latency stays low while the store catches up within the next flushes. Between flushes it sleeps until a full batch is queued
 (`Subscription.wait_for_depth`), so a burst does not wake it once per published event. A crash loses at most the
 unflushed buffer: one flush interval of events, plus the batch being written.
+
+No exception stops it. A transient StorageError (disk full, a lock, a lost connection) keeps the batch for the
+next flush, as ever; any other failure (a value the store refuses: a time beyond int64) splits the batch until the
+bad events are alone (`dead_letters.write_isolating`): they become dead letters with the reason, the rest is stored.
 """
 
 from __future__ import annotations
@@ -21,9 +25,9 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
 from liqwatch.bus import Subscription
-from liqwatch.errors import StorageError
 from liqwatch.model import Event
 from liqwatch.storage.base import EventStore
+from liqwatch.storage.dead_letters import DeadLetterSink, letter_for, reason_of, write_isolating
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +50,7 @@ class StoreWriter:
         self.flush_interval_s = flush_interval_s
         self.batch_size = batch_size
         self.lock = threading.Lock()  # readers in other threads share the connection
+        self.dead_letters = DeadLetterSink(store, lock=self.lock)
         self.stored: Counter[str] = Counter()
         self.flushes = 0
         self.errors = 0
@@ -65,7 +70,10 @@ class StoreWriter:
                 await self.source.wait_for_depth(self.batch_size - len(pending), max(0.0, deadline - time.monotonic()))
                 pending.extend(self.source.drain(self.batch_size - len(pending)))
                 if len(pending) >= self.batch_size or time.monotonic() >= deadline:
-                    pending = await loop.run_in_executor(thread, self._flush, pending)
+                    try:
+                        pending = await loop.run_in_executor(thread, self._flush, pending)
+                    except Exception as exc:  # a bug in a flush: counted, logged, the batch kept
+                        self._failed(exc, len(pending))
                     deadline = time.monotonic() + self.flush_interval_s
         finally:
             thread.shutdown(wait=True)  # a flush still running (a cancelled run) finishes before the last one
@@ -77,16 +85,26 @@ class StoreWriter:
             return events
         start = time.perf_counter()
         try:
-            with self.lock:
-                self.stored.update(self.store.write(events))
-        except StorageError as exc:
-            self.errors += 1
-            self.last_error = str(exc)
-            logger.error("store write failed (%d events kept for retry): %s", len(events), exc)
+            bad = write_isolating(self._write, events, self.stored.update)
+        except Exception as exc:  # only a transient StorageError arrives here: retried next flush
+            self._failed(exc, len(events))
             return events[-1_000_000:]
+        if bad:  # the store refused these events: kept with the reason, everything else is stored
+            self.errors += 1
+            self.last_error = f"{len(bad)} event(s) refused by the store: {reason_of(bad[-1][1])}"
+            self.dead_letters.record([letter_for(event, exc, "writer") for event, exc in bad])
         self.flushes += 1
         self.last_flush_s = time.perf_counter() - start
         return []
+
+    def _write(self, events: list[Event]) -> dict[str, int]:
+        with self.lock:
+            return self.store.write(events)
+
+    def _failed(self, exc: BaseException, n: int) -> None:
+        self.errors += 1
+        self.last_error = reason_of(exc)
+        logger.error("store write failed (%d events kept for retry): %s", n, self.last_error)
 
     def stop(self) -> None:
         """Finish after a last flush."""
@@ -102,4 +120,5 @@ class StoreWriter:
             "queue_depth": self.source.depth,
             "dropped": self.source.dropped,
             "last_flush_ms": round(self.last_flush_s * 1000, 2),
+            **self.dead_letters.stats(),
         }

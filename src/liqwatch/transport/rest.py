@@ -14,6 +14,7 @@ import aiohttp
 
 from liqwatch.errors import ConnectionLost, RateLimited, VenueError
 from liqwatch.logs import VenueLogger
+from liqwatch.redact import redact_url
 from liqwatch.transport.websocket import NETWORK_ERRORS, Backoff, map_exception
 from liqwatch.venues import RestRequest
 
@@ -87,8 +88,9 @@ class RestClient:
             VenueError: the venue rejected the request (4xx other than 418/429).
         """
         url = self.url(request)
+        shown = redact_url(url)  # a base URL override may carry a token: messages show it masked
         backoff = Backoff(self._backoff_base_s, self._backoff_cap_s)
-        last: VenueError = ConnectionLost(f"no attempt made for {url}")
+        last: VenueError = ConnectionLost(f"no attempt made for {shown}")
         for attempt in range(1, self.max_attempts + 1):
             await self._wait_turn()
             self.requests += 1
@@ -112,16 +114,16 @@ class RestClient:
                     delay = min(retry_after if retry_after is not None else backoff.next_delay(), self.max_retry_after_s)
                     self._hold_all(delay)
                     last = RateLimited(
-                        f"{self.venue_name} rate-limited {url} (HTTP {status}); waited as told, still limited: {excerpt}",
+                        f"{self.venue_name} rate-limited {shown} (HTTP {status}); waited as told, still limited: {excerpt}",
                         retry_after_s=retry_after,
                     )
                 elif status >= 500:  # 503 may say when to come back (RFC 9110 §10.2.3)
                     delay = min(retry_after, self.max_retry_after_s) if retry_after is not None else backoff.next_delay()
-                    last = ConnectionLost(f"{self.venue_name} server error on {url}: HTTP {status}: {excerpt}")
+                    last = ConnectionLost(f"{self.venue_name} server error on {shown}: HTTP {status}: {excerpt}")
                 else:
                     moved = f" (the path may have moved; the base URL is set by {self.config_key})" if status in (404, 410) else ""
                     raise VenueError(
-                        f"{self.venue_name} rejected {request.method} {url} params={dict(request.params)}: "
+                        f"{self.venue_name} rejected {request.method} {shown} params={dict(request.params)}: "
                         f"HTTP {status}: {excerpt}{moved}"
                     )
             self.last_error = str(last)

@@ -21,6 +21,7 @@ from liqwatch.logs import VenueLogger, log_once
 from liqwatch.model import FeedState, FeedStatus
 from liqwatch.model.time import now_ns
 from liqwatch.recording import decompress
+from liqwatch.redact import redact_url, redact_urls_in
 from liqwatch.venues import VenueModule, WsConnection
 
 logger = logging.getLogger(__name__)
@@ -52,8 +53,15 @@ def map_exception(exc: BaseException, url: str, config_key: str = "") -> Connect
 
     `config_key` names the setting that overrides the URL (e.g. `[venues.bybit] ws_url`); the message ends with it
     when the cause is one the URL could fix (refused, DNS, TLS, an HTTP status on the upgrade). The error's `kind`
-    is one of `liqwatch.drift`'s connection kinds, or "" for an ordinary drop.
+    is one of `liqwatch.drift`'s connection kinds, or "" for an ordinary drop. The URL's password and query values
+    (a token in an override) are masked, also where aiohttp's own text repeats the URL.
     """
+    lost = _map_exception(exc, redact_url(url), config_key)
+    clean = redact_urls_in(str(lost), [url])
+    return lost if clean == str(lost) else ConnectionLost(clean, kind=lost.kind)
+
+
+def _map_exception(exc: BaseException, url: str, config_key: str) -> ConnectionLost:
     fix = f"; the URL is set by {config_key}" if config_key else ""
     if isinstance(exc, aiohttp.WSServerHandshakeError):
         status = exc.status
@@ -192,6 +200,7 @@ class ReconnectingWebSocket:
         self.state = FeedState.DISCONNECTED
         self.detail = "not started"
         self.reconnects = 0
+        self.oversized = 0  # messages above the venue's max_frame_bytes (each closed the connection)
         self.frames = 0
         self.bytes = 0
         self.last_frame_ns = 0
@@ -231,7 +240,7 @@ class ReconnectingWebSocket:
                 if not first:
                     self.reconnects += 1
                 first = False
-                self._set_state(FeedState.CONNECTING, f"connecting to {self.connection.url}")
+                self._set_state(FeedState.CONNECTING, f"connecting to {redact_url(self.connection.url)}")
                 self._connected_at = None
                 try:
                     await self._session_once()
@@ -260,7 +269,7 @@ class ReconnectingWebSocket:
             async with self._session.ws_connect(
                 url,
                 autoping=True,
-                max_msg_size=0,
+                max_msg_size=self.venue.SPEC.max_frame_bytes,  # above it: aiohttp closes with 1009, see _read
                 timeout=aiohttp.ClientWSTimeout(ws_close=5.0),
                 compress=0,
             ) as ws:
@@ -272,7 +281,7 @@ class ReconnectingWebSocket:
                     sent += 1
                 self._connected_at = time.monotonic()
                 self.failure = None
-                self._set_state(FeedState.CONNECTED, f"connected to {url}, sent {len(self.connection.subscribe)} subscribe message(s)")
+                self._set_state(FeedState.CONNECTED, f"connected to {redact_url(url)}, sent {len(self.connection.subscribe)} subscribe message(s)")
                 heartbeat = asyncio.create_task(self._heartbeat(ws)) if self.heartbeat_interval_s else None
                 self._last_frame_mono = time.monotonic()
                 self._went_stale = False
@@ -320,10 +329,18 @@ class ReconnectingWebSocket:
             elif kind is binary:
                 frame = bytes(msg.data)
             elif kind is aiohttp.WSMsgType.ERROR:
-                raise ConnectionLost(f"websocket error on {self.connection.url}: {ws.exception()}")
+                exc = ws.exception() or msg.data  # aiohttp puts a protocol error (e.g. too big) in the message
+                if isinstance(exc, aiohttp.WebSocketError) and exc.code == aiohttp.WSCloseCode.MESSAGE_TOO_BIG:
+                    # aiohttp has closed the socket: count it, say why, and reconnect as after any drop
+                    self.oversized += 1
+                    raise ConnectionLost(
+                        f"{redact_url(self.connection.url)} sent a message above max_frame_bytes "
+                        f"({self.venue.SPEC.max_frame_bytes} bytes): skipped, reconnecting ({exc})"
+                    )
+                raise ConnectionLost(f"websocket error on {redact_url(self.connection.url)}: {exc}")
             elif kind in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType.CLOSED):
                 code = ws.close_code
-                raise ConnectionLost(f"{self.connection.url} closed the connection (code {code})")
+                raise ConnectionLost(f"{redact_url(self.connection.url)} closed the connection (code {code})")
             else:
                 continue
             reply = self._handle(frame, gzip)
@@ -426,4 +443,5 @@ class ReconnectingWebSocket:
             "reconnects": self.reconnects,
             "frames": self.frames,
             "bytes": self.bytes,
+            "oversized": self.oversized,
         }

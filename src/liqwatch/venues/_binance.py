@@ -157,26 +157,24 @@ class Family:
     def parse_instruments(self, payload: bytes) -> list[Instrument]:
         """Parse exchangeInfo: listed perpetuals and quarterlies, with the venue's contract type and size."""
         info = _wire.decode(_EXCHANGE_INFO, payload, f"{self.label} exchangeInfo")
-        out = []
-        for s in info.symbols:
-            if s.contract_type not in _LISTED or s.contract_size <= 0:
-                continue
-            perpetual = s.contract_type == "PERPETUAL" or s.delivery_date >= _PERPETUAL_DELIVERY_MS
-            out.append(
-                _wire.make_instrument(
-                    venue=self.venue,
-                    symbol=s.symbol,
-                    base=s.base_asset,
-                    quote=s.quote_asset,
-                    settle=s.margin_asset,
-                    contract_type=self.contract_type,
-                    contract_size=s.contract_size,
-                    ts_expiry=None if perpetual else ms_to_ns(s.delivery_date),
-                    category=self.category,
-                    active=s.status == "TRADING" and s.contract_status == "TRADING",
-                )
-            )
-        return out
+        return _wire.each_entry(self.venue, info.symbols, self._instrument)
+
+    def _instrument(self, s: _SymbolInfo) -> Instrument | None:
+        if s.contract_type not in _LISTED or s.contract_size <= 0:
+            return None
+        perpetual = s.contract_type == "PERPETUAL" or s.delivery_date >= _PERPETUAL_DELIVERY_MS
+        return _wire.make_instrument(
+            venue=self.venue,
+            symbol=s.symbol,
+            base=s.base_asset,
+            quote=s.quote_asset,
+            settle=s.margin_asset,
+            contract_type=self.contract_type,
+            contract_size=s.contract_size,
+            ts_expiry=None if perpetual else ms_to_ns(s.delivery_date),
+            category=self.category,
+            active=s.status == "TRADING" and s.contract_status == "TRADING",
+        )
 
     # websocket
 

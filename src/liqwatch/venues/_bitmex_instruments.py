@@ -31,7 +31,7 @@ def instrument_requests() -> list[RestRequest]:
 def parse_instruments(payload: bytes) -> list[Instrument]:
     """Parse GET /api/v1/instrument/active: USD-quoted perpetuals (FFWCSX) and futures (FFCCSX)."""
     rows = _wire.decode(_INSTRUMENTS, payload, "BitMEX instrument/active")
-    return [i for i in map(_instrument, rows) if i is not None]
+    return _wire.each_entry(VENUE, rows, _instrument)
 
 
 def _instrument(row: _InstrumentRow) -> Instrument | None:

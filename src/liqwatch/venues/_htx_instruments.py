@@ -24,34 +24,32 @@ def instrument_requests() -> list[RestRequest]:
 def parse_instruments(payload: bytes) -> list[Instrument]:
     """Parse a contract-info body: `BTC-USDT[-YYMMDD]` linear, `BTC-USD` inverse swap, `BTC200925` inverse future."""
     body = _wire.decode(_CONTRACT_INFO, payload, "HTX contract_info")
-    out = []
-    for c in body.data:
-        if not c.contract_size > 0:
-            continue
-        parts = c.contract_code.split("-")
-        perpetual = c.contract_type in ("", "swap") and c.business_type != "futures"
-        if len(parts) == 1:
-            category, quote, kind, perpetual = _FUTURES, "USD", ContractType.INVERSE, False
-        elif parts[1] == "USD":
-            category, quote, kind = _SWAP, "USD", ContractType.INVERSE
-        else:
-            category, quote, kind = _LINEAR, parts[1], ContractType.LINEAR
-        expiry = None if perpetual else _expiry(c)
-        out.append(
-            _wire.make_instrument(
-                venue=VENUE,
-                symbol=c.contract_code,
-                base=c.symbol,
-                quote=quote,
-                settle=c.symbol if kind is ContractType.INVERSE else quote,
-                contract_type=kind,
-                contract_size=c.contract_size,
-                ts_expiry=expiry,
-                category=category,
-                active=c.contract_status == 1,
-            )
-        )
-    return out
+    return _wire.each_entry(VENUE, body.data, _instrument)
+
+
+def _instrument(c: _ContractInfo) -> Instrument | None:
+    if not c.contract_size > 0:
+        return None
+    parts = c.contract_code.split("-")
+    perpetual = c.contract_type in ("", "swap") and c.business_type != "futures"
+    if len(parts) == 1:
+        category, quote, kind, perpetual = _FUTURES, "USD", ContractType.INVERSE, False
+    elif parts[1] == "USD":
+        category, quote, kind = _SWAP, "USD", ContractType.INVERSE
+    else:
+        category, quote, kind = _LINEAR, parts[1], ContractType.LINEAR
+    return _wire.make_instrument(
+        venue=VENUE,
+        symbol=c.contract_code,
+        base=c.symbol,
+        quote=quote,
+        settle=c.symbol if kind is ContractType.INVERSE else quote,
+        contract_type=kind,
+        contract_size=c.contract_size,
+        ts_expiry=None if perpetual else _expiry(c),
+        category=category,
+        active=c.contract_status == 1,
+    )
 
 
 def _expiry(c: _ContractInfo) -> int | None:

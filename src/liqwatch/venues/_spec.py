@@ -31,6 +31,10 @@ class VenueSpec(msgspec.Struct, frozen=True, kw_only=True):
     cadence_s: tuple[tuple[Channel, float], ...] = ()
     max_streams_per_connection: int = 200
     docs_url: str = ""
+    # Largest frame accepted, as received and once inflated (gzip): far above any real frame (the largest
+    # recorded is well under 1 MiB). A websocket message or an inflated frame above it is skipped, counted
+    # `oversized` (docs/bad-input.md).
+    max_frame_bytes: int = 16 * 1024 * 1024
 
 
 class WsConnection(msgspec.Struct, frozen=True, kw_only=True):

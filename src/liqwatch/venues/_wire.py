@@ -7,6 +7,7 @@ from typing import Any, TypeVar
 
 import msgspec
 
+from liqwatch import bounds
 from liqwatch.errors import ParseError, UnknownInstrument, UnknownInstruments
 from liqwatch.model import (
     Candle,
@@ -63,6 +64,46 @@ def keep_known(venue: str, items: Iterable[T], build: Callable[[T], Iterable[Eve
             unknown.append(exc.symbol)
     if unknown:
         raise UnknownInstruments(venue, unknown, out)
+    return out
+
+
+class InstrumentList(list[Instrument]):
+    """`parse_instruments`' result: the instruments, plus how many entries were skipped as bad and why (the first)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.skipped = 0
+        self.first_error = ""
+
+
+_ENTRY_ERRORS = (
+    ParseError, ValueError, TypeError, ArithmeticError, KeyError, IndexError, AttributeError, msgspec.MsgspecError,
+    RecursionError, OSError,  # OSError: datetime.fromtimestamp of a 20-digit time (EOVERFLOW)
+)
+
+
+def each_entry(venue: str, entries: Iterable[T], build: Callable[[T], Instrument | None]) -> InstrumentList:
+    """Build one `Instrument` per entry of an instruments list; a bad entry is skipped and counted, the rest loads.
+
+    `build` returns None for an entry liqwatch does not track (options, spot). An entry is bad when `build` raises
+    (a delivery date of 5,000 digits, an overflow, a wrong type) or its instrument is out of range
+    (`liqwatch.bounds`: an expiry outside 2009..now+10y, a size that is not positive, control characters in a name).
+    """
+    out = InstrumentList()
+    for n, entry in enumerate(entries):
+        try:
+            inst = build(entry)
+            if inst is None:
+                continue
+            bad = bounds.problem(inst)
+            if bad is not None:
+                raise ParseError(bad)
+        except _ENTRY_ERRORS as exc:
+            out.skipped += 1
+            if not out.first_error:
+                out.first_error = f"{venue} instrument entry {n}: {type(exc).__name__}: {str(exc)[:200]}"
+            continue
+        out.append(inst)
     return out
 
 

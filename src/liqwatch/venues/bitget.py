@@ -42,6 +42,7 @@ from liqwatch.venues._bitget_wire import (
     _LIQUIDATIONS,
     _REST_OI,
     _TICKERS,
+    _Contract,
     _Envelope,
     _LiquidationItem,
     _Ticker,
@@ -79,29 +80,28 @@ def instrument_requests() -> list[RestRequest]:
 
 def parse_instruments(payload: bytes) -> list[Instrument]:
     """Parse v2 (or recorded v1) mix contracts; v1 `BTCUSDT_UMCBL` is stored as the wire symbol `BTCUSDT`."""
-    out = []
-    for c in _wire.decode(_CONTRACTS, payload, "Bitget contracts").data:
-        symbol, suffix = _wire_symbol(c.symbol)
-        quote = c.quote.upper()
-        category = _V1_SUFFIX.get(suffix) or (
-            "coin-futures" if quote == "USD" else "usdc-futures" if quote == "USDC" else "usdt-futures"
-        )
-        expiry = ms_to_ns(int(c.delivery_time)) if c.symbol_type == "delivery" and c.delivery_time.isdigit() else None
-        out.append(
-            _wire.make_instrument(
-                venue=VENUE,
-                symbol=symbol,
-                base=c.base,
-                quote=quote,
-                settle=c.base if category == "coin-futures" else quote,
-                contract_type=ContractType.LINEAR,  # sizes are base coin on every product type
-                contract_size=1.0,
-                ts_expiry=expiry or None,
-                category=category,
-                active=c.status == "normal",
-            )
-        )
-    return out
+    return _wire.each_entry(VENUE, _wire.decode(_CONTRACTS, payload, "Bitget contracts").data, _instrument)
+
+
+def _instrument(c: _Contract) -> Instrument:
+    symbol, suffix = _wire_symbol(c.symbol)
+    quote = c.quote.upper()
+    category = _V1_SUFFIX.get(suffix) or (
+        "coin-futures" if quote == "USD" else "usdc-futures" if quote == "USDC" else "usdt-futures"
+    )
+    expiry = ms_to_ns(int(c.delivery_time)) if c.symbol_type == "delivery" and c.delivery_time.isdigit() else None
+    return _wire.make_instrument(
+        venue=VENUE,
+        symbol=symbol,
+        base=c.base,
+        quote=quote,
+        settle=c.base if category == "coin-futures" else quote,
+        contract_type=ContractType.LINEAR,  # sizes are base coin on every product type
+        contract_size=1.0,
+        ts_expiry=expiry or None,
+        category=category,
+        active=c.status == "normal",
+    )
 
 
 def _wire_symbol(symbol: str) -> tuple[str, str]:

@@ -131,25 +131,25 @@ def instrument_requests() -> list[RestRequest]:
 def parse_instruments(payload: bytes) -> list[Instrument]:
     """Parse /v4/perpetualMarkets: every market is linear, USDC-settled, one contract = one base unit."""
     body = _wire.decode(_PERPETUAL_MARKETS, payload, "dYdX perpetualMarkets")
-    out = []
-    for ticker, info in body.markets.items():
-        base, sep, quote = (info.ticker or ticker).partition("-")
-        if not sep or not base:
-            continue
-        out.append(
-            _wire.make_instrument(
-                venue=VENUE,
-                symbol=info.ticker or ticker,
-                base=base,
-                quote=quote or "USD",
-                settle="USDC",
-                contract_type=ContractType.LINEAR,
-                contract_size=1.0,
-                category=info.market_type,
-                active=info.status == "ACTIVE",
-            )
-        )
-    return out
+    return _wire.each_entry(VENUE, body.markets.items(), _instrument)
+
+
+def _instrument(item: tuple[str, _MarketInfo]) -> Instrument | None:
+    ticker, info = item
+    base, sep, quote = (info.ticker or ticker).partition("-")
+    if not sep or not base:
+        return None
+    return _wire.make_instrument(
+        venue=VENUE,
+        symbol=info.ticker or ticker,
+        base=base,
+        quote=quote or "USD",
+        settle="USDC",
+        contract_type=ContractType.LINEAR,
+        contract_size=1.0,
+        category=info.market_type,
+        active=info.status == "ACTIVE",
+    )
 
 
 def ws_connections(instruments: Sequence[Instrument], channels: frozenset[Channel], ws_url: str) -> list[WsConnection]:

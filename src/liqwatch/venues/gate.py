@@ -42,6 +42,7 @@ from liqwatch.venues._gate_wire import (
     _TICKER,
     _TICKERS,
     _Bar,
+    _Contract,
     _Error,
     _Liquidate,
     _Ticker,
@@ -79,29 +80,29 @@ def instrument_requests() -> list[RestRequest]:
 
 def parse_instruments(payload: bytes) -> list[Instrument]:
     """Parse /futures/{settle}/contracts: `direct` = linear (quanto_multiplier base), `inverse` = 1 USD."""
-    out = []
-    for c in _wire.decode(_CONTRACTS, payload, "Gate futures contracts"):
-        base, _, quote = c.name.partition("_")
-        if c.type == "direct" and c.quanto_multiplier > 0:
-            kind, size, settle = ContractType.LINEAR, c.quanto_multiplier, quote
-        elif c.type == "inverse":
-            kind, size, settle = ContractType.INVERSE, 1.0, base
-        else:
-            continue  # quanto: its USD value needs the settle coin's price
-        out.append(
-            _wire.make_instrument(
-                venue=VENUE,
-                symbol=c.name,
-                base=base,
-                quote=quote,
-                settle=settle,
-                contract_type=kind,
-                contract_size=size,
-                category=settle.lower(),  # the WS path: /v4/ws/usdt or /v4/ws/btc
-                active=not c.in_delisting,
-            )
-        )
-    return out
+    contracts = _wire.decode(_CONTRACTS, payload, "Gate futures contracts")
+    return _wire.each_entry(VENUE, contracts, _instrument)
+
+
+def _instrument(c: _Contract) -> Instrument | None:
+    base, _, quote = c.name.partition("_")
+    if c.type == "direct" and c.quanto_multiplier > 0:
+        kind, size, settle = ContractType.LINEAR, c.quanto_multiplier, quote
+    elif c.type == "inverse":
+        kind, size, settle = ContractType.INVERSE, 1.0, base
+    else:
+        return None  # quanto: its USD value needs the settle coin's price
+    return _wire.make_instrument(
+        venue=VENUE,
+        symbol=c.name,
+        base=base,
+        quote=quote,
+        settle=settle,
+        contract_type=kind,
+        contract_size=size,
+        category=settle.lower(),  # the WS path: /v4/ws/usdt or /v4/ws/btc
+        active=not c.in_delisting,
+    )
 
 
 def ws_connections(instruments: Sequence[Instrument], channels: frozenset[Channel], ws_url: str) -> list[WsConnection]:

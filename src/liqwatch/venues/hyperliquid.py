@@ -97,20 +97,21 @@ def instrument_requests() -> list[RestRequest]:
 def parse_instruments(payload: bytes) -> list[Instrument]:
     """Parse `meta`: every perpetual is linear, USDC-margined and quoted, one unit = one coin."""
     meta = _wire.decode(_META, payload, "Hyperliquid meta")
-    return [
-        _wire.make_instrument(
-            venue=VENUE,
-            symbol=a.name,
-            base=a.name,
-            quote="USDC",
-            settle="USDC",
-            contract_type=ContractType.LINEAR,
-            contract_size=1.0,
-            category="perp",
-            active=not a.is_delisted,
-        )
-        for a in meta.universe
-    ]
+    return _wire.each_entry(VENUE, meta.universe, _instrument)
+
+
+def _instrument(a: _Asset) -> Instrument:
+    return _wire.make_instrument(
+        venue=VENUE,
+        symbol=a.name,
+        base=a.name,
+        quote="USDC",
+        settle="USDC",
+        contract_type=ContractType.LINEAR,
+        contract_size=1.0,
+        category="perp",
+        active=not a.is_delisted,
+    )
 
 
 def ws_connections(instruments: Sequence[Instrument], channels: frozenset[Channel], ws_url: str) -> list[WsConnection]:

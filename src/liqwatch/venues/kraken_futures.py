@@ -119,32 +119,31 @@ def instrument_requests() -> list[RestRequest]:
 def parse_instruments(payload: bytes) -> list[Instrument]:
     """Parse /derivatives/api/v3/instruments: `futures_inverse` (1 USD contracts) and `flexible_futures` (linear)."""
     body = _wire.decode(_INSTRUMENTS, payload, "Kraken Futures instruments")
-    out = []
-    for info in body.instruments:
-        contract_type = _CONTRACT_TYPES.get(info.type)
-        if contract_type is None or info.contract_size <= 0:
-            continue  # spot indices (`in_`, `rr_`) and types we do not handle
-        symbol = info.symbol.upper()  # the websocket spells product ids in upper case
-        pair = symbol.split("_")[1] if "_" in symbol else symbol
-        base = (info.base or pair.removesuffix("USD")).upper()
-        base = _COINS.get(base, base)
-        quote = (info.quote or "USD").upper()
-        dated = symbol.startswith(("FI_", "FF_")) and info.last_trading_time
-        out.append(
-            _wire.make_instrument(
-                venue=VENUE,
-                symbol=symbol,
-                base=base,
-                quote=quote,
-                settle=base if contract_type is ContractType.INVERSE else "USD",
-                contract_type=contract_type,
-                contract_size=info.contract_size,
-                ts_expiry=iso_to_ns(info.last_trading_time) if dated and info.last_trading_time else None,
-                category=info.type,
-                active=info.tradeable,
-            )
-        )
-    return out
+    return _wire.each_entry(VENUE, body.instruments, _instrument)
+
+
+def _instrument(info: _InstrumentInfo) -> Instrument | None:
+    contract_type = _CONTRACT_TYPES.get(info.type)
+    if contract_type is None or info.contract_size <= 0:
+        return None  # spot indices (`in_`, `rr_`) and types we do not handle
+    symbol = info.symbol.upper()  # the websocket spells product ids in upper case
+    pair = symbol.split("_")[1] if "_" in symbol else symbol
+    base = (info.base or pair.removesuffix("USD")).upper()
+    base = _COINS.get(base, base)
+    quote = (info.quote or "USD").upper()
+    dated = symbol.startswith(("FI_", "FF_")) and info.last_trading_time
+    return _wire.make_instrument(
+        venue=VENUE,
+        symbol=symbol,
+        base=base,
+        quote=quote,
+        settle=base if contract_type is ContractType.INVERSE else "USD",
+        contract_type=contract_type,
+        contract_size=info.contract_size,
+        ts_expiry=iso_to_ns(info.last_trading_time) if dated and info.last_trading_time else None,
+        category=info.type,
+        active=info.tradeable,
+    )
 
 
 def ws_connections(instruments: Sequence[Instrument], channels: frozenset[Channel], ws_url: str) -> list[WsConnection]:

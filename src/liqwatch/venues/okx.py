@@ -45,6 +45,7 @@ from liqwatch.venues._okx_wire import (
     _Arg,
     _Detail,
     _FundingRow,
+    _InstrumentInfo,
     _LiquidationGroup,
     _MarkPriceRow,
     _OpenInterestRow,
@@ -82,33 +83,32 @@ def parse_instruments(payload: bytes) -> list[Instrument]:
     body = _wire.decode(_INSTRUMENTS, payload, "OKX instruments")
     if body.code != "0":
         raise ParseError(f"OKX instruments request failed: code {body.code}, {body.msg!r}")
-    out = []
-    for i in body.data:
-        if i.inst_type not in INST_TYPES or i.ct_type not in ("linear", "inverse"):
-            continue
-        base, _, quote = (i.family or i.underlying).partition("-")
-        try:
-            size = float(i.ct_val) * float(i.ct_mult or "1")
-            expiry = ms_to_ns(int(i.expiry)) if i.inst_type == "FUTURES" and i.expiry else None
-        except ValueError:
-            size = 0.0
-        if not (base and quote and size > 0):
-            raise ParseError(f"malformed OKX instrument {i.inst_id}: instFamily {i.family!r}, ctVal {i.ct_val!r}, expTime {i.expiry!r}")
-        out.append(
-            _wire.make_instrument(
-                venue=VENUE,
-                symbol=i.inst_id,
-                base=base,
-                quote=quote,
-                settle=i.settle,
-                contract_type=ContractType.LINEAR if i.ct_type == "linear" else ContractType.INVERSE,
-                contract_size=size,
-                ts_expiry=expiry,
-                category=i.inst_type,
-                active=i.state == "live",
-            )
-        )
-    return out
+    return _wire.each_entry(VENUE, body.data, _instrument)
+
+
+def _instrument(i: _InstrumentInfo) -> Instrument | None:
+    if i.inst_type not in INST_TYPES or i.ct_type not in ("linear", "inverse"):
+        return None
+    base, _, quote = (i.family or i.underlying).partition("-")
+    try:
+        size = float(i.ct_val) * float(i.ct_mult or "1")
+        expiry = ms_to_ns(int(i.expiry)) if i.inst_type == "FUTURES" and i.expiry else None
+    except ValueError:
+        size = 0.0
+    if not (base and quote and size > 0):
+        raise ParseError(f"malformed OKX instrument {i.inst_id}: instFamily {i.family!r}, ctVal {i.ct_val!r}, expTime {i.expiry!r}")
+    return _wire.make_instrument(
+        venue=VENUE,
+        symbol=i.inst_id,
+        base=base,
+        quote=quote,
+        settle=i.settle,
+        contract_type=ContractType.LINEAR if i.ct_type == "linear" else ContractType.INVERSE,
+        contract_size=size,
+        ts_expiry=expiry,
+        category=i.inst_type,
+        active=i.state == "live",
+    )
 
 
 def ws_connections(instruments: Sequence[Instrument], channels: frozenset[Channel], ws_url: str) -> list[WsConnection]:

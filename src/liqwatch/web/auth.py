@@ -1,22 +1,25 @@
 """Token check for every request when a token is configured (required when binding a non-loopback address).
 
-The token is accepted as `Authorization: Bearer TOKEN`, `?token=TOKEN` (which also sets an HttpOnly cookie, so the
-dashboard's own requests and its event stream carry it) or that cookie. Anything else gets 401.
+The token is accepted as `Authorization: Bearer TOKEN`, `?token=TOKEN` or the HttpOnly cookie that `?token=` sets (so
+the dashboard's own requests and its event stream carry it). Anything else gets 401. A browser page opened with
+`?token=` (a GET or HEAD asking for HTML) is answered with a 303 redirect to the same URL without the token, so the
+token does not stay in the address bar, the history or a Referer; every response says `Referrer-Policy: no-referrer`.
 """
 
 from __future__ import annotations
 
 import hmac
 from http.cookies import SimpleCookie
-from urllib.parse import parse_qs
+from urllib.parse import parse_qsl, quote, unquote_plus
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 COOKIE = "liqwatch_token"
+NO_REFERRER = (b"referrer-policy", b"no-referrer")
 
 
 class TokenAuth:
-    """ASGI middleware: 401 for any HTTP request without the token."""
+    """ASGI middleware: 401 for any HTTP request without the token; `?token=` in a browser → cookie + redirect."""
 
     def __init__(self, app: ASGIApp, token: str) -> None:
         self.app = app
@@ -27,9 +30,9 @@ class TokenAuth:
         auth = headers.get(b"authorization", b"")
         if auth.lower().startswith(b"bearer "):
             return auth[7:].strip(), False
-        query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+        query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True))
         if "token" in query:
-            return query["token"][0].encode(), True
+            return query["token"].encode("utf-8", "replace"), True
         cookie = SimpleCookie(headers.get(b"cookie", b"").decode("latin-1"))
         if COOKIE in cookie:
             return cookie[COOKIE].value.encode(), False
@@ -42,23 +45,37 @@ class TokenAuth:
         presented, from_query = self._presented(scope)
         if presented is None or not hmac.compare_digest(presented, self.token):
             body = b'{"error":"missing or wrong token: send Authorization: Bearer TOKEN (or ?token=TOKEN)"}'
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 401,
-                    "headers": [(b"content-type", b"application/json"), (b"www-authenticate", b"Bearer")],
-                }
-            )
+            headers = [(b"content-type", b"application/json"), (b"www-authenticate", b"Bearer"), NO_REFERRER]
+            await send({"type": "http.response.start", "status": 401, "headers": headers})
             await send({"type": "http.response.body", "body": body})
             return
-        if not from_query:
-            await self.app(scope, receive, send)
+        cookie = (b"set-cookie", f"{COOKIE}={self.token.decode()}; HttpOnly; SameSite=Strict; Path=/".encode())
+        if from_query and _browser_page(scope):
+            await send({"type": "http.response.start", "status": 303, "headers": [(b"location", _without_token(scope)), cookie, NO_REFERRER]})
+            await send({"type": "http.response.body", "body": b""})
             return
+        extra = [NO_REFERRER, cookie] if from_query else [NO_REFERRER]
 
-        async def send_with_cookie(message: Message) -> None:
+        async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                cookie = f"{COOKIE}={self.token.decode()}; HttpOnly; SameSite=Strict; Path=/".encode()
-                message = {**message, "headers": [*message.get("headers", []), (b"set-cookie", cookie)]}
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
             await send(message)
 
-        await self.app(scope, receive, send_with_cookie)
+        await self.app(scope, receive, send_with_headers)
+
+
+def _browser_page(scope: Scope) -> bool:
+    """Return whether the request is a browser opening a page (an API client with ?token= gets its answer directly)."""
+    if scope["type"] != "http" or scope.get("method") not in ("GET", "HEAD"):
+        return False
+    accept = dict(scope.get("headers") or []).get(b"accept", b"")
+    return b"text/html" in accept
+
+
+def _without_token(scope: Scope) -> bytes:
+    """Return the request's path and query without any `token` parameter (a relative Location)."""
+    raw: bytes = scope.get("query_string", b"")  # kept byte for byte, but for the token
+    kept = [p for p in raw.split(b"&") if p and unquote_plus(p.split(b"=", 1)[0].decode("latin-1")) != "token"]
+    path = scope.get("raw_path") or quote(scope.get("root_path", "") + scope["path"]).encode()
+    path = b"/" + path.lstrip(b"/")  # never `//host`: a Location that leaves this server
+    return path + (b"?" + b"&".join(kept) if kept else b"")

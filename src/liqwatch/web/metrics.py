@@ -56,7 +56,14 @@ def render(status: dict[str, Any], live: dict[str, Any]) -> str:
         "rejected": _Family("liqwatch_subscribe_rejected_total", "counter", "Subscribe requests the venue rejected, per connection."),
         "stored": _Family("liqwatch_rows_stored_total", "counter", "Rows written to the store per table."),
         "queue": _Family("liqwatch_writer_queue_depth", "gauge", "Events waiting for the store writer."),
-        "werr": _Family("liqwatch_writer_errors_total", "counter", "Failed store writes (retried)."),
+        "werr": _Family(
+            "liqwatch_writer_errors_total", "counter",
+            "Failed store writes: retried (the store failed) or split to isolate events the store refused.",
+        ),
+        "dead": _Family(
+            "liqwatch_dead_letters_total", "counter",
+            "Events the store refused, kept with the reason in its dead_letters table (or the file beside it).",
+        ),
         "flush": _Family("liqwatch_writer_last_flush_seconds", "gauge", "Duration of the last store flush."),
         "bus_depth": _Family("liqwatch_bus_queue_depth", "gauge", "Events queued per bus subscriber."),
         "bus_drop": _Family("liqwatch_bus_dropped_total", "counter", "Events dropped per bus subscriber (slow consumer)."),
@@ -90,6 +97,7 @@ def render(status: dict[str, Any], live: dict[str, Any]) -> str:
         f["stored"].add(n, table=table)
     f["queue"].add(writer.get("queue_depth"))
     f["werr"].add(writer.get("errors"))
+    f["dead"].add(writer.get("dead_letters"))
     last_ms = writer.get("last_flush_ms")
     f["flush"].add(None if last_ms is None else float(last_ms) / 1000)
     bus = status.get("bus") or {}

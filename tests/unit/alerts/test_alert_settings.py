@@ -55,7 +55,7 @@ def test_valid_alerts_config_and_env_urls(tmp_path: Path) -> None:
     [rule] = settings.alerts.rules
     assert (rule.name, rule.level, rule.direction, rule.cooldown_ns) == ("btc-100k", 100000.0, "any", 15 * 60 * 10**9)  # type: ignore[union-attr]
     shown = dict((k, v) for k, v, _ in config.describe(settings))
-    assert shown["alerts.urls"] == ["json://127.0.0.1:8080/a/***", "tgram://***:***/***"]
+    assert shown["alerts.urls"] == ["json://127.0.0.1:8080/***/***", "tgram://***:***/***"]  # every path segment masked
     assert shown["alerts.rules"] == ["btc-100k (price)"]
 
 

@@ -40,7 +40,8 @@
     fill(document.querySelector("#venues tbody"), rows);
     if (d.writer) {
       document.getElementById("writer").textContent =
-        "writer queue " + d.writer.queue_depth + ", errors " + d.writer.errors + ", last flush " + d.writer.last_flush_ms + " ms";
+        "writer queue " + d.writer.queue_depth + ", errors " + d.writer.errors + ", last flush " + d.writer.last_flush_ms + " ms" +
+        (d.writer.dead_letters ? ", dead letters " + d.writer.dead_letters + " (last: " + d.writer.last_dead_letter + ")" : "");
     }
     document.body.dataset.ready = "1";
   }
