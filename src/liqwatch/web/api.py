@@ -91,7 +91,8 @@ def candles(
     (`liquidations`), total one-sided OI (`open_interest`), the window's stored `signals`, and the coin's configured
     level rules (`levels`: `levels` prices, `zones` as [low, high], `daily_close`, from `[signals.levels.COIN]`)."""
     name = params.coin_param(coin, "coin")
-    assert name is not None
+    if name is None:
+        raise params.BadRequest("coin must not be empty")
     until = params.time_param(at, "at")
     if symbol is not None and not params.coin_param(symbol, "symbol"):
         raise params.BadRequest("symbol must not be empty")
@@ -110,7 +111,8 @@ def candles(
 @router.get("/api/price", tags=["market"], summary="Price context: price, changes, drawdown from ATH")
 def price(request: Request, coin: str, at: str | None = None) -> dict[str, Any]:
     name = params.coin_param(coin)
-    assert name is not None
+    if name is None:
+        raise params.BadRequest("coin must not be empty")
     return _q(request).price(coin=name, at=params.time_param(at, "at"))
 
 
@@ -147,7 +149,8 @@ def heatmap(request: Request, coin: str, window: str | None = None, at: str | No
     window) and `current` (= `liqwatch map --json` at the window's end: `buckets` with `price`, `long_usd`, `short_usd`
     per price bucket, clusters, cumulative curves, max pain), both with the model's `assumptions` ([heatmap] config)."""
     name = params.coin_param(coin)
-    assert name is not None
+    if name is None:
+        raise params.BadRequest("coin must not be empty")
     until = params.time_param(at, "at")
     return _q(request).heatmap(coin=name, since=until - params.window_param(window), until=until)
 
