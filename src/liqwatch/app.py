@@ -91,8 +91,12 @@ def freeze_startup_heap() -> None:
 class App:
     """Everything `liqwatch up` runs in one process: feeds → bus → (store writer, live consumers)."""
 
-    def __init__(self, settings: Settings, *, db: str | None = None, record_dir: Path | None = None) -> None:
+    def __init__(
+        self, settings: Settings, *, db: str | None = None, record_dir: Path | None = None, clock: Callable[[], int] | None = None
+    ) -> None:
         self.settings = settings
+        # the market's "now": the wall clock for live venues, the scenario's clock in the demo (`market_now_ns`)
+        self.clock: Callable[[], int] = clock or now_ns
         self.recorder = RecordingWriter(record_dir) if record_dir is not None else None
         if self.recorder is not None:
             self.recorder.prepare()
@@ -122,12 +126,17 @@ class App:
                 settings.alerts,
                 cast(Any, self.store),
                 lock=self.writer.lock,
+                clock=self.market_now_ns,
                 venue_states=lambda: {f.name: str(venue_state(f)["state"]) for f in self.feeds},
             )
             # its own bounded queue: a slow destination never blocks the feeds; drops are counted by the bus
             self._alert_source = self.bus.subscribe("alerts", maxsize=100_000, policy=DropPolicy.DROP_OLDEST)
         self.web: Any = None  # web.server.WebServer once started
         self.web_error = ""
+
+    def market_now_ns(self) -> int:
+        """Return the time of the market being collected: every default `at` (API, pages, live pushes, `watch`) uses it."""
+        return self.clock()
 
     def venue_names(self) -> list[str]:
         """Return the venues to collect from: [feeds] venues (or all), minus those disabled."""
@@ -161,7 +170,8 @@ class App:
             logger.error("%s", self.web_error)
             return
         app = create_app(
-            self.store, self.bus, self.status, self.settings, store_lock=self.writer.lock, analytics=self.analytics
+            self.store, self.bus, self.status, self.settings, store_lock=self.writer.lock, analytics=self.analytics,
+            clock=self.market_now_ns,
         )
         server = WebServer(app, host=self.settings.web.host, port=self.settings.web.port)
         try:
