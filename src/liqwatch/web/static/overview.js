@@ -257,9 +257,8 @@
       series.until_ns = Math.max(series.until_ns, e.ts_event);
       redraw = true;
     }
-    if (!redraw) return;
-    clearTimeout(resync);
-    resync = setTimeout(() => loadChart().catch(() => {}), 3000);
+    // re-read from the store 3 s after the first unsynced addition (at most every 3 s while a cascade goes on)
+    if (redraw && resync === null) resync = setTimeout(() => { resync = null; loadChart().catch(() => {}); }, 3000);
   }
   setInterval(() => { if (redraw && series) { redraw = false; drawChart(); } }, 500);
   let coinTimer = null;
