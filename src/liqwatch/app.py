@@ -145,7 +145,7 @@ class App:
     async def start(self) -> None:
         """Start the writer and every feed as tasks."""
         with self.writer.lock:  # the live totals start from what is stored (a restart keeps its last 25 h)
-            seeded = self.analytics.seed(self.store)
+            seeded = self.analytics.seed(self.store, at=self.market_now_ns())
         logger.info("live analytics seeded with %d stored liquidations", seeded)
         self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30, sock_connect=10))
         self.feeds = build_feeds(self.settings, self._session, self.instruments, self.bus.publish, self.recorder)
