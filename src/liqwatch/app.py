@@ -250,15 +250,19 @@ class App:
             with self.writer.lock:
                 self.store.write_instruments(specs, now_ns())
 
-    async def shutdown(self) -> None:
-        """Stop the web server and the feeds, flush the writer, close the session and the store."""
-        if self.web is not None:
-            await self.web.stop()
+    async def stop_feeds(self, timeout_s: float = 10.0) -> None:
+        """Close every venue connection (the writer, the store and the dashboard keep running: `shutdown` ends them)."""
         for feed in self.feeds:
             feed.stop()
         feed_tasks = [t for t in self._tasks if t.get_name().startswith("feed-")]
         with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(asyncio.gather(*feed_tasks, return_exceptions=True), timeout=10)
+            await asyncio.wait_for(asyncio.gather(*feed_tasks, return_exceptions=True), timeout=timeout_s)
+
+    async def shutdown(self) -> None:
+        """Stop the web server and the feeds, flush the writer, close the session and the store."""
+        if self.web is not None:
+            await self.web.stop()
+        await self.stop_feeds()
         for task in self._tasks:
             if task.get_name() != "writer":
                 task.cancel()
@@ -301,6 +305,8 @@ def venue_state(feed: Feed) -> dict[str, Any]:
         detail = f"{failing} — retrying" if failing else "loading instruments"
     elif connected == len(conns):
         state, detail = "connected", ""
+    elif all(c.get("detail") == "stopped" for c in conns.values()):
+        state, detail = "stopped", "not collecting: its connections were closed (App.stop_feeds; the demo does so when its market ends)"
     else:
         down = next(c for c in conns.values() if c["state"] != "connected")
         state = "unreachable" if connected == 0 else "degraded"

@@ -123,7 +123,9 @@ async def _run(
             console.print("stopped before the scenario's end")
         _print_brief(console, runner, brief)
         if done.done() and not stop.is_set() and app.web is not None:
-            # the scenario's market is over, not the demo: its dashboard keeps showing the store until Ctrl-C
+            # the scenario's market is over, not the demo: its dashboard keeps showing the store until Ctrl-C. The
+            # collectors stop (the simulated venues publish nothing more; their silence would be reported as drift).
+            await app.stop_feeds()
             console.print(f"demo finished: the dashboard stays up at [bold]{app.web.url}[/] on {runner.db}; press Ctrl-C to stop")
             await stop.wait()
     finally:
