@@ -299,13 +299,14 @@ class DuckDBStore(WindowQueries, CandleQueries, MarketQueries):
         if not self._rollup:
             raise StorageError(f"{self.path} has no {rollup.TABLE} table; open it once writable to build it")
 
-    def _source(self, since: int, until: int, coin: str | None = None) -> tuple[str, list[Any]]:
+    def _source(self, since: int, until: int, coin: str | None = None, bar_ns: int | None = None) -> tuple[str, list[Any]]:
         if self._rollup:
-            return rollup.window_source(since, until, coin)
+            return rollup.window_source(since, until, coin, bar_ns=bar_ns)
         where, params = _filters(since, until, None, coin, None)
+        bar = f", ts_event - ts_event % {int(bar_ns)} AS bar" if bar_ns is not None else ""
         return (
             f"SELECT {rollup.COLUMNS}, notional_usd AS usd, 1 AS n, notional_usd AS max_usd, ts_event AS first_ts, "
-            f"ts_event AS last_ts FROM liquidations{where}",
+            f"ts_event AS last_ts{bar} FROM liquidations{where}",
             params,
         )
 
