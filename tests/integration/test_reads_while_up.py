@@ -213,3 +213,28 @@ def test_a_store_locked_by_a_process_that_serves_no_reads_is_one_line(tmp_path: 
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_a_read_command_while_the_demo_runs(tmp_path: Path) -> None:
+    db = tmp_path / "demo.duckdb"
+    proc = subprocess.Popen(
+        [LIQWATCH, "demo", "--db", str(db), "--no-view", "--port", "0", "--no-alerts", "--speed", "600"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV,
+    )
+    output = Output(proc)
+    try:
+        info = live_runtime_file(db)
+        assert info.pid == proc.pid
+
+        def stored() -> dict[str, object] | None:
+            got = run(["stats", "--at", "2025-11-06T00:00:00Z", "--window", "7d", "--json"], db)
+            assert got.returncode == 0, got.stderr
+            result: dict[str, object] = msgspec.json.decode(got.stdout)
+            return result if int(str(result["count"])) > 0 else None
+
+        result = poll("the demo's liquidations read while it runs", stored, timeout_s=120)
+        assert float(str(result["total_usd"])) > 0
+        assert proc.poll() is None  # read while the demo was still running
+    finally:
+        stop(proc, output)
+    assert not runtime_path(db).exists()
