@@ -22,12 +22,13 @@ from liqwatch.model import Channel, Event, InstrumentIndex, Signal
 from liqwatch.model.time import now_ns, parse_duration_ns
 from liqwatch.monitor import LiquidationSilence
 from liqwatch.recorder import RecordingWriter
-from liqwatch.storage import EventStore, default_db_path, open_store
+from liqwatch.storage import EventStore, default_db_path, is_postgres_url, open_store
 from liqwatch.storage.writer import StoreWriter
 from liqwatch.venues import VENUES
 
 if TYPE_CHECKING:
     from liqwatch.alerts.engine import AlertEngine
+    from liqwatch.readserver import ReadServer
 
 logger = logging.getLogger(__name__)
 
@@ -133,6 +134,7 @@ class App:
             self._alert_source = self.bus.subscribe("alerts", maxsize=100_000, policy=DropPolicy.DROP_OLDEST)
         self.web: Any = None  # web.server.WebServer once started
         self.web_error = ""
+        self.reads: ReadServer | None = None  # other processes' read commands, while this one holds a DuckDB file
 
     def market_now_ns(self) -> int:
         """Return the time of the market being collected: every default `at` (API, pages, live pushes, `watch`) uses it."""
@@ -158,8 +160,25 @@ class App:
             self._tasks.append(asyncio.create_task(self._signals_forever(), name="signals"))
         if self.settings.feeds.liquidation_silence_s > 0:
             self._tasks.append(asyncio.create_task(self._watch_silence_forever(), name="silence-monitor"))
+        await self._start_reads()
         if self.settings.web.enabled:
             await self._start_web()
+        if self.reads is not None and self.web is not None:
+            self.reads.set_dashboard(self.web.url)
+
+    async def _start_reads(self) -> None:
+        # DuckDB lets no other process open the file meanwhile: read commands ask this process (readserver.py)
+        if is_postgres_url(self.db) or self.db == ":memory:":
+            return
+        from liqwatch.readserver import ReadServer
+
+        reads = ReadServer(self.store, self.writer.lock, db=self.db.removeprefix("duckdb://"))
+        try:
+            await reads.start()
+        except OSError as exc:  # the collector is not the reader: say why and keep collecting
+            logger.error("read commands cannot reach this process while it runs: %s", exc)
+            return
+        self.reads = reads
 
     async def _start_web(self) -> None:
         # The dashboard is not the collector: if it cannot start, say why and keep collecting.
@@ -259,7 +278,9 @@ class App:
             await asyncio.wait_for(asyncio.gather(*feed_tasks, return_exceptions=True), timeout=timeout_s)
 
     async def shutdown(self) -> None:
-        """Stop the web server and the feeds, flush the writer, close the session and the store."""
+        """Stop the read service, the web server and the feeds, flush the writer, close the session and the store."""
+        if self.reads is not None:
+            await self.reads.stop()
         if self.web is not None:
             await self.web.stop()
         await self.stop_feeds()
@@ -289,6 +310,7 @@ class App:
             "bus": self.bus.stats(),
             **({"alerts": self.alerts.stats()} if self.alerts is not None else {}),
             "web": {"url": self.web.url if self.web is not None else None, "error": self.web_error},
+            "reads": {"url": self.reads.url, "served": self.reads.served} if self.reads is not None else None,
             "recording": self.recorder.stats() if self.recorder is not None else None,
             "signals_published": self.signals_published,
         }

@@ -11,7 +11,7 @@ import typer
 from liqwatch import config
 from liqwatch.errors import ConfigError
 from liqwatch.model.time import now_ns, parse_duration_ns, parse_time_ns
-from liqwatch.storage import EventStore, default_db_path, open_store
+from liqwatch.storage import EventStore, default_db_path
 
 # a str, not a Path: Path("postgresql://h/db") would fold the URL's "//" into "/"
 DbOption = Annotated[
@@ -39,9 +39,11 @@ def db_path(db: str | Path | None, config_path: Path | None = None) -> str:
     return path or str(default_db_path())
 
 
-def store(db: str | Path | None, config_path: Path | None = None) -> EventStore:
-    """Open the store the options point at."""
-    return open_store(db_path(db, config_path))
+def store(db: str | Path | None, config_path: Path | None = None, *, write: bool = False) -> EventStore:
+    """Open the store the options point at; to read, while `liqwatch up` holds it, through that process."""
+    from liqwatch.storage.remote import open_reader, open_writer
+
+    return open_writer(db_path(db, config_path)) if write else open_reader(db_path(db, config_path))
 
 
 def time_option(text: str | None, name: str, default: int | None = None) -> int | None:

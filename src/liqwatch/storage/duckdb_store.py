@@ -18,7 +18,7 @@ import duckdb
 import msgspec
 import pyarrow as pa
 
-from liqwatch.errors import StorageError, StoreRejectedData
+from liqwatch.errors import StorageError, StoreInUse, StoreRejectedData
 from liqwatch.model import Event, Instrument, Signal
 from liqwatch.storage import rollup, schema
 from liqwatch.storage.dead_letters import DeadLetter, letter_id
@@ -61,7 +61,7 @@ class DuckDBStore(WindowQueries, CandleQueries, MarketQueries):
             self._con = duckdb.connect(str(Path(self.path).expanduser()) if self.path != ":memory:" else self.path, read_only=read_only)
         except duckdb.IOException as exc:
             if "lock" in str(exc).lower():
-                raise StorageError(
+                raise StoreInUse(
                     f"the database {self.path} is in use by another process (DuckDB allows one process per file): "
                     "stop the other liqwatch, or pass --db with another file"
                 ) from None
