@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from liqwatch.model.time import now_ns, parse_duration_ns, parse_time_ns
-from liqwatch.storage import EventStore, open_store
+from liqwatch.storage import EventStore
 
 if TYPE_CHECKING:
     import polars as pl
@@ -115,6 +115,13 @@ def open(db: str | Path | None = None, *, writable: bool = False) -> Liqwatch:
     Read-only never creates anything: a missing file raises `StoreNotFound` (naming the path); `writable=True`
     creates the file and its folders.
 
-    DuckDB allows one process per file: to read a file `liqwatch up` is writing, stop it or open a copy.
+    DuckDB allows one process per file: while `liqwatch up` (or `demo`) holds the file, a read-only open reads
+    through that process (the same queries, run there; see storage/remote.py); `writable` needs it stopped.
     """
-    return Liqwatch(open_store(db, read_only=not writable))
+    if writable:
+        from liqwatch.storage.remote import open_writer
+
+        return Liqwatch(open_writer(db))
+    from liqwatch.storage.remote import open_reader
+
+    return Liqwatch(open_reader(db, read_only=True))

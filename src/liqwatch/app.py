@@ -22,12 +22,13 @@ from liqwatch.model import Channel, Event, InstrumentIndex, Signal
 from liqwatch.model.time import now_ns, parse_duration_ns
 from liqwatch.monitor import LiquidationSilence
 from liqwatch.recorder import RecordingWriter
-from liqwatch.storage import EventStore, default_db_path, open_store
+from liqwatch.storage import EventStore, default_db_path, is_postgres_url, open_store
 from liqwatch.storage.writer import StoreWriter
 from liqwatch.venues import VENUES
 
 if TYPE_CHECKING:
     from liqwatch.alerts.engine import AlertEngine
+    from liqwatch.readserver import ReadServer
 
 logger = logging.getLogger(__name__)
 
@@ -91,8 +92,12 @@ def freeze_startup_heap() -> None:
 class App:
     """Everything `liqwatch up` runs in one process: feeds → bus → (store writer, live consumers)."""
 
-    def __init__(self, settings: Settings, *, db: str | None = None, record_dir: Path | None = None) -> None:
+    def __init__(
+        self, settings: Settings, *, db: str | None = None, record_dir: Path | None = None, clock: Callable[[], int] | None = None
+    ) -> None:
         self.settings = settings
+        # the market's "now": the wall clock for live venues, the scenario's clock in the demo (`market_now_ns`)
+        self.clock: Callable[[], int] = clock or now_ns
         self.recorder = RecordingWriter(record_dir) if record_dir is not None else None
         if self.recorder is not None:
             self.recorder.prepare()
@@ -122,12 +127,18 @@ class App:
                 settings.alerts,
                 cast(Any, self.store),
                 lock=self.writer.lock,
+                clock=self.market_now_ns,
                 venue_states=lambda: {f.name: str(venue_state(f)["state"]) for f in self.feeds},
             )
             # its own bounded queue: a slow destination never blocks the feeds; drops are counted by the bus
             self._alert_source = self.bus.subscribe("alerts", maxsize=100_000, policy=DropPolicy.DROP_OLDEST)
         self.web: Any = None  # web.server.WebServer once started
         self.web_error = ""
+        self.reads: ReadServer | None = None  # other processes' read commands, while this one holds a DuckDB file
+
+    def market_now_ns(self) -> int:
+        """Return the time of the market being collected: every default `at` (API, pages, live pushes, `watch`) uses it."""
+        return self.clock()
 
     def venue_names(self) -> list[str]:
         """Return the venues to collect from: [feeds] venues (or all), minus those disabled."""
@@ -136,7 +147,7 @@ class App:
     async def start(self) -> None:
         """Start the writer and every feed as tasks."""
         with self.writer.lock:  # the live totals start from what is stored (a restart keeps its last 25 h)
-            seeded = self.analytics.seed(self.store)
+            seeded = self.analytics.seed(self.store, at=self.market_now_ns())
         logger.info("live analytics seeded with %d stored liquidations", seeded)
         self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30, sock_connect=10))
         self.feeds = build_feeds(self.settings, self._session, self.instruments, self.bus.publish, self.recorder)
@@ -149,8 +160,25 @@ class App:
             self._tasks.append(asyncio.create_task(self._signals_forever(), name="signals"))
         if self.settings.feeds.liquidation_silence_s > 0:
             self._tasks.append(asyncio.create_task(self._watch_silence_forever(), name="silence-monitor"))
+        await self._start_reads()
         if self.settings.web.enabled:
             await self._start_web()
+        if self.reads is not None and self.web is not None:
+            self.reads.set_dashboard(self.web.url)
+
+    async def _start_reads(self) -> None:
+        # DuckDB lets no other process open the file meanwhile: read commands ask this process (readserver.py)
+        if is_postgres_url(self.db) or self.db == ":memory:":
+            return
+        from liqwatch.readserver import ReadServer
+
+        reads = ReadServer(self.store, self.writer.lock, db=self.db.removeprefix("duckdb://"))
+        try:
+            await reads.start()
+        except OSError as exc:  # the collector is not the reader: say why and keep collecting
+            logger.error("read commands cannot reach this process while it runs: %s", exc)
+            return
+        self.reads = reads
 
     async def _start_web(self) -> None:
         # The dashboard is not the collector: if it cannot start, say why and keep collecting.
@@ -161,7 +189,8 @@ class App:
             logger.error("%s", self.web_error)
             return
         app = create_app(
-            self.store, self.bus, self.status, self.settings, store_lock=self.writer.lock, analytics=self.analytics
+            self.store, self.bus, self.status, self.settings, store_lock=self.writer.lock, analytics=self.analytics,
+            clock=self.market_now_ns,
         )
         server = WebServer(app, host=self.settings.web.host, port=self.settings.web.port)
         try:
@@ -240,15 +269,21 @@ class App:
             with self.writer.lock:
                 self.store.write_instruments(specs, now_ns())
 
-    async def shutdown(self) -> None:
-        """Stop the web server and the feeds, flush the writer, close the session and the store."""
-        if self.web is not None:
-            await self.web.stop()
+    async def stop_feeds(self, timeout_s: float = 10.0) -> None:
+        """Close every venue connection (the writer, the store and the dashboard keep running: `shutdown` ends them)."""
         for feed in self.feeds:
             feed.stop()
         feed_tasks = [t for t in self._tasks if t.get_name().startswith("feed-")]
         with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(asyncio.gather(*feed_tasks, return_exceptions=True), timeout=10)
+            await asyncio.wait_for(asyncio.gather(*feed_tasks, return_exceptions=True), timeout=timeout_s)
+
+    async def shutdown(self) -> None:
+        """Stop the read service, the web server and the feeds, flush the writer, close the session and the store."""
+        if self.reads is not None:
+            await self.reads.stop()
+        if self.web is not None:
+            await self.web.stop()
+        await self.stop_feeds()
         for task in self._tasks:
             if task.get_name() != "writer":
                 task.cancel()
@@ -275,6 +310,7 @@ class App:
             "bus": self.bus.stats(),
             **({"alerts": self.alerts.stats()} if self.alerts is not None else {}),
             "web": {"url": self.web.url if self.web is not None else None, "error": self.web_error},
+            "reads": {"url": self.reads.url, "served": self.reads.served} if self.reads is not None else None,
             "recording": self.recorder.stats() if self.recorder is not None else None,
             "signals_published": self.signals_published,
         }
@@ -291,6 +327,8 @@ def venue_state(feed: Feed) -> dict[str, Any]:
         detail = f"{failing} — retrying" if failing else "loading instruments"
     elif connected == len(conns):
         state, detail = "connected", ""
+    elif all(c.get("detail") == "stopped" for c in conns.values()):
+        state, detail = "stopped", "not collecting: its connections were closed (App.stop_feeds; the demo does so when its market ends)"
     else:
         down = next(c for c in conns.values() if c["state"] != "connected")
         state = "unreachable" if connected == 0 else "degraded"

@@ -121,6 +121,10 @@ class StorageError(LiqwatchError):
     """The store failed (unreachable, locked, disk full): the write is retried as a whole."""
 
 
+class StoreInUse(StorageError):
+    """Another process holds the store's file lock (DuckDB allows one process per file)."""
+
+
 class StoreRejectedData(StorageError):
     """The store refused the values of a write (out of range, not representable, a constraint): retrying cannot help.
 

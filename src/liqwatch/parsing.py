@@ -124,7 +124,13 @@ def _guarded(
             if spec.frame_encoding == "gzip":
                 frame = decompress(frame, spec.max_frame_bytes)
             events = venue.parse_frame(frame, instruments, ts_recv)
-        _check_events(events, name)
+        if len(events) == 1 and type(one := events[0]) is Liquidation:  # the usual frame: the check inlined, no call
+            if not (_TS_MIN <= one.ts_event <= _TS_MAX and one.venue_side.isprintable()) or not (
+                one.venue_event_id is None or one.venue_event_id.isprintable()
+            ):
+                bounds.check_liquidation(one, name)
+        elif events:
+            _check_events(events, name)
     except UnknownInstruments as exc:
         if exc.events:  # the known symbols' events are kept (this path costs nothing on the usual frame)
             return _partial(exc, counters, name)

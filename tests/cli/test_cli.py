@@ -217,7 +217,8 @@ def test_demo_lists_scenarios_and_runs_a_short_one_offline(tmp_path: Path) -> No
     assert "selloff-2025-11-04" in run("demo", "--list")
     assert "demo" in run("--help")
     db = tmp_path / "demo.duckdb"
-    out = run("demo", "--speed", "0", "--hours", "0.2", "--seed", "3", "--db", str(db), "--no-view")
+    # --no-web: with the dashboard, a finished demo stays up for browsing until Ctrl-C (tests/web/test_demo_dashboard.py)
+    out = run("demo", "--speed", "0", "--hours", "0.2", "--seed", "3", "--db", str(db), "--no-view", "--no-web")
     assert "liquidated (stored)" in out and "BTC: 111,000.00" in out
     rows = liquidations(db, "--since", "2025-11-04T00:00:00Z", "--until", "2025-11-04T00:13:00Z")
     assert rows and {r["venue"] for r in rows} <= {"binance-usdm", "bybit", "okx", "htx"}

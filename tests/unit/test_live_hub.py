@@ -40,3 +40,25 @@ async def test_a_quiet_spell_is_pushed_at_once_and_a_burst_waits_out_the_interva
         assert client.queue.empty()
     finally:
         await hub.stop()
+
+
+async def test_close_streams_ends_every_open_stream_instead_of_leaving_it_to_be_cancelled() -> None:
+    """What the web server does before it stops: each browser's stream returns (a cancelled one printed a traceback)."""
+    hub = LiveHub(Bus())
+
+    async def connected() -> bool:
+        return False
+
+    async def read(stream: object) -> list[bytes]:
+        return [chunk async for chunk in stream]  # type: ignore[attr-defined]
+
+    readers = [asyncio.create_task(read(hub.stream(connected))) for _ in range(2)]
+    while len(hub.clients) < 2:
+        await asyncio.sleep(0.01)
+    hub.broadcast(b"event: status\ndata: {}\n\n")
+    hub.close_streams()
+    received = await asyncio.wait_for(asyncio.gather(*readers), 5)  # both returned, none cancelled
+    for chunks in received:
+        assert chunks[0].startswith(b"retry: 2000\n") and chunks[1:] == [b"event: status\ndata: {}\n\n"]
+    assert not hub.clients
+    assert await read(hub.stream(connected)) == []  # a stream opened while closing ends at once

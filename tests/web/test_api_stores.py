@@ -116,6 +116,12 @@ def test_stats_overview_liquidations_and_top_are_identical(pair: Pair) -> None:
     top, _ = pair.both(f"/api/top?window=3650d&at={iso}&limit=10")
     assert len(top) == 10 and top[0]["notional_usd"] >= top[-1]["notional_usd"]
     pair.both(f"/api/top?window=24h&at={iso}&coin=ETH")
+    # the overview's chart: bars from the same rollup rows on both engines, adding up to the window's stats
+    for query in ("window=1h&interval=1m", "window=3650d&interval=1d", "window=24h&coin=BTC&interval=1h", "window=24h"):
+        series, _ = pair.both(f"/api/liquidation-series?at={iso}&{query}")
+        assert series["bars"], query
+    day, _ = pair.both(f"/api/stats?window=24h&at={iso}")
+    assert series["count"] == day["count"] and series["long_usd"] == pytest.approx(day["long_usd"], rel=1e-12)
 
 
 def test_coins_oi_venues_and_signals_are_identical(pair: Pair) -> None:

@@ -4,6 +4,7 @@ security headers on every response, the live-stream client cap, and one line (ne
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import json
 import re
@@ -31,8 +32,15 @@ async def _fetch(url: str, path: str, headers: dict[str, str] | None) -> tuple[i
         return r.status, await r.read(), {k.lower(): v for k, v in r.headers.items()}
 
 
+def run_async(coro: Any) -> Any:
+    """Run a coroutine to its end in a thread of its own: a session browser (Playwright's sync API) may keep an
+    event loop running in this thread, where asyncio.run() refuses to start."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
 def fetch(url: str, path: str, headers: dict[str, str] | None = None) -> tuple[int, bytes, dict[str, str]]:
-    return asyncio.run(_fetch(url, path, headers))
+    return run_async(_fetch(url, path, headers))  # type: ignore[no-any-return]
 
 
 def raw_get(url: str, request: bytes) -> bytes:
@@ -194,4 +202,4 @@ def test_live_clients_beyond_the_cap_are_closed_with_a_reason_and_counted(tmp_pa
             fourth.close()
 
     with served(tmp_path, web__max_live_clients=2) as d:
-        asyncio.run(scenario(d.url))
+        run_async(scenario(d.url))

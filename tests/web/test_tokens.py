@@ -82,9 +82,9 @@ def test_the_browser_lands_on_the_url_without_the_token_and_the_page_works(brows
         assert TOKEN not in page.url and response.request.redirected_from is not None
         assert response.request.redirected_from.url.endswith(f"token={TOKEN}&windows=1h,24h")
         page.wait_for_selector("body[data-ready='1']")
-        page.wait_for_function("document.getElementById('conn').textContent === 'live'")  # the stream carries the cookie
+        page.wait_for_function("() => document.getElementById('conn').textContent === 'live'")  # the stream carries the cookie
         guarded.publish([liquidation("TOKN", PositionSide.SHORT, 77_000.0)])
-        page.wait_for_function("[...document.querySelectorAll('#feed tbody tr')].some(r => r.dataset.coin === 'TOKN')")
+        page.wait_for_function("() => [...document.querySelectorAll('#feed tbody tr')].some(r => r.dataset.coin === 'TOKN')")
         assert [c.get_attribute("data-window") for c in page.query_selector_all("#totals .card")] == ["1h", "24h"]
         assert page.evaluate("document.referrer") == ""
 

@@ -13,7 +13,7 @@ import typer
 from liqwatch import config
 from liqwatch.errors import ConfigError, StoreNotFound
 from liqwatch.model.time import now_ns, parse_duration_ns, parse_time_ns
-from liqwatch.storage import EventStore, default_db_path, is_postgres_url, open_store
+from liqwatch.storage import EventStore, default_db_path, is_postgres_url
 
 # a str, not a Path: Path("postgresql://h/db") would fold the URL's "//" into "/"
 DbOption = Annotated[
@@ -41,14 +41,19 @@ def db_path(db: str | Path | None, config_path: Path | None = None) -> str:
     return path or str(default_db_path())
 
 
-def store(db: str | Path | None, config_path: Path | None = None, *, create: bool = False) -> EventStore:
-    """Open the store the options point at; only commands that write (`create=True`) may create a missing file."""
+def store(db: str | Path | None, config_path: Path | None = None, *, write: bool = False) -> EventStore:
+    """Open the store the options point at; to read, while `liqwatch up` holds it, through that process.
+
+    Only commands that write (`write=True`) may create a missing file: a read of one is `StoreNotFound` (exit 2).
+    """
+    from liqwatch.storage.remote import open_reader, open_writer
+
     path = db_path(db, config_path)
-    if not create and not is_postgres_url(path) and path != ":memory:":
-        file = Path(path.removeprefix("duckdb://")).expanduser()
-        if not file.exists():
-            raise StoreNotFound(path)
-    return open_store(path)
+    if write:
+        return open_writer(path)
+    if not is_postgres_url(path) and path != ":memory:" and not Path(path.removeprefix("duckdb://")).expanduser().exists():
+        raise StoreNotFound(path)
+    return open_reader(path)
 
 
 def write_out(path: Path, write: Callable[[Path], object], what: str = "--out") -> None:

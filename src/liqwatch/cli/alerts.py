@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import typer
 from rich.console import Console
@@ -39,13 +39,13 @@ def list_rules(config_path: ConfigOption = None, db: DbOption = None, as_json: J
     """Show every rule, its condition and cooldown, and when it last fired (from the store); destinations masked."""
     from liqwatch.alerts.history import last_by_rule
     from liqwatch.alerts.redact import display
-    from liqwatch.storage.duckdb_store import DuckDBStore
+    from liqwatch.storage.remote import open_reader
 
     cfg = settings(config_path)
     last: dict[str, dict[str, Any]] = {}
     note = ""
     try:
-        store = DuckDBStore(db_path(db, config_path), read_only=True)
+        store = cast(Any, open_reader(db_path(db, config_path), read_only=True))
         try:
             last = last_by_rule(store)
         finally:
@@ -121,12 +121,12 @@ def recent(
 ) -> None:
     """Show alerts fired in a window, newest first, with how many destinations got each."""
     from liqwatch.alerts.history import recent_alerts
-    from liqwatch.storage.duckdb_store import DuckDBStore
+    from liqwatch.storage.remote import open_reader
 
     start = time_option(since, "--since")
     end = time_option(until, "--until", now())
     assert start is not None and end is not None
-    store = DuckDBStore(db_path(db, config_path), read_only=True)
+    store = cast(Any, open_reader(db_path(db, config_path), read_only=True))
     try:
         rows = recent_alerts(store, start, end)
     finally:

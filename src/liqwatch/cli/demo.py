@@ -22,13 +22,18 @@ if TYPE_CHECKING:
     from liqwatch.sim.summary import Story
 
 
+DEFAULT_SPEED = 360.0  # the 24 h scenario in 4 minutes
+
+
 def register(app: typer.Typer) -> None:
     app.command("demo")(demo)
 
 
 def demo(
     scenario: Annotated[str, typer.Option(help="built-in scenario name or a scenario TOML file")] = "selloff-2025-11-04",
-    speed: Annotated[float, typer.Option(help="simulated seconds per real second (60: an hour a minute; 0: as fast as possible)")] = 60.0,
+    speed: Annotated[
+        float, typer.Option(help="simulated seconds per real second (360: an hour every 10 s, the 24 h scenario in 4 min; 0: as fast as possible)")
+    ] = DEFAULT_SPEED,
     seed: Annotated[int, typer.Option(help="random seed: the same seed replays the same market")] = 1,
     db: Annotated[Path | None, typer.Option("--db", help="DuckDB file (default: a fresh demo.duckdb beside the default store)")] = None,
     hours: Annotated[float | None, typer.Option(help="run only the first HOURS of the scenario")] = None,
@@ -39,7 +44,11 @@ def demo(
     brief: Annotated[Path | None, typer.Option("--brief", help="also write the end-of-run brief as HTML to FILE")] = None,
     alerts: Annotated[bool, typer.Option("--alerts/--no-alerts", help="print the demo's alerts (liquidation ≥ $10M, long clusters)")] = True,
 ) -> None:
-    """Re-enact a market scenario on a local exchange (Binance, Bybit, OKX, HTX wire formats) and collect it with the real connectors."""
+    """Re-enact a market scenario on a local exchange (Binance, Bybit, OKX, HTX wire formats) and collect it with the real connectors.
+
+    The dashboard, `liqwatch watch` and the API follow the scenario's clock (its windows end at the simulated time,
+    not today). When the scenario ends, the store is kept and the dashboard stays up until Ctrl-C, to browse it.
+    """
     import msgspec
 
     from liqwatch.errors import ConfigError
@@ -113,6 +122,12 @@ async def _run(
         else:
             console.print("stopped before the scenario's end")
         _print_brief(console, runner, brief)
+        if done.done() and not stop.is_set() and app.web is not None:
+            # the scenario's market is over, not the demo: its dashboard keeps showing the store until Ctrl-C. The
+            # collectors stop (the simulated venues publish nothing more; their silence would be reported as drift).
+            await app.stop_feeds()
+            console.print(f"demo finished: the dashboard stays up at [bold]{app.web.url}[/] on {runner.db}; press Ctrl-C to stop")
+            await stop.wait()
     finally:
         done.cancel()
         await runner.stop()

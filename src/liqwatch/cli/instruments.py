@@ -44,7 +44,7 @@ def import_(
         instruments = load_instruments(file, module, counters)  # a recording: JSON Lines with `raw`
     if not instruments:
         raise ConfigError(f"{file} holds no {venue} instruments ({counters.last_error or 'no lines parsed'})")
-    s = store(db, create=True)
+    s = store(db, write=True)
     s.write_instruments(instruments, now_ns())
     s.close()
     typer.echo(f"imported {len(instruments)} {venue} instruments")

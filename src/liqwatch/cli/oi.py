@@ -69,7 +69,7 @@ def import_cme(
     Multipliers: BTC 5 BTC, ETH 50 ETH, MBT 0.1 BTC, MET 0.1 ETH per contract; options rows are skipped.
     """
     events = read_cme_file(file)
-    written = store(db, create=True).write(events).get("open_interest", 0)
+    written = store(db, write=True).write(events).get("open_interest", 0)
     typer.echo(f"imported {len(events)} CME end-of-day OI points ({written} new) from {file}")
 
 

@@ -35,7 +35,7 @@ def replay(
     missing = [str(f) for f in files if not f.is_file()]
     if missing:
         raise ConfigError(f"no such file: {', '.join(missing)}")
-    target = store(db, create=True)
+    target = store(db, write=True)
     try:
         reports = replay_files(target, files, venue)
     finally:

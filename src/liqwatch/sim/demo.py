@@ -35,8 +35,10 @@ _NO_RECORDINGS = Path("/nonexistent-liqwatch-recordings")  # the simulation serv
 
 
 DAY_NS = 86_400 * 1_000_000_000
-# Signals for a 24 h scenario: 1 h bars, a cluster needs only a few earlier bars of the same day to compare with
-DEMO_SIGNALS = SignalSettings(timeframe="1h", cluster_lookback_bars=24, cluster_min_bars=3, cluster_min_usd=5_000_000.0)
+# Signals for a 24 h scenario: 1 h bars compared with the earlier bars of the same day. Two earlier bars are enough,
+# so the day's cascade hour (the 03:00 bar of the 4 Nov scenario: $364M of BTC longs against $8M and $34M before)
+# is a cluster, as the README promises; with three it had no comparison yet and fired nothing.
+DEMO_SIGNALS = SignalSettings(timeframe="1h", cluster_lookback_bars=24, cluster_min_bars=2, cluster_min_usd=5_000_000.0)
 
 
 def demo_alerts(port: int | None = None, *, min_usd: float = 10_000_000.0) -> AlertSettings:
@@ -171,7 +173,7 @@ class Demo:
             LiqwatchError: the collectors did not subscribe every simulated topic in time.
         """
         await self.server.start()
-        self.app = App(self.settings(), db=self.db)
+        self.app = App(self.settings(), db=self.db, clock=lambda: self.sim_now_ns)  # the market's now: scenario time
         if self._history:
             venue = self.scenario.history_venue
             instruments = {i.coin: i for i in self.exchange.instruments(venue)}

@@ -85,6 +85,11 @@ class EventStore(Protocol):
         """Return long/short USD and counts over (since, until], optionally grouped (coin, venue, market, margin…)."""
         ...
 
+    def liquidation_series(self, *, since: int, until: int, bar_ns: int, coin: str | None = None) -> list[dict[str, Any]]:
+        """Return per bar (start, aligned from the epoch) long/short USD and counts in (since, until]: the window's
+        total split by bar exactly (the first and last bar hold only their part inside the window)."""
+        ...
+
     def liquidation_bars(self, *, since: int, until: int, bar_ns: int, coin: str | None = None) -> list[dict[str, Any]]:
         """Return per bar and coin long/short USD and counts, from the per-minute rollup."""
         ...

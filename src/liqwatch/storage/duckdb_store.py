@@ -18,7 +18,7 @@ import duckdb
 import msgspec
 import pyarrow as pa
 
-from liqwatch.errors import StorageError, StoreNotFound, StoreRejectedData
+from liqwatch.errors import StorageError, StoreInUse, StoreNotFound, StoreRejectedData
 from liqwatch.model import Event, Instrument, Signal
 from liqwatch.storage import rollup, schema
 from liqwatch.storage.dead_letters import DeadLetter, letter_id
@@ -67,7 +67,7 @@ class DuckDBStore(WindowQueries, CandleQueries, MarketQueries):
             self._con = duckdb.connect(str(Path(self.path).expanduser()) if self.path != ":memory:" else self.path, read_only=read_only)
         except duckdb.IOException as exc:
             if "lock" in str(exc).lower():
-                raise StorageError(
+                raise StoreInUse(
                     f"the database {self.path} is in use by another process (DuckDB allows one process per file): "
                     "stop the other liqwatch, or pass --db with another file"
                 ) from None
@@ -305,13 +305,14 @@ class DuckDBStore(WindowQueries, CandleQueries, MarketQueries):
         if not self._rollup:
             raise StorageError(f"{self.path} has no {rollup.TABLE} table; open it once writable to build it")
 
-    def _source(self, since: int, until: int, coin: str | None = None) -> tuple[str, list[Any]]:
+    def _source(self, since: int, until: int, coin: str | None = None, bar_ns: int | None = None) -> tuple[str, list[Any]]:
         if self._rollup:
-            return rollup.window_source(since, until, coin)
+            return rollup.window_source(since, until, coin, bar_ns=bar_ns)
         where, params = _filters(since, until, None, coin, None)
+        bar = f", ts_event - ts_event % {int(bar_ns)} AS bar" if bar_ns is not None else ""
         return (
             f"SELECT {rollup.COLUMNS}, notional_usd AS usd, 1 AS n, notional_usd AS max_usd, ts_event AS first_ts, "
-            f"ts_event AS last_ts FROM liquidations{where}",
+            f"ts_event AS last_ts{bar} FROM liquidations{where}",
             params,
         )
 

@@ -199,8 +199,8 @@ class PostgresStore(WindowQueries, CandleQueries):
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         return self._rows(_pg(sql), params)
 
-    def _source(self, since: int, until: int, coin: str | None = None) -> tuple[str, list[Any]]:
-        return rollup.window_source(since, until, coin)
+    def _source(self, since: int, until: int, coin: str | None = None, bar_ns: int | None = None) -> tuple[str, list[Any]]:
+        return rollup.window_source(since, until, coin, bar_ns=bar_ns)
 
     def load_instruments(self, venue: str | None = None) -> list[Instrument]:
         """Return cached instrument specs."""

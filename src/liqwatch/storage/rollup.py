@@ -129,22 +129,43 @@ def full_minutes(since: int, until: int) -> tuple[int, int]:
     return lo, hi
 
 
-def window_source(since: int, until: int, coin: str | None = None) -> tuple[str, list[Any]]:
-    """Return a subquery with the rollups' columns covering exactly (since, until], and its parameters."""
+def window_source(since: int, until: int, coin: str | None = None, *, bar_ns: int | None = None) -> tuple[str, list[Any]]:
+    """Return a subquery with the rollups' columns covering exactly (since, until], and its parameters.
+
+    With `bar_ns` (a whole number of minutes), every row also has `bar`: the start of the bar, aligned to multiples of
+    `bar_ns` from the epoch, its liquidations fall in (by event time). Hour rows are used only when `bar_ns` is a
+    whole number of hours; otherwise whole minutes (an hour row cannot be split between bars). Grouping by `bar`
+    splits the window's total exactly: nothing is counted twice or left out.
+
+    Raises:
+        ValueError: `bar_ns` is not a positive whole number of minutes.
+    """
+    if bar_ns is not None and (bar_ns <= 0 or bar_ns % MINUTE_NS):
+        raise ValueError(f"bar_ns must be a positive whole number of minutes, was {bar_ns}")
     coin_sql = " AND coin = ?" if coin else ""
     coin_p: list[Any] = [coin.upper()] if coin else []
+
+    def bar(column: str) -> str:
+        return f", {column} - {column} % {int(bar_ns)} AS bar" if bar_ns is not None else ""
+
     raw = (
         f"SELECT {COLUMNS}, notional_usd AS usd, 1 AS n, notional_usd AS max_usd, ts_event AS first_ts, "
-        f"ts_event AS last_ts FROM liquidations WHERE ts_event > ? AND ts_event <= ?{coin_sql}"
+        f"ts_event AS last_ts{bar('ts_event')} FROM liquidations WHERE ts_event > ? AND ts_event <= ?{coin_sql}"
     )
     lo, hi = full_minutes(since, until)
     if lo >= hi:
         return raw, [since, until, *coin_p]
-    minutes = f"SELECT {COLUMNS}, usd, n, max_usd, first_ts, last_ts FROM {TABLE} WHERE minute >= ? AND minute < ?{coin_sql}"
-    hours = f"SELECT {COLUMNS}, usd, n, max_usd, first_ts, last_ts FROM {HOUR_TABLE} WHERE hour >= ? AND hour < ?{coin_sql}"
+    minutes = (
+        f"SELECT {COLUMNS}, usd, n, max_usd, first_ts, last_ts{bar('minute')} FROM {TABLE} "
+        f"WHERE minute >= ? AND minute < ?{coin_sql}"
+    )
+    hours = (
+        f"SELECT {COLUMNS}, usd, n, max_usd, first_ts, last_ts{bar('hour')} FROM {HOUR_TABLE} "
+        f"WHERE hour >= ? AND hour < ?{coin_sql}"
+    )
     hlo = -(-lo // HOUR_NS) * HOUR_NS  # first whole hour at or after lo
     hhi = hi - hi % HOUR_NS
-    if hlo >= hhi:
+    if hlo >= hhi or (bar_ns is not None and bar_ns % HOUR_NS):
         parts = [(raw, [since, lo - 1]), (minutes, [lo, hi]), (raw, [hi - 1, until])]
     else:
         parts = [(raw, [since, lo - 1]), (minutes, [lo, hlo]), (hours, [hlo, hhi]), (minutes, [hhi, hi]), (raw, [hi - 1, until])]

@@ -38,7 +38,9 @@ class WindowQueries:
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:  # pragma: no cover - host's
         raise NotImplementedError
 
-    def _source(self, since: int, until: int, coin: str | None = None) -> tuple[str, list[Any]]:  # pragma: no cover
+    def _source(
+        self, since: int, until: int, coin: str | None = None, bar_ns: int | None = None
+    ) -> tuple[str, list[Any]]:  # pragma: no cover - host's
         raise NotImplementedError
 
     def _require_rollup(self) -> None:
@@ -55,6 +57,16 @@ class WindowQueries:
         if keys:
             sql = f"SELECT * FROM ({sql} GROUP BY {keys}) g ORDER BY long_usd + short_usd DESC, {keys}"
         return self._query(sql, params)
+
+    def liquidation_series(self, *, since: int, until: int, bar_ns: int, coin: str | None = None) -> list[dict[str, Any]]:
+        """Return per bar: long/short USD and counts of the liquidations in (since, until], bars with any only.
+
+        The same rows as `liquidation_totals` over the same window (`rollup.window_source`), split by `bar` (the start
+        of a `bar_ns` bar aligned from the epoch; the first and last bars hold only their part inside the window):
+        the bars add up to the window's total, to the cent.
+        """
+        src, params = self._source(since, until, coin, bar_ns)
+        return self._query(f"SELECT bar, {_SIDES} FROM ({src}) w GROUP BY bar ORDER BY bar", params)
 
     def liquidation_summary(self, *, since: int, until: int, coin: str | None = None) -> list[dict[str, Any]]:
         """Return per (coin, venue, contract_type, position_side) in (since, until]: USD, count, largest, first/last time.

@@ -19,13 +19,18 @@ def _q(request: Request) -> Queries:
     return request.app.state.queries  # type: ignore[no-any-return]
 
 
+def _now(request: Request) -> int:
+    """Return the market's "now" (`App.market_now_ns`): what every absent `at`/`until` defaults to."""
+    return request.app.state.clock()  # type: ignore[no-any-return]
+
+
 def _status(request: Request) -> dict[str, Any]:
     return request.app.state.status_provider()  # type: ignore[no-any-return]
 
 
 @router.get("/api/stats", tags=["liquidations"], summary="Totals over a window (= liqwatch stats --json)")
 def stats(request: Request, window: str | None = None, at: str | None = None) -> dict[str, Any]:
-    until = params.time_param(at, "at")
+    until = params.time_param(at, "at", now=_now(request))
     result = _q(request).stats(since=until - params.window_param(window), until=until)
     return {**result, "window": window or "24h"}
 
@@ -33,7 +38,22 @@ def stats(request: Request, window: str | None = None, at: str | None = None) ->
 @router.get("/api/overview", tags=["liquidations"], summary="Totals for 1h, 4h, 12h and 24h (or ?windows=…)")
 def overview(request: Request, at: str | None = None, windows: str | None = None) -> dict[str, Any]:
     labels = params.windows_param(windows, views.OVERVIEW_WINDOWS)
-    return views.totals(_q(request), at=params.time_param(at, "at"), windows=labels)
+    return views.totals(_q(request), at=params.time_param(at, "at", now=_now(request)), windows=labels)
+
+
+@router.get("/api/liquidation-series", tags=["liquidations"], summary="Longs and shorts liquidated per interval over a window")
+def liquidation_series(
+    request: Request, window: str | None = None, at: str | None = None, coin: str | None = None, interval: str | None = None
+) -> dict[str, Any]:
+    """Return the overview's chart: liquidated USD per bar and side over the window ending at `at` (default: the
+    market's now), for one coin or all; `interval` 1m, 5m, 15m, 1h, 4h or 1d (default: at most 120 bars). The bars add
+    up to `/api/stats` over the same window (`long_usd`, `short_usd`, `count` are their sums)."""
+    until = params.time_param(at, "at", now=_now(request))
+    length = params.window_param(window)
+    interval_s = params.interval_param(interval) if interval else views.series_interval(length)
+    return views.liquidation_series(
+        _q(request), since=until - length, until=until, interval_s=interval_s, coin=params.coin_param(coin)
+    )
 
 
 @router.get("/api/liquidations", tags=["liquidations"], summary="Stored liquidations, newest first")
@@ -47,7 +67,7 @@ def liquidations(
     min_usd: str | None = None,
     limit: str | None = None,
 ) -> list[dict[str, Any]]:
-    start, end = params.range_params(since, until, window)
+    start, end = params.range_params(since, until, window, now=_now(request))
     return _q(request).liquidations(
         since=start,
         until=end,
@@ -60,7 +80,7 @@ def liquidations(
 
 @router.get("/api/top", tags=["liquidations"], summary="The largest liquidations of a window")
 def top(request: Request, window: str | None = None, at: str | None = None, coin: str | None = None, limit: str | None = None) -> list[dict[str, Any]]:
-    until = params.time_param(at, "at")
+    until = params.time_param(at, "at", now=_now(request))
     return _q(request).top(
         since=until - params.window_param(window), until=until, limit=params.limit_param(limit, 10), coin=params.coin_param(coin)
     )
@@ -68,13 +88,13 @@ def top(request: Request, window: str | None = None, at: str | None = None, coin
 
 @router.get("/api/coins", tags=["market"], summary="Per-coin table: price, liquidations, OI and funding")
 def coins(request: Request, at: str | None = None) -> dict[str, Any]:
-    when = params.time_param(at, "at")
+    when = params.time_param(at, "at", now=_now(request))
     return {"at_ns": when, "coins": views.coin_table(_q(request), at=when)}
 
 
 @router.get("/api/oi", tags=["open interest"], summary="Open interest per venue and coin (= liqwatch oi --json)")
 def oi(request: Request, coin: str | None = None, at: str | None = None) -> dict[str, Any]:
-    return _q(request).oi(at=params.time_param(at, "at"), coin=params.coin_param(coin))
+    return _q(request).oi(at=params.time_param(at, "at", now=_now(request)), coin=params.coin_param(coin))
 
 
 @router.get("/api/candles", tags=["market"], summary="Coin chart series: candles, liquidation bars, OI, signals, levels")
@@ -91,8 +111,9 @@ def candles(
     (`liquidations`), total one-sided OI (`open_interest`), the window's stored `signals`, and the coin's configured
     level rules (`levels`: `levels` prices, `zones` as [low, high], `daily_close`, from `[signals.levels.COIN]`)."""
     name = params.coin_param(coin, "coin")
-    assert name is not None
-    until = params.time_param(at, "at")
+    if name is None:
+        raise params.BadRequest("coin must not be empty")
+    until = params.time_param(at, "at", now=_now(request))
     if symbol is not None and not params.coin_param(symbol, "symbol"):
         raise params.BadRequest("symbol must not be empty")
     venue_name = params.venue_param(venue)
@@ -110,15 +131,16 @@ def candles(
 @router.get("/api/price", tags=["market"], summary="Price context: price, changes, drawdown from ATH")
 def price(request: Request, coin: str, at: str | None = None) -> dict[str, Any]:
     name = params.coin_param(coin)
-    assert name is not None
-    return _q(request).price(coin=name, at=params.time_param(at, "at"))
+    if name is None:
+        raise params.BadRequest("coin must not be empty")
+    return _q(request).price(coin=name, at=params.time_param(at, "at", now=_now(request)))
 
 
 @router.get("/api/signals", tags=["signals"], summary="Signals that fired in a window")
 def signals(
     request: Request, since: str | None = None, until: str | None = None, window: str | None = None, coin: str | None = None
 ) -> list[dict[str, Any]]:
-    start, end = params.range_params(since, until, window)
+    start, end = params.range_params(since, until, window, now=_now(request))
     return _q(request).signals(since=start, until=end, coin=params.coin_param(coin))
 
 
@@ -135,7 +157,7 @@ def alerts(
     """Return stored alerts with since < trigger time <= until: rule, subject (coin, or venue for feed rules), title,
     body, the numbers behind it (`values`), delivery counts, and `view`, the dashboard link the alert carried (overview
     pre-filtered to its coin or venue at its trigger time) on this host; `coin_page` for coin alerts."""
-    start, end = params.range_params(since, until, window or "7d")
+    start, end = params.range_params(since, until, window or "7d", now=_now(request))
     return _q(request).alerts(
         since=start, until=end, coin=params.coin_param(coin), venue=params.venue_param(venue), limit=params.limit_param(limit, 50)
     )
@@ -147,14 +169,15 @@ def heatmap(request: Request, coin: str, window: str | None = None, at: str | No
     window) and `current` (= `liqwatch map --json` at the window's end: `buckets` with `price`, `long_usd`, `short_usd`
     per price bucket, clusters, cumulative curves, max pain), both with the model's `assumptions` ([heatmap] config)."""
     name = params.coin_param(coin)
-    assert name is not None
-    until = params.time_param(at, "at")
+    if name is None:
+        raise params.BadRequest("coin must not be empty")
+    until = params.time_param(at, "at", now=_now(request))
     return _q(request).heatmap(coin=name, since=until - params.window_param(window), until=until)
 
 
 @router.get("/api/venues", tags=["venues"], summary="Per venue and connection: state, age, rate, reconnects, skipped")
 def venues(request: Request, at: str | None = None) -> dict[str, Any]:
-    return views.venues(_q(request), _status(request), at=params.time_param(at, "at"))
+    return views.venues(_q(request), _status(request), at=params.time_param(at, "at", now=_now(request)))
 
 
 @router.get("/api/brief", tags=["brief"], summary="The market brief (format=json, markdown or html)")
@@ -162,7 +185,7 @@ def brief(
     request: Request, at: str | None = None, window: str | None = None, coin: str | None = None, format: str = "json"
 ) -> Any:
     format = params.choice_param(format, "format", ("json", "markdown", "html"), "json")
-    result = _q(request).brief(at=params.time_param(at, "at"), window_ns=params.window_param(window), coin=params.coin_param(coin))
+    result = _q(request).brief(at=params.time_param(at, "at", now=_now(request)), window_ns=params.window_param(window), coin=params.coin_param(coin))
     if format == "markdown":
         return PlainTextResponse(result.to_markdown(), media_type="text/markdown")
     if format == "html":  # the standalone page: plotly.js and the drawing script inline, allowed by a nonce

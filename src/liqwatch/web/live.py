@@ -29,6 +29,7 @@ logger = logging.getLogger(__name__)
 KEEPALIVE_S = 15.0
 REFUSED_RETRY_MS = 30_000
 _encoder = msgspec.json.Encoder()
+_CLOSE = b""  # queued by `close_streams`: the stream ends (compared by identity, never sent)
 
 
 def liquidation_row(e: Liquidation) -> dict[str, Any]:
@@ -101,6 +102,13 @@ class LiveHub:
         self._sub: Subscription | None = None
         self._task: asyncio.Task[None] | None = None
         self._refresh_until = 0.0
+        self.closing = False
+
+    def close_streams(self) -> None:
+        """End every open stream (the server is stopping): each browser's stream returns instead of being cancelled."""
+        self.closing = True
+        for client in self.clients:
+            client.offer(_CLOSE)
 
     def start(self) -> None:
         """Subscribe to the bus and start batching (idempotent)."""
@@ -206,6 +214,8 @@ class LiveHub:
         Beyond `max_clients` streams, one `refused` event with the reason ends the stream (a browser's EventSource
         tries again after REFUSED_RETRY_MS).
         """
+        if self.closing:
+            return
         if len(self.clients) >= self.max_clients:
             self.refused += 1
             if self.refused == 1 or self.refused % 1000 == 0:
@@ -222,10 +232,14 @@ class LiveHub:
             yield b"retry: 2000\n" + sse("hello", {"ts_ns": now_ns()})
             while True:
                 try:
-                    yield await asyncio.wait_for(client.queue.get(), KEEPALIVE_S)
+                    message = await asyncio.wait_for(client.queue.get(), KEEPALIVE_S)
                 except TimeoutError:
                     if await is_disconnected():
                         return
                     yield b": keepalive\n\n"
+                    continue
+                if message is _CLOSE:
+                    return
+                yield message
         finally:
             self.clients.discard(client)

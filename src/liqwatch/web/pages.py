@@ -63,7 +63,7 @@ def overview(
     # an alert's link: /?coin=BTC (or venue=okx)&t=<trigger time>&alert=<id>: the view at that time, pre-filtered
     when = at or t
     cfg: dict[str, Any] = {
-        "at": params.time_param(when, "at") if when else None,
+        "at": params.time_param(when, "at", now=request.app.state.clock()) if when else None,
         "filter": {"coin": params.coin_param(coin), "venue": params.venue_param(venue), "min_usd": params.float_param(min_usd, "min_usd")},
         "alert": params.alert_param(alert),
     }
@@ -77,13 +77,13 @@ def coin(request: Request, coin: str, at: str | None = None, interval: str | Non
     name = params.coin_param(coin)
     params.interval_param(interval, "5m")
     params.window_param(window)
-    cfg = {"coin": name, "at": params.time_param(at, "at") if at else None, "interval": interval or "5m", "window": window or "24h"}
+    cfg = {"coin": name, "at": params.time_param(at, "at", now=request.app.state.clock()) if at else None, "interval": interval or "5m", "window": window or "24h"}
     return render(request, "coin.html", title=f"liqwatch — {name}", page="coin", config=cfg)
 
 
 @router.get("/venues")
 def venues(request: Request, at: str | None = None) -> HTMLResponse:
-    cfg = {"at": params.time_param(at, "at") if at else None}
+    cfg = {"at": params.time_param(at, "at", now=request.app.state.clock()) if at else None}
     return render(request, "venues.html", title="liqwatch — venues", page="venues", config=cfg)
 
 
@@ -91,7 +91,7 @@ def venues(request: Request, at: str | None = None) -> HTMLResponse:
 def brief(request: Request, at: str | None = None, window: str | None = None, coin: str | None = None) -> HTMLResponse:
     queries = request.app.state.queries
     try:
-        result = queries.brief(at=params.time_param(at, "at"), window_ns=params.window_param(window), coin=params.coin_param(coin))
+        result = queries.brief(at=params.time_param(at, "at", now=request.app.state.clock()), window_ns=params.window_param(window), coin=params.coin_param(coin))
     except Unavailable as exc:
         body = f'<p class="unavailable" id="brief-unavailable">The market brief is not available in this build ({html.escape(str(exc))}).</p>'
         response = render(request, "brief.html", title="liqwatch — brief", page="brief", body=body)

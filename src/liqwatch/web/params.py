@@ -35,16 +35,21 @@ def show(value: str) -> str:
     return repr(value) if len(value) <= SHOWN else repr(value[:SHOWN]) + f"… ({len(value)} characters)"
 
 
-def time_param(value: str | None, name: str, default: int | None = None) -> int:
-    """Parse an ISO-8601 UTC time, `now`, a relative time such as 24h, or epoch nanoseconds (1970 to 2200)."""
+def time_param(value: str | None, name: str, default: int | None = None, *, now: int | None = None) -> int:
+    """Parse an ISO-8601 UTC time, `now`, a relative time such as 24h, or epoch nanoseconds (1970 to 2200).
+
+    `now` is the market's clock (`App.market_now_ns`: the wall clock when collecting live, the scenario's in the demo):
+    what an absent value, `now` and relative times refer to; `default` replaces it for an absent value.
+    """
+    reference = now_ns() if now is None else now
     if value is None or value == "":
-        return now_ns() if default is None else default
+        return reference if default is None else default
     accepted = "ISO-8601 UTC (2025-11-04T12:00:00Z), 'now', a relative time such as '24h', or epoch nanoseconds"
     if _DIGITS.match(value) and len(value) >= 16:
         ns = int(value) if len(value) <= 20 else MAX_TIME_NS + 1
     else:
         try:
-            ns = parse_time_ns(value)
+            ns = parse_time_ns(value, now=reference)
         except (ValueError, OverflowError):
             raise BadRequest(f"{name} must be {accepted}, was {show(value)}") from None
     if not MIN_TIME_NS <= ns < MAX_TIME_NS:
@@ -137,10 +142,12 @@ def interval_param(value: str | None, default: str = "1h") -> int:
     return INTERVALS[choice_param(value, "interval", tuple(INTERVALS), default)]
 
 
-def range_params(since: str | None, until: str | None, window: str | None, at: str | None = None) -> tuple[int, int]:
-    """Return (since, until): `until` (or `at`, default now) and `since` (default until minus the window)."""
-    end = time_param(until or at, "until")
-    start = time_param(since, "since", default=end - window_param(window))
+def range_params(
+    since: str | None, until: str | None, window: str | None, at: str | None = None, *, now: int | None = None
+) -> tuple[int, int]:
+    """Return (since, until): `until` (or `at`, default the market's `now`) and `since` (default until minus the window)."""
+    end = time_param(until or at, "until", now=now)
+    start = time_param(since, "since", default=end - window_param(window), now=now)
     if start >= end:
         raise BadRequest("since must be before until")
     return start, end

@@ -74,6 +74,11 @@ class Queries:
             rows = store.top_liquidations(since=since, until=until, limit=limit, coin=coin)
         return [{**r, "ts": ns_to_iso(r["ts_event"])} for r in rows]
 
+    def liquidation_series(self, *, since: int, until: int, bar_ns: int, coin: str | None) -> list[dict[str, Any]]:
+        """Return long/short USD and counts per bar of (since, until] (`store.liquidation_series`: they add up to `stats`)."""
+        with self._locked() as store:
+            return store.liquidation_series(since=since, until=until, bar_ns=bar_ns, coin=coin)
+
     def oi(self, *, at: int, coin: str | None) -> dict[str, Any]:
         """Return `liqwatch oi --json` at `at`."""
         with self._locked() as store:

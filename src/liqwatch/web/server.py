@@ -52,19 +52,23 @@ def create_app(
     *,
     store_lock: threading.Lock | None = None,
     analytics: LiveAnalytics | None = None,
+    clock: Callable[[], int] | None = None,
 ) -> FastAPI:
     """Return the dashboard and API over `store` (read-only), live from `bus`; `store_lock` is the writer's lock.
 
     With `analytics` (the process's `LiveAnalytics`, fed by the same bus) the live totals pushed to browsers come from
     it; without, they are re-read from the store. History (`/api/stats`, `/api/overview` …) always reads the store.
+    `clock` is the market's "now" (`App.market_now_ns`; default the wall clock): every absent `at`/`until` of the API
+    and the pages, and the live totals' window end, follow it (the demo's scenario time, not today's date).
     """
+    market_now = clock or now_ns
     queries = Queries(store, store_lock, settings)
     if analytics is not None:
         live = analytics
         hub = LiveHub(
             bus,
             push_interval_s=settings.web.push_interval_s,
-            totals=lambda: views.live_totals(live, at=now_ns()),
+            totals=lambda: views.live_totals(live, at=market_now()),
             settle_s=2.0,
             totals_blocking=False,
             max_clients=settings.web.max_live_clients,
@@ -73,7 +77,7 @@ def create_app(
         hub = LiveHub(
             bus,
             push_interval_s=settings.web.push_interval_s,
-            totals=lambda: views.totals(queries, at=now_ns()),
+            totals=lambda: views.totals(queries, at=market_now()),
             settle_s=settings.store.flush_interval_s + 2.0,
             max_clients=settings.web.max_live_clients,
         )
@@ -98,6 +102,7 @@ def create_app(
     app.state.queries = queries
     app.state.hub = hub
     app.state.settings = settings
+    app.state.clock = market_now
     app.state.status_provider = status_provider
     _errors(app)
     app.include_router(api.router)
@@ -193,7 +198,14 @@ class WebServer:
         return f"http://{'[' + host + ']' if ':' in host else host}:{self.port}"
 
     async def stop(self) -> None:
-        """Stop serving and close open streams."""
+        """Stop serving and close open streams.
+
+        The live streams end first (`LiveHub.close_streams`), so uvicorn's graceful shutdown finds no response still
+        running and never cancels one (a browser connected at Ctrl-C printed a CancelledError traceback per stream).
+        """
+        hub = getattr(getattr(self.config.app, "state", None), "hub", None)
+        if hub is not None:
+            hub.close_streams()
         self.server.should_exit = True
         if self._task is not None:
             with contextlib.suppress(asyncio.CancelledError, Exception):

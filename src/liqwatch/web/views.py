@@ -11,6 +11,8 @@ from liqwatch.web.queries import Queries, Unavailable
 
 OVERVIEW_WINDOWS = ("1h", "4h", "12h", "24h")
 MAX_COINS = 40
+SERIES_INTERVALS = (60, 300, 900, 3600, 14_400, 86_400)  # seconds: 1m, 5m, 15m, 1h, 4h, 1d
+MAX_SERIES_BARS = 120
 
 
 def totals(q: Queries, *, at: int, windows: tuple[str, ...] = OVERVIEW_WINDOWS) -> dict[str, Any]:
@@ -19,6 +21,46 @@ def totals(q: Queries, *, at: int, windows: tuple[str, ...] = OVERVIEW_WINDOWS) 
         "at": ns_to_iso(at),
         "at_ns": at,
         "windows": {label: {**q.stats(since=at - parse_duration_ns(label), until=at), "window": label} for label in windows},
+    }
+
+
+def series_interval(window_ns: int) -> int:
+    """Return the bar length (seconds) for a window: the shortest of 1m … 1d giving at most `MAX_SERIES_BARS` bars."""
+    for seconds in SERIES_INTERVALS:
+        if window_ns <= seconds * NS_PER_S * MAX_SERIES_BARS:
+            return seconds
+    return SERIES_INTERVALS[-1]
+
+
+def liquidation_series(q: Queries, *, since: int, until: int, interval_s: int, coin: str | None) -> dict[str, Any]:
+    """Return the overview's liquidation chart: longs and shorts per bar of (since, until], oldest first.
+
+    Bars are aligned to multiples of the interval from the epoch; the first and the last (current) bar hold only their
+    part inside the window, so `bars` add up to the window's totals (the overview's card, `liqwatch stats`), which are
+    returned beside them from the same rows.
+    """
+    rows = q.liquidation_series(since=since, until=until, bar_ns=interval_s * NS_PER_S, coin=coin)
+    bars = [
+        {
+            "ts": ns_to_iso(int(r["bar"])),
+            "ts_ns": int(r["bar"]),
+            "long_usd": float(r["long_usd"]),
+            "short_usd": float(r["short_usd"]),
+            "count": int(r["long_count"]) + int(r["short_count"]),
+        }
+        for r in rows
+    ]
+    return {
+        "since": ns_to_iso(since),
+        "until": ns_to_iso(until),
+        "since_ns": since,
+        "until_ns": until,
+        "interval_s": interval_s,
+        "coin": coin,
+        "bars": bars,
+        "long_usd": sum(b["long_usd"] for b in bars),
+        "short_usd": sum(b["short_usd"] for b in bars),
+        "count": sum(b["count"] for b in bars),
     }
 
 

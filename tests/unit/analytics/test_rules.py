@@ -34,6 +34,22 @@ def test_clusters_need_history_size_and_share() -> None:
     assert even == []  # 50% is below cluster_share
 
 
+def test_the_demo_cascade_hour_is_a_long_cluster() -> None:
+    """The demo's 4 Nov BTC hour 02:00-03:00: $364M of longs (100%) after two hours of $7.7M and $34.5M."""
+    from liqwatch.sim.demo import DEMO_SIGNALS
+
+    kw = {
+        "coin": "BTC", "timeframe": "1h", "bar_close": 3, "long_usd": 364.18e6, "short_usd": 0.53e6,
+        "lookback_long": [7.72e6, 34.48e6], "lookback_short": [0.26e6, 1.24e6], "ts_recv": 0,
+    }
+    fired = rules.liquidation_clusters(params=DEMO_SIGNALS, **kw)
+    assert [(s.kind, s.direction) for s in fired] == [("long-cluster", "bearish")]
+    inputs = json.loads(fired[0].inputs)
+    assert inputs["lookback_bars"] == 2 and inputs["long_usd"] == 364.18e6 and inputs["threshold_usd"] < 34.48e6
+    # one earlier hour is still no comparison: the day's first two bars never fire
+    assert rules.liquidation_clusters(params=DEMO_SIGNALS, **{**kw, "lookback_long": [7.72e6], "lookback_short": [0.26e6]}) == []
+
+
 def test_divergence_both_ways_and_not_below_thresholds() -> None:
     kw = {"coin": "ETH", "window": "4h", "at": 1, "params": P, "ts_recv": 0}
     up = rules.divergence(price_change=0.03, coin_oi_change=-0.025, **kw)

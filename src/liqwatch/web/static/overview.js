@@ -1,4 +1,5 @@
-// Overview: window totals with coverage, live feed with filters, largest liquidations, venues and coins.
+// Overview: window totals with coverage, the liquidation chart, live feed with filters, largest liquidations, venues
+// and coins.
 "use strict";
 (() => {
   const { config, usd, pct, signedPct, signedPctPoints, num, time, el, row, fill, json, query } = LW;
@@ -169,6 +170,103 @@
     }));
   }
 
+
+  // Liquidation chart: longs and shorts per interval, stacked, over the selected window, for the coin filter (or all).
+  // The bars come from /api/liquidation-series (they add up to the window's card); live liquidations newer than the
+  // loaded series are added to their bar at once, and the series is re-read from the store shortly after.
+  const LONG = "#d0453b", SHORT = "#2e9d5b";
+  const chartBox = document.getElementById("liq-chart");
+  let chartWindow = windows.includes("24h") ? "24h" : windows[windows.length - 1];
+  let series = null;
+  let loadedUntil = 0;
+  let plotly = null;
+  function loadPlotly() {
+    plotly = plotly || new Promise((resolve, reject) => {
+      const script = document.createElement("script");
+      script.src = "/vendor/plotly.min.js";
+      script.onload = resolve;
+      script.onerror = () => reject(new Error("plotly.min.js did not load"));
+      document.head.appendChild(script);
+    });
+    return plotly;
+  }
+  const chartCoin = () => document.getElementById("f-coin").value.trim().toUpperCase();
+  function windowLinks() {
+    const box = document.getElementById("chart-windows");
+    box.replaceChildren(...windows.map((w) => {
+      const a = el("a", w, w === chartWindow ? "active" : "");
+      a.dataset.window = w;
+      a.addEventListener("click", () => { chartWindow = w; windowLinks(); loadChart(); });
+      return a;
+    }));
+  }
+  async function loadChart() {
+    const coin = chartCoin();
+    const data = await json("/api/liquidation-series" + query({ window: chartWindow, at, coin }));
+    if (coin !== chartCoin()) return; // the filter changed while this was loading; its own load follows
+    series = data;
+    loadedUntil = data.until_ns;
+    await drawChart();
+  }
+  async function drawChart() {
+    await loadPlotly();
+    const bars = series.bars;
+    const width = series.interval_s * 1000;
+    const x = bars.map((b) => new Date(b.ts_ns / 1e6).toISOString());
+    const bar = (name, key, color) => ({
+      type: "bar", name, x, y: bars.map((b) => b[key]), offset: 0, width, marker: { color },
+      hovertemplate: "%{x|%H:%M} %{y:$,.0f}<extra>" + name + "</extra>",
+    });
+    const layout = {
+      barmode: "stack", height: 300, margin: { l: 60, r: 20, t: 10, b: 30 }, showlegend: true,
+      legend: { orientation: "h", y: 1.12 }, paper_bgcolor: "#11151c", plot_bgcolor: "#11151c", font: { color: "#cfd6e4" },
+      xaxis: { type: "date", range: [new Date(series.since_ns / 1e6).toISOString(), new Date(series.until_ns / 1e6).toISOString()] },
+      yaxis: { title: "liquidated USD", tickformat: "$.3s", rangemode: "tozero" },
+    };
+    await Plotly.react(chartBox, [bar("longs", "long_usd", LONG), bar("shorts", "short_usd", SHORT)], layout,
+                       { displaylogo: false, responsive: true });
+    const sum = (key) => bars.reduce((a, b) => a + b[key], 0);
+    const last = bars.length ? bars[bars.length - 1] : null;
+    Object.assign(chartBox.dataset, {
+      window: chartWindow, coin: series.coin || "", interval: String(series.interval_s), bars: String(bars.length),
+      long: String(sum("long_usd")), short: String(sum("short_usd")), count: String(sum("count")),
+      last: last ? String(last.long_usd + last.short_usd) : "0", until: String(series.until_ns), ready: "1",
+    });
+    document.getElementById("chart-scope").textContent = (series.coin || "all coins") + " · " +
+      (series.interval_s >= 3600 ? series.interval_s / 3600 + " h" : series.interval_s / 60 + " min") + " bars · longs " +
+      usd(sum("long_usd")) + ", shorts " + usd(sum("short_usd"));
+  }
+  let resync = null;
+  let redraw = false;
+  function addToChart(events) {
+    if (!series) return;
+    const coin = chartCoin();
+    const step = series.interval_s * 1e9;
+    for (const e of events) {
+      // only what the loaded series cannot hold yet: newer than its end (the store's copy arrives with the resync)
+      if ((coin && e.coin !== coin) || e.ts_event <= loadedUntil) continue;
+      const start = Math.floor(e.ts_event / step) * step;
+      let b = series.bars.find((x) => x.ts_ns === start);
+      if (!b) {
+        b = { ts_ns: start, long_usd: 0, short_usd: 0, count: 0 };
+        series.bars.push(b);
+        series.bars.sort((p, q) => p.ts_ns - q.ts_ns);
+      }
+      b[e.side === "long" ? "long_usd" : "short_usd"] += e.usd;
+      b.count += 1;
+      series.until_ns = Math.max(series.until_ns, e.ts_event);
+      redraw = true;
+    }
+    // re-read from the store 3 s after the first unsynced addition (at most every 3 s while a cascade goes on)
+    if (redraw && resync === null) resync = setTimeout(() => { resync = null; loadChart().catch(() => {}); }, 3000);
+  }
+  setInterval(() => { if (redraw && series) { redraw = false; drawChart(); } }, 500);
+  let coinTimer = null;
+  document.getElementById("f-coin").addEventListener("input", () => {
+    clearTimeout(coinTimer);
+    coinTimer = setTimeout(() => loadChart().catch(() => {}), 300);
+  });
+
   async function main() {
     document.getElementById("mode").textContent = pinned
       ? "History view at " + new Date(Number(at) / 1e6).toISOString() + " (not live)" : "";
@@ -179,15 +277,16 @@
     for (const e of feedEvents) addVenue(e.venue);
     applyPreset();
     renderFeed();
-    await Promise.all([loadTop(), loadCoins(), loadAlerts()]);
+    windowLinks();
+    await Promise.all([loadTop(), loadCoins(), loadAlerts(), loadChart()]);
     document.body.dataset.ready = "1";
     if (pinned) return;
     let topDue = 0;
-    LW.live({ liquidations: addLive, totals: (data) => {
+    LW.live({ liquidations: (data) => { addLive(data); addToChart(data.events); }, totals: (data) => {
       renderTotals(data);
       if (Date.now() > topDue) { topDue = Date.now() + 5000; loadTop(); }
     } });
-    setInterval(() => { loadTop(); loadCoins(); loadAlerts(); }, 30000);
+    setInterval(() => { loadTop(); loadCoins(); loadAlerts(); loadChart(); }, 30000);
   }
   main().catch((err) => {
     document.getElementById("mode").textContent = "Could not load: " + err.message;
