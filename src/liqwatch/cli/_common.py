@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any
 
-import msgspec
 import typer
 
 from liqwatch import config
 from liqwatch.errors import ConfigError
 from liqwatch.model.time import now_ns, parse_duration_ns, parse_time_ns
+from liqwatch.numbers import json_bytes
 from liqwatch.storage import EventStore, default_db_path
 
 # a str, not a Path: Path("postgresql://h/db") would fold the URL's "//" into "/"
@@ -66,7 +66,7 @@ def duration_option(text: str, name: str) -> int:
 
 def print_json(obj: Any) -> None:
     """Print one JSON document."""
-    typer.echo(msgspec.json.encode(obj).decode())
+    typer.echo(json_bytes(obj).decode())
 
 
 def now() -> int:

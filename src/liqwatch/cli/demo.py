@@ -7,7 +7,7 @@ import contextlib
 import signal
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console, Group
@@ -223,17 +223,25 @@ def _print_story(console: Console, runner: Demo) -> None:
     if story.largest:
         big = story.largest
         lines.append(f"largest: {_usd(float(big['notional_usd']))} {big['position_side']} on {big['venue']} {big['symbol']} at {ns_to_iso(int(big['ts_event']))}")
+    oi_coins = runner.oi_summary()["coins"]
     for coin in ex.coins:
         first, low = ex.first_snapshots[coin].index_price, ex.lows[coin]
         ath = runner.scenario.coins[coin].ath
         under = f", {1 - ex.market.price(coin) / ath:.0%} under its ATH {ath:,.0f}" if ath else ""
-        oi = story.open_interest_usd.get(coin)
-        oi_base = story.open_interest_base.get(coin)
-        oi_text = f"; OI {oi[1] / oi[0] - 1:+.1%} in USD, {oi_base[1] / oi_base[0] - 1:+.1%} in coins" if oi and oi_base and oi[0] and oi_base[0] else ""
+        oi_text = _oi_text(oi_coins.get(coin))
         lines.append(f"{coin}: {first:,.2f} → {ex.market.price(coin):,.2f} (low {low:,.2f}){under}{oi_text}")
     lines.append(f"store: {runner.db} — e.g. `liqwatch liquidations --db {runner.db} --since {ns_to_iso(runner.scenario.ts_start)}`")
     for line in lines:
         console.print(line)
+
+
+def _oi_text(block: dict[str, Any] | None) -> str:
+    """The 24h OI change as `liqwatch oi` and the brief compute it (the same function, at the same time)."""
+    ch = (block or {}).get("total", {}).get("changes", {}).get("24h") or {}
+    if ch.get("coin_change") is None:
+        return ""
+    usd_part = f"{ch['usd_change']:+.2%} in USD, " if ch.get("usd_change") is not None else ""
+    return f"; OI 24h {usd_part}{ch['coin_change']:+.2%} in coins"
 
 
 def _story_table(story: Story, runner: Demo) -> Table:
