@@ -52,7 +52,7 @@ def outputs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
     with BackgroundDashboard(store, settings) as d:
         for name, path in (("api_oi", "/api/oi"), ("api_stats", "/api/stats"), ("coins", "/api/coins")):
             sep = "&" if "?" in path else "?"
-            with urllib.request.urlopen(f"{d.url}{path}{sep}at={AT_ISO}&window=24h", timeout=30) as r:  # noqa: S310
+            with urllib.request.urlopen(f"{d.url}{path}{sep}at={AT_ISO}&window=24h", timeout=30) as r:
                 out[name] = json.loads(r.read())
     store.close()
     yield out
