@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console, Group
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
 
 from liqwatch.logs import setup_logging
@@ -87,7 +88,7 @@ async def _run(
     runner = Demo(
         scenario, db=db, seed=seed, speed=speed, web_port=port, alerts=demo_alerts(port) if alerts else None, signals=DEMO_SIGNALS,
     )
-    console.print(f"liqwatch demo: [bold]{scenario.title or scenario.name}[/] — seed {seed}, speed {speed:g}x, store {db}")
+    console.print(f"liqwatch demo: [bold]{scenario.title or scenario.name}[/] — seed {seed}, speed {speed:g}x, store {escape(str(db))}")
     await runner.start()
     console.print(f"local exchange: {runner.server.http_url} ({', '.join(scenario.venues)}); {runner.history_candles} daily candles of history seeded")
     app = runner.app
@@ -95,11 +96,11 @@ async def _run(
     if app.web is not None:
         console.print(f"dashboard: [bold]{app.web.url}[/]")
     elif app.web_error:
-        console.print(f"[red]dashboard: {app.web_error}[/]")
+        console.print(f"[red]dashboard: {escape(app.web_error)}[/]")
     if app.alerts is not None:
         console.print(f"alerts (printed here): {', '.join(app.alerts.rules)}")
     for line in runner.service_lines:
-        console.print(line)
+        console.print(escape(line))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -232,7 +233,7 @@ def _print_story(console: Console, runner: Demo) -> None:
         lines.append(f"{coin}: {first:,.2f} → {ex.market.price(coin):,.2f} (low {low:,.2f}){under}{oi_text}")
     lines.append(f"store: {runner.db} — e.g. `liqwatch liquidations --db {runner.db} --since {ns_to_iso(runner.scenario.ts_start)}`")
     for line in lines:
-        console.print(line)
+        console.print(escape(line))
 
 
 def _oi_text(block: dict[str, Any] | None) -> str:

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console, Group
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
 
 from liqwatch.cli._common import ConfigOption, DbOption, settings
@@ -69,11 +70,11 @@ async def _run(settings: Settings, db: str | None, duration: float | None, live_
             loop.add_signal_handler(sig, stop.set)
     console = Console()
     recording = f", recording to {record}" if record is not None else ""
-    console.print(f"liqwatch up: {len(app.feeds)} venues → {app.db}{recording}  (Ctrl-C to stop)")
+    console.print(f"liqwatch up: {len(app.feeds)} venues → {escape(str(app.db))}{escape(recording)}  (Ctrl-C to stop)")
     if app.web is not None:
         console.print(f"dashboard: {app.web.url}/  API: {app.web.url}/api/openapi.json  metrics: {app.web.url}/metrics")
     elif app.web_error:
-        console.print(f"[yellow]dashboard off: {app.web_error}[/]")
+        console.print(f"[yellow]dashboard off: {escape(app.web_error)}[/]")
     deadline = None if duration is None else loop.time() + duration
     try:
         if live_view:
@@ -106,7 +107,7 @@ def _flush_recording(app: Any, console: Console) -> None:
     recorder.flush()
     if recorder.error and not recorder.error_reported:
         recorder.error_reported = True
-        console.print(f"[red]error:[/] {recorder.error} — collection into the store continues")
+        console.print(f"[red]error:[/] {escape(str(recorder.error))} — collection into the store continues")
 
 
 async def _sleep(stop: asyncio.Event, seconds: float) -> None:

@@ -1,0 +1,35 @@
+"""Issue 18 item 7, the way a person meets it: the installed `liqwatch` console script run as a subprocess."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def liqwatch(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    exe = shutil.which("liqwatch") or str(Path(sys.executable).parent / "liqwatch")
+    return subprocess.run([exe, *args], capture_output=True, text=True, timeout=timeout, check=False,
+                          env={"COLUMNS": "100", "PATH": str(Path(exe).parent), "HOME": str(Path.home())})
+
+
+@pytest.mark.parametrize("command", [["stats"], ["liquidations"], ["oi"], ["up"], ["demo"]])
+def test_help_shows_flags_without_a_type(command: list[str]) -> None:
+    done = liqwatch(*command, "--help")
+    assert done.returncode == 0, done.stderr
+    assert "--help" in done.stdout
+    assert "<bool>" not in done.stdout
+
+
+def test_demo_prints_bracketed_text_literally(tmp_path: Path) -> None:
+    """Rich markup would swallow `[web]` (as in "pip install 'liqwatch[web]'"); the demo's lines show it."""
+    db = tmp_path / "[web]" / "demo.duckdb"
+    db.parent.mkdir()
+    done = liqwatch("demo", "--hours", "0.1", "--speed", "3600", "--no-web", "--no-view", "--db", str(db), timeout=300)
+    assert done.returncode == 0, done.stderr
+    flat = done.stdout.replace("\n", "")
+    assert f"store: {db}" in flat
+    assert f"store {db}" in flat
