@@ -33,3 +33,30 @@ def test_demo_prints_bracketed_text_literally(tmp_path: Path) -> None:
     flat = done.stdout.replace("\n", "")
     assert f"store: {db}" in flat
     assert f"store {db}" in flat
+
+
+@pytest.fixture(scope="module")
+def market_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    import market_day as md
+    from liqwatch.storage import open_store
+
+    path = tmp_path_factory.mktemp("details") / "day.duckdb"
+    store = open_store(path)
+    store.write(md.build().events)
+    store.close()
+    return path
+
+
+def test_liquidations_table_shows_a_page_and_says_how_many_more(market_db: Path) -> None:
+    args = ("liquidations", "--since", "2025-11-01T00:00:00Z", "--until", "2025-11-06T00:00:00Z", "--db", str(market_db))
+    everything = liqwatch(*args, "--json")
+    assert everything.returncode == 0, everything.stderr
+    total = len(everything.stdout.splitlines())
+    assert total > 50
+    done = liqwatch(*args)
+    assert done.returncode == 0, done.stderr
+    assert f"50 liquidations (the newest 50 of {total:,})" in done.stdout
+    assert f"{total - 50:,} older liquidations not shown" in done.stdout
+    assert sum(1 for line in done.stdout.splitlines() if line.startswith("│ 2025-11-")) == 50
+    limited = liqwatch(*args, "--limit", "60")
+    assert "60 liquidations" in limited.stdout and "not shown" not in limited.stdout

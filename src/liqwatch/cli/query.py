@@ -12,6 +12,8 @@ from liqwatch.analytics.metrics import liquidation_stats
 from liqwatch.cli._common import DbOption, JsonOption, duration_option, now, print_json, store, time_option
 from liqwatch.model.time import ns_to_iso
 
+PAGE = 50  # rows the table shows without --limit
+
 
 def register(app: typer.Typer) -> None:
     app.command("liquidations")(liquidations)
@@ -24,7 +26,9 @@ def liquidations(
     venue: Annotated[str | None, typer.Option(help="only this venue, e.g. bybit")] = None,
     coin: Annotated[str | None, typer.Option(help="only this base coin, e.g. BTC")] = None,
     min_usd: Annotated[float | None, typer.Option("--min-usd", help="only liquidations of at least this USD notional")] = None,
-    limit: Annotated[int | None, typer.Option(help="at most this many rows")] = None,
+    limit: Annotated[
+        int | None, typer.Option(help=f"at most this many rows, oldest first (default: the table shows the newest {PAGE}, --json all)")
+    ] = None,
     as_json: JsonOption = False,
     db: DbOption = None,
 ) -> None:
@@ -45,7 +49,10 @@ def liquidations(
         for row in rows:
             print_json({**row, "ts": ns_to_iso(row["ts_event"])})
         return
-    table = Table(title=f"{len(rows)} liquidations")
+    hidden = 0
+    if limit is None and len(rows) > PAGE:
+        hidden, rows = len(rows) - PAGE, rows[-PAGE:]
+    table = Table(title=f"{len(rows)} liquidations" + (f" (the newest {PAGE} of {len(rows) + hidden:,})" if hidden else ""))
     for col in ("time (UTC)", "venue", "symbol", "side", "price", "quantity", "USD"):
         table.add_column(col, justify="right" if col in ("price", "quantity", "USD") else "left")
     for r in rows:
@@ -59,7 +66,11 @@ def liquidations(
             f"{r['quantity']:,.6g}",
             f"{r['notional_usd']:,.0f}",
         )
-    Console().print(table)
+    console = Console()
+    console.print(table)
+    if hidden:
+        console.print(f"{hidden:,} older liquidations not shown: --limit N lists the oldest N, --since narrows the window, "
+                      "--json lists all")
 
 
 def stats(
