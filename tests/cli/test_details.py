@@ -60,3 +60,23 @@ def test_liquidations_table_shows_a_page_and_says_how_many_more(market_db: Path)
     assert sum(1 for line in done.stdout.splitlines() if line.startswith("│ 2025-11-")) == 50
     limited = liqwatch(*args, "--limit", "60")
     assert "60 liquidations" in limited.stdout and "not shown" not in limited.stdout
+
+
+def test_stats_table_has_the_by_margin_and_top_lists(market_db: Path) -> None:
+    import json
+
+    from liqwatch.cli.query import _usd
+
+    args = ("stats", "--at", "2025-11-04T20:00:00Z", "--window", "24h", "--db", str(market_db))
+    data = json.loads(liqwatch(*args, "--json").stdout)
+    assert set(data["by_margin"]) == {"coin", "stablecoin"} and len(data["top"]) == 5
+    done = liqwatch(*args)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert "by margin" in done.stdout and "largest 5" in done.stdout
+    for margin, block in data["by_margin"].items():
+        row = next(line for line in lines if line.startswith(f"│ {margin} "))
+        assert _usd(block["total_usd"]) in row and f"{block['count']:,}" in row
+    for r in data["top"]:
+        row = next(line for line in lines if line.startswith(f"│ {r['ts']} "))
+        assert r["venue"] in row and _usd(r["notional_usd"]) in row

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from liqwatch.analytics.metrics import liquidation_stats
 from liqwatch.cli._common import DbOption, JsonOption, duration_option, now, print_json, store, time_option
@@ -126,12 +127,12 @@ def _print_stats(s: dict[str, Any]) -> None:
         f"[bold]Liquidations {s['window']}[/] ({s['since']} → {s['until']}): [bold]{_usd(s['total_usd'])}[/] "
         f"in {s['count']:,} events — longs {_usd(s['long_usd'])}, shorts {_usd(s['short_usd'])} ({share})"
     )
-    for title, key in (("by coin", "by_coin"), ("by venue", "by_venue")):
+    for title, key in (("by coin", "by_coin"), ("by venue", "by_venue"), ("by margin", "by_margin")):
         if not s[key]:
             continue
         table = Table(title=title, caption=_coverage_caption(s["coverage"]) if key == "by_venue" else None)
         for col in (title.split()[1], "total", "longs", "shorts", "long share", "count"):
-            table.add_column(col, justify="left" if col in ("coin", "venue") else "right")
+            table.add_column(col, justify="left" if col in ("coin", "venue", "margin") else "right")
         for name, b in s[key].items():
             table.add_row(
                 name,
@@ -142,11 +143,15 @@ def _print_stats(s: dict[str, Any]) -> None:
                 f"{b['count']:,}",
             )
         console.print(table)
-    if s["largest"]:
-        big = s["largest"]
-        console.print(
-            f"Largest: {_usd(big['notional_usd'])} {big['market']} {big['position_side']} on {big['venue']} at {big['ts']}"
-        )
+    if s["top"]:
+        top = Table(title=f"largest {len(s['top'])}")
+        for col in ("time (UTC)", "venue", "market", "side", "price", "USD"):
+            top.add_column(col, justify="right" if col in ("price", "USD") else "left")
+        for r in s["top"]:
+            style = "red" if r["position_side"] == "long" else "green"
+            top.add_row(r["ts"], Text(str(r["venue"])), Text(str(r["market"])), Text(str(r["position_side"]), style),
+                        f"{r['price']:,.6g}", _usd(r["notional_usd"]))
+        console.print(top)
     cov = s["coverage"]
     if cov["sampled"]:
         console.print(
