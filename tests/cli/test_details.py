@@ -80,3 +80,22 @@ def test_stats_table_has_the_by_margin_and_top_lists(market_db: Path) -> None:
     for r in data["top"]:
         row = next(line for line in lines if line.startswith(f"│ {r['ts']} "))
         assert r["venue"] in row and _usd(r["notional_usd"]) in row
+
+
+def test_study_names_the_stored_candles_when_they_are_outside_its_window(market_db: Path) -> None:
+    done = liqwatch("study", "--db", str(market_db))  # default --since 365d: the 2025-11 market day is older
+    assert done.returncode == 0, done.stderr
+    flat = " ".join(done.stdout.split())
+    assert "No candles stored" not in flat
+    assert "No BTC candles between" in flat
+    assert "(stored: 2025-09-04T00:00:00.000Z to 2025-11-04T23:59:00.000Z): set --since/--until around them." in flat
+
+
+def test_study_sentence_with_too_few_events_for_an_interval_prints_no_nan() -> None:
+    from liqwatch.analytics.study import sentence
+
+    one = {"n": 1, "mean": 0.012, "median": 0.012, "hit_rate": 1.0, "t_stat": None, "ci95": None}
+    result = {"horizons": {"24h": {"events": one, "controls": {"n": 0, "mean": None}, "difference": {"mean": None}}}}
+    text = sentence(result, signal="long-cluster", coin="BTC", horizon="24h")
+    assert "nan" not in text
+    assert text == "after 1 long-cluster events, BTC's 24h return averaged +1.20% (too few events for a 95% CI; hit rate 100%)"

@@ -127,7 +127,7 @@ async def _run(
             # the scenario's market is over, not the demo: its dashboard keeps showing the store until Ctrl-C. The
             # collectors stop (the simulated venues publish nothing more; their silence would be reported as drift).
             await app.stop_feeds()
-            console.print(f"demo finished: the dashboard stays up at [bold]{app.web.url}[/] on {runner.db}; press Ctrl-C to stop")
+            console.print(f"demo finished: the dashboard stays up at [bold]{app.web.url}[/] on {escape(str(runner.db))}; press Ctrl-C to stop")
             await stop.wait()
     finally:
         done.cancel()
