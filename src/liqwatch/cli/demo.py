@@ -14,7 +14,9 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
+from liqwatch.analytics.text import counts
 from liqwatch.logs import setup_logging
 from liqwatch.model.time import ns_to_iso
 
@@ -196,8 +198,8 @@ def _render(runner: Demo) -> Group:
         coins.add_row(coin, f"{market.price(coin):,.2f}", f"{market.price(coin) / first.index_price - 1:+.2%}", _usd(oi * snap.mark_price),
                       f"{oi / oi0 - 1:+.2%}", f"{rate:+.4%}")
     app = runner.app
-    writer = app.writer.stats() if app is not None else {}
-    return Group(head, liq, coins, f"store: {writer.get('stored', {})}")
+    rows: dict[str, int] = dict(app.writer.stored) if app is not None else {}
+    return Group(head, liq, coins, Text(f"stored: {counts(rows)}"))
 
 
 def _status_line(runner: Demo) -> str:

@@ -14,7 +14,9 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
+from liqwatch.analytics.text import counts
 from liqwatch.cli._common import ConfigOption, DbOption, settings
 from liqwatch.config import Settings
 from liqwatch.logs import setup_logging
@@ -90,10 +92,10 @@ async def _run(settings: Settings, db: str | None, duration: float | None, live_
                 _flush_recording(app, console)
                 if loop.time() - last >= 10 or (deadline is not None and loop.time() >= deadline):
                     last = loop.time()
-                    console.print(_status_line(app))
+                    console.print(Text(_status_line(app)))
     finally:
         await app.shutdown()
-        console.print(f"stopped; stored {dict(app.writer.stored) or 'nothing'}")
+        console.print(f"stopped; stored {counts(dict(app.writer.stored))}")
         if app.recorder is not None:
             lines = app.recorder.counts
             console.print(f"recorded {sum(lines.values())} lines in {len(lines)} files under {app.recorder.directory}")
@@ -125,7 +127,7 @@ def _status_line(app: Any) -> str:
         parts.append(text)
     alerts = status.get("alerts")
     fired = f" | alerts fired {alerts['fired']}" if alerts else ""
-    return f"[{status['uptime_s']:.0f}s] stored {dict(app.writer.stored)}{fired} | " + "; ".join(parts)
+    return f"[{status['uptime_s']:.0f}s] stored {counts(dict(app.writer.stored))}{fired} | " + "; ".join(parts)
 
 
 def _render(app: Any) -> Group:
@@ -142,7 +144,7 @@ def _render(app: Any) -> Group:
             f"{f['events']:,}",
             f"{f['skipped']:,}",
             str(f["reconnects"]),
-            f["detail"][:70],
+            Text(str(f["detail"])[:70]),
         )
     totals = Table(title="liquidations stored (by ts_event)")
     for col in ("window", "total", "longs", "shorts", "count"):
@@ -159,5 +161,5 @@ def _render(app: Any) -> Group:
                 f"{t['long_count'] + t['short_count']:,}",
             )
     w = status["writer"]
-    footer = f"writer: {w['stored']} queue {w['queue_depth']} errors {w['errors']}"
+    footer = Text(f"stored: {counts(dict(w['stored']))} · queue {w['queue_depth']:,} · write errors {w['errors']:,}")
     return Group(table, totals, footer)
