@@ -52,3 +52,42 @@ def test_ctrl_c_stops_promptly(tmp_path: Path) -> None:
     assert time.monotonic() - sent < STOP_BOUND_S
     assert "Traceback" not in out + err
     assert "stopped; stored nothing" in out
+
+
+def test_the_live_view_prints_log_lines_above_itself(tmp_path: Path) -> None:
+    """In a terminal (a pty, 100×30), `up`'s live view is on: the venues' warnings go through the view's console (rich
+    prints them above the live table), not to stderr underneath it, where they garbled the view."""
+    import fcntl
+    import os
+    import pty
+    import struct
+    import termios
+
+    dead = free_port()
+    urls = {v: (f"ws://127.0.0.1:{dead}/ws", f"http://127.0.0.1:{dead}") for v in VENUES}
+    config = write_config(tmp_path / "liqwatch.toml", urls)
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
+    proc = subprocess.Popen(
+        [LIQWATCH, "up", "--config", str(config), "--db", str(tmp_path / "x.duckdb"), "--no-web", "--duration", "9"],  # the first warnings come after ~5 s
+        stdin=follower, stdout=follower, stderr=subprocess.PIPE, text=False,
+        env={"TERM": "xterm", "PATH": str(Path(LIQWATCH).parent)},
+    )
+    os.close(follower)
+    screen = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        screen += chunk
+    os.close(leader)
+    assert proc.stderr is not None
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=30) == 0, err
+    text = screen.decode(errors="replace")
+    assert "WARNING liqwatch.feed" not in err
+    assert "WARNING liqwatch.feed" in text and "instruments request failed" in text, (err, text[-3000:])
+    assert "liqwatch —" in text  # the live table itself

@@ -17,7 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from liqwatch.analytics.text import counts
-from liqwatch.logs import setup_logging
+from liqwatch.logs import logs_through, setup_logging
 from liqwatch.model.time import ns_to_iso
 
 if TYPE_CHECKING:
@@ -111,7 +111,7 @@ async def _run(
     done = asyncio.create_task(runner.wait_finished())
     try:
         if live_view:
-            with Live(_render(runner), console=console, refresh_per_second=2) as live:
+            with logs_through(console), Live(_render(runner), console=console, refresh_per_second=2) as live:
                 while not stop.is_set() and not done.done():
                     await _sleep(stop, 0.5)
                     live.update(_render(runner))

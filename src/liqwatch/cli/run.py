@@ -19,7 +19,7 @@ from rich.text import Text
 from liqwatch.analytics.text import counts
 from liqwatch.cli._common import ConfigOption, DbOption, settings
 from liqwatch.config import Settings
-from liqwatch.logs import setup_logging
+from liqwatch.logs import logs_through, setup_logging
 from liqwatch.model.time import NS_PER_S, now_ns
 
 
@@ -80,7 +80,7 @@ async def _run(settings: Settings, db: str | None, duration: float | None, live_
     deadline = None if duration is None else loop.time() + duration
     try:
         if live_view:
-            with Live(_render(app), console=console, refresh_per_second=1) as live:
+            with logs_through(console), Live(_render(app), console=console, refresh_per_second=1) as live:
                 while not stop.is_set() and (deadline is None or loop.time() < deadline):
                     await _sleep(stop, 1.0)
                     _flush_recording(app, console)
