@@ -43,3 +43,27 @@ def test_coin_chart_oi_axis_is_readable_and_the_heatmap_has_a_colour_scale(marke
     assert heatmap == [True]
     assert market_page.eval_on_selector_all("#chart .colorbar", "c => c.length") == 1  # drawn, with its title
     assert "heatmap (modelled USD)" in (market_page.text_content("#chart .colorbar") or "")
+
+
+def test_an_alert_without_destinations_is_not_delivered_0_of_0(browser: Any, tmp_path: Any) -> None:
+    """Alerts fired with no destination configured (shown on the dashboard only) read '–', not 'delivered 0/0'."""
+    from conftest import checked_page, market_alerts
+    from liqwatch import config
+    from liqwatch.alerts.history import ensure_tables, insert
+    from liqwatch.storage import open_store
+    from liqwatch.web.background import BackgroundDashboard
+
+    store = open_store(str(tmp_path / "alerts.duckdb"))
+    ensure_tables(store)  # type: ignore[arg-type]
+    alerts = market_alerts()
+    insert(store, alerts[0], destinations=0)  # type: ignore[arg-type]
+    insert(store, alerts[1], destinations=2)  # type: ignore[arg-type]
+    settings = config.load(environ={}, web__port=0, store__flush_interval_s=0.1)
+    try:
+        with BackgroundDashboard(store, settings) as d, checked_page(browser, d.url) as page:
+            page.goto(f"{d.url}/?at={MARKET_AT}")
+            page.wait_for_selector("body[data-ready='1']")
+            cells = page.eval_on_selector_all("#alerts tbody tr", "rows => rows.map(r => r.cells[3].textContent)")
+    finally:
+        store.close()
+    assert sorted(cells) == ["0/2", "–"]
