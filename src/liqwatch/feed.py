@@ -22,12 +22,13 @@ ask again. A venue module may name subscriptions to swap when refused or silent 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from functools import partial
-from typing import Protocol
+from typing import Any, Protocol
 
 import aiohttp
 
@@ -260,6 +261,20 @@ class Feed:
         for connection in fresh.values():
             self._start_socket(connection)
 
+    async def _unless_stopped(self, work: Coroutine[Any, Any, None]) -> bool:
+        """Run `work` until it returns or `stop()` comes first (then cancel it); return whether it finished."""
+        task = asyncio.ensure_future(work)
+        stopped = asyncio.ensure_future(self._stopped.wait())
+        await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        stopped.cancel()
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            return False
+        task.result()
+        return True
+
     def _start_socket(self, connection: WsConnection) -> None:
         counters = self.counters.setdefault(connection.name, FrameCounters())
         socket = ReconnectingWebSocket(
@@ -274,7 +289,8 @@ class Feed:
     async def run(self) -> None:
         """Run until `stop()`: never raises on network errors."""
         if not self.instruments.for_venue(self.name):
-            await self._load_until_done()
+            if not await self._unless_stopped(self._load_until_done()):
+                return  # stopped while the venue was still unreachable: no 10 s wait for a retry loop
         else:
             self._log.info("starting from %d cached instruments", len(self.instruments.for_venue(self.name)))
             if self.tap is not None:  # a recording must hold the specs its frames need: fetch them now too

@@ -199,3 +199,13 @@ async def test_rejected_subscription_is_counted_not_reconnected(server: VenueSer
     assert counters.pending_rejection is not None and counters.pending_rejection.request == "1" and "invalid stream" in counters.pending_rejection.text
     await ws.stop()
     await asyncio.wait_for(task, 5)
+
+
+def test_a_connect_failure_that_is_not_a_refusal_reads_as_english() -> None:
+    """Not "cannot connect by host:port" (issue 18): an unreachable network is "cannot connect to host:port"."""
+    from types import SimpleNamespace
+
+    key = SimpleNamespace(host="127.0.0.1", port=9, ssl=False)
+    exc = aiohttp.ClientConnectorError(key, OSError(101, "Network is unreachable"))  # type: ignore[arg-type]
+    text = str(map_exception(exc, "ws://127.0.0.1:9/x"))
+    assert text.startswith("cannot connect to 127.0.0.1:9 (Network is unreachable) for ws://127.0.0.1:9/x"), text

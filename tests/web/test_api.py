@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import msgspec
 import pytest
 from test_dashboard import liquidation
 
@@ -79,8 +78,10 @@ def test_bad_parameters_get_a_clear_400(dashboard: Any, query: str, message: str
 
 
 def _json(value: Any) -> Any:
-    """What the API sends for `value` (msgspec: NaN and inf become null)."""
-    return json.loads(msgspec.json.encode(value))
+    """What the API sends for `value` (floats tidied in liqwatch.numbers; NaN and inf become null)."""
+    from liqwatch.numbers import json_bytes
+
+    return json.loads(json_bytes(value))
 
 
 def test_price_signals_brief_heatmap_are_the_backing_functions(dashboard: Any, store: Any, seeded: Seeded) -> None:

@@ -199,26 +199,37 @@ def _liquidation_lines(d: dict[str, Any]) -> list[str]:
     return out
 
 
+def _oi_change_text(ch: dict[str, Any], window: str) -> str | None:
+    """The change over `window` as `liqwatch oi` computes it: coin terms over every symbol present at both ends, USD
+    and price over those valued in USD at both ends (CME's end-of-day report has coin terms only)."""
+    if ch["coin_change"] is None:
+        return None
+    text = f"{pct(ch['coin_change'], fraction=True)} in coin terms over {window}"
+    if ch["usd_change"] is not None:
+        text = f"{pct(ch['usd_change'], fraction=True)} in USD and " + text
+        text += f" (price {pct(ch['price_change'], fraction=True)})"
+    return text
+
+
 def _oi_lines(c: str, block: dict[str, Any], window: str) -> list[str]:
     total = block["total"]
     ch = total["changes"][window]
     text = f"{c} open interest across {total['venues']} venue{'s' if total['venues'] != 1 else ''}: {usd(total['oi_usd'])}"
-    if ch["usd_change"] is not None:
-        text += (
-            f", {pct(ch['usd_change'], fraction=True)} in USD over {window} and {pct(ch['coin_change'], fraction=True)} "
-            f"in coin terms (price {pct(ch['price_change'], fraction=True)}; {ch['symbols']} symbols present at both ends)."
-        )
+    if total["symbols_without_usd"] and total["oi_usd"] is not None:
+        text += f" (USD leaves out {names(total['venues_without_usd'])}, which have no price)"
+    change_text = _oi_change_text(ch, window)
+    if change_text:
+        text += f", {change_text}; {ch['symbols']} symbols present at both ends."
     else:
         text += f"; no {window} change (no symbol present at both ends)."
     out = [text]
     cme = block["venues"].get("cme")
     if cme:
         cch = cme["changes"][window]
-        line = f"CME {c} open interest (end-of-day {str(cme['ts_newest'])[:10]}): {usd(cme['oi_usd'])}"
-        if cch["usd_change"] is not None:
-            line += f", {pct(cch['usd_change'], fraction=True)} in USD and {pct(cch['coin_change'], fraction=True)} in coin terms."
-        else:
-            line += f"; a {window} change needs two settlement days inside the window."
+        value = usd(cme["oi_usd"]) if cme["oi_usd"] is not None else f"{cme['oi_coin']:,.0f} {c}"
+        line = f"CME {c} open interest (end-of-day {str(cme['ts_newest'])[:10]}): {value}"
+        cme_text = _oi_change_text(cch, window)
+        line += f", {cme_text}." if cme_text else f"; a {window} change needs two settlement days inside the window."
         out.append(line)
     return out
 

@@ -130,6 +130,14 @@ def occurrences(store: SqlStore, *, kind: str, coin: str, since: int, until: int
     return detect(store, kind=kind, coin=coin, since=since, until=until), "detected"
 
 
+def candle_span(store: SqlStore, *, coin: str) -> tuple[int, int] | None:
+    """Return the first and last stored candle times of a coin (any venue, interval), or None when there are none."""
+    rows = store.execute("SELECT min(ts_event), max(ts_event) FROM candles WHERE coin = ?", [coin.upper()])
+    if not rows or rows[0][0] is None:
+        return None
+    return int(rows[0][0]), int(rows[0][1])
+
+
 def price_series(store: SqlStore, *, coin: str, since: int, until: int) -> tuple[I64, F64, dict[str, Any]]:
     """Return (close times, closes, where from) of the coin's best-covered symbol."""
     best = store.execute(

@@ -27,6 +27,7 @@ DEFAULT_WINDOWS: tuple[tuple[str, int], ...] = (
 USD_SOURCES = ("venue", "mark", "candle", "none")
 STALE_NS = NS_PER_H  # a live point older than this at the query time is flagged stale
 DAY_NS = 24 * NS_PER_H  # end-of-day points only make changes over windows of at least a day
+MAX_START_GRACE_NS = 15 * 60 * 10**9
 EOD_TOLERANCE_NS = 4 * DAY_NS  # end-of-day (CME) points: weekends and holidays
 
 
@@ -100,6 +101,7 @@ def aggregate(points: Sequence[OiPoint], at: int) -> dict[str, Any]:
         "oi_usd": sum(p.oi_usd for p in valued if p.oi_usd is not None) if valued else None,
         "symbols": len(points),
         "symbols_without_usd": len(points) - len(valued),
+        "venues_without_usd": sorted({p.venue for p in points if p.oi_usd is None}),
         "stale_symbols": sum(is_stale(p, at) for p in points),
         "usd_sources": {s: sources[s] for s in USD_SOURCES if sources[s]},
         "venues": len({p.venue for p in points}),
@@ -125,7 +127,9 @@ def change(start: Sequence[OiPoint], end: Sequence[OiPoint], *, start_at: int, e
     figure makes no change), and end-of-day points only
     over windows of a day or more; the others are counted under `skipped` by reason. `coin_change` covers every counted
     symbol (`symbols`); the USD change, the price change and the decomposition cover those valued in USD at both ends
-    (`symbols_usd`), so coin_change == coin_change_from_usd_and_price whenever `symbols_usd` == `symbols`.
+    (`symbols_usd`); `coin_change_usd_symbols` is the coin change over those same symbols, so
+    USD = coin_change_usd_symbols and price always adds up (coin_change_usd_symbols == coin_change_from_usd_and_price),
+    and coin_change equals it whenever `symbols_usd` == `symbols`.
     """
     span = end_at - start_at
     before = {(p.venue, p.symbol): p for p in start}
@@ -166,6 +170,7 @@ def change(start: Sequence[OiPoint], end: Sequence[OiPoint], *, start_at: int, e
         "oi_usd_to": usd_to if valued else None,
         "usd_change": usd_change,
         "coin_change": _ratio(coin_to, coin_from) if pairs else None,
+        "coin_change_usd_symbols": _ratio(vcoin_to, vcoin_from) if valued else None,
         "price_change": price_change,
         "coin_change_from_usd_and_price": identity,
         "symbols": len(pairs),
@@ -214,6 +219,23 @@ def snapshot_changes(
     return out
 
 
+def start_grace(span: int) -> int:
+    """How long after a window's start a symbol's first point may come and still stand for the start: 1% of the
+    window, at most 15 minutes (a collection that began at the window's start polls its first OI a little later)."""
+    return min(span // 100, MAX_START_GRACE_NS)
+
+
+def _start_snapshot(store: EventStore, start_at: int, span: int, coin: str | None) -> list[OiPoint]:
+    """The OI at `start_at`; a symbol with no point by then takes its last point within `start_grace` after it."""
+    points = value_rows(store.open_interest_at(start_at, coin=coin))
+    grace = start_grace(span)
+    if grace <= 0:
+        return points
+    have = {(p.venue, p.symbol) for p in points}
+    late = value_rows(store.open_interest_at(start_at + grace, coin=coin))
+    return points + [p for p in late if (p.venue, p.symbol) not in have and p.ts_event > start_at]
+
+
 def point_dict(p: OiPoint, at: int) -> dict[str, Any]:
     """Return a JSON-ready dict of a point with ISO times and its staleness at `at`."""
     d = msgspec.structs.asdict(p)
@@ -232,10 +254,7 @@ def open_interest_summary(
 ) -> dict[str, Any]:
     """Return OI per venue and total per coin at `at`, with changes over each window, and the per-symbol points."""
     end = value_rows(store.open_interest_at(at, coin=coin))
-    starts = {
-        label: (at - span, value_rows(store.open_interest_at(at - span, coin=coin)))
-        for label, span in windows
-    }
+    starts = {label: (at - span, _start_snapshot(store, at - span, span, coin)) for label, span in windows}
     return {
         "at": ns_to_iso(at),
         "windows": [label for label, _ in windows],

@@ -159,9 +159,12 @@ def sentence(result: dict[str, Any], *, signal: str, coin: str, horizon: str) ->
     if not h or not h["events"]["n"]:
         return f"no {signal} events with a {horizon} forward return for {coin} in the stored history"
     ev, ct, diff = h["events"], h["controls"], h["difference"]
-    half = (ev["ci95"][1] - ev["ci95"][0]) / 2 if ev["ci95"] else float("nan")
-    text = (f"after {ev['n']} {signal} events, {coin}'s {horizon} return averaged {ev['mean']:+.2%} ± {half:.2%} "
-            f"(95% CI; hit rate {ev['hit_rate']:.0%})")
+    if ev["ci95"] and all(math.isfinite(x) for x in ev["ci95"]):
+        half = (ev["ci95"][1] - ev["ci95"][0]) / 2
+        spread = f" ± {half:.2%} (95% CI; hit rate {ev['hit_rate']:.0%})"
+    else:
+        spread = f" (too few events for a 95% CI; hit rate {ev['hit_rate']:.0%})"
+    text = f"after {ev['n']} {signal} events, {coin}'s {horizon} return averaged {ev['mean']:+.2%}{spread}"
     if ct["n"] and diff["mean"] is not None:
         verdict = "a measurable difference" if diff["effect"] else "no measurable difference"
         text += f" vs {ct['mean']:+.2%} at {ct['n']} matched random times: {verdict}"

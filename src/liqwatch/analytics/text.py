@@ -53,3 +53,9 @@ def names(items: list[str]) -> str:
     if len(items) <= 1:
         return "".join(items)
     return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def counts(by_table: dict[str, int], *, empty: str = "nothing") -> str:
+    """Format rows per table as prose, largest first: '1,204 candles, 310 liquidations, 12 open interest'."""
+    parts = [f"{n:,} {name.replace('_', ' ')}" for name, n in sorted(by_table.items(), key=lambda kv: (-kv[1], kv[0])) if n]
+    return ", ".join(parts) if parts else empty

@@ -17,6 +17,24 @@ app = typer.Typer(
 )
 
 
+def _flags_without_type() -> None:
+    """Show `--json` in `--help`, not `--json <bool>` (typer ≥ 0.23 prints a flag's type in the rich help)."""
+    from typer import core
+
+    option = getattr(core, "TyperOption", None)
+    if option is None or not hasattr(option, "display_type_rich"):
+        return
+    shown = option.display_type_rich
+
+    def display_type_rich(self: typer.core.TyperOption, ctx: typer.Context) -> str | None:
+        return None if getattr(self, "is_flag", False) else shown(self, ctx)
+
+    option.display_type_rich = display_type_rich
+
+
+_flags_without_type()
+
+
 def _register() -> None:
     from liqwatch.cli.alerts import app as alerts_app
     from liqwatch.cli.backfill import register as register_backfill

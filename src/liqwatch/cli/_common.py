@@ -7,12 +7,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
-import msgspec
 import typer
 
 from liqwatch import config
 from liqwatch.errors import ConfigError, StoreNotFound
 from liqwatch.model.time import now_ns, parse_duration_ns, parse_time_ns
+from liqwatch.numbers import json_bytes
 from liqwatch.storage import EventStore, default_db_path, is_postgres_url
 
 # a str, not a Path: Path("postgresql://h/db") would fold the URL's "//" into "/"
@@ -86,7 +86,7 @@ def duration_option(text: str, name: str) -> int:
 
 def print_json(obj: Any) -> None:
     """Print one JSON document."""
-    typer.echo(msgspec.json.encode(obj).decode())
+    typer.echo(json_bytes(obj).decode())
 
 
 def now() -> int:

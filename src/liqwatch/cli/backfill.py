@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from liqwatch.backfill import KINDS
@@ -88,7 +89,7 @@ def _print(report: BackfillReport, as_json: bool) -> None:
     console.print(table)
     for j in report.jobs:
         if j.error:
-            console.print(f"[red]{j.venue} {j.kind} {j.symbol}[/red]: {j.error}")
+            console.print(f"[red]{j.venue} {j.kind} {j.symbol}[/red]: {escape(str(j.error))}")
     if report.unavailable:
         console.print("no history available:")
         for v, k, r in report.unavailable:

@@ -52,9 +52,9 @@ def brief(
         print_json(result.to_dict())
         return
     if fmt == "json":
-        import msgspec
+        from liqwatch.numbers import json_bytes
 
-        text = msgspec.json.encode(result.to_dict()).decode()
+        text = json_bytes(result.to_dict()).decode()
     else:
         text = result.to_html() if fmt == "html" else result.to_markdown()
     if out is None:

@@ -7,14 +7,17 @@ import contextlib
 import signal
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console, Group
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
-from liqwatch.logs import setup_logging
+from liqwatch.analytics.text import counts
+from liqwatch.logs import logs_through, setup_logging
 from liqwatch.model.time import ns_to_iso
 
 if TYPE_CHECKING:
@@ -87,7 +90,7 @@ async def _run(
     runner = Demo(
         scenario, db=db, seed=seed, speed=speed, web_port=port, alerts=demo_alerts(port) if alerts else None, signals=DEMO_SIGNALS,
     )
-    console.print(f"liqwatch demo: [bold]{scenario.title or scenario.name}[/] — seed {seed}, speed {speed:g}x, store {db}")
+    console.print(f"liqwatch demo: [bold]{scenario.title or scenario.name}[/] — seed {seed}, speed {speed:g}x, store {escape(str(db))}")
     await runner.start()
     console.print(f"local exchange: {runner.server.http_url} ({', '.join(scenario.venues)}); {runner.history_candles} daily candles of history seeded")
     app = runner.app
@@ -95,11 +98,11 @@ async def _run(
     if app.web is not None:
         console.print(f"dashboard: [bold]{app.web.url}[/]")
     elif app.web_error:
-        console.print(f"[red]dashboard: {app.web_error}[/]")
+        console.print(f"[red]dashboard: {escape(app.web_error)}[/]")
     if app.alerts is not None:
         console.print(f"alerts (printed here): {', '.join(app.alerts.rules)}")
     for line in runner.service_lines:
-        console.print(line)
+        console.print(escape(line))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -108,7 +111,7 @@ async def _run(
     done = asyncio.create_task(runner.wait_finished())
     try:
         if live_view:
-            with Live(_render(runner), console=console, refresh_per_second=2) as live:
+            with logs_through(console), Live(_render(runner), console=console, refresh_per_second=2) as live:
                 while not stop.is_set() and not done.done():
                     await _sleep(stop, 0.5)
                     live.update(_render(runner))
@@ -126,7 +129,7 @@ async def _run(
             # the scenario's market is over, not the demo: its dashboard keeps showing the store until Ctrl-C. The
             # collectors stop (the simulated venues publish nothing more; their silence would be reported as drift).
             await app.stop_feeds()
-            console.print(f"demo finished: the dashboard stays up at [bold]{app.web.url}[/] on {runner.db}; press Ctrl-C to stop")
+            console.print(f"demo finished: the dashboard stays up at [bold]{app.web.url}[/] on {escape(str(runner.db))}; press Ctrl-C to stop")
             await stop.wait()
     finally:
         done.cancel()
@@ -195,8 +198,8 @@ def _render(runner: Demo) -> Group:
         coins.add_row(coin, f"{market.price(coin):,.2f}", f"{market.price(coin) / first.index_price - 1:+.2%}", _usd(oi * snap.mark_price),
                       f"{oi / oi0 - 1:+.2%}", f"{rate:+.4%}")
     app = runner.app
-    writer = app.writer.stats() if app is not None else {}
-    return Group(head, liq, coins, f"store: {writer.get('stored', {})}")
+    rows: dict[str, int] = dict(app.writer.stored) if app is not None else {}
+    return Group(head, liq, coins, Text(f"stored: {counts(rows)}"))
 
 
 def _status_line(runner: Demo) -> str:
@@ -223,17 +226,25 @@ def _print_story(console: Console, runner: Demo) -> None:
     if story.largest:
         big = story.largest
         lines.append(f"largest: {_usd(float(big['notional_usd']))} {big['position_side']} on {big['venue']} {big['symbol']} at {ns_to_iso(int(big['ts_event']))}")
+    oi_coins = runner.oi_summary()["coins"]
     for coin in ex.coins:
         first, low = ex.first_snapshots[coin].index_price, ex.lows[coin]
         ath = runner.scenario.coins[coin].ath
         under = f", {1 - ex.market.price(coin) / ath:.0%} under its ATH {ath:,.0f}" if ath else ""
-        oi = story.open_interest_usd.get(coin)
-        oi_base = story.open_interest_base.get(coin)
-        oi_text = f"; OI {oi[1] / oi[0] - 1:+.1%} in USD, {oi_base[1] / oi_base[0] - 1:+.1%} in coins" if oi and oi_base and oi[0] and oi_base[0] else ""
+        oi_text = _oi_text(oi_coins.get(coin))
         lines.append(f"{coin}: {first:,.2f} → {ex.market.price(coin):,.2f} (low {low:,.2f}){under}{oi_text}")
     lines.append(f"store: {runner.db} — e.g. `liqwatch liquidations --db {runner.db} --since {ns_to_iso(runner.scenario.ts_start)}`")
     for line in lines:
-        console.print(line)
+        console.print(escape(line))
+
+
+def _oi_text(block: dict[str, Any] | None) -> str:
+    """The 24h OI change as `liqwatch oi` and the brief compute it (the same function, at the same time)."""
+    ch = (block or {}).get("total", {}).get("changes", {}).get("24h") or {}
+    if ch.get("coin_change") is None:
+        return ""
+    usd_part = f"{ch['usd_change']:+.2%} in USD, " if ch.get("usd_change") is not None else ""
+    return f"; OI 24h {usd_part}{ch['coin_change']:+.2%} in coins"
 
 
 def _story_table(story: Story, runner: Demo) -> Table:

@@ -93,16 +93,37 @@ def _pct(value: float | None) -> str:
     return f"[{style}]{text}[/]" if style else text
 
 
+def _usd_cell(agg: dict[str, Any]) -> str:
+    """The USD cell: marked `*` when it leaves out symbols that have no USD value (the note names them)."""
+    cell = _num(agg["oi_usd"], "$")
+    return f"{cell}*" if agg["symbols_without_usd"] and agg["oi_usd"] is not None else cell
+
+
 def _row(name: str, agg: dict[str, Any], labels: list[str]) -> list[str]:
     if agg["end_of_day"] and agg["ts_newest"]:
         name = f"{name} (end-of-day {agg['ts_newest'][:10]})"
     if agg["stale_symbols"]:
         name = f"{name} [yellow]({agg['stale_symbols']} stale)[/]"
-    cells = [name, _num(agg["oi_coin"]), _num(agg["oi_usd"], "$")]
+    cells = [name, _num(agg["oi_coin"]), _usd_cell(agg)]
     for label in labels:
         ch = agg["changes"][label]
         cells += [_pct(ch["usd_change"]), _pct(ch["coin_change"])]
     return cells
+
+
+def change_note(label: str, ch: dict[str, Any]) -> str:
+    """One line explaining a total's change; the USD = coin and price identity is shown on the same symbols."""
+    if ch["coin_change"] is None:
+        return f"{label}: no symbol present at both ends"
+    on = f"{ch['symbols']} symbols on {ch['venues']} venues"
+    if ch["price_change"] is None:
+        return f"{label}: coin {_pct(ch['coin_change'])} ({on}; none valued in USD at both ends)"
+    if ch["symbols_usd"] == ch["symbols"]:
+        return (f"{label}: USD {_pct(ch['usd_change'])} = coin {_pct(ch['coin_change'])} and price "
+                f"{_pct(ch['price_change'])} ({on})")
+    return (f"{label}: coin {_pct(ch['coin_change'])} ({on}); on the {ch['symbols_usd']} symbols valued in USD at both "
+            f"ends, USD {_pct(ch['usd_change'])} = coin {_pct(ch['coin_change_usd_symbols'])} and price "
+            f"{_pct(ch['price_change'])}")
 
 
 def _print(result: dict[str, Any]) -> None:
@@ -125,18 +146,10 @@ def _print(result: dict[str, Any]) -> None:
         table.add_row(*_row("[bold]total[/]", data["total"], labels), end_section=True)
         console.print(table)
         total = data["total"]
-        notes = []
-        for label in labels:
-            ch = total["changes"][label]
-            if ch["price_change"] is not None:
-                notes.append(
-                    f"{label}: USD {_pct(ch['usd_change'])} = coin {_pct(ch['coin_change'])} and price "
-                    f"{_pct(ch['price_change'])} ({ch['symbols']} symbols on {ch['venues']} venues)"
-                )
-            else:
-                notes.append(f"{label}: no symbol present at both ends")
+        notes = [change_note(label, total["changes"][label]) for label in labels]
         console.print("  " + "\n  ".join(notes))
         if total["symbols_without_usd"]:
             console.print(
-                f"  [yellow]{total['symbols_without_usd']} symbols have no USD value (no price found).[/]"
+                f"  [yellow]* the USD total leaves out {total['symbols_without_usd']} symbols with no USD value "
+                f"(no price found) on {', '.join(total['venues_without_usd'])}; the coin total includes them.[/]"
             )

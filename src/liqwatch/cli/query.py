@@ -7,10 +7,13 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from liqwatch.analytics.metrics import liquidation_stats
 from liqwatch.cli._common import DbOption, JsonOption, duration_option, now, print_json, store, time_option
 from liqwatch.model.time import ns_to_iso
+
+PAGE = 50  # rows the table shows without --limit
 
 
 def register(app: typer.Typer) -> None:
@@ -24,7 +27,9 @@ def liquidations(
     venue: Annotated[str | None, typer.Option(help="only this venue, e.g. bybit")] = None,
     coin: Annotated[str | None, typer.Option(help="only this base coin, e.g. BTC")] = None,
     min_usd: Annotated[float | None, typer.Option("--min-usd", help="only liquidations of at least this USD notional")] = None,
-    limit: Annotated[int | None, typer.Option(help="at most this many rows")] = None,
+    limit: Annotated[
+        int | None, typer.Option(help=f"at most this many rows, oldest first (default: the table shows the newest {PAGE}, --json all)")
+    ] = None,
     as_json: JsonOption = False,
     db: DbOption = None,
 ) -> None:
@@ -46,7 +51,10 @@ def liquidations(
         for row in rows:
             print_json({**row, "ts": ns_to_iso(row["ts_event"])})
         return
-    table = Table(title=f"{len(rows)} liquidations")
+    hidden = 0
+    if limit is None and len(rows) > PAGE:
+        hidden, rows = len(rows) - PAGE, rows[-PAGE:]
+    table = Table(title=f"{len(rows)} liquidations" + (f" (the newest {PAGE} of {len(rows) + hidden:,})" if hidden else ""))
     for col in ("time (UTC)", "venue", "symbol", "side", "price", "quantity", "USD"):
         table.add_column(col, justify="right" if col in ("price", "quantity", "USD") else "left")
     for r in rows:
@@ -60,7 +68,11 @@ def liquidations(
             f"{r['quantity']:,.6g}",
             f"{r['notional_usd']:,.0f}",
         )
-    Console().print(table)
+    console = Console()
+    console.print(table)
+    if hidden:
+        console.print(f"{hidden:,} older liquidations not shown: --limit N lists the oldest N, --since narrows the window, "
+                      "--json lists all")
 
 
 def stats(
@@ -117,12 +129,12 @@ def _print_stats(s: dict[str, Any]) -> None:
         f"[bold]Liquidations {s['window']}[/] ({s['since']} → {s['until']}): [bold]{_usd(s['total_usd'])}[/] "
         f"in {s['count']:,} events — longs {_usd(s['long_usd'])}, shorts {_usd(s['short_usd'])} ({share})"
     )
-    for title, key in (("by coin", "by_coin"), ("by venue", "by_venue")):
+    for title, key in (("by coin", "by_coin"), ("by venue", "by_venue"), ("by margin", "by_margin")):
         if not s[key]:
             continue
         table = Table(title=title, caption=_coverage_caption(s["coverage"]) if key == "by_venue" else None)
         for col in (title.split()[1], "total", "longs", "shorts", "long share", "count"):
-            table.add_column(col, justify="left" if col in ("coin", "venue") else "right")
+            table.add_column(col, justify="left" if col in ("coin", "venue", "margin") else "right")
         for name, b in s[key].items():
             table.add_row(
                 name,
@@ -133,11 +145,15 @@ def _print_stats(s: dict[str, Any]) -> None:
                 f"{b['count']:,}",
             )
         console.print(table)
-    if s["largest"]:
-        big = s["largest"]
-        console.print(
-            f"Largest: {_usd(big['notional_usd'])} {big['market']} {big['position_side']} on {big['venue']} at {big['ts']}"
-        )
+    if s["top"]:
+        top = Table(title=f"largest {len(s['top'])}")
+        for col in ("time (UTC)", "venue", "market", "side", "price", "USD"):
+            top.add_column(col, justify="right" if col in ("price", "USD") else "left")
+        for r in s["top"]:
+            style = "red" if r["position_side"] == "long" else "green"
+            top.add_row(r["ts"], Text(str(r["venue"])), Text(str(r["market"])), Text(str(r["position_side"]), style),
+                        f"{r['price']:,.6g}", _usd(r["notional_usd"]))
+        console.print(top)
     cov = s["coverage"]
     if cov["sampled"]:
         console.print(

@@ -12,11 +12,14 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console, Group
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
+from liqwatch.analytics.text import counts
 from liqwatch.cli._common import ConfigOption, DbOption, settings
 from liqwatch.config import Settings
-from liqwatch.logs import setup_logging
+from liqwatch.logs import logs_through, setup_logging
 from liqwatch.model.time import NS_PER_S, now_ns
 
 
@@ -69,15 +72,15 @@ async def _run(settings: Settings, db: str | None, duration: float | None, live_
             loop.add_signal_handler(sig, stop.set)
     console = Console()
     recording = f", recording to {record}" if record is not None else ""
-    console.print(f"liqwatch up: {len(app.feeds)} venues → {app.db}{recording}  (Ctrl-C to stop)")
+    console.print(f"liqwatch up: {len(app.feeds)} venues → {escape(str(app.db))}{escape(recording)}  (Ctrl-C to stop)")
     if app.web is not None:
         console.print(f"dashboard: {app.web.url}/  API: {app.web.url}/api/openapi.json  metrics: {app.web.url}/metrics")
     elif app.web_error:
-        console.print(f"[yellow]dashboard off: {app.web_error}[/]")
+        console.print(f"[yellow]dashboard off: {escape(app.web_error)}[/]")
     deadline = None if duration is None else loop.time() + duration
     try:
         if live_view:
-            with Live(_render(app), console=console, refresh_per_second=1) as live:
+            with logs_through(console), Live(_render(app), console=console, refresh_per_second=1) as live:
                 while not stop.is_set() and (deadline is None or loop.time() < deadline):
                     await _sleep(stop, 1.0)
                     _flush_recording(app, console)
@@ -89,10 +92,10 @@ async def _run(settings: Settings, db: str | None, duration: float | None, live_
                 _flush_recording(app, console)
                 if loop.time() - last >= 10 or (deadline is not None and loop.time() >= deadline):
                     last = loop.time()
-                    console.print(_status_line(app))
+                    console.print(Text(_status_line(app)))
     finally:
         await app.shutdown()
-        console.print(f"stopped; stored {dict(app.writer.stored) or 'nothing'}")
+        console.print(f"stopped; stored {counts(dict(app.writer.stored))}")
         if app.recorder is not None:
             lines = app.recorder.counts
             console.print(f"recorded {sum(lines.values())} lines in {len(lines)} files under {app.recorder.directory}")
@@ -106,7 +109,7 @@ def _flush_recording(app: Any, console: Console) -> None:
     recorder.flush()
     if recorder.error and not recorder.error_reported:
         recorder.error_reported = True
-        console.print(f"[red]error:[/] {recorder.error} — collection into the store continues")
+        console.print(f"[red]error:[/] {escape(str(recorder.error))} — collection into the store continues")
 
 
 async def _sleep(stop: asyncio.Event, seconds: float) -> None:
@@ -124,7 +127,7 @@ def _status_line(app: Any) -> str:
         parts.append(text)
     alerts = status.get("alerts")
     fired = f" | alerts fired {alerts['fired']}" if alerts else ""
-    return f"[{status['uptime_s']:.0f}s] stored {dict(app.writer.stored)}{fired} | " + "; ".join(parts)
+    return f"[{status['uptime_s']:.0f}s] stored {counts(dict(app.writer.stored))}{fired} | " + "; ".join(parts)
 
 
 def _render(app: Any) -> Group:
@@ -141,7 +144,7 @@ def _render(app: Any) -> Group:
             f"{f['events']:,}",
             f"{f['skipped']:,}",
             str(f["reconnects"]),
-            f["detail"][:70],
+            Text(str(f["detail"])[:70]),
         )
     totals = Table(title="liquidations stored (by ts_event)")
     for col in ("window", "total", "longs", "shorts", "count"):
@@ -158,5 +161,5 @@ def _render(app: Any) -> Group:
                 f"{t['long_count'] + t['short_count']:,}",
             )
     w = status["writer"]
-    footer = f"writer: {w['stored']} queue {w['queue_depth']} errors {w['errors']}"
+    footer = Text(f"stored: {counts(dict(w['stored']))} · queue {w['queue_depth']:,} · write errors {w['errors']:,}")
     return Group(table, totals, footer)

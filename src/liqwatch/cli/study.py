@@ -28,8 +28,9 @@ def study_cmd(
     as_json: JsonOption = False, db: DbOption = None,
 ) -> None:
     """Measure forward returns after each signal occurrence against matched random times (mean, median, hit rate, t, CI)."""
-    from liqwatch.analytics.occurrences import occurrences, price_series
+    from liqwatch.analytics.occurrences import candle_span, occurrences, price_series
     from liqwatch.analytics.study import event_study, sentence
+    from liqwatch.model.time import ns_to_iso
 
     kinds = ["long-cluster", "short-cluster", "oi-flush"] if signal == "all" else [signal]
     if any(k not in SIGNALS for k in kinds):
@@ -44,6 +45,10 @@ def study_cmd(
     s = sql_store(db)
     times, prices, price_info = price_series(s, coin=coin, since=start, until=end)
     out: dict[str, Any] = {"coin": coin.upper(), "price_series": price_info, "signals": {}}
+    if not price_info:
+        span = candle_span(s, coin=coin)
+        out["candles_stored"] = {"first": ns_to_iso(span[0]), "last": ns_to_iso(span[1])} if span else None
+        out["since"], out["until"] = ns_to_iso(start), ns_to_iso(end)
     for kind in kinds:
         occ, origin = occurrences(s, kind=kind, coin=coin, since=start, until=end, source=source)
         r = event_study(times, prices, occ, horizons=spans, min_gap_ns=duration_option(min_gap, "--min-gap"),
@@ -69,7 +74,12 @@ def _print(out: dict[str, Any], labels: list[str]) -> None:
     console = Console()
     info = out["price_series"]
     if not info:
-        console.print(f"No candles stored for {out['coin']}: the study needs a price series.")
+        stored = out.get("candles_stored")
+        if stored:
+            console.print(f"No {out['coin']} candles between {out['since']} and {out['until']} (stored: "
+                          f"{stored['first']} to {stored['last']}): set --since/--until around them.")
+        else:
+            console.print(f"No candles stored for {out['coin']}: the study needs a price series.")
     for kind, r in out["signals"].items():
         t = Table(title=f"{out['coin']} after {kind} ({r['events']} events from {r['source']}, {r['controls']} controls)")
         for col in ("horizon", "n", "mean", "median", "hit", "t", "95% CI", "controls", "diff", "diff CI", "effect"):

@@ -16,12 +16,13 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import msgspec
 
 from liqwatch.alerts.settings import AlertSettings, LiquidationRule, SignalRule
 from liqwatch.analytics.brief import Brief, build_brief
+from liqwatch.analytics.open_interest import open_interest_summary
 from liqwatch.app import App
 from liqwatch.config import FeedSettings, Settings, SignalSettings, StoreSettings, VenueSettings, WebSettings
 from liqwatch.errors import LiqwatchError
@@ -272,6 +273,12 @@ class Demo:
         assert self.app is not None
         with self.app.writer.lock:
             return build_brief(self.app.store, at=self.sim_now_ns, window_ns=DAY_NS, settings=self.app.settings)
+
+    def oi_summary(self) -> dict[str, Any]:
+        """Return `liqwatch oi --json`'s 24h summary at the simulated time reached (what the brief's OI lines use)."""
+        assert self.app is not None
+        with self.app.writer.lock:
+            return open_interest_summary(self.app.store, at=self.sim_now_ns, windows=(("24h", DAY_NS),))
 
     def stored_liquidations(self) -> dict[tuple[str, str, str], tuple[int, float]]:
         """Return {(venue, coin, side): (count, USD)} of the liquidations stored on the scenario's timeline."""

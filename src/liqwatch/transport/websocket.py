@@ -88,10 +88,11 @@ def _map_exception(exc: BaseException, url: str, config_key: str) -> ConnectionL
             f"cannot resolve {exc.host} for {url}: {exc.os_error.strerror or exc.os_error}{fix}", kind="dns"
         )
     if isinstance(exc, aiohttp.ClientConnectorError):
-        reason = "connection refused" if isinstance(exc.os_error, ConnectionRefusedError) else "cannot connect"
+        refused = isinstance(exc.os_error, ConnectionRefusedError)
+        reason = "connection refused by" if refused else "cannot connect to"
         where = f" for {url}" if url else ""
         return ConnectionLost(
-            f"{reason} by {exc.host}:{exc.port} ({exc.os_error.strerror or exc.os_error}){where}{fix}", kind="connect_failed"
+            f"{reason} {exc.host}:{exc.port} ({exc.os_error.strerror or exc.os_error}){where}{fix}", kind="connect_failed"
         )
     if isinstance(exc, asyncio.TimeoutError):
         return ConnectionLost(f"no answer from {url} in time{fix}", kind="connect_failed")

@@ -24,6 +24,7 @@ from liqwatch.bus import Bus
 from liqwatch.config import Settings
 from liqwatch.errors import LiqwatchError
 from liqwatch.model.time import now_ns
+from liqwatch.numbers import json_bytes
 from liqwatch.storage.base import EventStore
 from liqwatch.web import api, pages, views
 from liqwatch.web.auth import TokenAuth
@@ -34,6 +35,15 @@ from liqwatch.web.queries import Queries, Unavailable
 
 logger = logging.getLogger(__name__)
 StatusProvider = Callable[[], dict[str, Any]]
+
+
+class TidyJSONResponse(JSONResponse):
+    """The API's JSON: floats rounded in the one place liqwatch rounds them (`liqwatch.numbers`)."""
+
+    def render(self, content: Any) -> bytes:
+        return json_bytes(content)
+
+
 MAX_ERROR = 300  # characters of a 400's one-line error (params.show already cuts the value it quotes)
 
 
@@ -98,6 +108,7 @@ def create_app(
         redoc_url=None,
         openapi_url="/api/openapi.json",
         lifespan=lifespan,
+        default_response_class=TidyJSONResponse,
     )
     app.state.queries = queries
     app.state.hub = hub

@@ -142,3 +142,26 @@ def test_cme_bad_file_names_the_columns() -> None:
         parse_cme_csv("Trade Date,Product Code,Open Interest\n20251103,ES,5\n")
     with pytest.raises(ConfigError, match="'2025/13/45'"):
         parse_cme_csv("Trade Date,Product Code,Open Interest\n2025/13/45,BTC,5\n")
+
+
+def test_change_note_adds_up_with_a_coin_only_venue() -> None:
+    """A coin-only (CME-like) symbol is in the coin change but not the USD one; the note's identity uses the same
+    symbols on both sides, so USD = coin × price holds on what it prints (issue 18: −4.00% ≠ −4.52% and −2.95%)."""
+    from liqwatch.analytics.open_interest import OiPoint, change
+    from liqwatch.cli.oi import change_note
+
+    def pt(venue: str, ts: int, coin_oi: float, price: float | None) -> OiPoint:
+        return OiPoint(venue=venue, symbol="X", market="BTC-USD", coin="BTC", ts_event=ts, oi_coin=coin_oi,
+                       oi_usd=coin_oi * price if price else None, price=price, usd_source="mark" if price else "none",
+                       price_ts=ts if price else None, raw_two_sided=False, end_of_day=False)
+
+    h = 3_600 * 10**9
+    start = [pt("a", 0, 100.0, 100.0), pt("cme", 0, 50.0, None)]
+    end = [pt("a", 24 * h, 90.0, 110.0), pt("cme", 24 * h, 40.0, None)]
+    ch = change(start, end, start_at=0, end_at=24 * h)
+    assert ch["coin_change"] == pytest.approx(130 / 150 - 1)
+    assert ch["coin_change_usd_symbols"] == pytest.approx(-0.1)
+    assert (1 + ch["usd_change"]) == pytest.approx((1 + ch["coin_change_usd_symbols"]) * (1 + ch["price_change"]))
+    note = change_note("24h", ch)
+    assert "coin [red]-13.33%[/] (2 symbols on 2 venues)" in note
+    assert "on the 1 symbols valued in USD at both ends, USD [red]-1.00%[/] = coin [red]-10.00%[/] and price [green]+10.00%[/]" in note

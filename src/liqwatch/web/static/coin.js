@@ -67,7 +67,9 @@
     if (g && !g.empty && g.cells.length) {
       traces.push({ type: "heatmap", name: "liquidation heatmap", x: g.cells.map((c) => g.x_axis[c[0]]),
                     y: g.cells.map((c) => g.y_axis[c[1]]), z: g.cells.map((c) => c[2]), colorscale: "Viridis",
-                    showscale: false, opacity: 0.6, xaxis: "x", yaxis: "y", hovertemplate: "%{y}: %{z:$,.0f}<extra></extra>" });
+                    showscale: true, opacity: 0.6, xaxis: "x", yaxis: "y", hovertemplate: "%{y}: %{z:$,.0f}<extra></extra>",
+                    colorbar: { orientation: "h", x: 0, xanchor: "left", y: 1.0, yanchor: "bottom", len: 0.3, thickness: 8,
+                                tickformat: "$.2s", title: { text: "heatmap (modelled USD)", side: "top", font: { size: 11 } } } });
     }
     if (d.candles.length) {
       traces.push({ type: "candlestick", name: "price", x: d.candles.map(iso), open: d.candles.map((c) => c.open),
@@ -92,11 +94,11 @@
     const { shapes, notes } = levelShapes(d.levels);
     const range = priceRange(d);
     const layout = {
-      margin: { l: 60, r: 20, t: 10, b: 30 }, height: 620, barmode: "relative", showlegend: true,
+      margin: { l: 60, r: 20, t: g && !g.empty && g.cells.length ? 50 : 10, b: 30 }, height: 620, barmode: "relative", showlegend: true,
       legend: { orientation: "h", y: -0.08 }, paper_bgcolor: "#11151c", plot_bgcolor: "#11151c", font: { color: "#cfd6e4" },
       xaxis: { rangeslider: { visible: false }, type: "date", anchor: "y3", domain: [0, map.length ? MAP_X - 0.07 : 0.93] },
       yaxis: { domain: [0.35, 1], title: "price", ...(range ? { range, autorange: false } : {}) },
-      yaxis2: { overlaying: "y", side: "right", anchor: "x", title: "OI", showgrid: false },
+      yaxis2: { overlaying: "y", side: "right", anchor: "x", title: "OI (" + coin + ")", showgrid: false, tickformat: ".3~s" },
       yaxis3: { domain: [0, 0.3], title: "liquidated USD" },
       shapes, annotations: notes,
     };
@@ -134,7 +136,7 @@
       document.getElementById("chart-notes").textContent = "Could not load: " + err.message;
       document.body.dataset.ready = "error";
     });
-    if (at) return;
+    if (at) { LW.historyBadge(at); return; }
     let due = false;
     LW.live({ liquidations: (data) => { if (data.events.some((e) => e.coin === coin)) due = true; } });
     setInterval(() => { if (due) { due = false; draw(); } }, 3000);

@@ -42,6 +42,7 @@ const LW = (() => {
     for (const c of cells) {
       const td = typeof c === "object" && c !== null ? el("td", c.text, c.cls) : el("td", c);
       if (c && c.value !== undefined) td.dataset.value = String(c.value);
+      if (c && c.title) td.title = c.title;
       tr.appendChild(td);
     }
     return tr;
@@ -117,6 +118,7 @@ const LW = (() => {
     const pending = [];
     let scheduled = false;
     const conn = document.getElementById("conn");
+    conn.hidden = false;
     const source = new EventSource("/api/stream");
     function apply() {
       scheduled = false;
@@ -136,7 +138,9 @@ const LW = (() => {
         }
       });
     }
-    source.addEventListener("hello", () => { conn.textContent = "live"; conn.className = "badge ok"; conn.title = "live stream"; });
+    const connected = () => { conn.textContent = "live"; conn.className = "badge ok"; conn.title = "live stream"; };
+    source.addEventListener("hello", connected);
+    source.onopen = () => { if (conn.textContent !== "live full") connected(); };
     source.addEventListener("refused", (m) => {
       conn.textContent = "live full"; conn.className = "badge warn"; conn.title = JSON.parse(m.data).reason;
     });
@@ -144,6 +148,16 @@ const LW = (() => {
     return source;
   }
 
-  return { config, usd, pct, signedPct, signedPctPoints, num, time, el, row, fill, json, query, live, latencies, percentile, alertBig };
+  // A history view (pinned time) has no live stream: the badge says so instead of "connecting".
+  function historyBadge(atNs) {
+    const conn = document.getElementById("conn");
+    conn.hidden = false;
+    conn.textContent = "history"; conn.className = "badge"; conn.title = "a pinned time: not live (" + new Date(Number(atNs) / 1e6).toISOString() + ")";
+  }
+
+  // A page without the live stream (venues, brief) shows no stream badge rather than one that never connects.
+  setTimeout(() => { const conn = document.getElementById("conn"); if (conn && conn.textContent === "connecting") conn.hidden = true; }, 0);
+
+  return { config, historyBadge, usd, pct, signedPct, signedPctPoints, num, time, el, row, fill, json, query, live, latencies, percentile, alertBig };
 })();
 window.liqwatch = LW;

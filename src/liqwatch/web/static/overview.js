@@ -122,7 +122,7 @@
   async function loadAlerts() {
     const rows = await json("/api/alerts" + query({ window: "7d", until: at, coin: preset.coin, venue: preset.venue, limit: 20 }));
     fill(document.querySelector("#alerts tbody"), rows.map((a) => {
-      const tr = row([a.ts.slice(5, 16).replace("T", " "), "", "", { text: a.delivered + "/" + a.destinations, cls: "num" }]);
+      const tr = row([a.ts.slice(5, 16).replace("T", " "), "", "", a.destinations ? { text: a.delivered + "/" + a.destinations, cls: "num" } : { text: "–", cls: "num", title: "no destinations configured: shown here only" }]);
       tr.cells[1].appendChild(link(a.title, a.view));
       tr.cells[1].title = a.body;
       tr.cells[2].appendChild(a.coin_page ? link(a.subject, a.coin_page) : el("span", a.subject));
@@ -270,6 +270,10 @@
   async function main() {
     document.getElementById("mode").textContent = pinned
       ? "History view at " + new Date(Number(at) / 1e6).toISOString() + " (not live)" : "";
+    if (pinned) {
+      document.getElementById("feed-title").textContent = "Liquidations up to " + new Date(Number(at) / 1e6).toISOString().slice(0, 16).replace("T", " ");
+      LW.historyBadge(at);
+    }
     renderTotals(await json("/api/overview" + query({ at, windows: windows.join(",") })));
     const recent = await json("/api/liquidations" + query({ window: "24h", until: at, limit: FEED_ROWS, coin: preset.coin,
                                                             venue: preset.venue, min_usd: preset.min_usd }));
