@@ -24,6 +24,7 @@ from json_compare import same
 from liqwatch.analytics.metrics import liquidation_stats
 from liqwatch.analytics.open_interest import open_interest_summary
 from liqwatch.model.time import ns_to_iso
+from liqwatch.numbers import tidy
 from liqwatch.sim.local_servers import LocalNats, free_port
 
 pytestmark = [pytest.mark.postgres, pytest.mark.timeout(240)]
@@ -87,7 +88,7 @@ def test_serve_answers_from_postgresql_and_streams_from_nats(tmp_path: Path, pg_
         _, rows = get_json(port, f"/api/liquidations?window=3650d&until={at}&limit=1000")
         want_rows = expected.liquidations(since=window["since"], until=at, newest_first=True)
         key = ("ts_event", "venue", "symbol", "position_side", "price", "quantity", "notional_usd")
-        assert [tuple(r[k] for k in key) for r in rows] == [tuple(r[k] for k in key) for r in want_rows]
+        assert [tuple(r[k] for k in key) for r in rows] == [tuple(tidy(r[k]) for k in key) for r in want_rows]  # shown as JSON
         assert {r["venue"] for r in rows} >= {"bybit", "okx", "deribit", "htx"}  # both collectors' venues
         oi_at = int(expected.execute("SELECT max(ts_event) FROM open_interest")[0][0])
         _, oi = get_json(port, f"/api/oi?at={quote(ns_to_iso(oi_at))}")
