@@ -86,7 +86,9 @@ def measure(speed: float) -> dict[str, object]:
             up.send_signal(signal.SIGINT)
             out, err = up.communicate(timeout=60)
         stored_line = next((ln for ln in out.splitlines() if ln.startswith("stopped; stored")), "")
-        stored = {k: int(v) for k, v in re.findall(r"'(\w+)': (\d+)", stored_line)}
+        # "stopped; stored 1,204 candles, 310 liquidations, 12 open interest" (analytics.text.counts: table names in words)
+        words = stored_line.removeprefix("stopped; stored").strip()
+        stored = {name.strip().replace(" ", "_"): int(n.replace(",", "")) for n, name in re.findall(r"([\d,]+) ([a-z_ ]+)", words)}
         parts = done[0].split()
         return {
             "frames": int(parts[1]), "sim_wall_s": float(parts[2]), "sim_s": float(parts[3]), "topics": int(parts[4]), "stored": stored,
