@@ -10,7 +10,6 @@ import asyncio
 import dataclasses
 import json
 from collections import Counter
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -108,12 +107,6 @@ async def settled(
 
 def liq_key(venue: str, symbol: str, side: str, notional: float) -> tuple[str, str, str, float]:
     return (venue, symbol, side, round(notional, 6))
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as s:
-        yield s
 
 
 async def run_feed(venue: str, server: VenueServer, session: aiohttp.ClientSession) -> tuple[Feed, Sink, asyncio.Task[None]]:

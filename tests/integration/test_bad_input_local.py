@@ -10,7 +10,6 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -79,18 +78,6 @@ def test_up_stores_every_good_frame_around_a_poison_one(tmp_path: Path) -> None:
 
 
 # ---- feed tasks ---------------------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[VenueServer]:
-    async with VenueServer() as s:
-        yield s
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as s:
-        yield s
 
 
 class _Wrapped:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
@@ -20,12 +19,6 @@ from liqwatch.venues import get_venue
 pytestmark = pytest.mark.timeout(30)
 VENUE = "binance-coinm"
 CONN = f"{VENUE}-0"
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as s:
-        yield s
 
 
 def _liquidation(n: int) -> bytes:

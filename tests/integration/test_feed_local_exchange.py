@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -33,18 +32,6 @@ def binance_liq(symbol: str, side: str, qty: str, price: str, ts_ms: int = 17000
         f'{{"stream":"!forceOrder@arr","data":{{"e":"forceOrder","E":{ts_ms},"o":{{"s":"{symbol}","S":"{side}",'
         f'"o":"LIMIT","f":"IOC","q":"{qty}","p":"{price}","ap":"{price}","X":"FILLED","l":"{qty}","z":"{qty}","T":{ts_ms}}}}}}}'
     ).encode()
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[VenueServer]:
-    async with VenueServer() as s:
-        yield s
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as s:
-        yield s
 
 
 class Running:

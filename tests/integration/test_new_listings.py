@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
@@ -18,12 +17,6 @@ from liqwatch.storage.duckdb_store import DuckDBStore
 from liqwatch.venues import get_venue
 
 pytestmark = pytest.mark.timeout(20)
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as s:
-        yield s
 
 
 def _with_listing(body: bytes, listing: dict[str, object]) -> bytes:

@@ -6,7 +6,6 @@ import asyncio
 import inspect
 import random
 import time
-from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
@@ -23,18 +22,6 @@ from liqwatch.venues import VENUES, RestRequest, get_venue
 
 pytestmark = pytest.mark.timeout(20)
 BINANCE = "binance-usdm"
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[VenueServer]:
-    async with VenueServer() as s:
-        yield s
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as s:
-        yield s
 
 
 # ---- exception mapping ----------------------------------------------------------------------------

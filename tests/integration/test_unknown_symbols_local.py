@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
@@ -20,12 +19,6 @@ pytestmark = pytest.mark.timeout(30)
 VENUE = "binance-usdm"
 NEW = {"symbol": "NEWLISTUSDT", "pair": "NEWLISTUSDT", "contractType": "PERPETUAL", "deliveryDate": 4133404800000,
        "status": "TRADING", "baseAsset": "NEWLIST", "quoteAsset": "USDT", "marginAsset": "USDT"}
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as s:
-        yield s
 
 
 def _marks(*symbols: str, price: float = 2.0) -> bytes:
