@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from liqwatch.recording import RecordedLine, read_recording
+from liqwatch.capture.format import RecordedLine, read_recording
 from liqwatch.sim import VenueServer
 from liqwatch.sim.dialects import DIALECTS
 from liqwatch.sim.exchange import SimExchange

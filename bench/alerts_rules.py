@@ -11,7 +11,7 @@ import time
 import msgspec
 
 from liqwatch.alerts.engine import AlertEngine
-from liqwatch.alerts.settings import AlertSettings
+from liqwatch.config.alerts import AlertSettings
 from liqwatch.model import (
     ContractType,
     Liquidation,

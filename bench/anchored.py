@@ -291,8 +291,8 @@ class Anchored:
 
 def venue_index(name: str):  # -> tuple[VenueModule, InstrumentIndex]
     """The venue module and liqwatch's InstrumentIndex from the recorded REST instruments bodies (the anchors' source)."""
+    from liqwatch.capture.playback import load_instruments
     from liqwatch.model import InstrumentIndex
-    from liqwatch.replay import load_instruments
     from liqwatch.venues import get_venue
 
     venue = get_venue(name)
@@ -310,8 +310,8 @@ def _close(a: float, b: float, rel: float = 1e-9) -> bool:
 
 def run_anchored(spec: Anchored, quick: bool) -> Row:
     from bench import anchors
+    from liqwatch.feeds.parse import FrameCounters, safe_parse
     from liqwatch.model import Liquidation
-    from liqwatch.parsing import FrameCounters, safe_parse
 
     n, reps = (QUICK_N, QUICK_REPS) if quick else (FULL_N, FULL_REPS)
     venue, index = venue_index(spec.venue)

@@ -161,7 +161,7 @@ BINANCE_FORCE_ORDER: dict[str, Callable[[list[bytes], int], AnchorResult]] = {
 async def _ccxt_markets(venue: str, ex: object) -> list[dict]:  # type: ignore[type-arg]
     """ccxt's own market parsing over the recorded instruments REST bodies (BYBIT linear, OKX SWAP), offline."""
     from bench.parse import recorded_dir
-    from liqwatch.recording import RecordedLine, read_recording
+    from liqwatch.capture.format import RecordedLine, read_recording
 
     prefix = {"bybit": "BYBIT", "okx": "OKX"}[venue]
     bodies = [
@@ -384,7 +384,7 @@ def _ccxt_run(
 def _recorded_bodies(prefix: str) -> list[object]:
     """The decoded bodies of `<prefix>.rest_instruments.jsonl` (the recorded REST instruments answers)."""
     from bench.parse import recorded_dir
-    from liqwatch.recording import RecordedLine, read_recording
+    from liqwatch.capture.format import RecordedLine, read_recording
 
     return [
         json.loads(rec.frame)

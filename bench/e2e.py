@@ -84,10 +84,10 @@ def _pin_all_threads(cpus: set[int]) -> None:
 
 
 async def _measure(rate: int, seconds: float) -> dict[str, Any]:
-    from liqwatch.app import App, freeze_startup_heap
     from liqwatch.config import FeedSettings, Settings, StoreSettings, VenueSettings, WebSettings
     from liqwatch.model import Liquidation
     from liqwatch.model.time import now_ns
+    from liqwatch.roles.up import App, freeze_startup_heap
     from liqwatch.sim.dialects import DIALECTS
 
     client_core, server_core = _cores()

@@ -38,7 +38,7 @@ def _work_anchored(venue: str, side: str, n: int) -> None:
     """`_work` for a bench/anchored.py venue: the first `n` of its frames through liqwatch's `safe_parse` or an anchor's
     measure() (one timed pass and one sanity pass)."""
     from bench import anchored
-    from liqwatch.parsing import FrameCounters, safe_parse
+    from liqwatch.feeds.parse import FrameCounters, safe_parse
 
     spec = anchored.spec(venue)
     frames = spec.frames(ANCHORED_LARGE)[:n]  # every generator is sequential: a prefix is the same frames

@@ -18,9 +18,9 @@ from pathlib import Path
 
 from bench._harness import Case, Row
 from liqwatch import config
-from liqwatch.bus_nats import NatsPublisher
-from liqwatch.ingester import Ingester
+from liqwatch.bus.jetstream import NatsPublisher
 from liqwatch.model import ContractType, Liquidation, PositionSide, PriceKind
+from liqwatch.roles.ingest import Ingester
 from liqwatch.sim.local_servers import LocalNats, LocalPostgres, ServerUnavailable
 from liqwatch.storage import open_store
 from liqwatch.storage.duckdb_store import DuckDBStore

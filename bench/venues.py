@@ -26,10 +26,10 @@ def venue_frames(name: str):  # -> tuple[VenueModule, InstrumentIndex, list[byte
     """The venue, its recorded instruments, and its recorded frames that yield events (as the socket delivers them)."""
     import msgspec
 
+    from liqwatch.capture.format import RecordedLine, read_recording
+    from liqwatch.capture.playback import load_instruments
+    from liqwatch.feeds.parse import FrameCounters, safe_parse
     from liqwatch.model import Instrument, InstrumentIndex
-    from liqwatch.parsing import FrameCounters, safe_parse
-    from liqwatch.recording import RecordedLine, read_recording
-    from liqwatch.replay import load_instruments
     from liqwatch.venues import get_venue
 
     venue = get_venue(name)
@@ -75,7 +75,7 @@ def _anchor_note(name: str) -> str:
 
 def _parse_case(name: str) -> Case:
     def run(quick: bool) -> Row:
-        from liqwatch.parsing import FrameCounters, safe_parse
+        from liqwatch.feeds.parse import FrameCounters, safe_parse
 
         n, reps = (QUICK_N, QUICK_REPS) if quick else (FULL_N, FULL_REPS)
         venue, index, distinct, events = venue_frames(name)

@@ -37,8 +37,8 @@ def venue_files(venue_name: str) -> list[Path]:
 @functools.cache
 def instruments_for(venue_name: str):  # -> InstrumentIndex
     """Return the venue's instruments from its recorded REST responses plus tests/fixtures/instruments/<venue>.json."""
+    from liqwatch.capture.playback import load_instruments
     from liqwatch.model import Instrument, InstrumentIndex
-    from liqwatch.replay import load_instruments
     from liqwatch.venues import get_venue
 
     venue = get_venue(venue_name)
@@ -55,14 +55,14 @@ def instruments_for(venue_name: str):  # -> InstrumentIndex
 
 def render(venue_name: str, path: Path) -> list[dict[str, object]]:
     """Parse every frame of a recorded file; return one golden record per line."""
-    from liqwatch.parsing import FrameCounters
-    from liqwatch.recording import read_recording
+    from liqwatch.capture.format import read_recording
+    from liqwatch.feeds.parse import FrameCounters
     from liqwatch.venues import get_venue
 
     venue = get_venue(venue_name)
     index = instruments_for(venue_name)
     out: list[dict[str, object]] = []
-    from liqwatch.parsing import safe_parse
+    from liqwatch.feeds.parse import safe_parse
 
     for rec in read_recording(path):
         counters = FrameCounters()

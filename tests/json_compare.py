@@ -11,7 +11,7 @@ from typing import Any
 
 def same(a: Any, b: Any, where: str = "$") -> None:
     """Assert equal values (lists and tuples alike); floats equal to 1e-11 relative (liqwatch shows 12 significant
-    digits: liqwatch.numbers), NaN equal to NaN."""
+    digits: liqwatch.analytics.numbers), NaN equal to NaN."""
     if isinstance(a, dict) and isinstance(b, dict):
         assert list(a) == list(b), f"{where}: keys {list(a)} != {list(b)}"
         for k in a:

@@ -100,7 +100,7 @@ class SubscribeRejected(VenueError):
 class ConnectionLost(VenueError):
     """A connection failed or was closed; the caller reconnects.
 
-    `kind` says why when the cause is one an operator can act on (`liqwatch.drift`: connect_failed, dns, tls,
+    `kind` says why when the cause is one an operator can act on (`liqwatch.feeds.drift`: connect_failed, dns, tls,
     http_status); "" for an ordinary drop (the server closed, a reset).
     """
 

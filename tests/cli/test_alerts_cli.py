@@ -13,7 +13,7 @@ import msgspec
 from alert_receiver import Receiver
 from factories import T0, make_liquidation
 from liqwatch.alerts.engine import AlertEngine
-from liqwatch.alerts.settings import AlertSettings
+from liqwatch.config.alerts import AlertSettings
 from liqwatch.storage.duckdb_store import DuckDBStore
 
 SECRET = "s3cretTOKEN42"

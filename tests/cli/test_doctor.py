@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 import pytest
 from aiohttp import web
 
-from liqwatch.doctor import HEADER
+from liqwatch.roles.doctor import HEADER
 from liqwatch.sim import VenueServer
 from liqwatch.sim.venue_server import RestHook
 from liqwatch.venues import VENUES

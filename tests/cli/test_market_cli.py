@@ -12,10 +12,10 @@ from typer.testing import CliRunner
 
 import liqwatch
 import market_day as md
+from liqwatch.analytics.numbers import tidy_float
 from liqwatch.cli import app
 from liqwatch.model import Candle, Liquidation
 from liqwatch.model.time import ns_to_iso
-from liqwatch.numbers import tidy_float
 from liqwatch.storage import open_store
 
 RUNNER = CliRunner()
@@ -59,7 +59,7 @@ def config(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_price_json_and_text(db: Path, day: md.MarketDay) -> None:
     ctx = json.loads(run("price", "ETH", "--at", AT, "--json", "--db", str(db)))
     closes = [c for c in day.of(Candle) if c.coin == "ETH" and c.interval_s == 60 and c.ts_event + md.M <= md.DAY + 20 * md.H]
-    # --json floats are tidied to 12 significant digits (liqwatch.numbers)
+    # --json floats are tidied to 12 significant digits (liqwatch.analytics.numbers)
     assert ctx["price"] == tidy_float(max(closes, key=lambda c: c.ts_event).close) and ctx["ath"] == md.ATH["ETH"]
     assert "ATH $4,900" in run("price", "ETH", "--at", AT, "--db", str(db))
 

@@ -22,12 +22,12 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parents[1] / "integration"))
 from _local import Sink, wait_until
 
-from liqwatch.app import App
-from liqwatch.bus import DropPolicy
+from liqwatch.bus.local import DropPolicy
 from liqwatch.config import FeedSettings, Settings, StoreSettings, VenueSettings, WebSettings
-from liqwatch.feed import Feed
+from liqwatch.feeds.parse import SKIP_SUBSCRIBE_REJECTED
+from liqwatch.feeds.venue_feed import Feed
 from liqwatch.model import Channel, FeedState, FeedStatus, InstrumentIndex, Liquidation, OpenInterest
-from liqwatch.parsing import SKIP_SUBSCRIBE_REJECTED
+from liqwatch.roles.up import App
 from liqwatch.sim import VenueServer
 from liqwatch.transport.websocket import Backoff
 from liqwatch.venues import get_venue

@@ -1,7 +1,7 @@
 """The standing fuzz suite of the parse boundary (issue 17): every venue's `parse_frame`, `parse_poll` and
 `parse_instruments`, and replay lines, with int64 boundaries, huge and negative times, NaN/Infinity, deep nesting,
 control characters and oversized frames. Property: through the parse guard nothing raises, every frame is counted,
-every emitted event passes the range check (`liqwatch.bounds.problem`), and one bad entry of an instruments list
+every emitted event passes the range check (`liqwatch.model.bounds.problem`), and one bad entry of an instruments list
 does not lose the others. Deterministic (derandomize) and small: a few seconds in all.
 """
 
@@ -18,11 +18,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from golden import instruments_for, recorded_dir, venue_files
-from liqwatch import bounds
+from liqwatch.capture.format import RecordedLine, read_recording
+from liqwatch.capture.playback import replay_events
 from liqwatch.errors import ParseError
-from liqwatch.parsing import SKIP_INTERNAL, FrameCounters, safe_parse, safe_parse_poll
-from liqwatch.recording import RecordedLine, read_recording
-from liqwatch.replay import replay_events
+from liqwatch.feeds.parse import SKIP_INTERNAL, FrameCounters, safe_parse, safe_parse_poll
+from liqwatch.model import bounds
 from liqwatch.venues import VENUES
 
 TS_RECV = 1_700_000_000_000_000_000

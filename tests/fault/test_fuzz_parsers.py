@@ -20,10 +20,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from golden import instruments_for, venue_files
+from liqwatch.capture.format import RecordedLine, read_recording
 from liqwatch.errors import ParseError, UnknownInstrument, UnknownMessage
+from liqwatch.feeds.parse import SKIP_INTERNAL, FrameCounters, safe_parse
 from liqwatch.model import Candle, Event, FeedStatus, Liquidation, MarkPrice, OpenInterest
-from liqwatch.parsing import SKIP_INTERNAL, FrameCounters, safe_parse
-from liqwatch.recording import RecordedLine, read_recording
 from liqwatch.venues import VENUES, VenueModule
 
 TS_RECV = 1_700_000_000_000_000_000

@@ -16,12 +16,11 @@ import msgspec
 import pytest
 
 from golden import instruments_for, recorded_dir
-from liqwatch import bounds
+from liqwatch.capture.format import decompress
+from liqwatch.capture.playback import load_instruments, replay_events
 from liqwatch.errors import OversizedFrame
-from liqwatch.model import Event, InstrumentIndex, Liquidation
-from liqwatch.parsing import SKIP_MALFORMED, SKIP_OVERSIZED, FrameCounters, safe_parse, safe_parse_poll
-from liqwatch.recording import decompress
-from liqwatch.replay import load_instruments, replay_events
+from liqwatch.feeds.parse import SKIP_MALFORMED, SKIP_OVERSIZED, FrameCounters, safe_parse, safe_parse_poll
+from liqwatch.model import Event, InstrumentIndex, Liquidation, bounds
 from liqwatch.venues import VENUES, get_venue
 
 TS_RECV = 1_700_000_000_000_000_000

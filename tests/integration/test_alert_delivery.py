@@ -15,8 +15,8 @@ from alert_receiver import Receiver
 from factories import T0, make_liquidation
 from liqwatch.alerts import recent_alerts
 from liqwatch.alerts.engine import AlertEngine
-from liqwatch.alerts.settings import AlertSettings
-from liqwatch.bus import Bus
+from liqwatch.bus.local import Bus
+from liqwatch.config.alerts import AlertSettings
 from liqwatch.storage.duckdb_store import DuckDBStore
 
 SECRET = "s3cretTOKEN42"

@@ -13,8 +13,8 @@ from _local import wait_until
 from alert_receiver import Receiver
 from factories import make_liquidation
 from liqwatch.alerts.engine import AlertEngine
-from liqwatch.alerts.settings import AlertSettings
-from liqwatch.bus import Bus
+from liqwatch.bus.local import Bus
+from liqwatch.config.alerts import AlertSettings
 from liqwatch.sim.local_servers import free_port
 from liqwatch.storage.duckdb_store import DuckDBStore
 

@@ -11,9 +11,9 @@ from test_all_venues_local import golden, pushed_lines, settled, source
 
 from alert_receiver import Receiver
 from liqwatch.alerts import recent_alerts
-from liqwatch.alerts.settings import AlertSettings
-from liqwatch.app import App
 from liqwatch.config import FeedSettings, Settings, StoreSettings, VenueSettings, WebSettings
+from liqwatch.config.alerts import AlertSettings
+from liqwatch.roles.up import App
 from liqwatch.sim import VenueServer
 from liqwatch.storage.duckdb_store import DuckDBStore
 

@@ -18,11 +18,11 @@ import msgspec
 import pytest
 from _local import Sink, wait_until
 
-from liqwatch.app import App
+from liqwatch.capture.format import RecordedLine, read_recording
 from liqwatch.config import FeedSettings, Settings, StoreSettings, VenueSettings, WebSettings
-from liqwatch.feed import Feed
+from liqwatch.feeds.venue_feed import Feed
 from liqwatch.model import Channel, FeedState, Instrument, InstrumentIndex, MarkPrice, OpenInterest
-from liqwatch.recording import RecordedLine, read_recording
+from liqwatch.roles.up import App
 from liqwatch.sim import VenueServer
 from liqwatch.sim.dialects import DIALECTS
 from liqwatch.sim.venue_server import DEFAULT_RECORDED_DIR, VenueCounters

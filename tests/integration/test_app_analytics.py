@@ -11,8 +11,8 @@ from _local import wait_until
 import market_day as md
 from liqwatch import config
 from liqwatch.analytics.metrics import liquidation_stats
-from liqwatch.app import App
 from liqwatch.model import Candle, Liquidation, MarkPrice, OpenInterest, Signal
+from liqwatch.roles.up import App
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -19,7 +19,7 @@ import pytest
 from _local import Sink, wait_until
 from test_up import Output, ThreadedServer, api_liquidations, poll, write_config
 
-from liqwatch.feed import Feed
+from liqwatch.feeds.venue_feed import Feed
 from liqwatch.model import Channel, Instrument, InstrumentIndex
 from liqwatch.sim import VenueServer
 from liqwatch.sim.venue_server import DEFAULT_RECORDED_DIR

@@ -11,7 +11,7 @@ import aiohttp
 import pytest
 from _local import Sink, wait_until
 
-from liqwatch.feed import Feed
+from liqwatch.feeds.venue_feed import Feed
 from liqwatch.model import Channel, FeedState, InstrumentIndex, MarkPrice
 from liqwatch.sim import VenueServer
 from liqwatch.venues import get_venue

@@ -13,9 +13,9 @@ import msgspec
 import pytest
 
 from liqwatch.analytics.metrics import liquidation_stats
+from liqwatch.analytics.numbers import json_bytes
 from liqwatch.model.time import ns_to_iso
-from liqwatch.numbers import json_bytes
-from liqwatch.sim.demo import DAY_NS, DEMO_SIGNALS, Demo, demo_alerts
+from liqwatch.roles.demo import DAY_NS, DEMO_SIGNALS, Demo, demo_alerts
 from liqwatch.sim.scenario import load_scenario
 from liqwatch.sim.summary import read_story
 
@@ -75,7 +75,7 @@ async def test_stored_totals_equal_what_the_simulated_venues_published(tmp_path:
         with app.writer.lock:
             cli = liquidation_stats(app.store, since=scenario.ts_end - DAY_NS, until=scenario.ts_end)
         assert served.pop("window") == "24h"
-        assert served == msgspec.json.decode(json_bytes(cli))  # the API's JSON: floats tidied in liqwatch.numbers
+        assert served == msgspec.json.decode(json_bytes(cli))  # the API's JSON: floats tidied in liqwatch.analytics.numbers
         assert served["total_usd"] == pytest.approx(ledger.total_usd(), rel=1e-9) and served["count"] == story.count
 
         # the brief's numbers are the store's (and so the simulated venues')

@@ -24,11 +24,11 @@ import pytest
 from _local import Sink, free_port, wait_until
 from aiohttp import web
 
-from liqwatch.app import App, venue_state
 from liqwatch.config import FeedSettings, Settings, StoreSettings, VenueSettings, WebSettings
-from liqwatch.drift import DriftSettings
-from liqwatch.feed import Feed
+from liqwatch.feeds.drift import DriftSettings
+from liqwatch.feeds.venue_feed import Feed
 from liqwatch.model import Channel, FeedState, InstrumentIndex
+from liqwatch.roles.up import App, venue_state
 from liqwatch.sim import VenueServer
 from liqwatch.transport.websocket import Backoff
 from liqwatch.venues import get_venue

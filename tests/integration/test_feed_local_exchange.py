@@ -11,9 +11,9 @@ import aiohttp
 import pytest
 from _local import Sink, free_port, wait_until
 
-from liqwatch.feed import Feed
+from liqwatch.feeds.parse import SKIP_MALFORMED, SKIP_UNKNOWN_INSTRUMENT
+from liqwatch.feeds.venue_feed import Feed
 from liqwatch.model import Channel, FeedState, InstrumentIndex, PositionSide
-from liqwatch.parsing import SKIP_MALFORMED, SKIP_UNKNOWN_INSTRUMENT
 from liqwatch.sim import VenueServer
 from liqwatch.sim.venue_server import DEFAULT_RECORDED_DIR
 from liqwatch.venues import VENUES, get_venue

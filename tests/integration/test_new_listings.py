@@ -10,7 +10,7 @@ import aiohttp
 import pytest
 from _local import Sink, wait_until
 
-from liqwatch.feed import Feed
+from liqwatch.feeds.venue_feed import Feed
 from liqwatch.model import Channel, FeedState, InstrumentIndex, PositionSide
 from liqwatch.sim import VenueServer
 from liqwatch.storage.duckdb_store import DuckDBStore

@@ -16,10 +16,10 @@ import pytest
 
 from factories import T0, make_liquidation, make_open_interest
 from liqwatch import config
-from liqwatch.bus import Bus, DropPolicy
-from liqwatch.bus_nats import NatsPublisher, connect
-from liqwatch.ingester import Ingester
+from liqwatch.bus.jetstream import NatsPublisher, connect
+from liqwatch.bus.local import Bus, DropPolicy
 from liqwatch.model import Event
+from liqwatch.roles.ingest import Ingester
 from liqwatch.sim.local_servers import LocalNats
 from liqwatch.storage import open_store
 from liqwatch.storage.writer import StoreWriter

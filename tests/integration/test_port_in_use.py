@@ -8,8 +8,8 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
-from liqwatch.app import App
 from liqwatch.config import FeedSettings, Settings, StoreSettings, VenueSettings, WebSettings
+from liqwatch.roles.up import App
 
 
 async def test_a_taken_dashboard_port_is_reported_and_the_app_keeps_running(tmp_path: Path) -> None:

@@ -23,8 +23,8 @@ from test_up import VENUES, Output, ThreadedServer, _all_subscribed, frame_topic
 
 import liqwatch
 import market_day
+from liqwatch.capture.format import RecordedLine, read_recording
 from liqwatch.model.time import ns_to_iso
-from liqwatch.recording import RecordedLine, read_recording
 from liqwatch.sim.venue_server import DEFAULT_RECORDED_DIR
 from liqwatch.storage import open_store
 from liqwatch.storage.runtime import Runtime, runtime_path

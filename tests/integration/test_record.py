@@ -24,12 +24,12 @@ import aiohttp
 import pytest
 from typer.testing import CliRunner
 
+from liqwatch.capture.format import RecordedLine, read_recording
 from liqwatch.cli import app
 from liqwatch.cli.record import load_settings
 from liqwatch.errors import ConfigError
-from liqwatch.feed import Feed
+from liqwatch.feeds.venue_feed import Feed
 from liqwatch.model import Channel, InstrumentIndex
-from liqwatch.recording import RecordedLine, read_recording
 from liqwatch.sim import VenueServer
 from liqwatch.sim.dialects import DIALECTS
 from liqwatch.sim.venue_server import DEFAULT_RECORDED_DIR

@@ -17,8 +17,8 @@ import pytest
 import market_day as md
 from liqwatch import config
 from liqwatch.analytics.brief import build_brief
+from liqwatch.analytics.numbers import tidy
 from liqwatch.model.time import ns_to_iso
-from liqwatch.numbers import tidy
 from liqwatch.storage import open_store
 
 AT = md.DAY + 20 * md.H

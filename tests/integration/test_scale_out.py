@@ -29,11 +29,11 @@ import liqwatch
 from factories import make_liquidation
 from golden import recorded_dir
 from liqwatch import config
-from liqwatch.bus_nats import NatsPublisher, connect, decode_event, encode, subject_for
-from liqwatch.ingest import replay_files
-from liqwatch.ingester import Ingester, _delivered
+from liqwatch.bus.jetstream import NatsPublisher, connect, decode_event, encode, subject_for
 from liqwatch.model import Candle, Liquidation
-from liqwatch.serve import ServeRole
+from liqwatch.roles.ingest import Ingester, _delivered
+from liqwatch.roles.replay import replay_files
+from liqwatch.roles.serve import ServeRole
 from liqwatch.sim.local_servers import LocalNats
 from liqwatch.storage import open_store
 from liqwatch.storage.duckdb_store import DuckDBStore

@@ -22,9 +22,9 @@ from test_scale_out import GROUP_A, GROUP_B, bus_env, expected_store, files, fin
 
 from json_compare import same
 from liqwatch.analytics.metrics import liquidation_stats
+from liqwatch.analytics.numbers import tidy
 from liqwatch.analytics.open_interest import open_interest_summary
 from liqwatch.model.time import ns_to_iso
-from liqwatch.numbers import tidy
 from liqwatch.sim.local_servers import LocalNats, free_port
 
 pytestmark = [pytest.mark.postgres, pytest.mark.timeout(240)]

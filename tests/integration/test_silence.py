@@ -8,8 +8,8 @@ import pytest
 from _local import wait_until
 
 from liqwatch import config
-from liqwatch.app import App
 from liqwatch.model import FeedState, FeedStatus
+from liqwatch.roles.up import App
 from liqwatch.sim import VenueServer
 
 pytestmark = pytest.mark.timeout(30)

@@ -23,8 +23,8 @@ from liqwatch.analytics.price import price_context
 from liqwatch.analytics.signals import recent_signals
 from liqwatch.errors import StorageError
 from liqwatch.heatmap.api import current_map
-from liqwatch.ingest import replay_files
 from liqwatch.model import Candle, FeedState, FeedStatus, PositionSide, Signal
+from liqwatch.roles.replay import replay_files
 from liqwatch.sim.local_servers import LocalPostgres
 from liqwatch.storage import EventStore, open_store
 from liqwatch.storage.duckdb_store import DuckDBStore

@@ -12,10 +12,10 @@ import pytest
 from _local import Sink, free_port, wait_until
 
 from liqwatch.errors import ConnectionLost, RateLimited, VenueError
+from liqwatch.feeds.parse import SKIP_SUBSCRIBE_REJECTED, FrameCounters, safe_parse
+from liqwatch.feeds.poller import Poller, seconds_to_next_tick
 from liqwatch.model import Channel, FeedState, InstrumentIndex, OpenInterest
-from liqwatch.parsing import SKIP_SUBSCRIBE_REJECTED, FrameCounters, safe_parse
 from liqwatch.sim import VenueServer
-from liqwatch.transport.poller import Poller, seconds_to_next_tick
 from liqwatch.transport.rest import RestClient
 from liqwatch.transport.websocket import NETWORK_ERRORS, Backoff, ReconnectingWebSocket, map_exception
 from liqwatch.venues import VENUES, RestRequest, get_venue

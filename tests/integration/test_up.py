@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 import pytest
 from _local import free_port
 
-from liqwatch.recording import RecordedLine, read_recording
+from liqwatch.capture.format import RecordedLine, read_recording
 from liqwatch.sim import VenueServer
 from liqwatch.sim.dialects import DIALECTS
 from liqwatch.sim.venue_server import DEFAULT_RECORDED_DIR

@@ -88,8 +88,8 @@ def test_the_live_view_prints_log_lines_above_itself(tmp_path: Path) -> None:
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=30) == 0, err
     text = screen.decode(errors="replace")
-    assert "WARNING liqwatch.feed" not in err
-    assert "WARNING liqwatch.feed" in text and "instruments request failed" in text, (err, text[-3000:])
+    assert "WARNING liqwatch.feeds.venue_feed" not in err
+    assert "WARNING liqwatch.feeds.venue_feed" in text and "instruments request failed" in text, (err, text[-3000:])
     assert "liqwatch —" in text  # the live table itself
     assert "stored: nothing · queue 0 · write errors 0" in text  # its footer in words, not a Python dict
     assert "writer: {" not in text

@@ -37,8 +37,8 @@ anchored_bench = pytest.importorskip("bench.anchored")
 
 
 def _liquidations(venue_name: str, frames: list[bytes]) -> list:  # type: ignore[type-arg]
+    from liqwatch.feeds.parse import FrameCounters, safe_parse
     from liqwatch.model import Liquidation
-    from liqwatch.parsing import FrameCounters, safe_parse
 
     venue, index = anchored_bench.venue_index(venue_name)
     counters = FrameCounters()

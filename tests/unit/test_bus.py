@@ -6,7 +6,7 @@ import asyncio
 import time
 
 from factories import T0, make_liquidation
-from liqwatch.bus import Bus, DropPolicy
+from liqwatch.bus.local import Bus, DropPolicy
 
 
 def test_a_full_queue_drops_by_its_policy_and_counts_it() -> None:

@@ -1,11 +1,11 @@
-"""liqwatch.drift: redaction, the failing field, the parse-failure window and reading stored diagnoses back."""
+"""liqwatch.feeds.drift: redaction, the failing field, the parse-failure window and reading stored diagnoses back."""
 
 from __future__ import annotations
 
 import msgspec
 import pytest
 
-from liqwatch.drift import (
+from liqwatch.feeds.drift import (
     CLEARED,
     DRIFT,
     ConnectionDrift,
@@ -14,8 +14,8 @@ from liqwatch.drift import (
     redact,
     stored_diagnoses,
 )
+from liqwatch.feeds.parse import SKIP_MALFORMED, FrameCounters
 from liqwatch.model import FeedState
-from liqwatch.parsing import SKIP_MALFORMED, FrameCounters
 from liqwatch.venues._wire import decode
 
 

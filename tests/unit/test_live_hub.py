@@ -8,7 +8,7 @@ import json
 import time
 
 from factories import T0, make_liquidation
-from liqwatch.bus import Bus
+from liqwatch.bus.local import Bus
 from liqwatch.web.live import Client, LiveHub
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from factories import make_liquidation
-from liqwatch.monitor import LiquidationSilence
+from liqwatch.feeds.silence import LiquidationSilence
 
 MIN = 60 * 10**9
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from liqwatch.capture.format import RecordedLine, read_recording
+from liqwatch.capture.playback import is_instruments_file
+from liqwatch.capture.tap import RecordingWriter
 from liqwatch.errors import ConfigError
-from liqwatch.recorder import RecordingWriter
-from liqwatch.recording import RecordedLine, read_recording
-from liqwatch.replay import is_instruments_file
 from liqwatch.venues import get_venue, venue_for_recording
 
 TS = 1_700_000_000_123_000_000  # 2023-11-14T22:13:20.123Z

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
+from liqwatch.feeds.subscriptions import plan_additions
 from liqwatch.model import Channel, ContractType, Instrument
-from liqwatch.subscriptions import plan_additions
 from liqwatch.venues import _wire, get_venue
 
 LIQ = frozenset({Channel.LIQUIDATIONS})

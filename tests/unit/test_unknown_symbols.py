@@ -14,14 +14,14 @@ import pytest
 
 from golden import instruments_for
 from liqwatch.errors import UnknownInstruments
-from liqwatch.model import Liquidation, MarkPrice, OpenInterest
-from liqwatch.parsing import (
+from liqwatch.feeds.parse import (
     SKIP_MALFORMED,
     SKIP_UNKNOWN_INSTRUMENT,
     FrameCounters,
     safe_parse,
     safe_parse_poll,
 )
+from liqwatch.model import Liquidation, MarkPrice, OpenInterest
 from liqwatch.venues import VENUES
 
 TS = 1_700_000_000_000_000_000  # a receive time in range (the parse guard rejects implausible times)

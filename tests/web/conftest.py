@@ -17,9 +17,9 @@ import pytest
 import market_day as md
 from liqwatch import config
 from liqwatch.alerts.history import Alert, alert_id, ensure_tables, insert
-from liqwatch.ingest import replay_files
 from liqwatch.model.events import Signal
 from liqwatch.model.time import ns_to_iso
+from liqwatch.roles.replay import replay_files
 from liqwatch.sim.venue_server import DEFAULT_RECORDED_DIR
 from liqwatch.storage import open_store
 from liqwatch.storage.base import EventStore

@@ -78,8 +78,8 @@ def test_bad_parameters_get_a_clear_400(dashboard: Any, query: str, message: str
 
 
 def _json(value: Any) -> Any:
-    """What the API sends for `value` (floats tidied in liqwatch.numbers; NaN and inf become null)."""
-    from liqwatch.numbers import json_bytes
+    """What the API sends for `value` (floats tidied in liqwatch.analytics.numbers; NaN and inf become null)."""
+    from liqwatch.analytics.numbers import json_bytes
 
     return json.loads(json_bytes(value))
 

@@ -25,8 +25,8 @@ from conftest import market_alerts, recorded_files, seeded_signal
 from json_compare import same
 from liqwatch import config
 from liqwatch.alerts.history import ensure_tables, insert
-from liqwatch.ingest import replay_files
 from liqwatch.model.time import ns_to_iso
+from liqwatch.roles.replay import replay_files
 from liqwatch.sim.local_servers import LocalPostgres
 from liqwatch.storage import open_store
 from liqwatch.storage.base import EventStore

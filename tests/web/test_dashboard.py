@@ -10,10 +10,10 @@ import msgspec
 import pytest
 
 from conftest import BTC_LEVELS, HISTORY_WINDOWS, MARKET_AT, Seeded
+from liqwatch.analytics.numbers import tidy
 from liqwatch.cli.query import _usd
 from liqwatch.model import ContractType, Liquidation, PositionSide, PriceKind
 from liqwatch.model.time import now_ns
-from liqwatch.numbers import tidy
 
 pytestmark = pytest.mark.timeout(90)
 md_H = 3600 * 10**9
@@ -196,7 +196,7 @@ def test_coin_table_shows_price_context(market_page: Any, market_dashboard: Any)
             ctx = price_context(market_dashboard.store, coin=r["coin"], at=MARKET_AT,
                                 venues=market_dashboard.settings.analytics.price_venues)
         assert ctx["price"] and ctx["change_24h_pct"] and ctx["drawdown_pct"]  # the market day has all three
-        # the API's JSON rounds floats in one place (liqwatch.numbers): the page shows the tidied figure
+        # the API's JSON rounds floats in one place (liqwatch.analytics.numbers): the page shows the tidied figure
         assert (r["price"], r["change"], r["drawdown"]) == tuple(tidy([ctx["price"], ctx["change_24h_pct"], ctx["drawdown_pct"]]))
         assert float(r["texts"][0].replace(",", "")) == pytest.approx(ctx["price"], rel=1e-5)
         assert r["texts"][1:] == [f"{ctx['change_24h_pct']:+.2f}%", f"{ctx['drawdown_pct']:+.2f}%"]

@@ -24,10 +24,10 @@ from test_dashboard import card, liquidation
 import liqwatch
 from conftest import checked_page, recorded_files
 from liqwatch.analytics.metrics import liquidation_stats
-from liqwatch.ingest import replay_files
+from liqwatch.analytics.numbers import tidy
 from liqwatch.model import PositionSide
 from liqwatch.model.time import now_ns, ns_to_iso
-from liqwatch.numbers import tidy
+from liqwatch.roles.replay import replay_files
 from liqwatch.storage import open_store
 
 pytestmark = [pytest.mark.postgres, pytest.mark.timeout(120)]
@@ -111,7 +111,7 @@ def test_serve_answers_from_the_store_and_renders_the_overview(served: Served, b
 
 def test_serve_pushes_bus_events_and_live_totals_to_the_page(served: Served, browser: Any) -> None:
     from liqwatch import config
-    from liqwatch.bus_nats import NatsPublisher
+    from liqwatch.bus.jetstream import NatsPublisher
 
     with checked_page(browser, served.url) as page:
         page.goto(f"{served.url}/")

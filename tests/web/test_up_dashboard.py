@@ -39,7 +39,7 @@ class Collector:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
 
     async def _start(self) -> None:
-        from liqwatch.app import App
+        from liqwatch.roles.up import App
 
         await self.server.start()
         if self.reject:
@@ -58,7 +58,7 @@ class Collector:
         self.app = App(settings, db=str(self.db))
         await self.app.start()
         if self.reject:
-            from liqwatch.drift import DriftSettings
+            from liqwatch.feeds.drift import DriftSettings
 
             for feed in self.app.feeds:  # judged every 0.1 s instead of 5 s; set before the feeds' first check
                 feed.drift_settings = DriftSettings(check_interval_s=0.1, settle_s=0.2)

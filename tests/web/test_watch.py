@@ -91,7 +91,7 @@ def test_watch_fits_80_by_24_with_a_time_column() -> None:
     """The view the terminal shows fits 80×24 with twelve venues and a full feed; the feed has a time column."""
     from rich.console import Console
 
-    from liqwatch.terminal import WatchState
+    from liqwatch.cli._terminal import WatchState
 
     state = WatchState()
     state.connected = True

@@ -1,7 +1,8 @@
 """Alerts: rules over liquidations, OI, signals and feed health, delivered through apprise, the terminal and the dashboard.
 
-`AlertEngine` is what `liqwatch up` runs; `recent_alerts(store, since, until)` is what the dashboard reads.
-Imports are lazy so that `liqwatch.config` can use the settings without loading apprise.
+`AlertEngine` is what `liqwatch up` runs; `recent_alerts(store, since, until)` is what the dashboard reads. The rules'
+settings live in `config.alerts`. May import model, venues, config, bus and analytics; imports are lazy so that
+loading the settings never loads apprise.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ def __getattr__(name: str) -> Any:
 
         return getattr(history, name)
     if name == "AlertSettings":
-        from liqwatch.alerts.settings import AlertSettings
+        from liqwatch.config.alerts import AlertSettings
 
         return AlertSettings
     raise AttributeError(name)

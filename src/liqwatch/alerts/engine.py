@@ -20,8 +20,8 @@ from liqwatch.alerts.history import Alert, EventStore
 from liqwatch.alerts.message import render
 from liqwatch.alerts.policy import Cooldowns
 from liqwatch.alerts.rules import Evaluator, FeedEval, build
-from liqwatch.alerts.settings import AlertSettings, Rule
-from liqwatch.bus import Subscription
+from liqwatch.bus.local import Subscription
+from liqwatch.config.alerts import AlertSettings, Rule
 from liqwatch.model import Event, Signal
 from liqwatch.model.time import NS_PER_S, now_ns
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import msgspec
 
-from liqwatch.alerts.settings import (
+from liqwatch.config.alerts import (
     FeedRule,
     LiquidationRule,
     LiquidationTotalRule,

@@ -8,7 +8,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from liqwatch.htmljson import inline_json
+from liqwatch.analytics.htmljson import inline_json
 
 if TYPE_CHECKING:
     from liqwatch.analytics.brief import Brief

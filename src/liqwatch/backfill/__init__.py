@@ -1,7 +1,7 @@
-"""Historical backfill over the venues' REST history endpoints: per-venue descriptions and the runner.
+"""Backfill: history imports — the venues' REST history endpoints (one pure module per venue, plus the runner) and
+CME's end-of-day open-interest files (cme).
 
-Each supporting venue has a pure module here (`okx`, `htx`, `dydx`, `binance`, `bybit`) with
-`backfill_requests` and `parse_backfill`; `NO_HISTORY` says why the others have none.
+May import model, venues, transport and storage. `NO_HISTORY` says why the other venues have none.
 """
 
 from __future__ import annotations

@@ -16,8 +16,8 @@ from typing import IO
 
 import msgspec
 
-from liqwatch.bounds import TS_MAX_NS, TS_MIN_NS
 from liqwatch.errors import OversizedFrame, ParseError
+from liqwatch.model.bounds import TS_MAX_NS, TS_MIN_NS
 from liqwatch.model.time import NS_PER_S, s_to_ns
 from liqwatch.redact import redact_url
 

@@ -7,10 +7,16 @@ from pathlib import Path
 
 import msgspec
 
+from liqwatch.capture.format import RecordedLine, read_recording
 from liqwatch.errors import ConfigError, ParseError
+from liqwatch.feeds.parse import (
+    SKIP_BAD_INSTRUMENT,
+    SKIP_MALFORMED,
+    FrameCounters,
+    safe_parse,
+    safe_parse_poll,
+)
 from liqwatch.model import Event, Instrument, InstrumentIndex
-from liqwatch.parsing import SKIP_BAD_INSTRUMENT, SKIP_MALFORMED, FrameCounters, safe_parse, safe_parse_poll
-from liqwatch.recording import RecordedLine, read_recording
 from liqwatch.venues import VenueModule, get_venue, venue_for_recording
 
 

@@ -21,8 +21,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
+from liqwatch.capture.format import FrameRecorder
 from liqwatch.errors import ConfigError
-from liqwatch.recording import FrameRecorder
 from liqwatch.venues import VenueModule
 
 logger = logging.getLogger(__name__)

@@ -1,4 +1,6 @@
-"""The `liqwatch` command line: thin commands that parse options and call the library."""
+"""CLI: the `liqwatch` command line — thin commands that parse options and call a role or the library;
+`cli/<command>.py` matches `roles/<command>.py`. The top room: may import everything.
+"""
 
 from __future__ import annotations
 
@@ -39,7 +41,8 @@ def _register() -> None:
     from liqwatch.cli.alerts import app as alerts_app
     from liqwatch.cli.backfill import register as register_backfill
     from liqwatch.cli.brief import register as register_brief
-    from liqwatch.cli.config_cmd import app as config_app
+    from liqwatch.cli.collect import register as register_scale
+    from liqwatch.cli.config import app as config_app
     from liqwatch.cli.demo import register as register_demo
     from liqwatch.cli.doctor import register as register_doctor
     from liqwatch.cli.export import register as register_export
@@ -50,11 +53,10 @@ def _register() -> None:
     from liqwatch.cli.query import register as register_query
     from liqwatch.cli.record import register as register_record
     from liqwatch.cli.replay import register as register_replay
-    from liqwatch.cli.run import register as register_run
-    from liqwatch.cli.scale import register as register_scale
-    from liqwatch.cli.signals_cmd import register as register_signals
+    from liqwatch.cli.signals import register as register_signals
     from liqwatch.cli.stress import register as register_stress
     from liqwatch.cli.study import register as register_study
+    from liqwatch.cli.up import register as register_run
     from liqwatch.cli.venues import register as register_venues
     from liqwatch.cli.watch import register as register_watch
 

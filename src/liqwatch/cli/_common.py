@@ -10,9 +10,9 @@ from typing import Annotated, Any
 import typer
 
 from liqwatch import config
+from liqwatch.analytics.numbers import json_bytes
 from liqwatch.errors import ConfigError, StoreNotFound
 from liqwatch.model.time import now_ns, parse_duration_ns, parse_time_ns
-from liqwatch.numbers import json_bytes
 from liqwatch.storage import EventStore, default_db_path, is_postgres_url
 
 # a str, not a Path: Path("postgresql://h/db") would fold the URL's "//" into "/"

@@ -52,7 +52,7 @@ def brief(
         print_json(result.to_dict())
         return
     if fmt == "json":
-        from liqwatch.numbers import json_bytes
+        from liqwatch.analytics.numbers import json_bytes
 
         text = json_bytes(result.to_dict()).decode()
     else:

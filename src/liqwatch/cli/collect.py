@@ -60,7 +60,7 @@ def collect(
     if files and not replay:
         raise ConfigError("files given without --replay; use: liqwatch collect --replay FILE…")
     if replay:
-        from liqwatch.collector import replay_to_bus
+        from liqwatch.roles.collect import replay_to_bus
 
         if not files:
             raise ConfigError("--replay needs recordings: liqwatch collect --replay FILE…")
@@ -77,7 +77,7 @@ def collect(
 
 
 async def _collect(settings: config.Settings, duration: float | None) -> None:
-    from liqwatch.collector import Collector
+    from liqwatch.roles.collect import Collector
 
     stop = _Stop(duration)
     collector = Collector(settings)
@@ -120,7 +120,7 @@ def ingest(
 
 
 async def _ingest(settings: config.Settings, target: str, batch_size: int, until_idle: float | None, duration: float | None, as_json: bool) -> None:
-    from liqwatch.ingester import Ingester
+    from liqwatch.roles.ingest import Ingester
 
     stop = _Stop(duration)
     store = await _open_store(target, stop)
@@ -167,7 +167,7 @@ def serve(
 
 
 async def _serve(settings: config.Settings, target: str, host: str, port: int, duration: float | None) -> None:
-    from liqwatch.serve import ServeRole
+    from liqwatch.roles.serve import ServeRole
 
     stop = _Stop(duration)
     store = await _open_store(target, stop, read_only=not is_postgres_url(target))

@@ -21,7 +21,7 @@ from liqwatch.logs import logs_through, setup_logging
 from liqwatch.model.time import ns_to_iso
 
 if TYPE_CHECKING:
-    from liqwatch.sim.demo import Demo
+    from liqwatch.roles.demo import Demo
     from liqwatch.sim.summary import Story
 
 
@@ -82,7 +82,7 @@ def demo(
 async def _run(
     scenario: object, db: str, seed: int, speed: float, live_view: bool, port: int | None, brief: Path | None, alerts: bool
 ) -> None:
-    from liqwatch.sim.demo import DEMO_SIGNALS, Demo, demo_alerts
+    from liqwatch.roles.demo import DEMO_SIGNALS, Demo, demo_alerts
     from liqwatch.sim.scenario import Scenario
 
     assert isinstance(scenario, Scenario)

@@ -9,10 +9,10 @@ from typing import Annotated
 
 import typer
 
-from liqwatch import doctor as checks
-from liqwatch.app import venue_names
 from liqwatch.cli._common import ConfigOption, JsonOption, print_json, settings
 from liqwatch.errors import ConfigError
+from liqwatch.roles import doctor as checks
+from liqwatch.roles.up import venue_names
 from liqwatch.venues import get_venue
 
 

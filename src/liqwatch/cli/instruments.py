@@ -10,12 +10,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from liqwatch.capture.playback import load_instruments
 from liqwatch.cli._common import DbOption, JsonOption, print_json, store
 from liqwatch.errors import ConfigError
+from liqwatch.feeds.parse import FrameCounters
 from liqwatch.model import Instrument
 from liqwatch.model.time import now_ns
-from liqwatch.parsing import FrameCounters
-from liqwatch.replay import load_instruments
 from liqwatch.venues import get_venue
 
 app = typer.Typer(help="Contract specs (sizes, inverse/linear, base/quote) used to convert sizes to base units and USD.", no_args_is_help=True)

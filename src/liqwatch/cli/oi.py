@@ -10,8 +10,8 @@ from rich.console import Console
 from rich.table import Table
 
 from liqwatch.analytics.open_interest import open_interest_between, open_interest_summary
+from liqwatch.backfill.cme import ACCEPTED_COLUMNS_HELP, read_cme_file
 from liqwatch.cli._common import DbOption, JsonOption, now, print_json, store, time_option
-from liqwatch.cme import ACCEPTED_COLUMNS_HELP, read_cme_file
 from liqwatch.errors import ConfigError
 
 app = typer.Typer(

@@ -52,8 +52,8 @@ def load_settings(config_path: Path | None, venues: list[str] | None, coin: list
 
 
 async def _run(settings: Settings, out: Path, duration: float | None, store_events: bool, db: str | None) -> None:
-    from liqwatch.app import App
-    from liqwatch.record import RecordOnly
+    from liqwatch.roles.record import RecordOnly
+    from liqwatch.roles.up import App
 
     runner: App | RecordOnly = App(settings, db=db, record_dir=out) if store_events else RecordOnly(settings, out)
     recorder = runner.recorder

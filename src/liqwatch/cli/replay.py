@@ -12,7 +12,7 @@ from rich.table import Table
 
 from liqwatch.cli._common import DbOption, JsonOption, print_json, store
 from liqwatch.errors import ConfigError
-from liqwatch.ingest import replay_files
+from liqwatch.roles.replay import replay_files
 from liqwatch.venues import get_venue
 
 

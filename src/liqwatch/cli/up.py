@@ -60,7 +60,7 @@ def up(
 
 
 async def _run(settings: Settings, db: str | None, duration: float | None, live_view: bool, record: Path | None = None) -> None:
-    from liqwatch.app import App, freeze_startup_heap
+    from liqwatch.roles.up import App, freeze_startup_heap
 
     app = App(settings, db=db, record_dir=record)
     await app.start()

@@ -10,8 +10,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from liqwatch.cli._common import DbOption, JsonOption, now, print_json, store
-from liqwatch.drift import stored_diagnoses
 from liqwatch.errors import StoreNotFound
+from liqwatch.feeds.drift import stored_diagnoses
 from liqwatch.model import Channel
 from liqwatch.model.time import NS_PER_S, ns_to_iso
 from liqwatch.venues import VENUES

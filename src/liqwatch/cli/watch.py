@@ -29,7 +29,7 @@ def watch(
     duration: Annotated[float | None, typer.Option(help="stop after this many seconds (default: until Ctrl-C)")] = None,
 ) -> None:
     """Live totals by window, the liquidation feed and venue status in the terminal (for SSH)."""
-    from liqwatch.terminal import WatchClient
+    from liqwatch.cli._terminal import WatchClient
 
     if not url.startswith(("http://", "https://")) or len(url.split("://", 1)[1].strip("/")) == 0:
         raise ConfigError(f"--url {url!r}: use the dashboard's address, e.g. http://127.0.0.1:8000")

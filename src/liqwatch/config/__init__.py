@@ -1,6 +1,8 @@
-"""Typed, layered settings: defaults, then a TOML file, then LIQWATCH__SECTION__KEY environment variables.
+"""Config: every setting, typed and layered — defaults, then a TOML file, then LIQWATCH__SECTION__KEY environment
+variables; `config.alerts` holds the alert rules' schema. `load()` validates everything once at start-up and raises
+ConfigError with one clear line naming the key.
 
-`load()` validates everything once at start-up and raises ConfigError with one clear line naming the key.
+Sits low: may import model, venues (for venue names) and the basics only.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Annotated, Any
 
 import msgspec
 
-from liqwatch.alerts.settings import AlertSettings
+from liqwatch.config.alerts import AlertSettings
 from liqwatch.errors import ConfigError, did_you_mean
 from liqwatch.redact import redact_url
 
@@ -244,7 +246,7 @@ def _env_value(cls: type[Any], key: str, raw: str, name: str) -> Any:
 
 
 def _convert(data: dict[str, Any]) -> Settings:
-    from liqwatch.alerts.settings import precheck
+    from liqwatch.config.alerts import precheck
 
     precheck(data.get("alerts"))
     try:
@@ -334,7 +336,7 @@ def _check(settings: Settings) -> None:
         raise ConfigError(f"[bus] subject_prefix must be dot-separated tokens of letters, digits, '-', '_', was {settings.bus.subject_prefix!r}")
     if settings.log.level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError(f"[log] level must be DEBUG, INFO, WARNING or ERROR, was {settings.log.level!r}")
-    from liqwatch.alerts.settings import check as check_alerts
+    from liqwatch.config.alerts import check as check_alerts
 
     check_alerts(settings.alerts)
     _check_web(settings.web)

@@ -28,9 +28,9 @@ from typing import Any
 import msgspec
 
 from liqwatch.errors import ConnectionLost
+from liqwatch.feeds.parse import SKIP_INTERNAL, SKIP_MALFORMED, SKIP_UNKNOWN_MESSAGE, FrameCounters
 from liqwatch.model import Candle, Channel, FeedState, Liquidation, MarkPrice, OpenInterest
 from liqwatch.model.time import ns_to_iso
-from liqwatch.parsing import SKIP_INTERNAL, SKIP_MALFORMED, SKIP_UNKNOWN_MESSAGE, FrameCounters
 from liqwatch.venues import VenueSpec
 
 CONNECT_FAILED = "connect_failed"

@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 
 import msgspec
 
+from liqwatch.feeds.parse import FrameCounters
 from liqwatch.model import (
     Candle,
     Channel,
@@ -27,7 +28,6 @@ from liqwatch.model import (
     MarkPrice,
     OpenInterest,
 )
-from liqwatch.parsing import FrameCounters
 from liqwatch.transport.websocket import ReconnectingWebSocket
 from liqwatch.venues import SubscriptionFallback, VenueModule, WsConnection
 

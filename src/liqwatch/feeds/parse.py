@@ -14,7 +14,7 @@ from collections import Counter
 
 import msgspec
 
-from liqwatch import bounds
+from liqwatch.capture.format import decompress
 from liqwatch.errors import (
     OversizedFrame,
     ParseError,
@@ -24,8 +24,7 @@ from liqwatch.errors import (
     UnknownMessage,
 )
 from liqwatch.logs import log_once
-from liqwatch.model import Event, InstrumentIndex, Liquidation
-from liqwatch.recording import decompress
+from liqwatch.model import Event, InstrumentIndex, Liquidation, bounds
 from liqwatch.venues import VenueModule
 
 logger = logging.getLogger(__name__)
@@ -44,7 +43,7 @@ _MAX_UNKNOWN_TYPES = 50  # distinct unknown-message keys kept per connection; th
 class FrameCounters:
     """Frames seen, events produced, and skipped frames by reason, for one venue or connection.
 
-    For drift diagnosis (`liqwatch.drift`) it also keeps: the first frame that failed to parse (malformed or a
+    For drift diagnosis (`liqwatch.feeds.drift`) it also keeps: the first frame that failed to parse (malformed or a
     parser bug) with its error, until `bad_sample` is reset; unknown messages by a short type key (the first 60
     characters of their error); the venue's own text of the latest subscribe rejection; and the wall-clock time
     of the latest event of each type (set by the Feed).
@@ -81,7 +80,7 @@ _TS_MIN, _TS_MAX = bounds.TS_MIN_NS, bounds.TS_MAX_NS
 
 
 def _check_events(events: list[Event], name: str) -> None:
-    # Every event is range-checked before it leaves (liqwatch.bounds). Liquidations, the hot path, pay one chained
+    # Every event is range-checked before it leaves (liqwatch.model.bounds). Liquidations, the hot path, pay one chained
     # comparison and two isprintable() calls; their prices and sizes are checked by each venue module already.
     for event in events:
         if type(event) is Liquidation:

@@ -8,10 +8,10 @@ import time
 from collections.abc import Callable, Sequence
 
 from liqwatch.errors import VenueError
+from liqwatch.feeds.parse import FrameCounters, safe_parse_poll
 from liqwatch.logs import VenueLogger, log_once
 from liqwatch.model import Event, FeedState, FeedStatus, Instrument, InstrumentIndex, OpenInterest
 from liqwatch.model.time import now_ns
-from liqwatch.parsing import FrameCounters, safe_parse_poll
 from liqwatch.transport.rest import RestClient
 from liqwatch.venues import VenueModule
 

@@ -32,15 +32,15 @@ from typing import Any, Protocol
 
 import aiohttp
 
-from liqwatch import drift
 from liqwatch.errors import ConnectionLost, RateLimited, VenueError
-from liqwatch.fallbacks import Fallbacks
+from liqwatch.feeds import drift
+from liqwatch.feeds.fallbacks import Fallbacks
+from liqwatch.feeds.parse import SKIP_UNKNOWN_INSTRUMENT, FrameCounters, safe_parse
+from liqwatch.feeds.poller import Poller
+from liqwatch.feeds.subscriptions import plan_additions
 from liqwatch.logs import VenueLogger, log_once
 from liqwatch.model import Channel, Event, FeedState, FeedStatus, Instrument, InstrumentIndex, Origin
 from liqwatch.model.time import now_ns
-from liqwatch.parsing import SKIP_UNKNOWN_INSTRUMENT, FrameCounters, safe_parse
-from liqwatch.subscriptions import plan_additions
-from liqwatch.transport.poller import Poller
 from liqwatch.transport.rest import RestClient
 from liqwatch.transport.websocket import Backoff, ReconnectingWebSocket
 from liqwatch.venues import VenueModule, WsConnection
@@ -49,7 +49,7 @@ logger = logging.getLogger(__name__)
 
 
 class FeedTap(Protocol):
-    """Receives every raw frame and REST body a Feed gets (e.g. `liqwatch.recorder.VenueTap`); must not raise."""
+    """Receives every raw frame and REST body a Feed gets (e.g. `liqwatch.capture.tap.VenueTap`); must not raise."""
 
     def frame(self, frame: bytes, ts_recv: int, url: str) -> None: ...
 

@@ -1,8 +1,8 @@
-"""Liquidation heatmap and map from the OI-delta model (docs/analytics.md §2.2), with its assumptions published.
+"""Heatmap: the liquidation heatmap and map from the OI-delta model (docs/analytics.md §2.2), assumptions published.
 
 `current_map(store, coin=, at=)` and `heatmap_grid(store, coin=, since=, until=)` return JSON-ready dicts, each
 with an `assumptions` block; `engine` is the pure model, `summary` the map's summaries, `calibrate` the check
-against realised liquidations.
+against realised liquidations. May import model, venues and the basics (it reads stores through what it is given).
 """
 
 from __future__ import annotations

@@ -1,4 +1,8 @@
-"""The canonical data model: instruments, events and their enumerations."""
+"""Model: the canonical data — instruments, typed frozen events and their enumerations, time, the range checks every
+event passes (bounds) and event identity (identity).
+
+The bottom room: imports nothing of liqwatch but errors.
+"""
 
 from liqwatch.model.enums import (
     Channel,

@@ -17,14 +17,14 @@ from typing import Any
 
 import aiohttp
 
-from liqwatch.app import build_feeds, venue_state
-from liqwatch.bus_nats import NatsPublisher
+from liqwatch.bus.jetstream import NatsPublisher
+from liqwatch.capture.playback import is_instruments_file, load_instruments, replay_events, resolve_venue
 from liqwatch.config import Settings
-from liqwatch.feed import Feed
+from liqwatch.feeds.parse import FrameCounters
+from liqwatch.feeds.venue_feed import Feed
 from liqwatch.model import Event, InstrumentIndex
 from liqwatch.model.time import now_ns
-from liqwatch.parsing import FrameCounters
-from liqwatch.replay import is_instruments_file, load_instruments, replay_events, resolve_venue
+from liqwatch.roles.up import build_feeds, venue_state
 
 logger = logging.getLogger(__name__)
 

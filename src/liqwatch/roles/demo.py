@@ -20,13 +20,13 @@ from typing import Any, Protocol
 
 import msgspec
 
-from liqwatch.alerts.settings import AlertSettings, LiquidationRule, SignalRule
 from liqwatch.analytics.brief import Brief, build_brief
 from liqwatch.analytics.open_interest import open_interest_summary
-from liqwatch.app import App
 from liqwatch.config import FeedSettings, Settings, SignalSettings, StoreSettings, VenueSettings, WebSettings
+from liqwatch.config.alerts import AlertSettings, LiquidationRule, SignalRule
 from liqwatch.errors import LiqwatchError
 from liqwatch.model.time import parse_duration_ns
+from liqwatch.roles.up import App
 from liqwatch.sim.exchange import SimExchange
 from liqwatch.sim.history import daily_candles
 from liqwatch.sim.scenario import Scenario

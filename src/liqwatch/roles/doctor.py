@@ -19,11 +19,11 @@ from pathlib import Path
 import aiohttp
 import msgspec
 
+from liqwatch.capture.format import decompress
+from liqwatch.capture.tap import RecordingWriter, VenueTap
 from liqwatch.config import Settings, VenueSettings
 from liqwatch.errors import LiqwatchError, VenueError
-from liqwatch.model import Channel, Event, Instrument, InstrumentIndex, InstrumentKind, Origin
-from liqwatch.model.time import now_ns
-from liqwatch.parsing import (
+from liqwatch.feeds.parse import (
     SKIP_INTERNAL,
     SKIP_MALFORMED,
     SKIP_SUBSCRIBE_REJECTED,
@@ -33,8 +33,8 @@ from liqwatch.parsing import (
     safe_parse,
     safe_parse_poll,
 )
-from liqwatch.recorder import RecordingWriter, VenueTap
-from liqwatch.recording import decompress
+from liqwatch.model import Channel, Event, Instrument, InstrumentIndex, InstrumentKind, Origin
+from liqwatch.model.time import now_ns
 from liqwatch.redact import redact_url
 from liqwatch.transport.rest import RestClient
 from liqwatch.transport.websocket import NETWORK_ERRORS, map_exception

@@ -19,7 +19,7 @@ from typing import Any
 
 import msgspec
 
-from liqwatch.bus_nats import connect, decode_event, decode_instruments
+from liqwatch.bus.jetstream import connect, decode_event, decode_instruments
 from liqwatch.config import BusSettings
 from liqwatch.model.time import now_ns
 from liqwatch.storage.base import EventStore

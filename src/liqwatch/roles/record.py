@@ -14,12 +14,12 @@ from typing import Any
 
 import aiohttp
 
-from liqwatch.app import build_feeds, venue_state
+from liqwatch.capture.tap import RecordingWriter
 from liqwatch.config import Settings
-from liqwatch.feed import Feed
+from liqwatch.feeds.venue_feed import Feed
 from liqwatch.model import Event, FeedStatus, InstrumentIndex
 from liqwatch.model.time import now_ns
-from liqwatch.recorder import RecordingWriter
+from liqwatch.roles.up import build_feeds, venue_state
 
 
 class RecordOnly:

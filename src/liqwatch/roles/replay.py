@@ -10,10 +10,10 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from liqwatch.capture.playback import is_instruments_file, load_instruments, replay_events, resolve_venue
+from liqwatch.feeds.parse import SKIP_UNKNOWN_INSTRUMENT, FrameCounters
 from liqwatch.model import Event, InstrumentIndex
 from liqwatch.model.time import now_ns
-from liqwatch.parsing import SKIP_UNKNOWN_INSTRUMENT, FrameCounters
-from liqwatch.replay import is_instruments_file, load_instruments, replay_events, resolve_venue
 from liqwatch.storage.base import EventStore
 from liqwatch.storage.dead_letters import DeadLetterSink, letter_for, write_isolating
 

@@ -12,8 +12,8 @@ from collections.abc import Callable
 from typing import Any
 
 from liqwatch.analytics.live import LiveAnalytics
-from liqwatch.bus import Bus
-from liqwatch.bus_nats import WireEvent, subscribe_live
+from liqwatch.bus.jetstream import WireEvent, subscribe_live
+from liqwatch.bus.local import Bus
 from liqwatch.config import Settings
 from liqwatch.model.time import now_ns
 from liqwatch.redact import redact_url
@@ -22,7 +22,7 @@ from liqwatch.storage import EventStore, is_postgres_url, open_store
 logger = logging.getLogger(__name__)
 
 # WEB HOOK: the dashboard's `create_app(store, bus, status_provider, settings) -> ASGI app`, which `liqwatch serve`
-# serves with uvicorn. None means the default, `liqwatch.web.server.create_app` (imported when first needed).
+# serves with uvicorn. None means the default, `liqwatch.web.asgi.create_app` (imported when first needed).
 WebAppFactory = Callable[[EventStore, Bus, Callable[[], dict[str, Any]], Settings], Any]
 web_app_factory: WebAppFactory | None = None
 
@@ -55,7 +55,7 @@ class ServeRole:
         """Return the ASGI app from the web hook (default: the dashboard and API of `liqwatch.web`)."""
         if web_app_factory is not None:
             return web_app_factory(self.store, self.bus, self.status, self.settings)
-        from liqwatch.web.server import create_app
+        from liqwatch.web.asgi import create_app
 
         return create_app(self.store, self.bus, self.status, self.settings, analytics=self.analytics)
 

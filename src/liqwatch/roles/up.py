@@ -14,21 +14,21 @@ import aiohttp
 
 from liqwatch.analytics.live import LiveAnalytics
 from liqwatch.analytics.signals import evaluate
-from liqwatch.bus import Bus, DropPolicy
+from liqwatch.bus.local import Bus, DropPolicy
+from liqwatch.capture.tap import RecordingWriter
 from liqwatch.config import Settings, VenueSettings
 from liqwatch.errors import LiqwatchError
-from liqwatch.feed import Feed
+from liqwatch.feeds.silence import LiquidationSilence
+from liqwatch.feeds.venue_feed import Feed
 from liqwatch.model import Channel, Event, InstrumentIndex, Signal
 from liqwatch.model.time import now_ns, parse_duration_ns
-from liqwatch.monitor import LiquidationSilence
-from liqwatch.recorder import RecordingWriter
 from liqwatch.storage import EventStore, default_db_path, is_postgres_url, open_store
 from liqwatch.storage.writer import StoreWriter
 from liqwatch.venues import VENUES
 
 if TYPE_CHECKING:
     from liqwatch.alerts.engine import AlertEngine
-    from liqwatch.readserver import ReadServer
+    from liqwatch.storage.read_service import ReadServer
 
 logger = logging.getLogger(__name__)
 
@@ -170,7 +170,7 @@ class App:
         # DuckDB lets no other process open the file meanwhile: read commands ask this process (readserver.py)
         if is_postgres_url(self.db) or self.db == ":memory:":
             return
-        from liqwatch.readserver import ReadServer
+        from liqwatch.storage.read_service import ReadServer
 
         reads = ReadServer(self.store, self.writer.lock, db=self.db.removeprefix("duckdb://"))
         try:
@@ -183,7 +183,7 @@ class App:
     async def _start_web(self) -> None:
         # The dashboard is not the collector: if it cannot start, say why and keep collecting.
         try:
-            from liqwatch.web.server import WebServer, create_app
+            from liqwatch.web.asgi import WebServer, create_app
         except ImportError as exc:
             self.web_error = f"the dashboard needs the web extra ({exc.name} is missing): pip install 'liqwatch[web]'"
             logger.error("%s", self.web_error)

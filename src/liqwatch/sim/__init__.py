@@ -1,4 +1,8 @@
-"""Local stand-ins for the outside world: an exchange server speaking real venue wire formats."""
+"""Sim: local stand-ins for the outside world — exchange servers speaking each venue's real wire format, and the
+simulated market the demo replays through them.
+
+May import model, venues, capture and storage; the demo's composition root is `roles.demo`.
+"""
 
 from __future__ import annotations
 

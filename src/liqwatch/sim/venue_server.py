@@ -26,7 +26,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from aiohttp import WSMsgType, web
 
-from liqwatch.recording import RecordedLine, read_recording
+from liqwatch.capture.format import RecordedLine, read_recording
 from liqwatch.sim.dialects import DIALECTS, Dialect
 from liqwatch.sim.dialects._base import RecordedBody, RestCall
 

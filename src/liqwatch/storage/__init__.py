@@ -1,4 +1,8 @@
-"""Stores: `open_store(url)` returns an EventStore for a DuckDB path (default) or a server URL."""
+"""Storage: `open_store(url)` returns an EventStore for a DuckDB path (default) or a PostgreSQL URL; the writer,
+schema, rollups, dead letters, and reads of a store another process holds (read_service, remote, rpc, runtime).
+
+May import model, config, bus and the basics; never analytics, web, roles or cli.
+"""
 
 from __future__ import annotations
 

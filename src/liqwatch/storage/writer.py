@@ -24,7 +24,7 @@ import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
-from liqwatch.bus import Subscription
+from liqwatch.bus.local import Subscription
 from liqwatch.model import Event
 from liqwatch.storage.base import EventStore
 from liqwatch.storage.dead_letters import DeadLetterSink, letter_for, reason_of, write_isolating

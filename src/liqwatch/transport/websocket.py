@@ -16,11 +16,11 @@ from http import HTTPStatus
 import aiohttp
 import msgspec
 
+from liqwatch.capture.format import decompress
 from liqwatch.errors import ConnectionLost, ParseError
 from liqwatch.logs import VenueLogger, log_once
 from liqwatch.model import FeedState, FeedStatus
 from liqwatch.model.time import now_ns
-from liqwatch.recording import decompress
 from liqwatch.redact import redact_url, redact_urls_in
 from liqwatch.venues import VenueModule, WsConnection
 
@@ -53,7 +53,7 @@ def map_exception(exc: BaseException, url: str, config_key: str = "") -> Connect
 
     `config_key` names the setting that overrides the URL (e.g. `[venues.bybit] ws_url`); the message ends with it
     when the cause is one the URL could fix (refused, DNS, TLS, an HTTP status on the upgrade). The error's `kind`
-    is one of `liqwatch.drift`'s connection kinds, or "" for an ordinary drop. The URL's password and query values
+    is one of `liqwatch.feeds.drift`'s connection kinds, or "" for an ordinary drop. The URL's password and query values
     (a token in an override) are masked, also where aiohttp's own text repeats the URL.
     """
     lost = _map_exception(exc, redact_url(url), config_key)

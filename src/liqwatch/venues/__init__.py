@@ -1,4 +1,8 @@
-"""The venue registry: liqwatch name → venue module. Adding a venue adds one line here."""
+"""Venues: pure parsers, one module per venue — a venue's frame (bytes) → typed events; the registry maps liqwatch
+name → venue module. Adding a venue adds one line here.
+
+May import only model and the basics: no I/O, no network.
+"""
 
 from __future__ import annotations
 

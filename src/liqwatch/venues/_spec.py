@@ -26,7 +26,7 @@ class VenueSpec(msgspec.Struct, frozen=True, kw_only=True):
     oi_poll_interval_s: float = 60.0
     heartbeat_interval_s: float | None = None  # client-side ping period, None when the server pings
     stale_after_s: float = 60.0  # no frame for this long → STALE and reconnect
-    # Normal push cadence (seconds) of streamed channels, for the silent-channel diagnosis (`liqwatch.drift`);
+    # Normal push cadence (seconds) of streamed channels, for the silent-channel diagnosis (`liqwatch.feeds.drift`);
     # channels not listed use `drift.DEFAULT_CADENCE_S`. Liquidations are bursty: `[feeds] liquidation_silence_s`.
     cadence_s: tuple[tuple[Channel, float], ...] = ()
     max_streams_per_connection: int = 200

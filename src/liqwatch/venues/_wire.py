@@ -7,7 +7,6 @@ from typing import Any, TypeVar
 
 import msgspec
 
-from liqwatch import bounds
 from liqwatch.errors import ParseError, UnknownInstrument, UnknownInstruments
 from liqwatch.model import (
     Candle,
@@ -23,6 +22,7 @@ from liqwatch.model import (
     Origin,
     PositionSide,
     PriceKind,
+    bounds,
     market_name,
 )
 
@@ -87,7 +87,7 @@ def each_entry(venue: str, entries: Iterable[T], build: Callable[[T], Instrument
 
     `build` returns None for an entry liqwatch does not track (options, spot). An entry is bad when `build` raises
     (a delivery date of 5,000 digits, an overflow, a wrong type) or its instrument is out of range
-    (`liqwatch.bounds`: an expiry outside 2009..now+10y, a size that is not positive, control characters in a name).
+    (`liqwatch.model.bounds`: an expiry outside 2009..now+10y, a size that is not positive, control characters in a name).
     """
     out = InstrumentList()
     for n, entry in enumerate(entries):

@@ -20,11 +20,11 @@ from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from liqwatch.analytics.live import LiveAnalytics
-from liqwatch.bus import Bus
+from liqwatch.analytics.numbers import json_bytes
+from liqwatch.bus.local import Bus
 from liqwatch.config import Settings
 from liqwatch.errors import LiqwatchError
 from liqwatch.model.time import now_ns
-from liqwatch.numbers import json_bytes
 from liqwatch.storage.base import EventStore
 from liqwatch.web import api, pages, views
 from liqwatch.web.auth import TokenAuth
@@ -38,7 +38,7 @@ StatusProvider = Callable[[], dict[str, Any]]
 
 
 class TidyJSONResponse(JSONResponse):
-    """The API's JSON: floats rounded in the one place liqwatch rounds them (`liqwatch.numbers`)."""
+    """The API's JSON: floats rounded in the one place liqwatch rounds them (`liqwatch.analytics.numbers`)."""
 
     def render(self, content: Any) -> bytes:
         return json_bytes(content)

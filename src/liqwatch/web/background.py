@@ -13,13 +13,13 @@ from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 from liqwatch.analytics.live import LiveAnalytics
-from liqwatch.bus import Bus, DropPolicy
+from liqwatch.bus.local import Bus, DropPolicy
 from liqwatch.config import Settings
 from liqwatch.model import Event
 from liqwatch.model.time import now_ns
 from liqwatch.storage.base import EventStore
 from liqwatch.storage.writer import StoreWriter
-from liqwatch.web.server import WebServer, create_app
+from liqwatch.web.asgi import WebServer, create_app
 
 T = TypeVar("T")
 

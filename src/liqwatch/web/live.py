@@ -20,7 +20,7 @@ from typing import Any
 
 import msgspec
 
-from liqwatch.bus import Bus, DropPolicy, Subscription
+from liqwatch.bus.local import Bus, DropPolicy, Subscription
 from liqwatch.model import FeedStatus, Liquidation
 from liqwatch.model.time import now_ns
 

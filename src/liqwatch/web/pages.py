@@ -14,7 +14,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from liqwatch.htmljson import inline_json
+from liqwatch.analytics.htmljson import inline_json
 from liqwatch.web import params
 from liqwatch.web.queries import Unavailable
 

@@ -10,7 +10,7 @@ from factories import T0, make_liquidation
 from liqwatch.alerts import recent_alerts
 from liqwatch.alerts.engine import AlertEngine
 from liqwatch.alerts.history import last_by_rule
-from liqwatch.alerts.settings import AlertSettings
+from liqwatch.config.alerts import AlertSettings
 from liqwatch.storage.duckdb_store import DuckDBStore
 
 MIN = 60 * 1_000_000_000

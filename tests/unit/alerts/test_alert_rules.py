@@ -6,7 +6,7 @@ import msgspec
 
 from factories import T0, make_liquidation, make_open_interest
 from liqwatch.alerts.rules import build
-from liqwatch.alerts.settings import AlertSettings
+from liqwatch.config.alerts import AlertSettings
 from liqwatch.model import Candle, FeedState, FeedStatus, PositionSide, Signal
 
 MIN = 60 * 1_000_000_000

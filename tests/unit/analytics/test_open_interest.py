@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from liqwatch.analytics.open_interest import open_interest_between, open_interest_summary, value_row
-from liqwatch.cme import end_of_day_ns, parse_cme_csv, read_cme_file
+from liqwatch.backfill.cme import end_of_day_ns, parse_cme_csv, read_cme_file
 from liqwatch.errors import ConfigError
 from liqwatch.storage.duckdb_store import DuckDBStore
 from oi_scenario import H, S, T, events

@@ -36,7 +36,7 @@ def test_clusters_need_history_size_and_share() -> None:
 
 def test_the_demo_cascade_hour_is_a_long_cluster() -> None:
     """The demo's 4 Nov BTC hour 02:00-03:00: $364M of longs (100%) after two hours of $7.7M and $34.5M."""
-    from liqwatch.sim.demo import DEMO_SIGNALS
+    from liqwatch.roles.demo import DEMO_SIGNALS
 
     kw = {
         "coin": "BTC", "timeframe": "1h", "bar_close": 3, "long_usd": 364.18e6, "short_usd": 0.53e6,

@@ -7,8 +7,8 @@ from collections import Counter
 import msgspec
 import pytest
 
+from liqwatch.feeds.parse import FrameCounters, safe_parse
 from liqwatch.model import Candle, InstrumentIndex, Liquidation, MarkPrice, OpenInterest, PositionSide
-from liqwatch.parsing import FrameCounters, safe_parse
 from liqwatch.sim.exchange import SimExchange
 from liqwatch.sim.history import daily_candles
 from liqwatch.sim.market import SimLiquidation

@@ -12,7 +12,7 @@ import pytest
 
 from factories import T0, make_liquidation, make_open_interest
 from golden import recorded_dir
-from liqwatch.bus import Bus, DropPolicy
+from liqwatch.bus.local import Bus, DropPolicy
 from liqwatch.errors import StorageError
 from liqwatch.model import Event
 from liqwatch.storage import open_store
@@ -145,7 +145,7 @@ def test_write_isolating_splits_only_around_the_bad_items_and_raises_transient_e
 
 
 def test_replay_stores_the_rest_of_a_batch_with_an_event_the_store_refuses(tmp_path: Path) -> None:
-    from liqwatch.ingest import store_batch
+    from liqwatch.roles.replay import store_batch
 
     store = DuckDBStore(tmp_path / "r.duckdb")
     good = _good(20, "r")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from factories import T0, make_liquidation
-from liqwatch.bus import Bus, DropPolicy
+from liqwatch.bus.local import Bus, DropPolicy
 from liqwatch.storage import open_store
 from liqwatch.storage.writer import WRITER_NICE, StoreWriter
 

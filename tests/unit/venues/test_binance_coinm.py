@@ -8,6 +8,7 @@ import math
 import pytest
 
 from golden import instruments_for, recorded_dir
+from liqwatch.capture.format import read_recording
 from liqwatch.errors import ParseError, UnknownInstrument, UnknownMessage
 from liqwatch.model import (
     Candle,
@@ -22,7 +23,6 @@ from liqwatch.model import (
     PositionSide,
     PriceKind,
 )
-from liqwatch.recording import read_recording
 from liqwatch.venues import binance_coinm
 
 MS = 1_000_000

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from golden import instruments_for, recorded_dir
+from liqwatch.capture.format import read_recording
 from liqwatch.errors import ParseError, SubscribeRejected, UnknownInstrument, UnknownMessage
 from liqwatch.model import (
     Candle,
@@ -20,7 +21,6 @@ from liqwatch.model import (
     PositionSide,
     PriceKind,
 )
-from liqwatch.recording import read_recording
 from liqwatch.venues import bitget
 
 MS = 1_000_000

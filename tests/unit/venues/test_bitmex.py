@@ -8,6 +8,7 @@ import math
 import pytest
 
 from golden import instruments_for, recorded_dir
+from liqwatch.capture.format import read_recording
 from liqwatch.errors import ParseError, UnknownInstrument, UnknownInstruments, UnknownMessage
 from liqwatch.model import (
     Candle,
@@ -23,7 +24,6 @@ from liqwatch.model import (
     PositionSide,
     PriceKind,
 )
-from liqwatch.recording import read_recording
 from liqwatch.venues import bitmex
 
 S = 1_000_000_000

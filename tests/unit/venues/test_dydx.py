@@ -9,6 +9,7 @@ from collections import Counter
 import pytest
 
 from golden import instruments_for, recorded_dir
+from liqwatch.capture.format import read_recording
 from liqwatch.errors import (
     SubscribeRejected,
     UnknownInstrument,
@@ -26,7 +27,6 @@ from liqwatch.model import (
     PositionSide,
     PriceKind,
 )
-from liqwatch.recording import read_recording
 from liqwatch.venues import WsConnection, dydx
 
 INDEX = instruments_for("dydx")

@@ -23,9 +23,9 @@ import msgspec
 import pytest
 
 from golden import instruments_for, venue_files
+from liqwatch.capture.format import RecordedLine, read_recording
 from liqwatch.errors import ParseError, UnknownInstrument, UnknownMessage
 from liqwatch.model import ContractType, Instrument, InstrumentIndex, InstrumentKind, Liquidation
-from liqwatch.recording import RecordedLine, read_recording
 from liqwatch.venues import bitget, bitmex, deribit, htx
 
 ROOT = Path(__file__).resolve().parents[3]

@@ -25,9 +25,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from golden import instruments_for, venue_files
+from liqwatch.capture.format import RecordedLine, read_recording
+from liqwatch.feeds.parse import FrameCounters, safe_parse
 from liqwatch.model import ContractType, Event, InstrumentIndex
-from liqwatch.parsing import FrameCounters, safe_parse
-from liqwatch.recording import RecordedLine, read_recording
 from liqwatch.venues import binance_coinm, bybit, okx
 
 ROOT = Path(__file__).resolve().parents[3]

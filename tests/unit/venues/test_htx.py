@@ -11,6 +11,7 @@ import pytest
 
 from golden import instruments_for, recorded_dir
 from liqwatch.errors import ParseError, UnknownInstrument, UnknownMessage
+from liqwatch.feeds.parse import FrameCounters, safe_parse
 from liqwatch.model import (
     Candle,
     Channel,
@@ -22,7 +23,6 @@ from liqwatch.model import (
     PositionSide,
     PriceKind,
 )
-from liqwatch.parsing import FrameCounters, safe_parse
 from liqwatch.venues import htx
 
 TS = 1_700_000_000_000_000_000

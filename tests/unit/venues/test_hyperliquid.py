@@ -8,6 +8,7 @@ import math
 import pytest
 
 from golden import instruments_for, recorded_dir
+from liqwatch.capture.format import read_recording
 from liqwatch.errors import (
     SubscribeRejected,
     UnknownInstrument,
@@ -15,7 +16,6 @@ from liqwatch.errors import (
     UnknownMessage,
 )
 from liqwatch.model import Channel, ContractType, MarkPrice, OpenInterest, OpenInterestUnit, Origin
-from liqwatch.recording import read_recording
 from liqwatch.venues import hyperliquid as hl
 
 INDEX = instruments_for("hyperliquid")

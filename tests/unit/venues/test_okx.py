@@ -9,6 +9,7 @@ import msgspec
 import pytest
 
 from golden import instruments_for, recorded_dir
+from liqwatch.capture.format import read_recording
 from liqwatch.errors import ParseError, SubscribeRejected, UnknownInstrument, UnknownMessage
 from liqwatch.model import (
     Candle,
@@ -23,7 +24,6 @@ from liqwatch.model import (
     PositionSide,
     PriceKind,
 )
-from liqwatch.recording import read_recording
 from liqwatch.venues import okx
 
 MS = 1_000_000

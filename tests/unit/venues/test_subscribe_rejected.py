@@ -14,8 +14,8 @@ import pytest
 
 from golden import instruments_for
 from liqwatch.errors import ParseError, SubscribeRejected
+from liqwatch.feeds.parse import SKIP_SUBSCRIBE_REJECTED, FrameCounters, safe_parse
 from liqwatch.model import InstrumentIndex
-from liqwatch.parsing import SKIP_SUBSCRIBE_REJECTED, FrameCounters, safe_parse
 from liqwatch.sim.dialects import DIALECTS
 from liqwatch.venues import get_venue
 
