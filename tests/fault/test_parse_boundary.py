@@ -16,11 +16,11 @@ import msgspec
 import pytest
 
 from golden import instruments_for, recorded_dir
-from liqwatch.capture.format import decompress
 from liqwatch.capture.playback import load_instruments, replay_events
 from liqwatch.errors import OversizedFrame
 from liqwatch.feeds.parse import SKIP_MALFORMED, SKIP_OVERSIZED, FrameCounters, safe_parse, safe_parse_poll
 from liqwatch.model import Event, InstrumentIndex, Liquidation, bounds
+from liqwatch.transport.frames import decompress
 from liqwatch.venues import VENUES, get_venue
 
 TS_RECV = 1_700_000_000_000_000_000

@@ -28,7 +28,8 @@ from liqwatch.config import FeedSettings, Settings, StoreSettings, VenueSettings
 from liqwatch.feeds.drift import DriftSettings
 from liqwatch.feeds.venue_feed import Feed
 from liqwatch.model import Channel, FeedState, InstrumentIndex
-from liqwatch.roles.up import App, venue_state
+from liqwatch.roles._feeds import venue_state
+from liqwatch.roles.up import App
 from liqwatch.sim import VenueServer
 from liqwatch.transport.websocket import Backoff
 from liqwatch.venues import get_venue

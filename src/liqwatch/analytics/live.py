@@ -1,7 +1,7 @@
 """Live liquidation state in process, updated per event: per-minute buckets, never a re-scan.
 
 `App` feeds it through `bus.on_events`. Each event updates one minute bucket (USD, count and largest per
-(coin, venue, margin, side)) and is deduplicated by its store key (`schema.dedup_key`), so a venue replaying on reconnect does
+(coin, venue, margin, side)) and is deduplicated by its store key (`model.identity.dedup_key`), so a venue replaying on reconnect does
 not double count. `totals(window_ns, at)` answers (at − window, at] exactly: whole minutes from the buckets, the two
 partial edge minutes from the events kept for them. The events are kept as flat columns (time, USD, price,
 quantity and a number for venue/symbol/side), not as `Liquidation` objects: ~130 bytes an event in all (measured:
@@ -21,10 +21,10 @@ import msgspec
 
 from liqwatch.analytics.metrics import coverage
 from liqwatch.model import ContractType, FeedState, FeedStatus, Liquidation
+from liqwatch.model.identity import dedup_key
 from liqwatch.model.time import now_ns, ns_to_iso
 from liqwatch.storage.base import EventStore
 from liqwatch.storage.rollup import MINUTE_NS, full_minutes, minute_of
-from liqwatch.storage.schema import dedup_key
 
 _DOWN = (FeedState.DISCONNECTED, FeedState.STALE)
 _DOWN_NAMES = tuple(s.value for s in _DOWN)

@@ -30,8 +30,8 @@ from liqwatch.config import BusSettings
 from liqwatch.errors import ConfigError, LiqwatchError
 from liqwatch.logs import log_once
 from liqwatch.model import Candle, FeedStatus, Instrument, Liquidation, MarkPrice, OpenInterest, Signal
+from liqwatch.model.identity import event_id
 from liqwatch.redact import redact_urls_in
-from liqwatch.storage.schema import event_id
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ def subject_for(prefix: str, event: WireEvent) -> str:
 def encode(event: WireEvent) -> tuple[bytes, str]:
     """Return (payload, JetStream message id) of an event."""
     payload = _encoder.encode(event)
-    msg_id = str(event_id(event))  # type: ignore[arg-type]  # event_id() knows Signal too (schema._KEYS)
+    msg_id = str(event_id(event))  # type: ignore[arg-type]  # event_id() knows Signal too (model.identity.KEYS)
     if isinstance(event, Candle):  # a bar's updates share its event_id; each distinct version must reach the store
         msg_id += "-" + hashlib.blake2b(payload, digest_size=8).hexdigest()
     return payload, msg_id

@@ -9,17 +9,17 @@ from __future__ import annotations
 
 import base64
 import json
-import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
 import msgspec
 
-from liqwatch.errors import OversizedFrame, ParseError
+from liqwatch.errors import ParseError
 from liqwatch.model.bounds import TS_MAX_NS, TS_MIN_NS
 from liqwatch.model.time import NS_PER_S, s_to_ns
 from liqwatch.redact import redact_url
+from liqwatch.transport.frames import decompress
 
 
 class RecordedLine(msgspec.Struct, frozen=True, kw_only=True):
@@ -46,32 +46,6 @@ _LINE = msgspec.json.Decoder(_Line)
 
 
 _RECV_MIN_S, _RECV_MAX_S = TS_MIN_NS / NS_PER_S, TS_MAX_NS / NS_PER_S
-MAX_FRAME_BYTES = 16 * 1024 * 1024  # the default VenueSpec.max_frame_bytes
-
-
-def decompress(frame: bytes, limit: int = MAX_FRAME_BYTES) -> bytes:
-    """Return a gzip frame decompressed (at most `limit` bytes of it), and any other frame as it is.
-
-    Inflating stops at `limit` + 1 bytes: a small frame that would inflate to gigabytes costs `limit` at most.
-
-    Raises:
-        OversizedFrame: the frame inflates to more than `limit` bytes.
-        ParseError: the frame looks compressed but does not decompress (e.g. truncated).
-    """
-    if frame[:2] != b"\x1f\x8b":
-        return frame
-    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)  # gzip header and trailer
-    try:
-        out = inflater.decompress(frame, limit + 1)
-    except zlib.error as exc:
-        raise ParseError(f"malformed gzip frame: {exc}") from None
-    if len(out) > limit:
-        raise OversizedFrame(f"gzip frame of {len(frame)} bytes inflates to more than {limit} bytes (max_frame_bytes)")
-    if not inflater.eof:
-        raise ParseError("malformed gzip frame: Compressed file ended before the end-of-stream marker was reached")
-    return out
-
-
 def read_recording(path: Path) -> Iterator[RecordedLine | ParseError]:
     """Yield each line of a recording; a line that is not valid JSON yields a `ParseError` instead."""
     with path.open("rb") as fh:

@@ -41,29 +41,31 @@ def _register() -> None:
     from liqwatch.cli.alerts import app as alerts_app
     from liqwatch.cli.backfill import register as register_backfill
     from liqwatch.cli.brief import register as register_brief
-    from liqwatch.cli.collect import register as register_scale
+    from liqwatch.cli.collect import register as register_collect
     from liqwatch.cli.config import app as config_app
     from liqwatch.cli.demo import register as register_demo
     from liqwatch.cli.doctor import register as register_doctor
     from liqwatch.cli.export import register as register_export
     from liqwatch.cli.heatmap import register as register_heatmap
+    from liqwatch.cli.ingest import register as register_ingest
     from liqwatch.cli.instruments import app as instruments_app
     from liqwatch.cli.market import register as register_market
     from liqwatch.cli.oi import app as oi_app
     from liqwatch.cli.query import register as register_query
     from liqwatch.cli.record import register as register_record
     from liqwatch.cli.replay import register as register_replay
+    from liqwatch.cli.serve import register as register_serve
     from liqwatch.cli.signals import register as register_signals
     from liqwatch.cli.stress import register as register_stress
     from liqwatch.cli.study import register as register_study
-    from liqwatch.cli.up import register as register_run
+    from liqwatch.cli.up import register as register_up
     from liqwatch.cli.venues import register as register_venues
     from liqwatch.cli.watch import register as register_watch
 
     register_query(app)
     register_replay(app)
     register_venues(app)
-    register_run(app)
+    register_up(app)
     register_record(app)
     register_doctor(app)
     app.add_typer(instruments_app, name="instruments")
@@ -80,7 +82,9 @@ def _register() -> None:
     register_signals(app)
     register_brief(app)
     register_export(app)
-    register_scale(app)
+    register_collect(app)
+    register_ingest(app)
+    register_serve(app)
 
 
 _register()

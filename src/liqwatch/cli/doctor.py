@@ -12,7 +12,7 @@ import typer
 from liqwatch.cli._common import ConfigOption, JsonOption, print_json, settings
 from liqwatch.errors import ConfigError
 from liqwatch.roles import doctor as checks
-from liqwatch.roles.up import venue_names
+from liqwatch.roles._feeds import venue_names
 from liqwatch.venues import get_venue
 
 

@@ -2,7 +2,7 @@
 
 A venue module may provide `subscription_fallbacks(instruments, channels, ws_url)` (pure, `SubscriptionFallback`s):
 a subscription that may not work there and the documented ones to use instead. `Fallbacks` does the watching:
-a refusal of the fallback's request id (`SubscribeRejected`, counted by `parsing.safe_parse`), or no event of its
+a refusal of the fallback's request id (`SubscribeRejected`, counted by `feeds.parse.safe_parse`), or no event of its
 channel on its connection for `silent_after_s` after each connect, swaps it on the live connection
 (`ReconnectingWebSocket.replace_subscription`: other streams on that connection are not interrupted) and on every
 reconnect after. Each swap is logged once and listed in the Feed's status.

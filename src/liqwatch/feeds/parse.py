@@ -14,7 +14,6 @@ from collections import Counter
 
 import msgspec
 
-from liqwatch.capture.format import decompress
 from liqwatch.errors import (
     OversizedFrame,
     ParseError,
@@ -25,6 +24,7 @@ from liqwatch.errors import (
 )
 from liqwatch.logs import log_once
 from liqwatch.model import Event, InstrumentIndex, Liquidation, bounds
+from liqwatch.transport.frames import decompress
 from liqwatch.venues import VenueModule
 
 logger = logging.getLogger(__name__)

@@ -2,7 +2,7 @@
 
 Loads instruments over REST (or starts from a cached index and refreshes in the background),
 opens one `ReconnectingWebSocket` per `venue.ws_connections(...)`, runs the OI poller when the
-venue polls, and parses every frame through `parsing.safe_parse` with per-connection counters.
+venue polls, and parses every frame through `feeds.parse.safe_parse` with per-connection counters.
 Each instruments refresh also updates the subscriptions (`subscriptions.plan_additions`): new listings
 are subscribed on the live connections (or an extra one), delistings rebuild the connections once.
 
@@ -12,7 +12,7 @@ subscriber pay their per-call cost once. The batch goes out as soon as the read 
 callback of the loop (no timer, no added wait); a feed-status change first sends the batch before it, so order
 is kept.
 
-A frame or polled body naming symbols with no spec keeps its known symbols' events (`parsing`); the frame is held
+A frame or polled body naming symbols with no spec keeps its known symbols' events (`feeds.parse`); the frame is held
 for the unknown ones only (its re-parse emits theirs, never the known ones' again), and the venue's instruments
 are refreshed soon (`soon_refresh_delay_s`, at most once per `soon_refresh_every_s`) instead of at the next hourly
 refresh. A symbol still unknown after a refresh made since it was seen (a contract liqwatch does not load) does not

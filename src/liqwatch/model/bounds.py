@@ -1,4 +1,4 @@
-"""The range check every event passes at the parse boundary (`parsing._guarded`) before it leaves a venue module.
+"""The range check every event passes at the parse boundary (`feeds.parse._guarded`) before it leaves a venue module.
 
 An event is refused (a `ParseError` naming the field and the value, counted `malformed`) when:
 - a time field (`ts_event`, `ts_recv`, `ts_next_funding`, an instrument's `ts_expiry`) is outside

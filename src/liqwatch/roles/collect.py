@@ -24,7 +24,7 @@ from liqwatch.feeds.parse import FrameCounters
 from liqwatch.feeds.venue_feed import Feed
 from liqwatch.model import Event, InstrumentIndex
 from liqwatch.model.time import now_ns
-from liqwatch.roles.up import build_feeds, venue_state
+from liqwatch.roles._feeds import build_feeds, venue_state
 
 logger = logging.getLogger(__name__)
 

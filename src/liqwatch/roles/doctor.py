@@ -19,7 +19,6 @@ from pathlib import Path
 import aiohttp
 import msgspec
 
-from liqwatch.capture.format import decompress
 from liqwatch.capture.tap import RecordingWriter, VenueTap
 from liqwatch.config import Settings, VenueSettings
 from liqwatch.errors import LiqwatchError, VenueError
@@ -36,6 +35,7 @@ from liqwatch.feeds.parse import (
 from liqwatch.model import Channel, Event, Instrument, InstrumentIndex, InstrumentKind, Origin
 from liqwatch.model.time import now_ns
 from liqwatch.redact import redact_url
+from liqwatch.transport.frames import decompress
 from liqwatch.transport.rest import RestClient
 from liqwatch.transport.websocket import NETWORK_ERRORS, map_exception
 from liqwatch.venues import VENUES, RestRequest, VenueModule, WsConnection

@@ -19,7 +19,7 @@ from liqwatch.config import Settings
 from liqwatch.feeds.venue_feed import Feed
 from liqwatch.model import Event, FeedStatus, InstrumentIndex
 from liqwatch.model.time import now_ns
-from liqwatch.roles.up import build_feeds, venue_state
+from liqwatch.roles._feeds import build_feeds, venue_state
 
 
 class RecordOnly:

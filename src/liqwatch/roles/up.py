@@ -16,59 +16,21 @@ from liqwatch.analytics.live import LiveAnalytics
 from liqwatch.analytics.signals import evaluate
 from liqwatch.bus.local import Bus, DropPolicy
 from liqwatch.capture.tap import RecordingWriter
-from liqwatch.config import Settings, VenueSettings
+from liqwatch.config import Settings
 from liqwatch.errors import LiqwatchError
 from liqwatch.feeds.silence import LiquidationSilence
 from liqwatch.feeds.venue_feed import Feed
 from liqwatch.model import Channel, Event, InstrumentIndex, Signal
 from liqwatch.model.time import now_ns, parse_duration_ns
+from liqwatch.roles._feeds import build_feeds, venue_names, venue_state
 from liqwatch.storage import EventStore, default_db_path, is_postgres_url, open_store
 from liqwatch.storage.writer import StoreWriter
-from liqwatch.venues import VENUES
 
 if TYPE_CHECKING:
     from liqwatch.alerts.engine import AlertEngine
     from liqwatch.storage.read_service import ReadServer
 
 logger = logging.getLogger(__name__)
-
-
-def venue_names(settings: Settings) -> list[str]:
-    """Return the venues to collect from: [feeds] venues (or all), minus those disabled."""
-    names = settings.feeds.venues or list(VENUES)
-    return [n for n in names if settings.venues.get(n, VenueSettings()).enabled]
-
-
-def build_feeds(
-    settings: Settings,
-    session: aiohttp.ClientSession,
-    instruments: InstrumentIndex,
-    emit: Callable[[list[Event]], None],
-    recorder: RecordingWriter | None = None,
-) -> list[Feed]:
-    """Return one Feed per configured venue (URLs, coins, channels from the settings), tapped by `recorder`."""
-    feeds = []
-    wanted = frozenset(Channel(c) for c in settings.feeds.channels) or frozenset(Channel)
-    for name in venue_names(settings):
-        module = VENUES[name]
-        vs = settings.venues.get(name, VenueSettings())
-        coins = vs.coins or settings.feeds.coins
-        feeds.append(
-            Feed(
-                module,
-                session=session,
-                ws_url=vs.ws_url or module.SPEC.ws_url,
-                rest_url=vs.rest_url or module.SPEC.rest_url,
-                channels=wanted,
-                instruments=instruments,
-                coins=frozenset(c.upper() for c in coins) if coins else None,
-                emit=emit,
-                stale_after_s=settings.feeds.stale_after_s or None,
-                oi_poll_interval_s=settings.feeds.oi_poll_interval_s or None,
-                tap=recorder.tap(module) if recorder is not None else None,
-            )
-        )
-    return feeds
 
 
 GC_THRESHOLDS = (10_000, 10, 100)  # Python's defaults are (700, 10, 10)
@@ -132,7 +94,7 @@ class App:
             )
             # its own bounded queue: a slow destination never blocks the feeds; drops are counted by the bus
             self._alert_source = self.bus.subscribe("alerts", maxsize=100_000, policy=DropPolicy.DROP_OLDEST)
-        self.web: Any = None  # web.server.WebServer once started
+        self.web: Any = None  # web.asgi.WebServer once started
         self.web_error = ""
         self.reads: ReadServer | None = None  # other processes' read commands, while this one holds a DuckDB file
 
@@ -167,7 +129,7 @@ class App:
             self.reads.set_dashboard(self.web.url)
 
     async def _start_reads(self) -> None:
-        # DuckDB lets no other process open the file meanwhile: read commands ask this process (readserver.py)
+        # DuckDB lets no other process open the file meanwhile: read commands ask this process (storage/read_service.py)
         if is_postgres_url(self.db) or self.db == ":memory:":
             return
         from liqwatch.storage.read_service import ReadServer
@@ -314,32 +276,3 @@ class App:
             "recording": self.recorder.stats() if self.recorder is not None else None,
             "signals_published": self.signals_published,
         }
-
-
-def venue_state(feed: Feed) -> dict[str, Any]:
-    """Summarise one feed for people: connected/total sockets, a state word and the reason when not connected."""
-    status = feed.status()
-    conns: dict[str, dict[str, Any]] = status["connections"]  # type: ignore[assignment]
-    connected = sum(1 for c in conns.values() if c["state"] == "connected")
-    if not conns:
-        failing = feed.rest.last_error or (feed.last_error if feed.instrument_errors else "")
-        state = "unreachable" if failing else "starting"
-        detail = f"{failing} — retrying" if failing else "loading instruments"
-    elif connected == len(conns):
-        state, detail = "connected", ""
-    elif all(c.get("detail") == "stopped" for c in conns.values()):
-        state, detail = "stopped", "not collecting: its connections were closed (App.stop_feeds; the demo does so when its market ends)"
-    else:
-        down = next(c for c in conns.values() if c["state"] != "connected")
-        state = "unreachable" if connected == 0 else "degraded"
-        detail = str(down.get("detail") or down["state"])
-    return {
-        **status,
-        "state": state,
-        "detail": detail,
-        "sockets": len(conns),
-        "connected": connected,
-        "events": sum(int(c["events"]) for c in conns.values()),
-        "skipped": sum(sum(c["skipped"].values()) for c in conns.values()),
-        "reconnects": sum(int(c["reconnects"]) for c in conns.values()),
-    }

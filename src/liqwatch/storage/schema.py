@@ -1,21 +1,22 @@
 """One table per event type, derived from the event structs; column names and types shared by every backend.
 
-Every row has `event_id`, a 64-bit hash of the event's dedup key, so writing the same event twice stores it once.
+Every row has `event_id` (model.identity: a 64-bit hash of the event's dedup key), so writing the same event twice
+stores it once.
 """
 
 from __future__ import annotations
 
-import hashlib
 import types
 import typing
-from collections.abc import Callable
 from enum import Enum
 from operator import attrgetter
 from typing import Any
 
 import msgspec
 
-from liqwatch.model import Candle, Event, FeedStatus, Instrument, Liquidation, MarkPrice, OpenInterest, Signal
+from liqwatch.model import Candle, FeedStatus, Instrument, Liquidation, MarkPrice, OpenInterest, Signal
+from liqwatch.model.identity import KEYS as _KEYS
+from liqwatch.model.identity import event_id
 from liqwatch.storage.dead_letters import DeadLetter
 
 
@@ -73,53 +74,6 @@ DEAD_LETTERS = Table(
 # A liquidation without the venue's own time (ts_event == ts_recv: BitMEX's liquidation table) is the same event as a
 # stored copy with its event_id within this window, on every store: a copy re-sent after a reconnect has a new ts_event
 UNTIMED_DEDUP_NS = 3600 * 10**9
-
-
-def _hash(*parts: object) -> int:
-    digest = hashlib.blake2b("\x1f".join(map(str, parts)).encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big", signed=True)
-
-
-_blake2b = hashlib.blake2b
-_from_bytes = int.from_bytes
-
-
-def _liquidation_key(e: Liquidation) -> int:
-    # the hot path of every store write: `_hash`'s bytes, formatted in one f-string (test_schema pins the equality)
-    if e.venue_event_id:
-        data = f"liq\x1f{e.venue!s}\x1f{e.venue_event_id!s}"
-    else:
-        # docs/venues.md §13.7: (symbol, ts, side, size, price) where the venue gives no id
-        data = f"liq\x1f{e.venue!s}\x1f{e.symbol!s}\x1f{e.ts_event!s}\x1f{e.position_side!s}\x1f{e.contracts!r}\x1f{e.price!r}"
-    return _from_bytes(_blake2b(data.encode(), digest_size=8).digest(), "big", signed=True)
-
-
-def dedup_key(event: Event) -> int:
-    """Return an in-process dedup key of the event: equal for equal `event_id` keys, ~10x cheaper to compute.
-
-    Python's str hash is salted per process, so this key must never be stored or compared across processes;
-    collisions are as unlikely as for `event_id` (64 bits).
-    """
-    if type(event) is Liquidation:
-        if event.venue_event_id:
-            return hash((event.venue, event.venue_event_id))
-        return hash((event.venue, event.symbol, event.ts_event, event.position_side, event.contracts, event.price))
-    return event_id(event)
-
-
-_KEYS: dict[type[Any], Callable[[Any], int]] = {
-    Liquidation: _liquidation_key,
-    OpenInterest: lambda e: _hash("oi", e.venue, e.symbol, e.ts_event, e.origin.value),
-    MarkPrice: lambda e: _hash("mark", e.venue, e.symbol, e.ts_event, e.mark_price, e.funding_rate),
-    Candle: lambda e: _hash("candle", e.venue, e.symbol, e.interval_s, e.ts_event),
-    FeedStatus: lambda e: _hash("status", e.venue, e.connection_id, e.ts_event, e.state.value),
-    Signal: lambda e: _hash("signal", e.kind, e.coin, e.venue, e.timeframe, e.ts_event),
-}
-
-
-def event_id(event: Event) -> int:
-    """Return the event's 64-bit dedup id (same event, same id, on every machine)."""
-    return _KEYS[type(event)](event)
 
 
 def last_version(events: list[Any]) -> list[Any]:

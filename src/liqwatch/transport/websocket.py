@@ -16,12 +16,12 @@ from http import HTTPStatus
 import aiohttp
 import msgspec
 
-from liqwatch.capture.format import decompress
 from liqwatch.errors import ConnectionLost, ParseError
 from liqwatch.logs import VenueLogger, log_once
 from liqwatch.model import FeedState, FeedStatus
 from liqwatch.model.time import now_ns
 from liqwatch.redact import redact_url, redact_urls_in
+from liqwatch.transport.frames import decompress
 from liqwatch.venues import VenueModule, WsConnection
 
 logger = logging.getLogger(__name__)

@@ -27,7 +27,7 @@ class VenueSpec(msgspec.Struct, frozen=True, kw_only=True):
     heartbeat_interval_s: float | None = None  # client-side ping period, None when the server pings
     stale_after_s: float = 60.0  # no frame for this long → STALE and reconnect
     # Normal push cadence (seconds) of streamed channels, for the silent-channel diagnosis (`liqwatch.feeds.drift`);
-    # channels not listed use `drift.DEFAULT_CADENCE_S`. Liquidations are bursty: `[feeds] liquidation_silence_s`.
+    # channels not listed use `feeds.drift.DEFAULT_CADENCE_S`. Liquidations are bursty: `[feeds] liquidation_silence_s`.
     cadence_s: tuple[tuple[Channel, float], ...] = ()
     max_streams_per_connection: int = 200
     docs_url: str = ""

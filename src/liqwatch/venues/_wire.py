@@ -49,7 +49,7 @@ def keep_known(venue: str, items: Iterable[T], build: Callable[[T], Iterable[Eve
     """Build the events of every item of a multi-symbol frame, keeping those of known symbols.
 
     An item whose `build` raises `UnknownInstrument` is left out; if any was, this raises `UnknownInstruments`
-    carrying the other items' events (`parsing.safe_parse` keeps them and counts the unknown symbols).
+    carrying the other items' events (`feeds.parse.safe_parse` keeps them and counts the unknown symbols).
     Any other error still rejects the whole frame.
     """
     out: list[Event] = []

@@ -8,8 +8,8 @@ import pytest
 
 from factories import T0, make_liquidation, make_open_interest
 from liqwatch.model import ContractType, FeedState, FeedStatus, Instrument, InstrumentKind, PositionSide
+from liqwatch.model.identity import event_id
 from liqwatch.storage import open_store
-from liqwatch.storage.schema import event_id
 
 H = 3600 * 10**9
 
