@@ -145,7 +145,7 @@ def test_every_package_says_what_lives_there_and_what_it_may_import() -> None:
     for init in sorted(PKG.glob("*/__init__.py")):
         doc = ast.get_docstring(ast.parse(init.read_text())) or ""
         room = init.parent.name
-        assert doc.lower().startswith(room.lower()) or room == "model" and doc.startswith("Model"), (
+        assert doc.lower().startswith(room.lower()) or (room == "model" and doc.startswith("Model")), (
             f"{room}/__init__.py: the docstring should open with the room's name, then what lives there"
         )
         assert re.search(r"\bimport", doc) or room == "cli", f"{room}/__init__.py: say what the room may import"
@@ -168,11 +168,14 @@ def test_each_command_is_assembled_by_its_role(command: str) -> None:
 
 def test_venue_parsers_are_called_only_through_the_one_parse_guard() -> None:
     # live frames (feeds.venue_feed), polled bodies (feeds.poller), replayed files (capture.playback) and `doctor` all
-    # go through feeds.parse: the same range checks and skip reasons for every frame wherever it comes from
+    # go through feeds.parse: the same range checks and skip reasons for every frame wherever it comes from. The
+    # backfill page parsers (backfill/<venue>.py) are venue-format code like venues/: a history page may reuse a
+    # venue's REST parser, and backfill/runner.py keeps only events inside the requested time range (not the guard's
+    # range check: docs/architecture.md says so).
     calls = []
     for path in sources():
         rel = str(path.relative_to(PKG))
-        if rel.startswith(("venues/", "sim/")) or rel == "feeds/parse.py":
+        if rel.startswith(("venues/", "sim/")) or rel == "feeds/parse.py" or (rel.startswith("backfill/") and rel != "backfill/runner.py"):
             continue
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in ("parse_frame", "parse_poll"):

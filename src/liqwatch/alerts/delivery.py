@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from liqwatch.alerts.history import Alert, destination_key
-from liqwatch.alerts.redact import display, guard_apprise_logs, scrub
+from liqwatch.config.alert_urls import display, guard_apprise_logs, scrub
 from liqwatch.errors import AlertDeliveryError, ConfigError
 
 logger = logging.getLogger("liqwatch.alerts")

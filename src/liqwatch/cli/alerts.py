@@ -38,7 +38,7 @@ def _condition(rule: Any) -> str:
 def list_rules(config_path: ConfigOption = None, db: DbOption = None, as_json: JsonOption = False) -> None:
     """Show every rule, its condition and cooldown, and when it last fired (from the store); destinations masked."""
     from liqwatch.alerts.history import last_by_rule
-    from liqwatch.alerts.redact import display
+    from liqwatch.config.alert_urls import display
     from liqwatch.storage.remote import open_reader
 
     cfg = settings(config_path)

@@ -197,6 +197,6 @@ def check(settings: AlertSettings) -> None:
             for kind in rule.kinds:
                 if kind not in SIGNAL_KINDS:
                     raise ConfigError(f"config error in {where}: unknown signal kind {kind!r}{did_you_mean(kind, SIGNAL_KINDS)}; known: {', '.join(SIGNAL_KINDS)}")
-    from liqwatch.alerts.redact import check_urls
+    from liqwatch.config.alert_urls import check_urls
 
     check_urls(settings.urls)

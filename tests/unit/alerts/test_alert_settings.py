@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from liqwatch import config
-from liqwatch.alerts.redact import display, scrub
+from liqwatch.config.alert_urls import display, scrub
 from liqwatch.errors import ConfigError
 
 
