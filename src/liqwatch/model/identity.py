@@ -23,7 +23,7 @@ _from_bytes = int.from_bytes
 
 
 def _liquidation_key(e: Liquidation) -> int:
-    # the hot path of every store write: `_hash`'s bytes, formatted in one f-string (tests/unit/storage/test_schema.py pins the equality)
+    # the hot path of every store write: `_hash`'s bytes, formatted in one f-string (tests/unit/test_identity.py pins the equality)
     if e.venue_event_id:
         data = f"liq\x1f{e.venue!s}\x1f{e.venue_event_id!s}"
     else:
