@@ -67,7 +67,8 @@ def test_the_live_view_prints_log_lines_above_itself(tmp_path: Path) -> None:
     urls = {v: (f"ws://127.0.0.1:{dead}/ws", f"http://127.0.0.1:{dead}") for v in VENUES}
     config = write_config(tmp_path / "liqwatch.toml", urls)
     leader, follower = pty.openpty()
-    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
+    # 120 columns: the warning (logger liqwatch.feeds.venue_feed) fits one line, so its words are not wrapped apart
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 120, 0, 0))
     proc = subprocess.Popen(
         [LIQWATCH, "up", "--config", str(config), "--db", str(tmp_path / "x.duckdb"), "--no-web", "--duration", "9"],  # the first warnings come after ~5 s
         stdin=follower, stdout=follower, stderr=subprocess.PIPE, text=False,
