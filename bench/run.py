@@ -109,7 +109,7 @@ def _print(results: _harness.Results) -> None:
             print(line)
         for kind, rows in grouped:
             header, cells = _harness.table(kind, rows)
-            print(f"\n{kind.name} ({kind.unit}): {kind.what}")
+            print(f"\n{_harness.heading(kind)}: {kind.what}")
             print(" | ".join(header))
             for c in cells:
                 print(" | ".join(c))
@@ -124,7 +124,7 @@ def _print(results: _harness.Results) -> None:
     console.print("[dim]" + escape("; ".join(_harness.machine_lines(results.machine))) + "[/]")
     for kind, rows in grouped:
         header, cells = _harness.table(kind, rows)
-        t = Table(title=f"{kind.name} ({kind.unit})", caption=kind.what)
+        t = Table(title=_harness.heading(kind), caption=kind.what)
         for h in header:
             t.add_column(h, justify="left" if h == "case" else "right")
         for c in cells:
