@@ -252,7 +252,7 @@ def _case(rate: int) -> Case:
         )
         return row
 
-    return Case(name, run)
+    return Case(name, run, "e2e")
 
 
 CASES = [_case(r) for r in RATES]

@@ -77,4 +77,4 @@ def run_heatmap(quick: bool) -> Row:
     return row
 
 
-CASES = [Case("heatmap 30d 1m", run_heatmap)]
+CASES = [Case("heatmap 30d 1m", run_heatmap, "heatmap")]

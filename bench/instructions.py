@@ -135,8 +135,6 @@ def run_instructions(quick: bool) -> Row:
         return row
     cost = {side: per_frame(side, large) for side in ("liqwatch", "msgspec-typed", "msgspec-scan")}
     row = Row(case=name, n=large - SMALL, unit="frames/G instr", liqwatch=1e9 / cost["liqwatch"])
-    row.target = ("cryptofeed", 4.0)  # issue 2
-    row.more_targets = [("cryptofeed", 5.0), ("ccxt.pro", 25.0)]  # issue 9
     for anchor in ("cryptofeed", "ccxt.pro"):
         try:
             cost[anchor] = per_frame(anchor, large)
@@ -182,8 +180,6 @@ def run_anchored_instructions(venue: str, quick: bool) -> Row:
         return row
     cost = {"liqwatch": per_frame(f"{venue}:liqwatch", large)}
     row = Row(case=name, n=large - SMALL, unit="frames/G instr", liqwatch=1e9 / cost["liqwatch"])
-    if spec.targets:
-        row.target, row.more_targets = spec.targets[0], spec.targets[1:]
     from bench.anchors import Unavailable
 
     for anchor, measure in spec.anchors.items():
@@ -212,11 +208,13 @@ def run_anchored_instructions(venue: str, quick: bool) -> Row:
 
 
 def _anchored_case(venue: str, channel: str) -> Case:
-    return Case(f"{venue} {channel} parse, instructions (callgrind)", lambda quick: run_anchored_instructions(venue, quick))
+    return Case(
+        f"{venue} {channel} parse, instructions (callgrind)", lambda quick: run_anchored_instructions(venue, quick), "callgrind"
+    )
 
 
 CASES = [
-    Case("binance-usdm forceOrder parse, instructions (callgrind)", run_instructions),
+    Case("binance-usdm forceOrder parse, instructions (callgrind)", run_instructions, "callgrind"),
     _anchored_case("bybit", "allLiquidation"),
     _anchored_case("okx", "liquidation-orders"),
     _anchored_case("binance-coinm", "forceOrder"),

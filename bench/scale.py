@@ -156,6 +156,6 @@ def bus_stages(quick: bool) -> Row:
 
 
 CASES = [
-    Case("collectors → JetStream → PostgreSQL (sustained)", bus_to_postgres),
-    Case("JetStream stages alone: one ingester → PostgreSQL", bus_stages),
+    Case("collectors → JetStream → PostgreSQL (sustained)", bus_to_postgres, "scale-out"),
+    Case("JetStream stages alone: one ingester → PostgreSQL", bus_stages, "scale-out"),
 ]

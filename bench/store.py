@@ -188,8 +188,8 @@ def run_series(n: int, quick: bool) -> Row:
 
 
 CASES = [
-    Case("store 24h stats, 1M liquidations", lambda quick: run_stats(1_000_000, quick)),
-    Case("store 24h stats, 100M liquidations", lambda quick: run_stats(100_000_000, quick)),
-    Case("store 24h per-minute series, 1M liquidations", lambda quick: run_series(1_000_000, quick)),
-    Case("store 24h per-minute series, 100M liquidations", lambda quick: run_series(100_000_000, quick)),
+    Case("store 24h stats, 1M liquidations", lambda quick: run_stats(1_000_000, quick), "store-stats"),
+    Case("store 24h stats, 100M liquidations", lambda quick: run_stats(100_000_000, quick), "store-stats"),
+    Case("store 24h per-minute series, 1M liquidations", lambda quick: run_series(1_000_000, quick), "store-series"),
+    Case("store 24h per-minute series, 100M liquidations", lambda quick: run_series(100_000_000, quick), "store-series"),
 ]

@@ -189,6 +189,6 @@ def run_pg_stats(n: int, quick: bool) -> Row:
 
 
 CASES = [
-    Case(f"PostgreSQL 24h stats, {n / 1e6:g}M liquidations", lambda quick, n=n: run_pg_stats(n, quick))  # type: ignore[misc]
+    Case(f"PostgreSQL 24h stats, {n / 1e6:g}M liquidations", lambda quick, n=n: run_pg_stats(n, quick), "postgres")  # type: ignore[misc]
     for n in sizes()
 ]

@@ -101,7 +101,7 @@ def _parse_case(name: str) -> Case:
         )
         return row
 
-    return Case(f"{name} recorded frames parse", run)
+    return Case(f"{name} recorded frames parse", run, "parse-recorded")
 
 
 def run_store_insert(quick: bool) -> Row:
@@ -184,5 +184,5 @@ def _names() -> list[str]:
 
 CASES = (
     [_parse_case(name) for name in _names()]
-    + [Case("duckdb batch insert", run_store_insert)]
+    + [Case("duckdb batch insert", run_store_insert, "store-write")]
 )

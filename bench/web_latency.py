@@ -112,4 +112,4 @@ def run(quick: bool) -> Row:
     return row
 
 
-CASES = [Case("web live latency", run)]
+CASES = [Case("web live latency", run, "web")]
