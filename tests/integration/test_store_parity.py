@@ -230,7 +230,7 @@ def test_unreachable_server_is_a_storage_error() -> None:
 
 def test_a_re_sent_bitmex_liquidation_is_stored_once_on_both_stores(tmp_path: Path, pg_url: str) -> None:
     # BitMEX's liquidation table has no timestamp: ts_event is the receive time, so a copy re-sent after a reconnect
-    # carries a new ts_event; both stores match it by event_id within UNTIMED_DEDUP_NS of a stored copy (README,
+    # carries a new ts_event; both stores match it by event_id within UNTIMED_DEDUP_NS of a stored copy (docs/storage.md,
     # Storage), in a later batch or in the same one, and a copy re-sent more than that later is a new row
     from liqwatch.storage.schema import UNTIMED_DEDUP_NS as W
 
