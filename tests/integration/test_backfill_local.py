@@ -94,6 +94,35 @@ async def test_dydx_bybit_and_binance_klines_backfill_then_a_rerun_fetches_and_s
             store.close()
 
 
+
+async def test_an_event_out_of_range_in_a_history_page_is_skipped_and_counted_and_the_rest_of_the_page_stored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the local dYdX indexer serves one liquidation whose trade id carries a control character: the venue parser
+    # passes it, the range checks every parsed event passes (feeds.parse) do not; the page's 35 others are stored
+    real = _history.dydx_trades
+
+    def one_bad(ticker: str, before_or_at_height: int | None, limit: int) -> list[dict[str, object]]:
+        trades = real(ticker, before_or_at_height, limit)
+        for trade in trades:
+            if trade["createdAtHeight"] == str(_history.DYDX_TOP_HEIGHT):  # the newest trade, a liquidation, once
+                assert trade["type"] == "LIQUIDATED"
+                trade["id"] = "BTC-USD-\x00bad"
+        return trades
+
+    monkeypatch.setattr(_history, "dydx_trades", one_bad)
+    async with VenueServer(["dydx"]) as server:
+        store = DuckDBStore(tmp_path / "bf.duckdb")
+        try:
+            report = await _backfill(store, server, ["dydx"], ["liquidations"])
+            assert report.ok, [j.error for j in report.jobs]  # type: ignore[attr-defined]
+            (job,) = report.jobs  # type: ignore[attr-defined]
+            assert job.rejected == 1 and "venue_event_id" in job.rejected_detail, job
+            liqs = store.liquidations(venue="dydx")
+            assert len(liqs) == 35 and all("\x00" not in (r["venue_event_id"] or "") for r in liqs)
+        finally:
+            store.close()
+
 async def _cli(*args: str) -> dict[str, object]:
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     proc = await asyncio.create_subprocess_exec(

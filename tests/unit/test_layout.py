@@ -169,9 +169,8 @@ def test_each_command_is_assembled_by_its_role(command: str) -> None:
 def test_venue_parsers_are_called_only_through_the_one_parse_guard() -> None:
     # live frames (feeds.venue_feed), polled bodies (feeds.poller), replayed files (capture.playback) and `doctor` all
     # go through feeds.parse: the same range checks and skip reasons for every frame wherever it comes from. The
-    # backfill page parsers (backfill/<venue>.py) are venue-format code like venues/: a history page may reuse a
-    # venue's REST parser, and backfill/runner.py keeps only events inside the requested time range (not the guard's
-    # range check: docs/architecture.md says so).
+    # backfill page parsers (backfill/<venue>.py) are venue-format code like venues/ (a history page may reuse a
+    # venue's REST parser); backfill/runner.py passes their events through the same range checks (feeds.parse.in_range).
     calls = []
     for path in sources():
         rel = str(path.relative_to(PKG))
@@ -181,3 +180,5 @@ def test_venue_parsers_are_called_only_through_the_one_parse_guard() -> None:
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in ("parse_frame", "parse_poll"):
                 calls.append(f"{rel}:{node.lineno} calls {node.func.attr}")
     assert calls == []
+    runner = {m for _, m in liqwatch_imports(PKG / "backfill" / "runner.py")}
+    assert "liqwatch.feeds.parse" in runner, "backfilled events must pass the parse guard's range checks"

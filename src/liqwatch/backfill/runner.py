@@ -21,6 +21,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from liqwatch.backfill import BACKFILL, KINDS, no_history_reason
 from liqwatch.backfill._common import BackfillModule
 from liqwatch.errors import LiqwatchError
+from liqwatch.feeds.parse import in_range
 from liqwatch.model import Event, Instrument, InstrumentIndex
 from liqwatch.model.time import now_ns
 from liqwatch.storage.duckdb_store import DuckDBStore
@@ -66,6 +67,8 @@ class JobReport:
     events: int = 0
     stored: int = 0
     error: str = ""
+    rejected: int = 0  # events a page gave that fail the range checks every parsed event passes (dropped, page kept)
+    rejected_detail: str = ""  # why the first of them failed
 
 
 @dataclass
@@ -257,6 +260,12 @@ class BackfillRunner:
                 for request in requests:
                     payload = await client.get(request)
                     events, next_cursor = module.parse_backfill(request.tag, payload, self.index, now_ns())
+                    events, rejected = in_range(events, venue)
+                    if rejected:
+                        if not job.rejected:
+                            job.rejected_detail = rejected[0][:300]
+                            logger.warning("backfill %s %s %s: skipped an event out of range: %s", venue, kind, symbol, rejected[0][:300])
+                        job.rejected += len(rejected)
                     batch.extend(e for e in events if getattr(e, "symbol", None) == symbol and seg_since < e.ts_event <= seg_until)
                     job.pages += 1
                 job.events += len(batch)

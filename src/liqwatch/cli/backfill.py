@@ -90,6 +90,11 @@ def _print(report: BackfillReport, as_json: bool) -> None:
     for j in report.jobs:
         if j.error:
             console.print(f"[red]{j.venue} {j.kind} {j.symbol}[/red]: {escape(str(j.error))}")
+        if j.rejected:
+            console.print(
+                f"[yellow]{j.venue} {j.kind} {j.symbol}[/yellow]: skipped {j.rejected} event(s) out of range, "
+                f"the rest of their pages stored; first: {escape(j.rejected_detail)}"
+            )
     if report.unavailable:
         console.print("no history available:")
         for v, k, r in report.unavailable:

@@ -92,6 +92,29 @@ def _check_events(events: list[Event], name: str) -> None:
             bounds.check(event, name)
 
 
+def in_range(events: list[Event], name: str) -> tuple[list[Event], list[str]]:
+    """Return the events that pass the range checks every parsed event passes, and why each other one failed.
+
+    For events parsed outside a frame (backfill's REST history pages): one bad event is dropped, its page kept.
+    """
+    try:
+        _check_events(events, name)
+    except ParseError:
+        pass
+    else:
+        return events, []
+    good: list[Event] = []
+    bad: list[str] = []
+    for event in events:
+        try:
+            _check_events([event], name)
+        except ParseError as exc:
+            bad.append(str(exc))
+        else:
+            good.append(event)
+    return good, bad
+
+
 def safe_parse(
     venue: VenueModule, frame: bytes, instruments: InstrumentIndex, ts_recv: int, counters: FrameCounters
 ) -> list[Event]:
