@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
+import signal
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
@@ -91,3 +94,13 @@ def print_json(obj: Any) -> None:
 
 def now() -> int:
     return now_ns()
+
+
+def stop_on_signals() -> asyncio.Event:
+    """Return an event that SIGINT and SIGTERM set, on the running loop (Ctrl-C stops a long-running command cleanly)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):  # platforms without loop signal handlers
+            loop.add_signal_handler(sig, stop.set)
+    return stop

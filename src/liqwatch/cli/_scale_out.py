@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any
@@ -15,6 +14,7 @@ from typing import Annotated, Any
 import typer
 
 from liqwatch import config
+from liqwatch.cli._common import stop_on_signals
 from liqwatch.errors import StorageError
 from liqwatch.storage import EventStore
 
@@ -40,10 +40,7 @@ class Stop:
 
     def __init__(self, duration: float | None) -> None:
         self.loop = asyncio.get_running_loop()
-        self.event = asyncio.Event()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError):
-                self.loop.add_signal_handler(sig, self.event.set)
+        self.event = stop_on_signals()
         self.deadline = None if duration is None else self.loop.time() + duration
 
     def left(self) -> float | None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import signal
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -17,6 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from liqwatch.analytics.text import counts
+from liqwatch.cli._common import stop_on_signals
 from liqwatch.logs import logs_through, setup_logging
 from liqwatch.model.time import ns_to_iso
 
@@ -103,11 +103,7 @@ async def _run(
         console.print(f"alerts (printed here): {', '.join(app.alerts.rules)}")
     for line in runner.service_lines:
         console.print(escape(line))
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
+    stop = stop_on_signals()
     done = asyncio.create_task(runner.wait_finished())
     try:
         if live_view:

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import signal
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 
-from liqwatch.cli._common import ConfigOption, DbOption
+from liqwatch.cli._common import ConfigOption, DbOption, stop_on_signals
 from liqwatch.config import Settings
 from liqwatch.errors import LiqwatchError
 from liqwatch.logs import setup_logging
@@ -59,11 +58,8 @@ async def _run(settings: Settings, out: Path, duration: float | None, store_even
     recorder = runner.recorder
     assert recorder is not None
     await runner.start()
-    stop = asyncio.Event()
+    stop = stop_on_signals()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
     console = Console()
     target = f" and {runner.db}" if isinstance(runner, App) else ""
     console.print(f"liqwatch record: {len(runner.feeds)} venues → {out}{target}  (Ctrl-C to stop)")

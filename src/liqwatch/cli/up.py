@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import signal
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -17,7 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from liqwatch.analytics.text import counts
-from liqwatch.cli._common import ConfigOption, DbOption, settings
+from liqwatch.cli._common import ConfigOption, DbOption, settings, stop_on_signals
 from liqwatch.config import Settings
 from liqwatch.logs import logs_through, setup_logging
 from liqwatch.model.time import NS_PER_S, now_ns
@@ -65,11 +64,8 @@ async def _run(settings: Settings, db: str | None, duration: float | None, live_
     app = App(settings, db=db, record_dir=record)
     await app.start()
     freeze_startup_heap()
-    stop = asyncio.Event()
+    stop = stop_on_signals()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
     console = Console()
     recording = f", recording to {record}" if record is not None else ""
     console.print(f"liqwatch up: {len(app.feeds)} venues → {escape(str(app.db))}{escape(recording)}  (Ctrl-C to stop)")
